@@ -1,0 +1,24 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="training_assets",
+    version="0.1.0",
+    description="A tabular training pipeline as Dagster software-defined assets, with Feast and MLflow.",
+    packages=find_packages(exclude=["training_assets_tests"]),
+    python_requires=">=3.11,<3.12",
+    install_requires=[
+        "dagster>=1.13,<1.14",
+        "dagster-webserver>=1.13,<1.14",
+        "dagster-graphql>=1.13,<1.14",
+        "dagster-mlflow>=0.29,<0.30",
+        "feast[duckdb]>=0.67,<0.68",
+        "mlflow>=3.17,<4",
+        "scikit-learn>=1.9,<1.10",
+        "pandas>=2.3,<3",
+        "pyarrow>=25,<27",
+        "universal-pathlib>=0.3,<0.4",
+    ],
+    extras_require={
+        "dev": ["pytest>=9,<10", "ruff>=0.17,<0.18"],
+    },
+)

@@ -1,0 +1,1 @@
+"""The training graph's assets, one module per stage."""

@@ -1,0 +1,27 @@
+"""The train/test split of the training table."""
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetOut, Output, multi_asset
+
+from training_assets import training
+from training_assets.config import SplitConfig
+
+
+@multi_asset(
+    group_name="training",
+    outs={
+        "train_x": AssetOut(description="Feature columns of the training rows.", kinds={"pandas"}),
+        "train_y": AssetOut(description="Labels of the training rows.", kinds={"pandas"}),
+        "test_x": AssetOut(description="Feature columns of the held-out rows.", kinds={"pandas"}),
+        "test_y": AssetOut(description="Labels of the held-out rows.", kinds={"pandas"}),
+    },
+)
+def splits(context: AssetExecutionContext, config: SplitConfig, training_data: pd.DataFrame):
+    """A seeded random split of the training table into train and test features and labels."""
+    split = training.split_frame(training_data, config.test_size, config.random_seed)
+    for name, value in split._asdict().items():
+        yield Output(
+            value,
+            output_name=name,
+            metadata={"test_size": config.test_size, "random_seed": config.random_seed},
+        )

@@ -1,0 +1,20 @@
+"""Blocking gates: data gates on the training table, model gates on the evaluation."""
+
+from training_assets.validation import GateOutcome
+
+
+def check_result_kwargs(outcome: GateOutcome) -> dict:
+    """Keyword arguments of an AssetCheckResult that carry the outcome's evidence."""
+    from dagster import AssetCheckSeverity, MetadataValue
+
+    metadata = {
+        key: MetadataValue.json(value) if isinstance(value, dict | list) else value
+        for key, value in outcome.evidence.items()
+    }
+    if outcome.description:
+        metadata["reason"] = MetadataValue.text(outcome.description)
+    return {
+        "passed": outcome.passed,
+        "severity": AssetCheckSeverity.ERROR,
+        "metadata": metadata,
+    }

@@ -1,0 +1,45 @@
+"""The code location: assets, gates, jobs and resources on the embedded defaults."""
+
+from dagster import Definitions, in_process_executor, load_asset_checks_from_modules
+
+from training_assets.assets import (
+    evaluation,
+    feature_store,
+    model,
+    registry,
+    sources,
+    splits,
+    training_data,
+)
+from training_assets.checks import data_gates, model_gates
+from training_assets.config import GateThresholds
+from training_assets.jobs import training_job
+from training_assets.resources.feast import FeastResource
+from training_assets.resources.io_managers import JsonIOManagerResource, ParquetIOManagerResource
+from training_assets.resources.mlflow import MlflowTracking
+from training_assets.resources.orders import OrdersSource
+
+defs = Definitions(
+    assets=[
+        sources.orders,
+        sources.driver_stats_source,
+        feature_store.feature_store,
+        training_data.training_data,
+        splits.splits,
+        model.trained_model,
+        evaluation.evaluation,
+        registry.registered_model_version,
+    ],
+    asset_checks=load_asset_checks_from_modules([data_gates, model_gates]),
+    jobs=[training_job],
+    resources={
+        "feast": FeastResource(),
+        "orders_source": OrdersSource(),
+        "mlflow_tracking": MlflowTracking(),
+        "gates": GateThresholds(),
+        "io_manager": ParquetIOManagerResource(),
+        "json_io_manager": JsonIOManagerResource(),
+    },
+    # Materializations started from the UI take the same single-process path as training_job.
+    executor=in_process_executor,
+)

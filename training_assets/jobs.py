@@ -1,0 +1,13 @@
+"""Jobs over the training graph."""
+
+from dagster import AssetSelection, define_asset_job, in_process_executor
+
+# The gates and the registration run in one job: blocking checks only hold back downstream
+# assets within the same run. One process for all steps: each step process would otherwise
+# pay seconds of imports (feast, mlflow), and the steps share one MLflow run.
+training_job = define_asset_job(
+    name="training_job",
+    selection=AssetSelection.groups("training").materializable(),
+    description="Apply the feature repo, build the training table, train, gate and register.",
+    executor_def=in_process_executor,
+)

@@ -1,0 +1,39 @@
+"""Where the embedded defaults keep their state.
+
+Everything a run writes on the embedded defaults lives under one working area, so that a clone
+is self-contained and a test can move all of it into a temporary directory with one variable.
+Paths are resolved when a resource asks for them, never at import time.
+"""
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+FEATURE_REPO = PROJECT_ROOT / "feature_repo"
+WORKING_AREA_ENV = "TRAINING_ASSETS_HOME"
+
+
+def working_area() -> Path:
+    """The directory for generated state: `$TRAINING_ASSETS_HOME`, else `var/` in the project."""
+    configured = os.environ.get(WORKING_AREA_ENV)
+    return Path(configured).resolve() if configured else PROJECT_ROOT / "var"
+
+
+def default_orders_path() -> Path:
+    return working_area() / "data" / "orders.parquet"
+
+
+def default_driver_stats_path() -> Path:
+    return working_area() / "data" / "driver_stats.parquet"
+
+
+def default_feast_dir() -> Path:
+    return working_area() / "feast"
+
+
+def default_mlflow_dir() -> Path:
+    return working_area() / "mlflow"
+
+
+def default_io_dir() -> Path:
+    return working_area() / "assets"

@@ -1,0 +1,1 @@
+"""Resources: the Feast store, MLflow tracking, the orders location and the IO managers."""

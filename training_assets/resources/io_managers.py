@@ -1,0 +1,132 @@
+"""IO managers: parquet for frames and series, JSON for small records, both written atomically."""
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from dagster import (
+    ConfigurableIOManagerFactory,
+    InputContext,
+    MetadataValue,
+    OutputContext,
+    TableColumn,
+    TableSchema,
+    UPathIOManager,
+)
+from pydantic import Field
+from upath import UPath
+
+from training_assets import paths
+
+# Marks a parquet file that holds a pandas Series, so it loads back as one.
+_SERIES_KEY = b"training_assets.series_name"
+
+
+def write_atomically(path: UPath, write: Callable[[UPath], None]) -> None:
+    """Write through a temporary sibling and rename it into place.
+
+    A crash mid-write leaves at most a stray temporary file; the previous good file at `path`
+    stays intact until the rename, which replaces it in one step on local disks.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        write(tmp)
+        tmp.rename(path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+class ParquetIOManager(UPathIOManager):
+    """Frames and series as parquet files via pyarrow, under any fsspec base path."""
+
+    extension = ".parquet"
+
+    def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
+        if isinstance(obj, pd.Series):
+            table = pa.Table.from_pandas(obj.to_frame(), preserve_index=False)
+            name = "" if obj.name is None else str(obj.name)
+            table = table.replace_schema_metadata(
+                {**(table.schema.metadata or {}), _SERIES_KEY: name.encode()}
+            )
+        elif isinstance(obj, pd.DataFrame):
+            table = pa.Table.from_pandas(obj, preserve_index=False)
+        else:
+            raise TypeError(
+                f"{context.asset_key.to_user_string()}: the parquet IO manager stores "
+                f"DataFrames and Series, got {type(obj).__name__}"
+            )
+
+        def write(target: UPath) -> None:
+            with target.open("wb") as handle:
+                pq.write_table(table, handle)
+
+        write_atomically(path, write)
+
+    def load_from_path(self, context: InputContext, path: UPath) -> pd.DataFrame | pd.Series:
+        with path.open("rb") as handle:
+            table = pq.read_table(handle)
+        frame = table.to_pandas()
+        metadata = table.schema.metadata or {}
+        if _SERIES_KEY in metadata:
+            return frame.iloc[:, 0]
+        return frame
+
+    def get_metadata(self, context: OutputContext, obj: Any) -> dict[str, Any]:
+        frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
+        return {
+            "row_count": MetadataValue.int(len(frame)),
+            "columns": MetadataValue.table_schema(
+                TableSchema(
+                    columns=[
+                        TableColumn(name=str(name), type=str(dtype))
+                        for name, dtype in frame.dtypes.items()
+                    ]
+                )
+            ),
+        }
+
+
+class JsonIOManager(UPathIOManager):
+    """Small records (model reference, evaluation, registered version) as JSON files."""
+
+    extension = ".json"
+
+    def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
+        text = json.dumps(obj, indent=2, sort_keys=True)
+        write_atomically(path, lambda target: target.write_text(text))
+
+    def load_from_path(self, context: InputContext, path: UPath) -> Any:
+        return json.loads(path.read_text())
+
+
+class _BasePathSetting(ConfigurableIOManagerFactory):
+    base_path: str | None = Field(
+        default=None,
+        description=(
+            "Directory or fsspec URL (s3://bucket/prefix, gs://...) under which outputs are "
+            "stored, one file per asset. Default: <working area>/assets."
+        ),
+    )
+
+    def _base(self) -> UPath:
+        return UPath(self.base_path) if self.base_path else UPath(paths.default_io_dir())
+
+
+class ParquetIOManagerResource(_BasePathSetting):
+    """Stores frames and series as parquet; each write replaces the file atomically."""
+
+    def create_io_manager(self, context) -> ParquetIOManager:
+        return ParquetIOManager(base_path=self._base())
+
+
+class JsonIOManagerResource(_BasePathSetting):
+    """Stores small records as JSON; each write replaces the file atomically."""
+
+    def create_io_manager(self, context) -> JsonIOManager:
+        return JsonIOManager(base_path=self._base())

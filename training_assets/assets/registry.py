@@ -30,7 +30,7 @@ def registered_model_version(
         version = mlflow_tracking.tracking.register_model(
             model_uri,
             config.model_name,
-            tags={"dagster_run_id": context.run_id, "mlflow_run_id": trained_model["run_id"]},
+            tags={"dagster_run_id": context.run.run_id, "mlflow_run_id": trained_model["run_id"]},
         )
     client.set_registered_model_alias(config.model_name, config.alias, version.version)
     record = {

@@ -92,7 +92,7 @@ class MlflowTracking(ConfigurableResource):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self.configure_client()
-        _end_foreign_run(context.run_id)
+        _end_foreign_run(context.run.run_id)
         if mlflow.get_experiment_by_name(self.experiment_name) is None:
             mlflow.create_experiment(
                 self.experiment_name, artifact_location=self.resolved_artifact_location()
@@ -120,7 +120,7 @@ class MlflowTracking(ConfigurableResource):
 def _any_step_failed(context: InitResourceContext) -> bool:
     """Whether any step of the current Dagster run has failed, a failed gate included."""
     failures = context.instance.get_records_for_run(
-        context.run_id, of_type=DagsterEventType.STEP_FAILURE, limit=1
+        context.run.run_id, of_type=DagsterEventType.STEP_FAILURE, limit=1
     )
     return bool(failures.records)
 

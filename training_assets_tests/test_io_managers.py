@@ -1,0 +1,255 @@
+"""Unit tests for the parquet and JSON IO managers in training_assets.resources.io_managers."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from dagster import (
+    AssetKey,
+    IntMetadataValue,
+    PathMetadataValue,
+    TableColumn,
+    TableSchema,
+    TableSchemaMetadataValue,
+    build_input_context,
+    build_output_context,
+)
+from upath import UPath
+
+from training_assets.resources import io_managers
+from training_assets.resources.io_managers import JsonIOManager, ParquetIOManager
+
+
+@pytest.fixture
+def base(tmp_path) -> UPath:
+    return UPath(tmp_path) / "assets"
+
+
+def store(manager, name: str, obj):
+    context = build_output_context(asset_key=AssetKey(name))
+    manager.handle_output(context, obj)
+    return context
+
+
+def load(manager, name: str):
+    return manager.load_input(build_input_context(asset_key=AssetKey(name)))
+
+
+def frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "driver_id": np.array([1001, 1002, 1003], dtype=np.int64),
+            "event_timestamp": pd.date_range("2025-12-01", periods=3, freq="h", tz="UTC"),
+            "conv_rate": np.array([0.1, 0.5, 0.9], dtype=np.float32),
+            "avg_daily_trips": [10.0, np.nan, 30.0],
+        }
+    )
+
+
+def listing(path: UPath) -> list[str]:
+    return sorted(p.name for p in path.iterdir())
+
+
+# --- parquet -------------------------------------------------------------------------------
+
+
+def test_parquet_round_trips_a_frame(base):
+    manager = ParquetIOManager(base_path=base)
+    original = frame()
+
+    store(manager, "train_x", original)
+
+    assert (base / "train_x.parquet").is_file()
+    assert listing(base) == ["train_x.parquet"]
+    loaded = load(manager, "train_x")
+    assert isinstance(loaded, pd.DataFrame)
+    pd.testing.assert_frame_equal(loaded, original)
+
+
+def test_parquet_drops_the_index(base):
+    manager = ParquetIOManager(base_path=base)
+    shuffled = frame().set_axis([7, 3, 5])
+
+    store(manager, "train_x", shuffled)
+
+    loaded = load(manager, "train_x")
+    assert list(loaded.index) == [0, 1, 2]
+    assert list(loaded["driver_id"]) == [1001, 1002, 1003]
+
+
+def test_parquet_round_trips_a_named_series(base):
+    manager = ParquetIOManager(base_path=base)
+    series = pd.Series([1, 0, 1, 1], name="trip_completed", dtype=np.int64)
+
+    store(manager, "train_y", series)
+
+    assert listing(base) == ["train_y.parquet"]
+    loaded = load(manager, "train_y")
+    assert isinstance(loaded, pd.Series)
+    pd.testing.assert_series_equal(loaded, series)
+
+
+def test_parquet_series_and_one_column_frame_stay_apart(base):
+    manager = ParquetIOManager(base_path=base)
+
+    store(manager, "one_column", pd.DataFrame({"trip_completed": [1, 0]}))
+
+    loaded = load(manager, "one_column")
+    assert isinstance(loaded, pd.DataFrame)
+    assert list(loaded.columns) == ["trip_completed"]
+
+
+def test_parquet_writes_under_nested_asset_key(base):
+    manager = ParquetIOManager(base_path=base)
+
+    manager.handle_output(build_output_context(asset_key=AssetKey(["split", "test_x"])), frame())
+
+    assert (base / "split" / "test_x.parquet").is_file()
+    loaded = manager.load_input(build_input_context(asset_key=AssetKey(["split", "test_x"])))
+    pd.testing.assert_frame_equal(loaded, frame())
+
+
+@pytest.mark.parametrize("obj", [{"rmse": 0.4}, [1, 2, 3], np.array([1.0, 2.0])],
+                         ids=["dict", "list", "ndarray"])
+def test_parquet_rejects_non_frames(base, obj):
+    manager = ParquetIOManager(base_path=base)
+
+    with pytest.raises(TypeError, match="stores DataFrames and Series") as raised:
+        store(manager, "train_x", obj)
+
+    assert "train_x" in str(raised.value)
+    assert type(obj).__name__ in str(raised.value)
+    assert not (base / "train_x.parquet").exists()
+
+
+def test_interrupted_write_keeps_previous_file(base, monkeypatch):
+    manager = ParquetIOManager(base_path=base)
+    old = frame()
+    store(manager, "train_x", old)
+    good_bytes = (base / "train_x.parquet").read_bytes()
+
+    calls = []
+
+    def write_then_fail(table, where, *args, **kwargs):
+        calls.append(table.num_rows)
+        where.write(b"PAR1 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(io_managers.pq, "write_table", write_then_fail)
+    new = pd.DataFrame({"driver_id": np.arange(10, dtype=np.int64)})
+    with pytest.raises(OSError, match="disk full"):
+        store(manager, "train_x", new)
+    monkeypatch.undo()
+
+    assert calls == [10], "the fault must have been hit by the second write"
+    assert listing(base) == ["train_x.parquet"]
+    assert (base / "train_x.parquet").read_bytes() == good_bytes
+    pd.testing.assert_frame_equal(load(manager, "train_x"), old)
+
+
+def test_interrupted_first_write_leaves_nothing(base, monkeypatch):
+    manager = ParquetIOManager(base_path=base)
+
+    def write_then_fail(table, where, *args, **kwargs):
+        where.write(b"PAR1")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(io_managers.pq, "write_table", write_then_fail)
+    with pytest.raises(OSError):
+        store(manager, "train_x", frame())
+
+    assert listing(base) == []
+
+
+def test_overwrite_replaces_the_file(base):
+    manager = ParquetIOManager(base_path=base)
+    store(manager, "train_x", frame())
+    newer = frame().iloc[:1]
+
+    store(manager, "train_x", newer)
+
+    pd.testing.assert_frame_equal(load(manager, "train_x"), newer)
+    assert listing(base) == ["train_x.parquet"]
+
+
+# --- parquet metadata ----------------------------------------------------------------------
+
+
+def test_get_metadata_for_a_frame(base):
+    manager = ParquetIOManager(base_path=base)
+
+    metadata = manager.get_metadata(build_output_context(asset_key=AssetKey("train_x")), frame())
+
+    assert metadata["row_count"] == IntMetadataValue(3)
+    assert metadata["columns"] == TableSchemaMetadataValue(
+        TableSchema(
+            columns=[
+                TableColumn(name="driver_id", type="int64"),
+                TableColumn(name="event_timestamp", type="datetime64[ns, UTC]"),
+                TableColumn(name="conv_rate", type="float32"),
+                TableColumn(name="avg_daily_trips", type="float64"),
+            ]
+        )
+    )
+
+
+def test_get_metadata_for_a_series(base):
+    manager = ParquetIOManager(base_path=base)
+    series = pd.Series([1, 0], name="trip_completed", dtype=np.int64)
+
+    metadata = manager.get_metadata(build_output_context(asset_key=AssetKey("train_y")), series)
+
+    assert metadata["row_count"].value == 2
+    assert [(c.name, c.type) for c in metadata["columns"].schema.columns] == [
+        ("trip_completed", "int64")
+    ]
+
+
+def test_handle_output_logs_path_and_metadata(base):
+    manager = ParquetIOManager(base_path=base)
+
+    context = store(manager, "train_x", frame())
+
+    logged = context.get_logged_metadata()
+    assert logged["path"] == PathMetadataValue(str(base / "train_x.parquet"))
+    assert logged["row_count"].value == 3
+    assert [c.name for c in logged["columns"].schema.columns] == [
+        "driver_id", "event_timestamp", "conv_rate", "avg_daily_trips"
+    ]
+
+
+# --- JSON ----------------------------------------------------------------------------------
+
+
+def test_json_round_trips_a_dict(base):
+    manager = JsonIOManager(base_path=base)
+    record = {"run_id": "abc123", "metrics": {"rmse": 0.41, "r2": 0.12}, "features": ["a", "b"]}
+
+    store(manager, "evaluation", record)
+
+    path = base / "evaluation.json"
+    assert listing(base) == ["evaluation.json"]
+    assert json.loads(path.read_text()) == record
+    assert load(manager, "evaluation") == record
+
+
+def test_json_overwrite_replaces_the_record(base):
+    manager = JsonIOManager(base_path=base)
+    store(manager, "evaluation", {"version": 1})
+
+    store(manager, "evaluation", {"version": 2})
+
+    assert load(manager, "evaluation") == {"version": 2}
+    assert listing(base) == ["evaluation.json"]
+
+
+def test_json_rejects_unserialisable_record_and_keeps_the_old_one(base):
+    manager = JsonIOManager(base_path=base)
+    store(manager, "evaluation", {"version": 1})
+
+    with pytest.raises(TypeError):
+        store(manager, "evaluation", {"when": object()})
+
+    assert load(manager, "evaluation") == {"version": 1}
+    assert listing(base) == ["evaluation.json"]

@@ -1,0 +1,256 @@
+"""Unit tests for reading the orders (label) files in training_assets.orders."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training_assets.orders import (
+    OrdersError,
+    content_digest,
+    count_orders,
+    order_files,
+    read_orders,
+    validate_orders,
+)
+from training_assets.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL, ORDERS_DTYPES
+
+
+def orders(driver_ids, start="2025-12-01 00:00", labels=None, tz="UTC") -> pd.DataFrame:
+    n = len(driver_ids)
+    return pd.DataFrame(
+        {
+            EVENT_TIMESTAMP: pd.date_range(start, periods=n, freq="min", tz=tz),
+            ENTITY_KEY: np.asarray(driver_ids, dtype=np.int64),
+            LABEL: np.asarray(labels if labels is not None else [i % 2 for i in range(n)],
+                              dtype=np.int64),
+        }
+    )
+
+
+def write(frame: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def dtypes(frame: pd.DataFrame) -> dict[str, str]:
+    return {column: str(dtype) for column, dtype in frame.dtypes.items()}
+
+
+# --- read_orders ---------------------------------------------------------------------------
+
+
+def test_read_orders_single_file(tmp_path):
+    frame = orders([1001, 1002, 1003], labels=[1, 0, 1])
+    path = write(frame, tmp_path / "orders.parquet")
+
+    result = read_orders(path)
+
+    assert dtypes(result) == ORDERS_DTYPES
+    assert list(result.columns) == [EVENT_TIMESTAMP, ENTITY_KEY, LABEL]
+    assert list(result[ENTITY_KEY]) == [1001, 1002, 1003]
+    assert list(result[LABEL]) == [1, 0, 1]
+    assert list(result[EVENT_TIMESTAMP]) == list(frame[EVENT_TIMESTAMP])
+
+
+def test_read_orders_folder_concatenates_in_file_name_order(tmp_path):
+    # Written b first so that creation order and name order differ.
+    write(orders([2001, 2002], start="2025-12-02"), tmp_path / "b.parquet")
+    write(orders([1001, 1002, 1003], start="2025-12-01"), tmp_path / "a.parquet")
+
+    result = read_orders(tmp_path)
+
+    assert list(result[ENTITY_KEY]) == [1001, 1002, 1003, 2001, 2002]
+    assert list(result.index) == [0, 1, 2, 3, 4]
+    assert dtypes(result) == ORDERS_DTYPES
+    assert [p.name for p in order_files(tmp_path)] == ["a.parquet", "b.parquet"]
+
+
+@pytest.mark.parametrize("name", [".x.parquet", "_tmp.parquet", "x.parquet.tmp"])
+def test_read_orders_ignores_hidden_and_temporary_files(tmp_path, name):
+    write(orders([1001, 1002]), tmp_path / "a.parquet")
+    write(orders([9999]), tmp_path / name)
+
+    result = read_orders(tmp_path)
+
+    assert list(result[ENTITY_KEY]) == [1001, 1002]
+    assert [p.name for p in order_files(tmp_path)] == ["a.parquet"]
+    assert count_orders(tmp_path) == 2
+
+
+def test_read_orders_ignores_half_written_temporary_file(tmp_path):
+    write(orders([1001]), tmp_path / "a.parquet")
+    (tmp_path / ".b.parquet.tmp").write_bytes(b"PAR1 not finished")
+    (tmp_path / "_c.parquet").write_bytes(b"PAR1 not finished")
+
+    assert list(read_orders(tmp_path)[ENTITY_KEY]) == [1001]
+
+
+@pytest.mark.parametrize("column", [EVENT_TIMESTAMP, ENTITY_KEY, LABEL])
+def test_read_orders_missing_column_names_the_column(tmp_path, column):
+    path = write(orders([1001, 1002]).drop(columns=column), tmp_path / "orders.parquet")
+
+    with pytest.raises(OrdersError) as raised:
+        read_orders(path)
+
+    message = str(raised.value)
+    assert f"missing column(s) ['{column}']" in message
+    assert str(path) in message
+
+
+def test_read_orders_treats_naive_timestamps_as_utc(tmp_path):
+    frame = orders([1001, 1002], start="2025-12-01 10:00", tz=None)
+    assert frame[EVENT_TIMESTAMP].dt.tz is None
+    path = write(frame, tmp_path / "orders.parquet")
+
+    result = read_orders(path)
+
+    assert str(result[EVENT_TIMESTAMP].dtype) == "datetime64[ns, UTC]"
+    assert list(result[EVENT_TIMESTAMP]) == [
+        pd.Timestamp("2025-12-01 10:00", tz="UTC"),
+        pd.Timestamp("2025-12-01 10:01", tz="UTC"),
+    ]
+
+
+def test_read_orders_converts_other_zones_to_utc(tmp_path):
+    frame = orders([1001], start="2025-12-01 10:00", tz="Europe/Berlin")
+    path = write(frame, tmp_path / "orders.parquet")
+
+    result = read_orders(path)
+
+    assert result[EVENT_TIMESTAMP].iloc[0] == pd.Timestamp("2025-12-01 09:00", tz="UTC")
+    assert str(result[EVENT_TIMESTAMP].dtype) == "datetime64[ns, UTC]"
+
+
+def test_read_orders_mixes_naive_and_aware_files(tmp_path):
+    write(orders([1001], start="2025-12-01 10:00", tz=None), tmp_path / "a.parquet")
+    write(orders([1002], start="2025-12-01 11:00", tz="UTC"), tmp_path / "b.parquet")
+
+    result = read_orders(tmp_path)
+
+    assert str(result[EVENT_TIMESTAMP].dtype) == "datetime64[ns, UTC]"
+    assert list(result[EVENT_TIMESTAMP]) == [
+        pd.Timestamp("2025-12-01 10:00", tz="UTC"),
+        pd.Timestamp("2025-12-01 11:00", tz="UTC"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "bad_ids", [[1001.5, 1002.0], ["1001", "1002"]], ids=["float", "string"]
+)
+def test_read_orders_non_integer_driver_id_names_the_column(tmp_path, bad_ids):
+    frame = orders([1, 2])
+    frame[ENTITY_KEY] = bad_ids
+    path = write(frame, tmp_path / "orders.parquet")
+
+    with pytest.raises(OrdersError, match=f"column '{ENTITY_KEY}' must be integer"):
+        read_orders(path)
+
+
+def test_read_orders_non_timestamp_event_time_names_the_column(tmp_path):
+    frame = orders([1001, 1002])
+    frame[EVENT_TIMESTAMP] = ["2025-12-01", "2025-12-02"]
+    path = write(frame, tmp_path / "orders.parquet")
+
+    with pytest.raises(OrdersError, match=f"column '{EVENT_TIMESTAMP}' must be a timestamp"):
+        read_orders(path)
+
+
+def test_read_orders_null_driver_id_raises_with_count(tmp_path):
+    frame = orders([1001, 1002, 1003])
+    frame[ENTITY_KEY] = pd.array([1001, None, None], dtype="Int64")
+    path = write(frame, tmp_path / "orders.parquet")
+
+    with pytest.raises(OrdersError, match=r"null values in \{'driver_id': 2\}"):
+        read_orders(path)
+
+
+def test_read_orders_passes_bad_labels_through(tmp_path):
+    # Bad labels are the labels_are_binary gate's job, with evidence; reading keeps them.
+    path = write(orders([1001, 1002], labels=[2, 1]), tmp_path / "orders.parquet")
+
+    assert list(read_orders(path)[LABEL]) == [2, 1]
+
+
+def test_read_orders_drops_extra_columns(tmp_path):
+    path = write(orders([1001]).assign(city="x"), tmp_path / "orders.parquet")
+
+    assert list(read_orders(path).columns) == [EVENT_TIMESTAMP, ENTITY_KEY, LABEL]
+
+
+def test_read_orders_missing_location_raises(tmp_path):
+    missing = tmp_path / "nowhere" / "orders.parquet"
+
+    with pytest.raises(OrdersError, match="does not exist") as raised:
+        read_orders(missing)
+    assert str(missing) in str(raised.value)
+
+
+def test_read_orders_empty_folder_raises(tmp_path):
+    (tmp_path / "notes.txt").write_text("not orders")
+
+    with pytest.raises(OrdersError, match=r"holds no \*\.parquet files"):
+        read_orders(tmp_path)
+
+
+def test_validate_orders_returns_canonical_frame():
+    frame = orders([5, 6]).astype({ENTITY_KEY: "int32"})[[LABEL, ENTITY_KEY, EVENT_TIMESTAMP]]
+
+    result = validate_orders(frame)
+
+    assert dtypes(result) == ORDERS_DTYPES
+    assert list(result[ENTITY_KEY]) == [5, 6]
+
+
+# --- content_digest / count_orders ---------------------------------------------------------
+
+
+def test_content_digest_is_stable_for_unchanged_files(tmp_path):
+    path = write(orders([1001, 1002]), tmp_path / "orders.parquet")
+
+    first = content_digest([path])
+    second = content_digest([path])
+
+    assert first == second
+    assert len(first) == 64 and int(first, 16) >= 0
+
+
+def test_content_digest_changes_when_bytes_change(tmp_path):
+    path = write(orders([1001, 1002]), tmp_path / "orders.parquet")
+    before = content_digest([path])
+
+    write(orders([1001, 1003]), path)
+
+    assert content_digest([path]) != before
+
+
+def test_content_digest_changes_when_file_is_renamed(tmp_path):
+    path = write(orders([1001, 1002]), tmp_path / "a.parquet")
+    before = content_digest([path])
+
+    renamed = path.rename(tmp_path / "b.parquet")
+
+    assert content_digest([renamed]) != before
+
+
+def test_content_digest_over_folder_tracks_each_file(tmp_path):
+    write(orders([1001]), tmp_path / "a.parquet")
+    b = write(orders([2001]), tmp_path / "b.parquet")
+    before = content_digest(order_files(tmp_path))
+    assert content_digest(order_files(tmp_path)) == before
+
+    write(orders([2002]), b)
+
+    assert content_digest(order_files(tmp_path)) != before
+
+
+def test_count_orders_matches_read_orders(tmp_path):
+    write(orders(list(range(1001, 1008))), tmp_path / "a.parquet")
+    write(orders(list(range(2001, 2005))), tmp_path / "b.parquet")
+    write(orders([9999] * 3), tmp_path / ".hidden.parquet")
+
+    assert count_orders(tmp_path) == 11
+    assert count_orders(tmp_path) == len(read_orders(tmp_path))
+    assert count_orders(tmp_path / "b.parquet") == 4

@@ -1,0 +1,186 @@
+"""The whole graph materialized in-process on the real Feast repo, MLflow store and instance."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from dagster import AssetCheckKey, AssetKey
+
+from training_assets import paths
+from training_assets.definitions import defs
+from training_assets.schema import FEATURES, LABEL
+
+MODEL_NAME = "sklearn-elastic-net-reg"
+DATA_GATES = (
+    "no_unexpected_columns",
+    "expected_columns_with_dtypes",
+    "labels_are_binary",
+    "feature_nulls_within_rate",
+    "row_count_at_least_minimum",
+    "row_count_matches_orders",
+)
+MODEL_GATES = ("rmse_within_ceiling", "mae_within_ceiling", "beats_mean_baseline")
+
+
+def run_training(instance, run_config=None):
+    job = defs.resolve_job_def("training_job")
+    return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+
+
+def check_outcomes(result) -> dict[str, bool]:
+    return {
+        evaluation.check_name: evaluation.passed
+        for evaluation in result.get_asset_check_evaluations()
+    }
+
+
+def registered_versions(client) -> list:
+    return client.search_model_versions(f"name='{MODEL_NAME}'")
+
+
+def test_training_job_registers_a_champion_that_serves(working_area, instance, mlflow_client):
+    result = run_training(instance)
+
+    assert result.success
+    outcomes = check_outcomes(result)
+    assert outcomes == {name: True for name in DATA_GATES + MODEL_GATES}
+
+    versions = registered_versions(mlflow_client)
+    assert [int(version.version) for version in versions] == [1]
+    record = result.output_for_node("registered_model_version")
+    assert record["version"] == 1
+    assert int(mlflow_client.get_model_version_by_alias(MODEL_NAME, "champion").version) == 1
+
+    import mlflow.pyfunc
+
+    champion = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
+    new_rows = pd.DataFrame(
+        {"conv_rate": [0.9, 0.1], "acc_rate": [0.9, 0.1], "avg_daily_trips": [30.0, 5.0]}
+    ).astype({"conv_rate": "float32", "acc_rate": "float32"})
+    predictions = np.asarray(champion.predict(new_rows))
+    assert predictions.shape == (2,)
+    assert predictions[0] > predictions[1], "a better driver should be likelier to complete"
+
+    # The MLflow run carries the Dagster run id, the params and the metrics, and is closed.
+    run = mlflow_client.get_run(record["run_id"])
+    assert run.data.tags["dagster_run_id"] == result.run_id
+    assert run.data.params["alpha"] == "0.5"
+    assert run.data.metrics["rmse"] == pytest.approx(result.output_for_node("evaluation")["rmse"])
+    assert run.info.status == "FINISHED"
+
+    # Outputs are persisted where the IO managers say, one file per asset.
+    stored = paths.default_io_dir()
+    table = pd.read_parquet(stored / "training_data.parquet")
+    assert len(table) == len(pd.read_parquet(paths.default_orders_path()))
+    assert (stored / "registered_model_version.json").exists()
+
+
+def test_training_twice_adds_a_version_and_moves_the_alias(working_area, instance, mlflow_client):
+    assert run_training(instance).success
+    second = run_training(instance)
+
+    assert second.success
+    assert sorted(int(v.version) for v in registered_versions(mlflow_client)) == [1, 2]
+    assert int(mlflow_client.get_model_version_by_alias(MODEL_NAME, "champion").version) == 2
+    first_run, second_run = (
+        mlflow_client.get_model_version(MODEL_NAME, version).run_id for version in ("1", "2")
+    )
+    assert first_run != second_run, "each Dagster run logs into its own MLflow run"
+
+
+def test_feature_with_wrong_dtype_fails_the_schema_gate(working_area, instance, mlflow_client):
+    stats_path = paths.default_driver_stats_path()
+    stats = pd.read_parquet(stats_path)
+    stats["conv_rate"] = stats["conv_rate"].astype("float64")
+    stats.to_parquet(stats_path, index=False)
+
+    result = run_training(instance)
+
+    assert not result.success
+    outcomes = check_outcomes(result)
+    assert outcomes["expected_columns_with_dtypes"] is False
+    evaluation = next(
+        e for e in result.get_asset_check_evaluations()
+        if e.check_name == "expected_columns_with_dtypes"
+    )
+    mistyped = evaluation.metadata["mistyped_columns"].value
+    assert mistyped == {"conv_rate": {"expected": "float32", "found": "float64"}}
+    assert not _ran(result, "splits")
+    assert registered_versions(mlflow_client) == []
+
+
+def test_non_binary_labels_fail_their_gate(working_area, instance, mlflow_client):
+    orders_path = paths.default_orders_path()
+    frame = pd.read_parquet(orders_path)
+    frame.loc[frame.index[:3], LABEL] = 2
+    frame.to_parquet(orders_path, index=False)
+
+    result = run_training(instance)
+
+    assert not result.success
+    assert check_outcomes(result)["labels_are_binary"] is False
+    assert not _ran(result, "trained_model")
+    assert registered_versions(mlflow_client) == []
+
+
+def test_model_trained_on_shuffled_labels_is_not_registered(working_area, instance, mlflow_client):
+    orders_path = paths.default_orders_path()
+    frame = pd.read_parquet(orders_path)
+    frame[LABEL] = np.random.default_rng(0).permutation(frame[LABEL].to_numpy())
+    frame.to_parquet(orders_path, index=False)
+
+    result = run_training(instance)
+
+    assert not result.success
+    outcomes = check_outcomes(result)
+    assert all(outcomes[name] for name in DATA_GATES)
+    assert outcomes["beats_mean_baseline"] is False
+    assert outcomes["rmse_within_ceiling"] is False
+    assert not _ran(result, "registered_model_version")
+    assert registered_versions(mlflow_client) == []
+    run = mlflow_client.get_run(result.output_for_node("trained_model")["run_id"])
+    assert run.info.status == "FAILED"
+
+
+def test_impossible_ceiling_from_run_config_blocks_registration(
+    working_area, instance, mlflow_client
+):
+    result = run_training(
+        instance, run_config={"resources": {"gates": {"config": {"mae_ceiling": 0.01}}}}
+    )
+
+    assert not result.success
+    outcomes = check_outcomes(result)
+    assert outcomes["mae_within_ceiling"] is False
+    assert outcomes["rmse_within_ceiling"] is True
+    evaluation = instance.get_latest_asset_check_evaluation_record(
+        AssetCheckKey(AssetKey("evaluation"), "mae_within_ceiling")
+    )
+    assert evaluation.event.asset_check_evaluation.metadata["ceiling"].value == 0.01
+    assert registered_versions(mlflow_client) == []
+
+
+def test_orders_path_from_run_config_trains_on_another_file(
+    working_area, instance, mlflow_client, tmp_path
+):
+    other = tmp_path / "elsewhere" / "orders.parquet"
+    other.parent.mkdir()
+    frame = pd.read_parquet(paths.default_orders_path()).iloc[:3000]
+    frame.to_parquet(other, index=False)
+    paths.default_orders_path().unlink()
+
+    result = run_training(
+        instance,
+        run_config={"resources": {"orders_source": {"config": {"orders_path": str(other)}}}},
+    )
+
+    assert result.success
+    assert len(result.output_for_node("splits", "train_x")) + len(
+        result.output_for_node("splits", "test_x")
+    ) == 3000
+    assert set(result.output_for_node("splits", "train_x").columns) == set(FEATURES)
+
+
+def _ran(result, node: str) -> bool:
+    return any(
+        event.step_key == node and event.is_step_success for event in result.all_events
+    )

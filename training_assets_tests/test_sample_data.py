@@ -1,0 +1,180 @@
+"""Unit tests for the seeded sample generator in training_assets.sample_data."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training_assets import sample_data
+from training_assets.orders import read_orders
+from training_assets.sample_data import (
+    FIRST_DRIVER_ID,
+    STATS_END,
+    UNKNOWN_DRIVER_ID,
+    SampleSpec,
+    current_features,
+    driver_stats,
+    write_sample,
+)
+from training_assets.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL, ORDERS_DTYPES
+
+SPEC = SampleSpec(n_orders=2000, n_drivers=10, days=5, seed=17)
+OTHER_SEED = SampleSpec(n_orders=2000, n_drivers=10, days=5, seed=18)
+
+
+@pytest.fixture(scope="module")
+def stats() -> pd.DataFrame:
+    return driver_stats(SPEC)
+
+
+@pytest.fixture(scope="module")
+def orders(stats) -> pd.DataFrame:
+    return sample_data.orders(SPEC, stats)
+
+
+def dtypes(frame: pd.DataFrame) -> dict[str, str]:
+    return {column: str(dtype) for column, dtype in frame.dtypes.items()}
+
+
+# --- determinism ---------------------------------------------------------------------------
+
+
+def test_same_seed_gives_equal_frames(stats, orders):
+    again_stats = driver_stats(SPEC)
+    again_orders = sample_data.orders(SPEC, again_stats)
+
+    pd.testing.assert_frame_equal(again_stats, stats)
+    pd.testing.assert_frame_equal(again_orders, orders)
+
+
+def test_other_seed_gives_different_frames(stats, orders):
+    other_stats = driver_stats(OTHER_SEED)
+    other_orders = sample_data.orders(OTHER_SEED, other_stats)
+
+    assert not other_stats.equals(stats)
+    assert not other_orders.equals(orders)
+    assert not np.allclose(other_stats["conv_rate"].iloc[:100], stats["conv_rate"].iloc[:100])
+
+
+# --- driver stats --------------------------------------------------------------------------
+
+
+def test_driver_stats_dtypes(stats):
+    assert dtypes(stats) == {
+        ENTITY_KEY: "int64",
+        "datetime": "datetime64[ns, UTC]",
+        "conv_rate": "float32",
+        "acc_rate": "float32",
+        "avg_daily_trips": "int32",
+        "created": "datetime64[ns, UTC]",
+    }
+
+
+def test_driver_stats_shape_and_range(stats):
+    hourly = SPEC.n_drivers * SPEC.days * 24
+    assert len(stats) == hourly + int(hourly * SPEC.stale_rate)
+    assert sorted(stats[ENTITY_KEY].unique()) == list(
+        range(FIRST_DRIVER_ID, FIRST_DRIVER_ID + SPEC.n_drivers)
+    )
+    assert stats["datetime"].max() == STATS_END
+    assert stats["datetime"].min() == STATS_END - pd.Timedelta(hours=SPEC.days * 24 - 1)
+    assert stats["conv_rate"].between(0, 1).all()
+    assert stats["acc_rate"].between(0, 1).all()
+    assert (stats["avg_daily_trips"] >= 0).all()
+
+
+def test_stale_rows_share_driver_hour_with_differing_created(stats):
+    keys = [ENTITY_KEY, "datetime"]
+    duplicated = stats[stats.duplicated(keys, keep=False)]
+    hourly = SPEC.n_drivers * SPEC.days * 24
+
+    assert len(duplicated) == 2 * int(hourly * SPEC.stale_rate)
+    created_per_hour = duplicated.groupby(keys)["created"].nunique()
+    assert (created_per_hour == 2).all()
+    # The fresh row was created 5 minutes after the hour, the stale one 1 minute after.
+    offsets = (duplicated["created"] - duplicated["datetime"]).unique()
+    assert sorted(offsets) == [pd.Timedelta(minutes=1), pd.Timedelta(minutes=5)]
+
+
+def test_current_features_use_the_latest_created_row(stats):
+    keys = [ENTITY_KEY, "datetime"]
+    stale_hour = stats[stats.duplicated(keys, keep=False)].iloc[0]
+    order = pd.DataFrame(
+        {
+            EVENT_TIMESTAMP: [stale_hour["datetime"] + pd.Timedelta(minutes=30)],
+            ENTITY_KEY: [stale_hour[ENTITY_KEY]],
+        }
+    )
+    rows = stats[
+        (stats[ENTITY_KEY] == stale_hour[ENTITY_KEY]) & (stats["datetime"] == stale_hour["datetime"])
+    ]
+    fresh = rows.loc[rows["created"].idxmax()]
+
+    current = current_features(order, stats)
+
+    assert current["conv_rate"].iloc[0] == fresh["conv_rate"]
+    assert current["created"].iloc[0] == fresh["created"]
+
+
+# --- orders --------------------------------------------------------------------------------
+
+
+def test_orders_fit_the_orders_schema(orders):
+    assert len(orders) == SPEC.n_orders
+    assert dtypes(orders) == ORDERS_DTYPES
+
+
+def test_labels_are_zero_or_one(orders):
+    assert set(orders[LABEL].unique()) == {0, 1}
+
+
+def test_some_orders_have_no_features(stats, orders):
+    first_stats_row = stats["datetime"].min()
+
+    unknown = orders[ENTITY_KEY] == UNKNOWN_DRIVER_ID
+    too_early = orders[EVENT_TIMESTAMP] < first_stats_row
+
+    assert unknown.sum() > 0
+    assert too_early.sum() > 0
+    assert UNKNOWN_DRIVER_ID not in set(stats[ENTITY_KEY])
+    # Both kinds really end up without features.
+    current = current_features(orders, stats)
+    assert current.loc[unknown | too_early, "conv_rate"].isna().all()
+    # And they stay a small share, as the unmatched rate says (about 1 %).
+    assert (unknown | too_early).mean() < 0.05
+
+
+def test_labels_correlate_with_current_conv_rate(stats, orders):
+    current = current_features(orders, stats)
+    assert list(current.index) == list(orders.index)
+    matched = current["conv_rate"].notna()
+
+    correlation = np.corrcoef(
+        current.loc[matched, "conv_rate"].astype(float), orders.loc[matched, LABEL]
+    )[0, 1]
+
+    assert correlation > 0.1
+    positives = orders[LABEL] == 1
+    assert (
+        current.loc[matched & positives, "conv_rate"].mean()
+        > current.loc[matched & ~positives, "conv_rate"].mean()
+    )
+
+
+# --- write_sample --------------------------------------------------------------------------
+
+
+def test_write_sample_writes_readable_parquet(tmp_path, stats, orders):
+    orders_path = tmp_path / "data" / "orders.parquet"
+    stats_path = tmp_path / "feature_repo" / "driver_stats.parquet"
+
+    counts = write_sample(SPEC, orders_path, stats_path)
+
+    assert counts == (len(orders), len(stats))
+    pd.testing.assert_frame_equal(pd.read_parquet(stats_path), stats)
+    pd.testing.assert_frame_equal(pd.read_parquet(orders_path), orders)
+    pd.testing.assert_frame_equal(
+        read_orders(orders_path), orders[[EVENT_TIMESTAMP, ENTITY_KEY, LABEL]]
+    )
+    # No temporary files left beside the outputs.
+    assert sorted(p.name for p in orders_path.parent.iterdir()) == ["orders.parquet"]
+    assert sorted(p.name for p in stats_path.parent.iterdir()) == ["driver_stats.parquet"]

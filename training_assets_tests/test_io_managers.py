@@ -26,14 +26,21 @@ def base(tmp_path) -> UPath:
     return UPath(tmp_path) / "assets"
 
 
-def store(manager, name: str, obj):
-    context = build_output_context(asset_key=AssetKey(name))
-    manager.handle_output(context, obj)
-    return context
+def store(manager, name: str | list[str], obj) -> dict:
+    """Write `obj` as asset `name`; returns the metadata the IO manager logged."""
+    with build_output_context(asset_key=AssetKey(name)) as context:
+        manager.handle_output(context, obj)
+        return dict(context.get_logged_metadata())
 
 
-def load(manager, name: str):
-    return manager.load_input(build_input_context(asset_key=AssetKey(name)))
+def load(manager, name: str | list[str]):
+    with build_input_context(asset_key=AssetKey(name)) as context:
+        return manager.load_input(context)
+
+
+def metadata_of(manager, name: str, obj) -> dict:
+    with build_output_context(asset_key=AssetKey(name)) as context:
+        return manager.get_metadata(context, obj)
 
 
 def frame() -> pd.DataFrame:
@@ -103,15 +110,16 @@ def test_parquet_series_and_one_column_frame_stay_apart(base):
 def test_parquet_writes_under_nested_asset_key(base):
     manager = ParquetIOManager(base_path=base)
 
-    manager.handle_output(build_output_context(asset_key=AssetKey(["split", "test_x"])), frame())
+    store(manager, ["split", "test_x"], frame())
 
     assert (base / "split" / "test_x.parquet").is_file()
-    loaded = manager.load_input(build_input_context(asset_key=AssetKey(["split", "test_x"])))
+    loaded = load(manager, ["split", "test_x"])
     pd.testing.assert_frame_equal(loaded, frame())
 
 
-@pytest.mark.parametrize("obj", [{"rmse": 0.4}, [1, 2, 3], np.array([1.0, 2.0])],
-                         ids=["dict", "list", "ndarray"])
+@pytest.mark.parametrize(
+    "obj", [{"rmse": 0.4}, [1, 2, 3], np.array([1.0, 2.0])], ids=["dict", "list", "ndarray"]
+)
 def test_parquet_rejects_non_frames(base, obj):
     manager = ParquetIOManager(base_path=base)
 
@@ -179,7 +187,7 @@ def test_overwrite_replaces_the_file(base):
 def test_get_metadata_for_a_frame(base):
     manager = ParquetIOManager(base_path=base)
 
-    metadata = manager.get_metadata(build_output_context(asset_key=AssetKey("train_x")), frame())
+    metadata = metadata_of(manager, "train_x", frame())
 
     assert metadata["row_count"] == IntMetadataValue(3)
     assert metadata["columns"] == TableSchemaMetadataValue(
@@ -198,7 +206,7 @@ def test_get_metadata_for_a_series(base):
     manager = ParquetIOManager(base_path=base)
     series = pd.Series([1, 0], name="trip_completed", dtype=np.int64)
 
-    metadata = manager.get_metadata(build_output_context(asset_key=AssetKey("train_y")), series)
+    metadata = metadata_of(manager, "train_y", series)
 
     assert metadata["row_count"].value == 2
     assert [(c.name, c.type) for c in metadata["columns"].schema.columns] == [
@@ -209,13 +217,14 @@ def test_get_metadata_for_a_series(base):
 def test_handle_output_logs_path_and_metadata(base):
     manager = ParquetIOManager(base_path=base)
 
-    context = store(manager, "train_x", frame())
-
-    logged = context.get_logged_metadata()
+    logged = store(manager, "train_x", frame())
     assert logged["path"] == PathMetadataValue(str(base / "train_x.parquet"))
     assert logged["row_count"].value == 3
     assert [c.name for c in logged["columns"].schema.columns] == [
-        "driver_id", "event_timestamp", "conv_rate", "avg_daily_trips"
+        "driver_id",
+        "event_timestamp",
+        "conv_rate",
+        "avg_daily_trips",
     ]
 
 

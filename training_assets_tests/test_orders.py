@@ -23,8 +23,9 @@ def orders(driver_ids, start="2025-12-01 00:00", labels=None, tz="UTC") -> pd.Da
         {
             EVENT_TIMESTAMP: pd.date_range(start, periods=n, freq="min", tz=tz),
             ENTITY_KEY: np.asarray(driver_ids, dtype=np.int64),
-            LABEL: np.asarray(labels if labels is not None else [i % 2 for i in range(n)],
-                              dtype=np.int64),
+            LABEL: np.asarray(
+                labels if labels is not None else [i % 2 for i in range(n)], dtype=np.int64
+            ),
         }
     )
 
@@ -137,9 +138,7 @@ def test_read_orders_mixes_naive_and_aware_files(tmp_path):
     ]
 
 
-@pytest.mark.parametrize(
-    "bad_ids", [[1001.5, 1002.0], ["1001", "1002"]], ids=["float", "string"]
-)
+@pytest.mark.parametrize("bad_ids", [[1001.5, 1002.0], ["1001", "1002"]], ids=["float", "string"])
 def test_read_orders_non_integer_driver_id_names_the_column(tmp_path, bad_ids):
     frame = orders([1, 2])
     frame[ENTITY_KEY] = bad_ids

@@ -105,7 +105,8 @@ def test_current_features_use_the_latest_created_row(stats):
         }
     )
     rows = stats[
-        (stats[ENTITY_KEY] == stale_hour[ENTITY_KEY]) & (stats["datetime"] == stale_hour["datetime"])
+        (stats[ENTITY_KEY] == stale_hour[ENTITY_KEY])
+        & (stats["datetime"] == stale_hour["datetime"])
     ]
     fresh = rows.loc[rows["created"].idxmax()]
 

@@ -1,6 +1,7 @@
 """Unit tests for the plain ML steps in training_assets.training."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -167,8 +168,11 @@ def identity_on_conv_rate() -> Pipeline:
 def test_regression_metrics_known_values():
     model = identity_on_conv_rate()
     test_x = pd.DataFrame(
-        {"conv_rate": [1.0, 2.0, 3.0, 4.0], "acc_rate": [0.1, 0.9, 0.5, 0.2],
-         "avg_daily_trips": [3.0, 30.0, 12.0, 7.0]}
+        {
+            "conv_rate": [1.0, 2.0, 3.0, 4.0],
+            "acc_rate": [0.1, 0.9, 0.5, 0.2],
+            "avg_daily_trips": [3.0, 30.0, 12.0, 7.0],
+        }
     )
     test_y = pd.Series([1.0, 3.0, 3.0, 6.0], name=LABEL)
     train_y = pd.Series([2.0, 4.0], name=LABEL)
@@ -190,8 +194,11 @@ def test_regression_metrics_known_values():
 def test_baseline_rmse_predicts_the_train_mean_not_the_test_mean():
     model = identity_on_conv_rate()
     test_x = pd.DataFrame(
-        {"conv_rate": [0.0, 0.0, 0.0], "acc_rate": [0.0, 0.0, 0.0],
-         "avg_daily_trips": [0.0, 0.0, 0.0]}
+        {
+            "conv_rate": [0.0, 0.0, 0.0],
+            "acc_rate": [0.0, 0.0, 0.0],
+            "avg_daily_trips": [0.0, 0.0, 0.0],
+        }
     )
     test_y = pd.Series([0.0, 1.0, 2.0])
     train_y = pd.Series([10.0, 10.0, 13.0, 7.0])  # mean 10
@@ -211,8 +218,13 @@ def orders_frame() -> pd.DataFrame:
     return pd.DataFrame(
         {
             EVENT_TIMESTAMP: pd.to_datetime(
-                ["2025-12-03 10:00", "2025-12-01 09:00", "2025-12-02 08:00", "2025-12-01 07:00",
-                 "2025-12-04 06:00"],
+                [
+                    "2025-12-03 10:00",
+                    "2025-12-01 09:00",
+                    "2025-12-02 08:00",
+                    "2025-12-01 07:00",
+                    "2025-12-04 06:00",
+                ],
                 utc=True,
             ),
             ENTITY_KEY: np.array([1003, 1001, 1002, 1001, 1004], dtype=np.int64),
@@ -243,8 +255,17 @@ def joined_like_feast(orders: pd.DataFrame) -> pd.DataFrame:
     joined[EVENT_TIMESTAMP] = joined[EVENT_TIMESTAMP].astype("datetime64[us, UTC]")
     shuffled = joined.sample(frac=1, random_state=4)
     assert list(shuffled[ORDER_POSITION]) != [0, 1, 2, 3, 4]
-    columns = ["zz_unknown", "acc_rate", ORDER_POSITION, LABEL, "aa_unknown", ENTITY_KEY,
-               "avg_daily_trips", EVENT_TIMESTAMP, "conv_rate"]
+    columns = [
+        "zz_unknown",
+        "acc_rate",
+        ORDER_POSITION,
+        LABEL,
+        "aa_unknown",
+        ENTITY_KEY,
+        "avg_daily_trips",
+        EVENT_TIMESTAMP,
+        "conv_rate",
+    ]
     return shuffled[columns]
 
 
@@ -286,6 +307,6 @@ def test_as_training_table_converts_other_zones_to_utc():
 
 
 def test_module_does_not_import_dagster_feast_or_mlflow():
-    source = open(training.__file__, encoding="utf-8").read()
+    source = Path(training.__file__).read_text(encoding="utf-8")
     for name in ("dagster", "feast", "mlflow"):
         assert f"import {name}" not in source and f"from {name}" not in source

@@ -1,5 +1,7 @@
 """The trained model, logged to MLflow."""
 
+from importlib.metadata import version
+
 import mlflow.sklearn
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, asset
@@ -42,6 +44,7 @@ def trained_model(
         # MLflow stores sklearn models with skops, which refuses unlisted types on load;
         # the imputer keeps its fitted dtype, a plain numpy.dtype.
         skops_trusted_types=["numpy.dtype"],
+        pip_requirements=serving_requirements(),
     )
     record = {
         "run_id": mlflow_tracking.run_id,
@@ -58,3 +61,16 @@ def trained_model(
         }
     )
     return record
+
+
+# What a serving environment needs to load the model, pinned to the versions that trained it.
+_SERVING_PACKAGES = ("mlflow", "scikit-learn", "numpy", "pandas", "scipy", "skops")
+
+
+def serving_requirements() -> list[str]:
+    """Pinned pip requirements of the logged model.
+
+    Given explicitly because MLflow's inference of them reloads the model in a subprocess,
+    which takes about ten seconds, longer than the rest of the job on the sample.
+    """
+    return [f"{package}=={version(package)}" for package in _SERVING_PACKAGES]

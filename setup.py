@@ -3,7 +3,9 @@ from setuptools import find_packages, setup
 setup(
     name="training_assets",
     version="0.1.0",
-    description="A tabular training pipeline as Dagster software-defined assets, with Feast and MLflow.",
+    description=(
+        "A tabular training pipeline as Dagster software-defined assets, with Feast and MLflow."
+    ),
     packages=find_packages(exclude=["training_assets_tests"]),
     python_requires=">=3.11,<3.12",
     install_requires=[

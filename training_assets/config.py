@@ -49,7 +49,9 @@ class GateThresholds(ConfigurableResource):
         le=1,
         description="Highest share of rows on which a feature may be null (no stats in force).",
     )
-    min_rows: int = Field(default=1000, ge=1, description="Fewest rows the training table may have.")
+    min_rows: int = Field(
+        default=1000, ge=1, description="Fewest rows the training table may have."
+    )
     rmse_ceiling: float = Field(default=0.48, gt=0, description="Highest test RMSE registered.")
     mae_ceiling: float = Field(default=0.48, gt=0, description="Highest test MAE registered.")
     min_improvement_over_baseline: float = Field(

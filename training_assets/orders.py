@@ -59,7 +59,7 @@ def read_orders(location: Path) -> pd.DataFrame:
     for path in files:
         frame = pd.read_parquet(path, columns=None)
         frames.append(validate_orders(frame, source=str(path)))
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return pd.concat(frames, ignore_index=True)
 
 
 def validate_orders(frame: pd.DataFrame, source: str = "orders") -> pd.DataFrame:

@@ -39,7 +39,10 @@ def as_training_table(joined: pd.DataFrame) -> pd.DataFrame:
     """
     table = joined.sort_values(ORDER_POSITION, kind="stable").drop(columns=ORDER_POSITION)
     if EVENT_TIMESTAMP in table and pd.api.types.is_datetime64_any_dtype(table[EVENT_TIMESTAMP]):
-        table[EVENT_TIMESTAMP] = table[EVENT_TIMESTAMP].astype("datetime64[ns, UTC]")
+        # Naive times are UTC, as Feast reads them.
+        table[EVENT_TIMESTAMP] = pd.to_datetime(table[EVENT_TIMESTAMP], utc=True).astype(
+            "datetime64[ns, UTC]"
+        )
     known = [column for column in TRAINING_COLUMNS if column in table.columns]
     extra = [column for column in table.columns if column not in TRAINING_COLUMNS]
     return table[known + extra].reset_index(drop=True)

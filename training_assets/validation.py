@@ -71,23 +71,33 @@ def labels_are_binary(frame: pd.DataFrame) -> GateOutcome:
             "non_binary_examples": sorted(map(str, bad.unique()[:10])),
             "positive_rate": float((present == 1).mean()) if len(present) else 0.0,
         },
-        description=(
-            f"{nulls} null and {len(bad)} non-binary labels" if nulls or len(bad) else ""
-        ),
+        description=(f"{nulls} null and {len(bad)} non-binary labels" if nulls or len(bad) else ""),
     )
 
 
 def feature_nulls_within_rate(frame: pd.DataFrame, max_null_rate: float) -> GateOutcome:
-    """No feature column is null on more than `max_null_rate` of rows."""
-    present = [column for column in FEATURES if column in frame.columns]
+    """Every feature column is present and null on at most `max_null_rate` of rows."""
+    missing = [column for column in FEATURES if column not in frame.columns]
     rates = {
-        column: float(frame[column].isna().mean()) if len(frame) else 0.0 for column in present
+        column: float(frame[column].isna().mean()) if len(frame) else 0.0
+        for column in FEATURES
+        if column not in missing
     }
     over = {column: rate for column, rate in rates.items() if rate > max_null_rate}
+    problems = []
+    if missing:
+        problems.append(f"missing features: {missing}")
+    if over:
+        problems.append(f"null rate above {max_null_rate}: {over}")
     return GateOutcome(
-        passed=not over and len(present) == len(FEATURES),
-        evidence={"max_null_rate": max_null_rate, "null_rates": rates, "over_limit": over},
-        description=f"null rate above {max_null_rate}: {over}" if over else "",
+        passed=not (over or missing),
+        evidence={
+            "max_null_rate": max_null_rate,
+            "null_rates": rates,
+            "over_limit": over,
+            "missing_features": missing,
+        },
+        description="; ".join(problems),
     )
 
 

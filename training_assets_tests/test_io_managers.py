@@ -97,6 +97,17 @@ def test_parquet_round_trips_a_named_series(base):
     pd.testing.assert_series_equal(loaded, series)
 
 
+def test_parquet_round_trips_an_unnamed_series(base):
+    manager = ParquetIOManager(base_path=base)
+    series = pd.Series([0.5, 1.5])
+
+    store(manager, "predictions", series)
+
+    loaded = load(manager, "predictions")
+    assert loaded.name is None
+    assert list(loaded) == [0.5, 1.5]
+
+
 def test_parquet_series_and_one_column_frame_stay_apart(base):
     manager = ParquetIOManager(base_path=base)
 

@@ -99,7 +99,8 @@ def test_feature_with_wrong_dtype_fails_the_schema_gate(working_area, instance, 
     outcomes = check_outcomes(result)
     assert outcomes["expected_columns_with_dtypes"] is False
     evaluation = next(
-        e for e in result.get_asset_check_evaluations()
+        e
+        for e in result.get_asset_check_evaluations()
         if e.check_name == "expected_columns_with_dtypes"
     )
     mistyped = evaluation.metadata["mistyped_columns"].value
@@ -174,13 +175,13 @@ def test_orders_path_from_run_config_trains_on_another_file(
     )
 
     assert result.success
-    assert len(result.output_for_node("splits", "train_x")) + len(
-        result.output_for_node("splits", "test_x")
-    ) == 3000
+    assert (
+        len(result.output_for_node("splits", "train_x"))
+        + len(result.output_for_node("splits", "test_x"))
+        == 3000
+    )
     assert set(result.output_for_node("splits", "train_x").columns) == set(FEATURES)
 
 
 def _ran(result, node: str) -> bool:
-    return any(
-        event.step_key == node and event.is_step_success for event in result.all_events
-    )
+    return any(event.step_key == node and event.is_step_success for event in result.all_events)

@@ -306,6 +306,16 @@ def test_as_training_table_converts_other_zones_to_utc():
     assert table[EVENT_TIMESTAMP].iloc[0] == pd.Timestamp("2025-12-03 10:00", tz="UTC")
 
 
+def test_as_training_table_reads_naive_timestamps_as_utc():
+    orders = orders_frame()
+    orders[EVENT_TIMESTAMP] = orders[EVENT_TIMESTAMP].dt.tz_localize(None)
+
+    table = as_training_table(with_order_position(orders))
+
+    assert str(table[EVENT_TIMESTAMP].dtype) == "datetime64[ns, UTC]"
+    assert table[EVENT_TIMESTAMP].iloc[0] == pd.Timestamp("2025-12-03 10:00", tz="UTC")
+
+
 def test_module_does_not_import_dagster_feast_or_mlflow():
     source = Path(training.__file__).read_text(encoding="utf-8")
     for name in ("dagster", "feast", "mlflow"):

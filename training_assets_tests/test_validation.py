@@ -202,6 +202,7 @@ def test_feature_nulls_within_rate_passes_at_the_limit():
         "max_null_rate": 0.2,
         "null_rates": {"conv_rate": 0.0, "acc_rate": 0.0, "avg_daily_trips": 0.2},
         "over_limit": {},
+        "missing_features": [],
     }
 
 
@@ -227,13 +228,6 @@ def test_feature_nulls_within_rate_fails_when_a_feature_is_renamed():
     assert "conv_rate" not in outcome.evidence["null_rates"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "feature_nulls_within_rate fails on a missing feature column with an empty "
-        "description and evidence that never names the missing feature"
-    ),
-)
 def test_feature_nulls_within_rate_names_a_missing_feature():
     frame = good_frame().rename(columns={"conv_rate": "conversion_rate"})
 

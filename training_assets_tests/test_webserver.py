@@ -37,9 +37,12 @@ def dagster_dev(working_area: Path, tmp_path: Path):
     command = [
         str(Path(sys.executable).parent / "dagster"),
         "dev",
-        "-h", "127.0.0.1",
-        "-p", str(port),
-        "-w", str(paths.PROJECT_ROOT / "workspace.yaml"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-w",
+        str(paths.PROJECT_ROOT / "workspace.yaml"),
     ]
     server = subprocess.Popen(
         command,
@@ -101,7 +104,11 @@ def test_training_job_launched_over_graphql_registers_a_model(dagster_dev, mlflo
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while time.monotonic() < deadline:
         status = client.get_run_status(run_id)
-        if status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED):
+        if status in (
+            DagsterRunStatus.SUCCESS,
+            DagsterRunStatus.FAILURE,
+            DagsterRunStatus.CANCELED,
+        ):
             break
         time.sleep(2)
 

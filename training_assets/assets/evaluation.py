@@ -33,4 +33,3 @@ def evaluation(
         {name: MetadataValue.float(float(value)) for name, value in metrics.items()}
     )
     return {**metrics, "run_id": trained_model["run_id"], "model_uri": trained_model["model_uri"]}
-

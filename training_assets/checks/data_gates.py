@@ -39,9 +39,7 @@ def training_data_gates(
         "feature_nulls_within_rate": validation.feature_nulls_within_rate(
             training_data, gates.max_feature_null_rate
         ),
-        "row_count_at_least_minimum": validation.row_count_at_least(
-            training_data, gates.min_rows
-        ),
+        "row_count_at_least_minimum": validation.row_count_at_least(training_data, gates.min_rows),
         "row_count_matches_orders": validation.row_count_matches_orders(
             training_data, orders_source.count()
         ),

@@ -38,7 +38,9 @@ class FeastResource(ConfigurableResource):
     )
     driver_stats_path: str | None = Field(
         default=None,
-        description="Parquet file of driver stats. Default: <working area>/data/driver_stats.parquet.",
+        description=(
+            "Parquet file of driver stats. Default: <working area>/data/driver_stats.parquet."
+        ),
     )
 
     def resolved_repo_path(self) -> Path:

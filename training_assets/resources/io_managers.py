@@ -74,7 +74,8 @@ class ParquetIOManager(UPathIOManager):
         frame = table.to_pandas()
         metadata = table.schema.metadata or {}
         if _SERIES_KEY in metadata:
-            return frame.iloc[:, 0]
+            name = metadata[_SERIES_KEY].decode()
+            return frame.iloc[:, 0].rename(name or None)
         return frame
 
     def get_metadata(self, context: OutputContext, obj: Any) -> dict[str, Any]:

@@ -6,10 +6,10 @@ dagster-mlflow's `MlFlow` starts (or resumes) one MLflow run per Dagster run, fo
 resumes whatever run is active in the process. When two Dagster runs execute in one process
 (the in-process executor, tests, `materialize`), the second would log into the first's MLflow
 run. It also leaves its `mlflow_run_id` None when it started a new run. This wrapper ends a
-foreign active run before building `MlFlow`, records the run id that `MlFlow` made active, and ends its own run when
-the Dagster run's resources are torn down, FAILED if any step of the Dagster run failed. It also
-resolves the embedded default store, so a fresh clone tracks to a sqlite file with artifacts
-inside the working area.
+foreign active run before building `MlFlow`, records the run id that `MlFlow` made active, and
+ends its own run when the Dagster run's resources are torn down, FAILED if any step of the
+Dagster run failed. It also resolves the embedded default store, so a fresh clone tracks to a
+sqlite file with artifacts inside the working area.
 """
 
 import os
@@ -40,7 +40,9 @@ class MlflowTracking(ConfigurableResource):
     )
     registry_uri: str | None = Field(
         default=None,
-        description="MLflow model registry URI. Default: $MLFLOW_REGISTRY_URI, else the tracking URI.",
+        description=(
+            "MLflow model registry URI. Default: $MLFLOW_REGISTRY_URI, else the tracking URI."
+        ),
     )
     artifact_location: str | None = Field(
         default=None,

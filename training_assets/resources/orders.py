@@ -10,7 +10,7 @@ from training_assets import orders, paths
 
 
 class OrdersSource(ConfigurableResource):
-    """The orders location: one parquet file, or a folder that new parquet files are dropped into."""
+    """The orders location: a parquet file, or a folder that new parquet files are dropped into."""
 
     orders_path: str | None = Field(
         default=None,

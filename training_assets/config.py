@@ -4,8 +4,13 @@ Every default here can be overridden in run config (`dagster job execute -c run.
 launchpad in the UI); see config/example_run.yaml.
 """
 
+import os
+
 from dagster import Config, ConfigurableResource
 from pydantic import Field
+
+DEFAULT_MODEL_NAME = "sklearn-elastic-net-reg"
+CHAMPION_ALIAS = "champion"
 
 
 class SplitConfig(Config):
@@ -26,11 +31,9 @@ class ModelConfig(Config):
 class RegistryConfig(Config):
     """Where a model that passed every gate is registered."""
 
-    model_name: str = Field(
-        default="sklearn-elastic-net-reg", description="Registered model name in MLflow."
-    )
+    model_name: str = Field(default=DEFAULT_MODEL_NAME, description="Registered model name.")
     alias: str = Field(
-        default="champion", description="Alias moved to the new version after registration."
+        default=CHAMPION_ALIAS, description="Alias moved to the new version after registration."
     )
 
 
@@ -58,3 +61,34 @@ class GateThresholds(ConfigurableResource):
         default=0.03,
         description="Least relative RMSE gain over predicting the training mean, e.g. 0.03 = 3%.",
     )
+
+
+class DriftSettings(ConfigurableResource):
+    """What the drift sensor compares and when it calls a shift significant."""
+
+    psi_threshold: float = Field(
+        default=0.2,
+        gt=0,
+        description="Retrain when any feature's PSI exceeds this; 0.2 is the usual 'significant'.",
+    )
+    window_hours: int = Field(
+        default=24, ge=1, description="The latest orders window: hours before the newest order."
+    )
+    min_rows: int = Field(
+        default=200, ge=1, description="Fewest orders in the window for a meaningful comparison."
+    )
+    model_name: str = Field(default=DEFAULT_MODEL_NAME, description="Registered model to watch.")
+    alias: str = Field(default=CHAMPION_ALIAS, description="Alias of the model in production.")
+
+
+def interval_seconds(variable: str, default: int) -> int:
+    """A sensor's tick interval from the environment of the code location, in seconds.
+
+    Intervals are part of a sensor's definition, so they are read when the code location loads.
+    """
+    raw = os.environ.get(variable, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{variable} must be a positive whole number of seconds, found {raw!r}")
+    return int(raw)

@@ -12,12 +12,16 @@ from training_assets.assets import (
     training_data,
 )
 from training_assets.checks import data_gates, model_gates
-from training_assets.config import GateThresholds
+from training_assets.config import DriftSettings, GateThresholds
 from training_assets.jobs import training_job
 from training_assets.resources.feast import FeastResource
 from training_assets.resources.io_managers import JsonIOManagerResource, ParquetIOManagerResource
-from training_assets.resources.mlflow import MlflowTracking
+from training_assets.resources.mlflow import MlflowStore, MlflowTracking
 from training_assets.resources.orders import OrdersSource
+from training_assets.schedules import weekly_training_schedule
+from training_assets.sensors import drift_retrain_sensor, new_training_data_sensor
+
+mlflow_store = MlflowStore()
 
 defs = Definitions(
     assets=[
@@ -32,11 +36,15 @@ defs = Definitions(
     ],
     asset_checks=load_asset_checks_from_modules([data_gates, model_gates]),
     jobs=[training_job],
+    sensors=[new_training_data_sensor, drift_retrain_sensor],
+    schedules=[weekly_training_schedule],
     resources={
         "feast": FeastResource(),
         "orders_source": OrdersSource(),
-        "mlflow_tracking": MlflowTracking(),
+        "mlflow_store": mlflow_store,
+        "mlflow_tracking": MlflowTracking(store=mlflow_store),
         "gates": GateThresholds(),
+        "drift_settings": DriftSettings(),
         "io_manager": ParquetIOManagerResource(),
         "json_io_manager": JsonIOManagerResource(),
     },

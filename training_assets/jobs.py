@@ -10,4 +10,6 @@ training_job = define_asset_job(
     selection=AssetSelection.groups("training").materializable(),
     description="Apply the feature repo, build the training table, train, gate and register.",
     executor_def=in_process_executor,
+    # Matched by the run concurrency limit in dagster_home/dagster.yaml: one training at a time.
+    tags={"training_assets/serial": "training"},
 )

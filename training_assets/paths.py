@@ -20,7 +20,12 @@ def working_area() -> Path:
 
 
 def default_orders_path() -> Path:
-    return working_area() / "data" / "orders.parquet"
+    """The orders folder: every `*.parquet` file dropped in it is part of the orders."""
+    return working_area() / "data" / "orders"
+
+
+def default_sample_orders_file() -> Path:
+    return default_orders_path() / "sample.parquet"
 
 
 def default_driver_stats_path() -> Path:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from training_assets import paths
+from training_assets.point_in_time import features_as_of
 from training_assets.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL
 
 STATS_END = pd.Timestamp("2026-01-01", tz="UTC")
@@ -106,7 +107,7 @@ def orders(spec: SampleSpec, stats: pd.DataFrame) -> pd.DataFrame:
     frame.loc[half, ENTITY_KEY] = UNKNOWN_DRIVER_ID
     frame.loc[unmatched & ~half, EVENT_TIMESTAMP] = start - pd.Timedelta(days=3)
 
-    current = current_features(frame, stats)
+    current = features_as_of(frame, stats)
     # Orders without features get the population mean, so their label is plain noise.
     conv = current["conv_rate"].fillna(0.5).to_numpy()
     acc = current["acc_rate"].fillna(0.55).to_numpy()
@@ -116,27 +117,6 @@ def orders(spec: SampleSpec, stats: pd.DataFrame) -> pd.DataFrame:
     probability = 1.0 / (1.0 + np.exp(-logit))
     frame[LABEL] = (rng.random(spec.n_orders) < probability).astype(np.int64)
     return frame
-
-
-def current_features(order_frame: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
-    """The features in force at each order's time, for the label only (not the pipeline's join).
-
-    Returns a frame aligned with `order_frame`'s index holding the latest stats row at or before
-    each order, the latest `created` winning among rows of the same driver-hour.
-    """
-    latest = stats.sort_values(["datetime", "created"]).drop_duplicates(
-        [ENTITY_KEY, "datetime"], keep="last"
-    )
-    left = order_frame[[EVENT_TIMESTAMP, ENTITY_KEY]].reset_index().sort_values(EVENT_TIMESTAMP)
-    joined = pd.merge_asof(
-        left,
-        latest,
-        left_on=EVENT_TIMESTAMP,
-        right_on="datetime",
-        by=ENTITY_KEY,
-        direction="backward",
-    )
-    return joined.set_index("index").reindex(order_frame.index)
 
 
 def write_sample(spec: SampleSpec, orders_path: Path, stats_path: Path) -> tuple[int, int]:
@@ -165,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--driver-stats-path", type=Path, default=None)
     args = parser.parse_args(argv)
     spec = SampleSpec(n_orders=args.orders, n_drivers=args.drivers, days=args.days, seed=args.seed)
-    orders_path = args.orders_path or paths.default_orders_path()
+    orders_path = args.orders_path or paths.default_sample_orders_file()
     stats_path = args.driver_stats_path or paths.default_driver_stats_path()
     n_orders, n_stats = write_sample(spec, orders_path, stats_path)
     print(f"Wrote {n_orders} orders to {orders_path}")

@@ -17,7 +17,9 @@ def working_area(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv(paths.WORKING_AREA_ENV, str(area))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    write_sample(SampleSpec(), paths.default_orders_path(), paths.default_driver_stats_path())
+    write_sample(
+        SampleSpec(), paths.default_sample_orders_file(), paths.default_driver_stats_path()
+    )
     yield area
     if mlflow.active_run() is not None:
         mlflow.end_run()
@@ -35,8 +37,6 @@ def instance(tmp_path: Path) -> DagsterInstance:
 @pytest.fixture
 def mlflow_client(working_area: Path) -> mlflow.MlflowClient:
     """A client on the working area's embedded MLflow store."""
-    from training_assets.resources.mlflow import MlflowTracking
+    from training_assets.resources.mlflow import MlflowStore
 
-    tracking = MlflowTracking()
-    tracking.configure_client()
-    return mlflow.MlflowClient(tracking_uri=tracking.resolved_tracking_uri())
+    return MlflowStore().configure_client()

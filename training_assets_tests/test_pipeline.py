@@ -70,7 +70,7 @@ def test_training_job_registers_a_champion_that_serves(working_area, instance, m
     # Outputs are persisted where the IO managers say, one file per asset.
     stored = paths.default_io_dir()
     table = pd.read_parquet(stored / "training_data.parquet")
-    assert len(table) == len(pd.read_parquet(paths.default_orders_path()))
+    assert len(table) == len(pd.read_parquet(paths.default_sample_orders_file()))
     assert (stored / "registered_model_version.json").exists()
 
 
@@ -110,7 +110,7 @@ def test_feature_with_wrong_dtype_fails_the_schema_gate(working_area, instance, 
 
 
 def test_non_binary_labels_fail_their_gate(working_area, instance, mlflow_client):
-    orders_path = paths.default_orders_path()
+    orders_path = paths.default_sample_orders_file()
     frame = pd.read_parquet(orders_path)
     frame.loc[frame.index[:3], LABEL] = 2
     frame.to_parquet(orders_path, index=False)
@@ -124,7 +124,7 @@ def test_non_binary_labels_fail_their_gate(working_area, instance, mlflow_client
 
 
 def test_model_trained_on_shuffled_labels_is_not_registered(working_area, instance, mlflow_client):
-    orders_path = paths.default_orders_path()
+    orders_path = paths.default_sample_orders_file()
     frame = pd.read_parquet(orders_path)
     frame[LABEL] = np.random.default_rng(0).permutation(frame[LABEL].to_numpy())
     frame.to_parquet(orders_path, index=False)
@@ -165,9 +165,9 @@ def test_orders_path_from_run_config_trains_on_another_file(
 ):
     other = tmp_path / "elsewhere" / "orders.parquet"
     other.parent.mkdir()
-    frame = pd.read_parquet(paths.default_orders_path()).iloc[:3000]
+    frame = pd.read_parquet(paths.default_sample_orders_file()).iloc[:3000]
     frame.to_parquet(other, index=False)
-    paths.default_orders_path().unlink()
+    paths.default_sample_orders_file().unlink()
 
     result = run_training(
         instance,

@@ -6,12 +6,12 @@ import pytest
 
 from training_assets import sample_data
 from training_assets.orders import read_orders
+from training_assets.point_in_time import features_as_of
 from training_assets.sample_data import (
     FIRST_DRIVER_ID,
     STATS_END,
     UNKNOWN_DRIVER_ID,
     SampleSpec,
-    current_features,
     driver_stats,
     write_sample,
 )
@@ -110,7 +110,7 @@ def test_current_features_use_the_latest_created_row(stats):
     ]
     fresh = rows.loc[rows["created"].idxmax()]
 
-    current = current_features(order, stats)
+    current = features_as_of(order, stats)
 
     assert current["conv_rate"].iloc[0] == fresh["conv_rate"]
     assert current["created"].iloc[0] == fresh["created"]
@@ -138,14 +138,14 @@ def test_some_orders_have_no_features(stats, orders):
     assert too_early.sum() > 0
     assert UNKNOWN_DRIVER_ID not in set(stats[ENTITY_KEY])
     # Both kinds really end up without features.
-    current = current_features(orders, stats)
+    current = features_as_of(orders, stats)
     assert current.loc[unknown | too_early, "conv_rate"].isna().all()
     # And they stay a small share, as the unmatched rate says (about 1 %).
     assert (unknown | too_early).mean() < 0.05
 
 
 def test_labels_correlate_with_current_conv_rate(stats, orders):
-    current = current_features(orders, stats)
+    current = features_as_of(orders, stats)
     assert list(current.index) == list(orders.index)
     matched = current["conv_rate"].notna()
 

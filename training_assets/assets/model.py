@@ -7,7 +7,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, asset
 from mlflow.models import infer_signature
 
-from training_assets import training
+from training_assets import drift, training
 from training_assets.config import ModelConfig
 from training_assets.resources.mlflow import MlflowTracking, run_link
 
@@ -46,6 +46,10 @@ def trained_model(
         skops_trusted_types=["numpy.dtype"],
         pip_requirements=serving_requirements(),
     )
+    # The drift sensor compares new data against the champion's training features.
+    tracking.log_dict(
+        drift.feature_profile(train_x, list(train_x.columns)), REFERENCE_PROFILE_ARTIFACT
+    )
     record = {
         "run_id": mlflow_tracking.run_id,
         "model_uri": model_info.model_uri,
@@ -62,6 +66,8 @@ def trained_model(
     )
     return record
 
+
+REFERENCE_PROFILE_ARTIFACT = "reference_profile.json"
 
 # What a serving environment needs to load the model, pinned to the versions that trained it.
 _SERVING_PACKAGES = ("mlflow", "scikit-learn", "numpy", "pandas", "scipy", "skops")

@@ -2,7 +2,6 @@
 
 from dagster import DataVersion, observable_source_asset
 
-from training_assets import orders as orders_files
 from training_assets.resources.feast import FeastResource
 from training_assets.resources.orders import OrdersSource
 
@@ -16,5 +15,4 @@ def orders(orders_source: OrdersSource) -> DataVersion:
 @observable_source_asset(group_name="training")
 def driver_stats_source(feast: FeastResource) -> DataVersion:
     """The parquet file of hourly driver stats; the data version is a hash of its bytes."""
-    path = feast.resolved_driver_stats_path()
-    return DataVersion(orders_files.content_digest([path]))
+    return DataVersion(feast.driver_stats_hash())

@@ -3,11 +3,14 @@
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, asset
 
-from training_assets import training
+from training_assets import training, watch
 from training_assets.assets.sources import driver_stats_source, orders
 from training_assets.resources.feast import FeastResource
 from training_assets.resources.orders import OrdersSource
 from training_assets.schema import FEATURE_SERVICE, FEATURES, LABEL
+
+# Metadata key of the digest of the orders and feature file that a materialization read.
+DATA_DIGEST_KEY = "data_digest"
 
 
 @asset(group_name="training", deps=[orders, driver_stats_source], kinds={"feast", "pandas"})
@@ -23,6 +26,8 @@ def training_data(
             f"feature service {FEATURE_SERVICE!r} is not in the applied repo; "
             f"found {feature_store['feature_services']}"
         )
+    # Digest before reading, so new data landing mid-run is seen as new by the sensor.
+    data_digest = watch.combined_digest(orders_source.content_hash(), feast.driver_stats_hash())
     order_frame = orders_source.read()
     context.log.info(f"Joining {len(order_frame)} orders from {orders_source.location()}")
     joined = feast.historical_features(training.with_order_position(order_frame), FEATURE_SERVICE)
@@ -31,6 +36,7 @@ def training_data(
     context.add_output_metadata(
         {
             "orders_path": MetadataValue.path(str(orders_source.location())),
+            DATA_DIGEST_KEY: data_digest,
             "input_orders": len(order_frame),
             "rows_without_features": int(table[present].isna().all(axis=1).sum()),
             "positive_rate": float(table[LABEL].mean()) if LABEL in table and len(table) else 0.0,

@@ -12,7 +12,7 @@ import yaml
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from training_assets import paths
+from training_assets import orders, paths
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -50,6 +50,10 @@ class FeastResource(ConfigurableResource):
         if self.driver_stats_path:
             return Path(self.driver_stats_path).resolve()
         return paths.default_driver_stats_path()
+
+    def driver_stats_hash(self) -> str:
+        """Data version of the feature file: a hash of its bytes."""
+        return orders.content_digest([self.resolved_driver_stats_path()])
 
     def store(self) -> "FeatureStore":
         """A FeatureStore on the repo's yaml with this resource's locations."""

@@ -25,12 +25,9 @@ from training_assets import paths
 DAGSTER_RUN_TAG = "dagster_run_id"
 
 
-class MlflowTracking(ConfigurableResource):
-    """One MLflow run per Dagster run in a configurable experiment and tracking store."""
+class MlflowStore(ConfigurableResource):
+    """Where MLflow tracks runs and registers models; shared by the assets and the sensors."""
 
-    experiment_name: str = Field(
-        default="driver-trip-completion", description="MLflow experiment for training runs."
-    )
     tracking_uri: str | None = Field(
         default=None,
         description=(
@@ -68,12 +65,22 @@ class MlflowTracking(ConfigurableResource):
             return None
         return (paths.default_mlflow_dir() / "artifacts").as_uri()
 
-    def configure_client(self) -> None:
-        """Point this process's mlflow at the configured tracking and registry stores."""
+    def configure_client(self) -> mlflow.MlflowClient:
+        """Point this process's mlflow at the configured stores; returns a client on them."""
         mlflow.set_tracking_uri(self.resolved_tracking_uri())
         registry = self.registry_uri or os.environ.get("MLFLOW_REGISTRY_URI")
         if registry:
             mlflow.set_registry_uri(registry)
+        return mlflow.MlflowClient()
+
+
+class MlflowTracking(ConfigurableResource):
+    """One MLflow run per Dagster run in a configurable experiment, via dagster-mlflow."""
+
+    store: MlflowStore
+    experiment_name: str = Field(
+        default="driver-trip-completion", description="MLflow experiment for training runs."
+    )
 
     _tracking: MlFlow | None = PrivateAttr(default=None)
     _run_id: str | None = PrivateAttr(default=None)
@@ -93,17 +100,17 @@ class MlflowTracking(ConfigurableResource):
         return self._run_id
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        self.configure_client()
+        self.store.configure_client()
         _end_foreign_run(context.run.run_id)
         if mlflow.get_experiment_by_name(self.experiment_name) is None:
             mlflow.create_experiment(
-                self.experiment_name, artifact_location=self.resolved_artifact_location()
+                self.experiment_name, artifact_location=self.store.resolved_artifact_location()
             )
         self._tracking = MlFlow(
             context.replace_config(
                 {
                     "experiment_name": self.experiment_name,
-                    "mlflow_tracking_uri": self.resolved_tracking_uri(),
+                    "mlflow_tracking_uri": self.store.resolved_tracking_uri(),
                     "env": {},
                     "extra_tags": {},
                 }

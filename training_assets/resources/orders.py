@@ -16,7 +16,7 @@ class OrdersSource(ConfigurableResource):
         default=None,
         description=(
             "Parquet file or folder of parquet files with event_timestamp, driver_id and "
-            "trip_completed. Default: <working area>/data/orders.parquet."
+            "trip_completed. Default: the folder <working area>/data/orders/."
         ),
     )
 

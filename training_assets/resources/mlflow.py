@@ -12,7 +12,11 @@ Dagster run failed. It also resolves the embedded default store, so a fresh clon
 sqlite file with artifacts inside the working area.
 """
 
+import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import mlflow
 from dagster import ConfigurableResource, DagsterEventType, InitResourceContext, MetadataValue
@@ -67,11 +71,13 @@ class MlflowStore(ConfigurableResource):
 
     def configure_client(self) -> mlflow.MlflowClient:
         """Point this process's mlflow at the configured stores; returns a client on them."""
-        mlflow.set_tracking_uri(self.resolved_tracking_uri())
+        uri = self.resolved_tracking_uri()
+        mlflow.set_tracking_uri(uri)
         registry = self.registry_uri or os.environ.get("MLFLOW_REGISTRY_URI")
         if registry:
             mlflow.set_registry_uri(registry)
-        return mlflow.MlflowClient()
+        with _sqlite_creation_lock(uri):
+            return mlflow.MlflowClient()
 
 
 class MlflowTracking(ConfigurableResource):
@@ -132,6 +138,26 @@ def _any_step_failed(context: InitResourceContext) -> bool:
         context.run.run_id, of_type=DagsterEventType.STEP_FAILURE, limit=1
     )
     return bool(failures.records)
+
+
+@contextmanager
+def _sqlite_creation_lock(uri: str) -> Iterator[None]:
+    """Serialise the first opening of an embedded sqlite store across processes.
+
+    The first client on a new sqlite file creates and migrates its tables; two processes doing
+    that at once (the daemon's drift sensor and a run worker, say) break the migration.
+    """
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    lock_path = Path(uri.removeprefix("sqlite:///") + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _end_foreign_run(dagster_run_id: str | None) -> None:

@@ -1,0 +1,109 @@
+"""`dagster dev` as a test fixture: bound to 127.0.0.1, with its own DAGSTER_HOME, stopped by id."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from dagster import DagsterInstance
+from dagster._core.instance.ref import InstanceRef
+from dagster_graphql import DagsterGraphQLClient
+
+from training_assets import paths
+
+START_TIMEOUT_S = 180
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class DagsterDev:
+    def __init__(self, home: Path, port: int, process: subprocess.Popen, log: Path):
+        self.home = home
+        self.port = port
+        self.process = process
+        self.log = log
+        self.client = DagsterGraphQLClient("127.0.0.1", port_number=port, timeout=10)
+
+    def instance(self) -> DagsterInstance:
+        """The server's instance, read from its DAGSTER_HOME."""
+        return DagsterInstance.from_ref(InstanceRef.from_dir(str(self.home)))
+
+    def log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+@contextmanager
+def dagster_dev(working_area: Path, tmp_path: Path, extra_env: dict[str, str] | None = None):
+    """Run `dagster dev` on the project's workspace with the shipped instance config."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(paths.PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    port = free_port()
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        paths.WORKING_AREA_ENV: str(working_area),
+        **(extra_env or {}),
+    }
+    log = tmp_path / "dagster_dev.log"
+    command = [
+        str(Path(sys.executable).parent / "dagster"),
+        "dev",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-w",
+        str(paths.PROJECT_ROOT / "workspace.yaml"),
+    ]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=paths.PROJECT_ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        server = DagsterDev(home, port, process, log)
+        try:
+            _wait_until_serving(server)
+            yield server
+        finally:
+            _stop(process)
+
+
+def _wait_until_serving(server: DagsterDev) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(
+                f"dagster dev exited with {server.process.returncode}:\n{server.log_tail()}"
+            )
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/server_info", timeout=5):
+                return
+        except OSError:
+            time.sleep(1)
+    raise TimeoutError(f"dagster dev did not answer within {START_TIMEOUT_S}s")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Interrupt `dagster dev` (it stops its webserver, daemon and code servers), then make sure."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)

@@ -1,0 +1,56 @@
+"""End to end with the real daemon: dropping an orders file into the watched folder trains
+once, through every gate, and dropping the same content again trains nothing."""
+
+import shutil
+import time
+
+import pytest
+from dagster import DagsterRunStatus, RunsFilter
+
+from training_assets import paths
+from training_assets_tests.servers import dagster_dev
+
+RUN_TIMEOUT_S = 300
+QUIET_PERIOD_S = 20
+
+
+@pytest.fixture
+def server(working_area, tmp_path):
+    incoming = tmp_path / "incoming.parquet"
+    shutil.move(paths.default_sample_orders_file(), incoming)
+    with dagster_dev(working_area, tmp_path, {"NEW_DATA_SENSOR_INTERVAL_SECONDS": "2"}) as running:
+        running.incoming = incoming
+        yield running
+
+
+def training_runs(server):
+    with server.instance() as instance:
+        return instance.get_runs(RunsFilter(job_name="training_job"))
+
+
+def test_a_dropped_orders_file_trains_exactly_once(server, mlflow_client):
+    dropped = paths.default_orders_path() / "orders-2026-01-01.parquet"
+    shutil.copy(server.incoming, dropped)
+
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    runs = []
+    while time.monotonic() < deadline:
+        runs = training_runs(server)
+        if runs and runs[0].status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE):
+            break
+        time.sleep(2)
+
+    assert len(runs) == 1, server.log_tail()
+    [run] = runs
+    assert run.status == DagsterRunStatus.SUCCESS, server.log_tail()
+    assert run.tags["training_assets/trigger"] == "new_data"
+    assert run.tags["dagster/sensor_name"] == "new_training_data_sensor"
+    champion = mlflow_client.get_model_version_by_alias("sklearn-elastic-net-reg", "champion")
+    assert int(champion.version) == 1
+    assert mlflow_client.get_run(champion.run_id).data.tags["dagster_run_id"] == run.run_id
+
+    # The same content dropped again: the sensor sees the change, settles, and requests nothing.
+    shutil.copy(server.incoming, dropped)
+    time.sleep(QUIET_PERIOD_S)
+    assert len(training_runs(server)) == 1
+    assert len(mlflow_client.search_model_versions("name='sklearn-elastic-net-reg'")) == 1

@@ -21,6 +21,6 @@ setup(
         "universal-pathlib>=0.3,<0.4",
     ],
     extras_require={
-        "dev": ["pytest>=9,<10", "ruff>=0.17,<0.18"],
+        "dev": ["pytest>=9,<10", "ruff>=0.17,<0.18", "hypothesis>=6.100,<7"],
     },
 )

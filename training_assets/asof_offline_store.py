@@ -21,6 +21,7 @@ in the entity frame's order, with Feast's column order and dtypes. Everything el
 `filter_by_created_timestamp`) is DuckDB store's own code.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 from feast.data_source import DataSource
 from feast.feature_view import FeatureView
 from feast.infra.offline_stores.duckdb import DuckDBOfflineStore, DuckDBOfflineStoreConfig
@@ -43,6 +45,9 @@ from feast.repo_config import RepoConfig
 from training_assets import paths
 
 _ROW = "__asof_entity_row"
+_TS = "__asof_ts"
+_CREATED = "__asof_created"
+logger = logging.getLogger(__name__)
 
 
 class AsofDuckDBOfflineStoreConfig(DuckDBOfflineStoreConfig):
@@ -63,7 +68,7 @@ class _ViewJoin:
     """What the join needs of one feature view, in the feature table's column names."""
 
     path: str
-    columns: dict[str, str]  # output or key name -> source column name
+    columns: dict[str, str]  # key or feature name in the view -> source column name
     join_keys: dict[str, str]  # feature-table key -> entity column
     timestamp: str
     created: str | None
@@ -86,12 +91,19 @@ class AsofDuckDBOfflineStore(DuckDBOfflineStore):
         filter_by_created_timestamp: bool = False,
     ) -> RetrievalJob:
         on_demand = OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry)
-        if (
-            not isinstance(entity_df, pd.DataFrame)
-            or filter_by_created_timestamp
-            or on_demand
-            or not all(_is_parquet_file_source(view.batch_source) for view in feature_views)
-        ):
+        reason = (
+            "the entity frame is a SQL string"
+            if not isinstance(entity_df, pd.DataFrame)
+            else "filter_by_created_timestamp is set"
+            if filter_by_created_timestamp
+            else "on-demand feature views are requested"
+            if on_demand
+            else "a source is not a parquet FileSource"
+            if not all(_is_parquet_file_source(view.batch_source) for view in feature_views)
+            else None
+        )
+        if reason:
+            logger.warning(f"ASOF join not applicable ({reason}); using DuckDB store's join")
             return DuckDBOfflineStore.get_historical_features(
                 config,
                 feature_views,
@@ -171,21 +183,22 @@ def asof_join(
     """The point-in-time join of `entity_df` with each view, one row per entity row, in order."""
     entity = pa.Table.from_pandas(entity_df, preserve_index=False)
     entity = entity.append_column(_ROW, pa.array(np.arange(len(entity_df), dtype=np.int64)))
+    entity = entity.append_column(_TS, _epoch_ns(entity.column(timestamp_column)))
     with _connect(settings) as con:
         con.register("entity", entity)
-        event_time = f"CAST(e.{_quote(timestamp_column)} AS TIMESTAMPTZ)"
         ctes, joins, selects = [], [], []
         for index, view in enumerate(views):
             alias = f"f{index}"
-            ctes.append(f"{alias} AS ({_latest_versions_sql(view)})")
+            con.register(f"{alias}_source", _feature_table(view))
+            ctes.append(f"{alias} AS ({_latest_versions_sql(view, f'{alias}_source')})")
             conditions = [
                 f"e.{_quote(entity_column)} = {alias}.{_quote(key)}"
                 for key, entity_column in view.join_keys.items()
             ]
-            conditions.append(f"{event_time} >= {alias}.__ts")
+            conditions.append(f"e.{_TS} >= {alias}.{_TS}")
             joins.append(f"ASOF LEFT JOIN {alias} ON {' AND '.join(conditions)}")
             live = (
-                f"{alias}.__ts >= {event_time} - INTERVAL {int(view.ttl.total_seconds())} SECOND"
+                f"{alias}.{_TS} >= e.{_TS} - {view.ttl // timedelta(microseconds=1) * 1000}"
                 if view.ttl
                 else "TRUE"
             )
@@ -200,21 +213,48 @@ def asof_join(
             f"FROM entity e {' '.join(joins)} "
             f"ORDER BY e.{_ROW}"
         )
-        result = con.execute(query).to_arrow_table()
-    return result
+        result = con.sql(query).to_arrow_table()
+    return _as_feast_timestamps(result, timestamp_column)
 
 
-def _latest_versions_sql(view: _ViewJoin) -> str:
-    """One row per key and feature timestamp: the one created last, as Feast picks it."""
-    keys = list(view.join_keys)
-    projection = [f"{_quote(source)} AS {_quote(name)}" for name, source in view.columns.items()]
-    projection.append(f"CAST({_quote(view.timestamp)} AS TIMESTAMPTZ) AS __ts")
-    order = f"ORDER BY {_quote(view.created)} DESC" if view.created else ""
-    partition = ", ".join([*(_quote(view.columns[key]) for key in keys), _quote(view.timestamp)])
-    return (
-        f"SELECT {', '.join(projection)} FROM read_parquet({_literal(view.path)}) "
-        f"QUALIFY row_number() OVER (PARTITION BY {partition} {order}) = 1"
+def _as_feast_timestamps(result: pa.Table, timestamp_column: str) -> pa.Table:
+    """The entity timestamp typed as Feast's stores return it: microseconds, UTC if zoned."""
+    column = result.column(timestamp_column)
+    target = pa.timestamp("us", tz="UTC" if column.type.tz else None)
+    index = result.schema.get_field_index(timestamp_column)
+    return result.set_column(index, timestamp_column, column.cast(target, safe=False))
+
+
+def _feature_table(view: _ViewJoin) -> pa.Table:
+    """The view's columns from its parquet file, with times as UTC epoch nanoseconds.
+
+    Times become integers here because DuckDB's time-zone arithmetic lives in an extension that
+    may not be installable where this runs; naive times count as UTC, as Feast reads them.
+    """
+    wanted = list(dict.fromkeys([*view.columns.values(), view.timestamp, view.created or ""]))
+    table = pq.read_table(view.path, columns=[column for column in wanted if column])
+    columns = {name: table.column(source) for name, source in view.columns.items()}
+    columns[_TS] = _epoch_ns(table.column(view.timestamp))
+    if view.created:
+        columns[_CREATED] = _epoch_ns(table.column(view.created))
+    return pa.table(columns)
+
+
+def _epoch_ns(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """UTC nanoseconds since the epoch of a timestamp column; naive values are UTC already."""
+    unit_type = (
+        pa.timestamp("ns", tz=column.type.tz) if pa.types.is_timestamp(column.type) else None
     )
+    if unit_type is None:
+        raise TypeError(f"expected a timestamp column, found {column.type}")
+    return column.cast(unit_type).cast(pa.int64())
+
+
+def _latest_versions_sql(view: _ViewJoin, table: str) -> str:
+    """One row per key and feature timestamp: the one created last, as Feast picks it."""
+    partition = ", ".join([*(_quote(key) for key in view.join_keys), _TS])
+    order = f"ORDER BY {_CREATED} DESC" if view.created else ""
+    return f"SELECT * FROM {table} QUALIFY row_number() OVER (PARTITION BY {partition} {order}) = 1"
 
 
 def _view_join(
@@ -246,14 +286,12 @@ def _view_join(
 
 
 class _connect:
-    """A DuckDB connection in UTC with the configured memory limit and spill directory."""
+    """A DuckDB connection with the configured memory limit and spill directory."""
 
     def __init__(self, settings: DuckDBOfflineStoreConfig):
-        temp = getattr(settings, "temp_directory", None) or str(
-            paths.working_area() / "duckdb_tmp"
-        )
+        temp = getattr(settings, "temp_directory", None) or str(paths.working_area() / "duckdb_tmp")
         Path(temp).mkdir(parents=True, exist_ok=True)
-        self.config = {"temp_directory": temp, "TimeZone": "UTC"}
+        self.config = {"temp_directory": temp}
         if getattr(settings, "memory_limit", None):
             self.config["memory_limit"] = settings.memory_limit
         if getattr(settings, "threads", None):
@@ -268,11 +306,10 @@ class _connect:
 
 
 def _is_parquet_file_source(source: DataSource | None) -> bool:
-    return (
-        isinstance(source, FileSource)
-        and type(source) is FileSource
-        and source.file_format is not None
-        and type(source.file_format).__name__ == "ParquetFormat"
+    # A FileSource read back from the registry has no file_format when it was left at its
+    # default, which is parquet.
+    return type(source) is FileSource and (
+        source.file_format is None or type(source.file_format).__name__ == "ParquetFormat"
     )
 
 

@@ -18,6 +18,7 @@ setup(
         "scikit-learn>=1.9,<1.10",
         "pandas>=2.3,<3",
         "pyarrow>=25,<27",
+        "pandera[pandas]>=0.35,<0.36",
         "universal-pathlib>=0.3,<0.4",
     ],
     extras_require={

@@ -214,13 +214,15 @@ def asof_join(
             f"ORDER BY e.{_ROW}"
         )
         result = con.sql(query).to_arrow_table()
-    return _as_feast_timestamps(result, timestamp_column)
+    return _as_feast_timestamps(
+        result, timestamp_column, entity.schema.field(timestamp_column).type.tz
+    )
 
 
-def _as_feast_timestamps(result: pa.Table, timestamp_column: str) -> pa.Table:
-    """The entity timestamp typed as Feast's stores return it: microseconds, UTC if zoned."""
+def _as_feast_timestamps(result: pa.Table, timestamp_column: str, zone: str | None) -> pa.Table:
+    """The entity timestamp typed as Feast's stores return it: microseconds, in its own zone."""
     column = result.column(timestamp_column)
-    target = pa.timestamp("us", tz="UTC" if column.type.tz else None)
+    target = pa.timestamp("us", tz=zone)
     index = result.schema.get_field_index(timestamp_column)
     return result.set_column(index, timestamp_column, column.cast(target, safe=False))
 

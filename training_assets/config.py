@@ -5,12 +5,10 @@ launchpad in the UI); see config/example_run.yaml.
 """
 
 import os
+from typing import Literal
 
 from dagster import Config, ConfigurableResource
 from pydantic import Field
-
-DEFAULT_MODEL_NAME = "sklearn-elastic-net-reg"
-CHAMPION_ALIAS = "champion"
 
 
 class SplitConfig(Config):
@@ -18,6 +16,11 @@ class SplitConfig(Config):
 
     test_size: float = Field(default=0.2, gt=0, lt=1, description="Share of rows held out.")
     random_seed: int = Field(default=17, description="Seed of the shuffle before the split.")
+    strategy: Literal["random", "time"] = Field(
+        default="random",
+        description="'random': seeded shuffle. 'time': train on the earliest orders, test on "
+        "the latest test_size share.",
+    )
 
 
 class ModelConfig(Config):
@@ -26,15 +29,14 @@ class ModelConfig(Config):
     alpha: float = Field(default=0.5, ge=0, description="Overall penalty strength.")
     l1_ratio: float = Field(default=0.1, ge=0, le=1, description="Share of L1 in the penalty.")
     random_state: int = Field(default=17, description="Seed for the coordinate descent.")
-
-
-class RegistryConfig(Config):
-    """Where a model that passed every gate is registered."""
-
-    model_name: str = Field(default=DEFAULT_MODEL_NAME, description="Registered model name.")
-    alias: str = Field(
-        default=CHAMPION_ALIAS, description="Alias moved to the new version after registration."
+    search: bool = Field(
+        default=False,
+        description="Cross-validated grid search over alpha_grid x l1_ratio_grid; the best is "
+        "fit on all training rows. Each candidate is logged as a nested MLflow run.",
     )
+    alpha_grid: list[float] = Field(default=[0.01, 0.05, 0.1, 0.5, 1.0])
+    l1_ratio_grid: list[float] = Field(default=[0.1, 0.5, 0.9])
+    cv_folds: int = Field(default=3, ge=2, description="Folds of the search's cross-validation.")
 
 
 class GateThresholds(ConfigurableResource):
@@ -61,6 +63,26 @@ class GateThresholds(ConfigurableResource):
         default=0.03,
         description="Least relative RMSE gain over predicting the training mean, e.g. 0.03 = 3%.",
     )
+    max_duplicate_rate: float = Field(
+        default=0.01,
+        description="Share of rows repeating (driver_id, event_timestamp, label) that only warns.",
+    )
+    drift_warn_psi: float = Field(default=0.1, description="Feature PSI that warns.")
+    drift_block_psi: float = Field(default=0.25, description="Feature PSI that blocks.")
+    label_shift_warn: float = Field(default=0.05, description="Label-rate change that warns.")
+    label_shift_block: float = Field(default=0.15, description="Label-rate change that blocks.")
+    regression_tolerance: float = Field(
+        default=0.005, description="How much higher than the champion's the RMSE may be."
+    )
+    slice_column: str = Field(default="driver_id", description="Column that defines slices.")
+    slice_min_rows: int = Field(default=15, description="Slices smaller than this are not judged.")
+    slice_rmse_ceiling: float = Field(default=0.6, description="Highest RMSE of any slice.")
+    slice_tolerance: float = Field(
+        default=0.05, description="How much worse than the champion's a slice's RMSE may be."
+    )
+    latency_batch_rows: int = Field(default=1000, description="Rows per timed prediction batch.")
+    latency_repeats: int = Field(default=30, description="Timed batches for the p95.")
+    latency_budget_ms: float = Field(default=100.0, description="Highest p95 batch time, in ms.")
 
 
 class DriftSettings(ConfigurableResource):
@@ -77,8 +99,6 @@ class DriftSettings(ConfigurableResource):
     min_rows: int = Field(
         default=200, ge=1, description="Fewest orders in the window for a meaningful comparison."
     )
-    model_name: str = Field(default=DEFAULT_MODEL_NAME, description="Registered model to watch.")
-    alias: str = Field(default=CHAMPION_ALIAS, description="Alias of the model in production.")
 
 
 def interval_seconds(variable: str, default: int) -> int:

@@ -11,12 +11,12 @@ from training_assets.assets import (
     splits,
     training_data,
 )
-from training_assets.checks import data_gates, model_gates
+from training_assets.checks import champion_gates, data_gates, model_gates
 from training_assets.config import DriftSettings, GateThresholds
 from training_assets.jobs import training_job
 from training_assets.resources.feast import FeastResource
 from training_assets.resources.io_managers import JsonIOManagerResource, ParquetIOManagerResource
-from training_assets.resources.mlflow import MlflowStore, MlflowTracking
+from training_assets.resources.mlflow import MlflowStore, MlflowTracking, ModelRegistry
 from training_assets.resources.orders import OrdersSource
 from training_assets.schedules import weekly_training_schedule
 from training_assets.sensors import drift_retrain_sensor, new_training_data_sensor
@@ -34,7 +34,7 @@ defs = Definitions(
         evaluation.evaluation,
         registry.registered_model_version,
     ],
-    asset_checks=load_asset_checks_from_modules([data_gates, model_gates]),
+    asset_checks=load_asset_checks_from_modules([data_gates, model_gates, champion_gates]),
     jobs=[training_job],
     sensors=[new_training_data_sensor, drift_retrain_sensor],
     schedules=[weekly_training_schedule],
@@ -43,6 +43,7 @@ defs = Definitions(
         "orders_source": OrdersSource(),
         "mlflow_store": mlflow_store,
         "mlflow_tracking": MlflowTracking(store=mlflow_store),
+        "model_registry": ModelRegistry(),
         "gates": GateThresholds(),
         "drift_settings": DriftSettings(),
         "io_manager": ParquetIOManagerResource(),

@@ -73,6 +73,7 @@ def driver_stats(spec: SampleSpec) -> pd.DataFrame:
     # numpy drops the zone from `hours.values`; the instants are UTC.
     frame["datetime"] = frame["datetime"].dt.tz_localize("UTC")
     frame["created"] = frame["datetime"] + pd.Timedelta(minutes=5)
+    frame["stats_observed_unix"] = frame["datetime"].astype("int64") // 10**9
 
     # Stale versions: same driver-hour, created earlier, with values that the join must not use.
     n_stale = int(n * spec.stale_rate)

@@ -11,8 +11,24 @@ LABEL = "trip_completed"
 # Feature columns as the model sees them, in model input order.
 FEATURES = ("conv_rate", "acc_rate", "avg_daily_trips")
 
-# The FeatureService in feature_repo/ that names exactly FEATURES.
+# When the joined stats row was observed. The training table carries it so the point-in-time
+# gate can prove no order saw a feature row from its future; it is never a model input.
+FEATURE_TIMESTAMP = "stats_observed_at"
+# Feast serves it as whole epoch seconds (Int64): Feast's stores disagree on the pandas dtype of
+# a timestamp-typed feature, but not on an integer's.
+FEATURE_EPOCH = "stats_observed_unix"
+
+# Valid values per feature: (lowest, highest), None where unbounded.
+FEATURE_RANGES = {
+    "conv_rate": (0.0, 1.0),
+    "acc_rate": (0.0, 1.0),
+    "avg_daily_trips": (0.0, None),
+}
+
+# The FeatureService in feature_repo/ that names exactly FEATURES: what a served model needs.
 FEATURE_SERVICE = "driver_activity_model"
+# The FeatureService the training table is built from: FEATURES plus FEATURE_TIMESTAMP.
+TRAINING_FEATURE_SERVICE = "driver_activity_training"
 
 # Columns of the orders (label) files that users provide.
 ORDERS_DTYPES = {
@@ -31,6 +47,7 @@ TRAINING_DTYPES = {
     "conv_rate": "float32",
     "acc_rate": "float32",
     "avg_daily_trips": "float64",
+    FEATURE_TIMESTAMP: "datetime64[ns, UTC]",
 }
 
 TRAINING_COLUMNS = tuple(TRAINING_DTYPES)

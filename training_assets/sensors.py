@@ -2,7 +2,6 @@
 
 import json
 
-import mlflow
 import pandas as pd
 from dagster import (
     AssetKey,
@@ -15,15 +14,14 @@ from dagster import (
     sensor,
 )
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
-from mlflow.exceptions import MlflowException
 
 from training_assets import drift, orders, point_in_time, watch
-from training_assets.assets.model import REFERENCE_PROFILE_ARTIFACT
+from training_assets.assets.model import reference_profile
 from training_assets.assets.training_data import DATA_DIGEST_KEY
 from training_assets.config import DriftSettings, interval_seconds
 from training_assets.jobs import training_job
 from training_assets.resources.feast import FeastResource
-from training_assets.resources.mlflow import MlflowStore
+from training_assets.resources.mlflow import MlflowStore, ModelRegistry
 from training_assets.resources.orders import OrdersSource
 from training_assets.schema import EVENT_TIMESTAMP, FEATURES
 
@@ -122,19 +120,14 @@ def drift_retrain_sensor(
     orders_source: OrdersSource,
     feast: FeastResource,
     mlflow_store: MlflowStore,
+    model_registry: ModelRegistry,
     drift_settings: DriftSettings,
 ):
     """Requests a retrain when any feature's PSI against the champion's training data is high."""
-    client = mlflow_store.configure_client()
-    try:
-        champion = client.get_model_version_by_alias(
-            drift_settings.model_name, drift_settings.alias
-        )
-    except MlflowException:
-        return SkipReason(
-            f"no champion yet: {drift_settings.model_name}@{drift_settings.alias} does not exist"
-        )
-    profile = mlflow.artifacts.load_dict(f"runs:/{champion.run_id}/{REFERENCE_PROFILE_ARTIFACT}")
+    champion = model_registry.champion(mlflow_store.configure_client())
+    if champion is None:
+        return SkipReason(f"no champion yet: {model_registry.champion_uri()} does not exist")
+    profile = reference_profile(champion.run_id)["features"]
 
     try:
         order_frame = orders_source.read()

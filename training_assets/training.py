@@ -10,11 +10,18 @@ import pandas as pd
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import ElasticNet
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from training_assets.schema import EVENT_TIMESTAMP, FEATURES, LABEL, TRAINING_COLUMNS
+from training_assets.schema import (
+    EVENT_TIMESTAMP,
+    FEATURE_EPOCH,
+    FEATURE_TIMESTAMP,
+    FEATURES,
+    LABEL,
+    TRAINING_COLUMNS,
+)
 
 ORDER_POSITION = "__order_position"
 
@@ -24,6 +31,8 @@ class Split(NamedTuple):
     train_y: pd.Series
     test_x: pd.DataFrame
     test_y: pd.Series
+    # The test rows' other columns (keys, feature timestamp), for slicing the evaluation.
+    test_keys: pd.DataFrame
 
 
 def with_order_position(orders: pd.DataFrame) -> pd.DataFrame:
@@ -37,33 +46,59 @@ def as_training_table(joined: pd.DataFrame) -> pd.DataFrame:
     Columns the schema knows come first, in schema order. Anything else is kept after them,
     so that the schema gates report it instead of it vanishing here.
     """
-    table = joined.sort_values(ORDER_POSITION, kind="stable").drop(columns=ORDER_POSITION)
+    if not joined[ORDER_POSITION].is_monotonic_increasing:
+        joined = joined.sort_values(ORDER_POSITION, kind="stable")
+    if FEATURE_EPOCH in joined.columns:
+        joined = joined.assign(
+            **{FEATURE_TIMESTAMP: pd.to_datetime(joined[FEATURE_EPOCH], unit="s", utc=True)}
+        ).drop(columns=FEATURE_EPOCH)
+    known = [column for column in TRAINING_COLUMNS if column in joined.columns]
+    extra = [c for c in joined.columns if c not in TRAINING_COLUMNS and c != ORDER_POSITION]
+    # One selection, so a large table is copied once.
+    table = joined[known + extra].reset_index(drop=True)
     if EVENT_TIMESTAMP in table and pd.api.types.is_datetime64_any_dtype(table[EVENT_TIMESTAMP]):
         # Naive times are UTC, as Feast reads them.
         table[EVENT_TIMESTAMP] = pd.to_datetime(table[EVENT_TIMESTAMP], utc=True).astype(
             "datetime64[ns, UTC]"
         )
-    known = [column for column in TRAINING_COLUMNS if column in table.columns]
-    extra = [column for column in table.columns if column not in TRAINING_COLUMNS]
-    return table[known + extra].reset_index(drop=True)
+    return table
 
 
-def split_frame(frame: pd.DataFrame, test_size: float, random_seed: int) -> Split:
-    """A seeded random train/test split with only the feature columns in X.
+def split_frame(
+    frame: pd.DataFrame, test_size: float, random_seed: int, strategy: str = "random"
+) -> Split:
+    """A train/test split with only the feature columns in X.
 
     Args:
         frame: The training table.
         test_size: Share of rows held out for the test split, in (0, 1).
-        random_seed: Seed of the shuffle; the same seed gives the same split.
+        random_seed: Seed of the shuffle for the random strategy.
+        strategy: "random" shuffles with the seed; "time" trains on the earliest orders and tests
+            on the latest `test_size` share, as a model is used on orders after its training.
+
+    Raises:
+        ValueError: on a bad `test_size` or `strategy`, or if the splits would share a row.
     """
     if not 0 < test_size < 1:
         raise ValueError(f"test_size must be in (0, 1), found {test_size}")
-    train, test = train_test_split(frame, test_size=test_size, random_state=random_seed)
+    if strategy == "random":
+        train, test = train_test_split(frame, test_size=test_size, random_state=random_seed)
+    elif strategy == "time":
+        ordered = frame.sort_values(EVENT_TIMESTAMP, kind="stable")
+        cut = len(ordered) - int(np.ceil(len(ordered) * test_size))
+        train, test = ordered.iloc[:cut], ordered.iloc[cut:]
+    else:
+        raise ValueError(f"strategy must be 'random' or 'time', found {strategy!r}")
+    shared = train.index.intersection(test.index)
+    if len(shared):
+        raise ValueError(f"train and test splits share {len(shared)} rows")
+    others = [column for column in frame.columns if column not in (*FEATURES, LABEL)]
     return Split(
         train_x=train[list(FEATURES)],
         train_y=train[LABEL],
         test_x=test[list(FEATURES)],
         test_y=test[LABEL],
+        test_keys=test[others],
     )
 
 
@@ -80,14 +115,50 @@ def fit_elastic_net(
     and the penalty zeroes the rates' coefficients. Imputation covers orders that had no
     feature row in force at their time.
     """
-    model = Pipeline(
+    return _pipeline(alpha, l1_ratio, random_state).fit(train_x, train_y)
+
+
+def _pipeline(alpha: float, l1_ratio: float, random_state: int) -> Pipeline:
+    return Pipeline(
         [
             ("impute", SimpleImputer(strategy="median")),
             ("scale", StandardScaler()),
             ("regress", ElasticNet(alpha=alpha, l1_ratio=l1_ratio, random_state=random_state)),
         ]
     )
-    return model.fit(train_x, train_y)
+
+
+def search_elastic_net(
+    train_x: pd.DataFrame,
+    train_y: pd.Series,
+    alphas: list[float],
+    l1_ratios: list[float],
+    folds: int,
+    random_state: int,
+) -> tuple[Pipeline, list[dict]]:
+    """Cross-validated grid search of ElasticNet's alpha and l1_ratio by RMSE.
+
+    Returns:
+        The pipeline refit on all rows with the best pair, and one record per candidate with
+        its `alpha`, `l1_ratio` and mean cross-validated `cv_rmse`.
+    """
+    search = GridSearchCV(
+        _pipeline(1.0, 0.5, random_state),
+        param_grid={"regress__alpha": alphas, "regress__l1_ratio": l1_ratios},
+        scoring="neg_root_mean_squared_error",
+        cv=folds,
+    )
+    search.fit(train_x, train_y)
+    results = search.cv_results_
+    candidates = [
+        {
+            "alpha": float(params["regress__alpha"]),
+            "l1_ratio": float(params["regress__l1_ratio"]),
+            "cv_rmse": float(-score),
+        }
+        for params, score in zip(results["params"], results["mean_test_score"], strict=True)
+    ]
+    return search.best_estimator_, candidates
 
 
 def regression_metrics(

@@ -9,7 +9,15 @@ from typing import Any
 
 import pandas as pd
 
-from training_assets.schema import FEATURES, LABEL, TRAINING_DTYPES
+from training_assets.schema import (
+    ENTITY_KEY,
+    EVENT_TIMESTAMP,
+    FEATURE_RANGES,
+    FEATURE_TIMESTAMP,
+    FEATURES,
+    LABEL,
+    TRAINING_DTYPES,
+)
 
 
 @dataclass(frozen=True)
@@ -148,4 +156,216 @@ def beats_mean_baseline(metrics: dict[str, float], min_improvement: float) -> Ga
             if improvement < min_improvement
             else ""
         ),
+    )
+
+
+def feature_values_in_range(frame: pd.DataFrame) -> GateOutcome:
+    """Every non-null feature value lies in the schema's range for it (validated by pandera)."""
+    import pandera.pandas as pa
+
+    schema = pa.DataFrameSchema(
+        {
+            feature: pa.Column(
+                checks=[
+                    pa.Check.in_range(low, high)
+                    if high is not None
+                    else pa.Check.greater_than_or_equal_to(low)
+                ],
+                nullable=True,
+                required=False,
+            )
+            for feature, (low, high) in FEATURE_RANGES.items()
+        }
+    )
+    expected = {
+        feature: f"[{low}, {'inf' if high is None else high}]"
+        for feature, (low, high) in FEATURE_RANGES.items()
+    }
+    found = {
+        feature: [float(frame[feature].min()), float(frame[feature].max())]
+        for feature in FEATURE_RANGES
+        if feature in frame.columns and frame[feature].notna().any()
+    }
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        out_of_range = {
+            str(column): {
+                "rows": int(len(group)),
+                "examples": sorted(map(float, group["failure_case"].head(5))),
+            }
+            for column, group in cases.groupby("column")
+        }
+        return GateOutcome(
+            passed=False,
+            evidence={
+                "expected_ranges": expected,
+                "found_min_max": found,
+                "out_of_range": out_of_range,
+            },
+            description=f"values out of range: {sorted(out_of_range)}",
+        )
+    return GateOutcome(True, {"expected_ranges": expected, "found_min_max": found})
+
+
+def duplicate_rows_within_rate(frame: pd.DataFrame, max_rate: float) -> GateOutcome:
+    """Rows repeating (driver_id, event_timestamp, label) are at most `max_rate` of the table."""
+    keys = [column for column in (ENTITY_KEY, EVENT_TIMESTAMP, LABEL) if column in frame.columns]
+    duplicated = int(frame.duplicated(keys).sum()) if len(frame) else 0
+    rate = duplicated / len(frame) if len(frame) else 0.0
+    return GateOutcome(
+        passed=rate <= max_rate,
+        evidence={"duplicate_rows": duplicated, "duplicate_rate": rate, "max_rate": max_rate},
+        description=f"{duplicated} duplicate rows ({rate:.2%}) above {max_rate:.2%}"
+        if rate > max_rate
+        else "",
+    )
+
+
+def features_not_from_the_future(frame: pd.DataFrame) -> GateOutcome:
+    """No order was joined with a feature row stamped after the order's event time."""
+    if FEATURE_TIMESTAMP not in frame.columns:
+        return GateOutcome(
+            False, {"missing_column": FEATURE_TIMESTAMP}, f"no {FEATURE_TIMESTAMP!r} column"
+        )
+    leaked = frame[frame[FEATURE_TIMESTAMP] > frame[EVENT_TIMESTAMP]]
+    examples = [
+        {"event": str(row[EVENT_TIMESTAMP]), "feature_row": str(row[FEATURE_TIMESTAMP])}
+        for _, row in leaked.head(5).iterrows()
+    ]
+    return GateOutcome(
+        passed=leaked.empty,
+        evidence={
+            "expected": f"{FEATURE_TIMESTAMP} <= {EVENT_TIMESTAMP}",
+            "rows_from_the_future": len(leaked),
+            "examples": examples,
+        },
+        description=f"{len(leaked)} rows joined a feature row from after the order"
+        if len(leaked)
+        else "",
+    )
+
+
+def drift_against_reference(
+    psi: dict[str, float],
+    label_rate_shift: float,
+    warn_psi: float,
+    block_psi: float,
+    warn_label_shift: float,
+    block_label_shift: float,
+) -> tuple[GateOutcome, str]:
+    """Classify feature PSIs and the label-rate shift against warning and blocking limits.
+
+    Returns:
+        The outcome and its level: "ok", "warn" or "block".
+    """
+    worst_psi = max(psi.values(), default=0.0)
+    shift = abs(label_rate_shift)
+    if worst_psi > block_psi or shift > block_label_shift:
+        level = "block"
+    elif worst_psi > warn_psi or shift > warn_label_shift:
+        level = "warn"
+    else:
+        level = "ok"
+    evidence = {
+        "psi": psi,
+        "label_rate_shift": label_rate_shift,
+        "warn_psi": warn_psi,
+        "block_psi": block_psi,
+        "warn_label_shift": warn_label_shift,
+        "block_label_shift": block_label_shift,
+    }
+    description = (
+        f"drift at {level} level: max PSI {worst_psi:.3f}, label rate shift {shift:.3f}"
+        if level != "ok"
+        else ""
+    )
+    return GateOutcome(level == "ok", evidence, description), level
+
+
+def no_regression(challenger_rmse: float, champion_rmse: float, tolerance: float) -> GateOutcome:
+    """The challenger's RMSE exceeds the champion's by at most `tolerance` on the same rows."""
+    excess = challenger_rmse - champion_rmse
+    return GateOutcome(
+        passed=excess <= tolerance,
+        evidence={
+            "challenger_rmse": challenger_rmse,
+            "champion_rmse": champion_rmse,
+            "excess": excess,
+            "tolerance": tolerance,
+        },
+        description=f"RMSE {challenger_rmse:.4f} is {excess:.4f} worse than the champion's "
+        f"{champion_rmse:.4f}, beyond {tolerance}"
+        if excess > tolerance
+        else "",
+    )
+
+
+def worst_slice_within_limits(
+    slices: pd.DataFrame, min_rows: int, ceiling: float, tolerance: float
+) -> GateOutcome:
+    """No slice with `min_rows` rows has RMSE above `ceiling`, or above the champion's + tolerance.
+
+    Args:
+        slices: One row per slice with `slice`, `rows`, `rmse` and, when there is a champion,
+            `champion_rmse`.
+    """
+    judged = slices[slices["rows"] >= min_rows]
+    over_ceiling = judged[judged["rmse"] > ceiling]
+    if "champion_rmse" in judged.columns:
+        worse = judged[judged["rmse"] > judged["champion_rmse"] + tolerance]
+    else:
+        worse = judged.iloc[0:0]
+    failing = sorted(set(over_ceiling["slice"]) | set(worse["slice"]), key=str)
+    worst = judged.sort_values("rmse", ascending=False).head(1)
+    return GateOutcome(
+        passed=not failing,
+        evidence={
+            "slices_judged": len(judged),
+            "min_rows": min_rows,
+            "ceiling": ceiling,
+            "tolerance": tolerance,
+            "failing_slices": [str(value) for value in failing[:20]],
+            "worst_slice": worst.to_dict("records")[0] if len(worst) else {},
+        },
+        description=f"{len(failing)} slices fail: {[str(v) for v in failing[:5]]}"
+        if failing
+        else "",
+    )
+
+
+def signatures_match(challenger: dict, champion: dict | None) -> GateOutcome:
+    """The challenger's input schema equals the champion's (or there is no champion)."""
+    if champion is None:
+        return GateOutcome(True, {"challenger_inputs": challenger, "note": "no champion yet"})
+    added = sorted(set(challenger) - set(champion))
+    removed = sorted(set(champion) - set(challenger))
+    retyped = {
+        name: {"champion": champion[name], "challenger": challenger[name]}
+        for name in set(challenger) & set(champion)
+        if challenger[name] != champion[name]
+    }
+    passed = not (added or removed or retyped)
+    return GateOutcome(
+        passed=passed,
+        evidence={
+            "champion_inputs": champion,
+            "challenger_inputs": challenger,
+            "added": added,
+            "removed": removed,
+            "retyped": retyped,
+        },
+        description="" if passed else f"inputs differ: +{added} -{removed} ~{sorted(retyped)}",
+    )
+
+
+def latency_within_budget(p95_ms: float, budget_ms: float, batch_rows: int) -> GateOutcome:
+    """The p95 time to predict one batch stays under the budget."""
+    return GateOutcome(
+        passed=p95_ms <= budget_ms,
+        evidence={"p95_ms": p95_ms, "budget_ms": budget_ms, "batch_rows": batch_rows},
+        description=f"p95 {p95_ms:.1f} ms for {batch_rows} rows above {budget_ms} ms"
+        if p95_ms > budget_ms
+        else "",
     )

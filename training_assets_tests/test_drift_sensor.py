@@ -9,7 +9,7 @@ from training_assets import paths
 from training_assets.config import DriftSettings
 from training_assets.definitions import defs
 from training_assets.resources.feast import FeastResource
-from training_assets.resources.mlflow import MlflowStore
+from training_assets.resources.mlflow import MlflowStore, ModelRegistry
 from training_assets.resources.orders import OrdersSource
 from training_assets.sample_data import STATS_END
 from training_assets.sensors import drift_retrain_sensor
@@ -22,6 +22,7 @@ def evaluate(instance, **settings):
             "orders_source": OrdersSource(),
             "feast": FeastResource(),
             "mlflow_store": MlflowStore(),
+            "model_registry": ModelRegistry(),
             "drift_settings": DriftSettings(**settings),
         },
     )

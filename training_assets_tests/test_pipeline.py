@@ -17,8 +17,21 @@ DATA_GATES = (
     "feature_nulls_within_rate",
     "row_count_at_least_minimum",
     "row_count_matches_orders",
+    "feature_values_in_range",
+    "features_not_from_the_future",
+    "duplicate_rows_within_rate",
+    "drift_within_limits",
 )
-MODEL_GATES = ("rmse_within_ceiling", "mae_within_ceiling", "beats_mean_baseline")
+MODEL_GATES = (
+    "rmse_within_ceiling",
+    "mae_within_ceiling",
+    "beats_mean_baseline",
+    "no_regression_against_champion",
+    "worst_slice_within_limits",
+    "model_loads_and_predicts",
+    "signature_matches_champion",
+    "latency_within_budget",
+)
 
 
 def run_training(instance, run_config=None):

@@ -66,6 +66,7 @@ def test_driver_stats_dtypes(stats):
         "acc_rate": "float32",
         "avg_daily_trips": "int32",
         "created": "datetime64[ns, UTC]",
+        "stats_observed_unix": "int64",
     }
 
 

@@ -10,7 +10,15 @@ from sklearn.linear_model import ElasticNet, LinearRegression
 from sklearn.pipeline import Pipeline
 
 from training_assets import training
-from training_assets.schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES, LABEL, TRAINING_COLUMNS
+from training_assets.schema import (
+    ENTITY_KEY,
+    EVENT_TIMESTAMP,
+    FEATURE_EPOCH,
+    FEATURE_TIMESTAMP,
+    FEATURES,
+    LABEL,
+    TRAINING_COLUMNS,
+)
 from training_assets.training import (
     ORDER_POSITION,
     as_training_table,
@@ -252,11 +260,17 @@ def joined_like_feast(orders: pd.DataFrame) -> pd.DataFrame:
     joined["conv_rate"] = np.array([0.1, 0.2, 0.3, 0.4, 0.5], dtype=np.float32)
     joined["acc_rate"] = np.array([0.9, 0.8, 0.7, 0.6, 0.5], dtype=np.float32)
     joined["aa_unknown"] = [5, 4, 3, 2, 1]
+    # Feast serves the joined row's time as epoch seconds, null where no row was joined.
+    joined[FEATURE_EPOCH] = [
+        *(joined[EVENT_TIMESTAMP].iloc[:4].astype("int64") // 10**9 - 1800),
+        np.nan,
+    ]
     joined[EVENT_TIMESTAMP] = joined[EVENT_TIMESTAMP].astype("datetime64[us, UTC]")
     shuffled = joined.sample(frac=1, random_state=4)
     assert list(shuffled[ORDER_POSITION]) != [0, 1, 2, 3, 4]
     columns = [
         "zz_unknown",
+        FEATURE_EPOCH,
         "acc_rate",
         ORDER_POSITION,
         LABEL,
@@ -287,6 +301,18 @@ def test_as_training_table_drops_position_and_orders_columns():
     assert ORDER_POSITION not in table.columns
     # Schema columns first in schema order, unknown ones after them in the order found.
     assert list(table.columns) == list(TRAINING_COLUMNS) + ["zz_unknown", "aa_unknown"]
+
+
+def test_as_training_table_turns_the_feature_epoch_into_a_utc_timestamp():
+    orders = orders_frame()
+    table = as_training_table(joined_like_feast(orders))
+
+    assert FEATURE_EPOCH not in table.columns
+    assert str(table[FEATURE_TIMESTAMP].dtype) == "datetime64[ns, UTC]"
+    assert table[FEATURE_TIMESTAMP].iloc[0] == orders[EVENT_TIMESTAMP].iloc[0] - pd.Timedelta(
+        minutes=30
+    )
+    assert pd.isna(table[FEATURE_TIMESTAMP].iloc[4])
 
 
 def test_as_training_table_normalises_timestamps_to_ns_utc():

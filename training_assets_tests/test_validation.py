@@ -4,7 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training_assets.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL, TRAINING_DTYPES
+from training_assets.schema import (
+    ENTITY_KEY,
+    EVENT_TIMESTAMP,
+    FEATURE_TIMESTAMP,
+    LABEL,
+    TRAINING_DTYPES,
+)
 from training_assets.validation import (
     GateOutcome,
     beats_mean_baseline,
@@ -29,8 +35,9 @@ def good_frame(n: int = 10) -> pd.DataFrame:
             "conv_rate": rng.uniform(0, 1, n).astype(np.float32),
             "acc_rate": rng.uniform(0, 1, n).astype(np.float32),
             "avg_daily_trips": rng.integers(0, 40, n).astype(np.float64),
+            FEATURE_TIMESTAMP: pd.date_range("2025-11-30 23:00", periods=n, freq="h", tz="UTC"),
         }
-    )
+    ).astype({FEATURE_TIMESTAMP: "datetime64[ns, UTC]", EVENT_TIMESTAMP: "datetime64[ns, UTC]"})
 
 
 def test_good_frame_matches_the_schema():

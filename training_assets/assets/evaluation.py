@@ -11,7 +11,7 @@ from training_assets import training
 from training_assets.resources.mlflow import MlflowTracking
 
 
-@asset(group_name="training", io_manager_key="json_io_manager", kinds={"mlflow"})
+@asset(group_name="training", io_manager_key="json_io_manager", kinds={"mlflow"}, code_version="1")
 def evaluation(
     context: AssetExecutionContext,
     trained_model: dict,

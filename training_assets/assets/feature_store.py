@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, MetadataValue, asset
 from training_assets.resources.feast import FeastResource
 
 
-@asset(group_name="training", io_manager_key="json_io_manager", kinds={"feast"})
+@asset(group_name="training", io_manager_key="json_io_manager", kinds={"feast"}, code_version="1")
 def feature_store(context: AssetExecutionContext, feast: FeastResource) -> dict:
     """The feature repo applied to the registry, as `feast apply` does."""
     applied = feast.apply()

@@ -1,18 +1,32 @@
-"""The trained model, logged to MLflow."""
+"""The trained model, logged to MLflow with the lineage that reproduces it."""
 
+import subprocess
 from importlib.metadata import version
 
+import mlflow
+import mlflow.data
 import mlflow.sklearn
 import pandas as pd
-from dagster import AssetExecutionContext, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, MetadataValue, asset
 from mlflow.models import infer_signature
 
-from training_assets import drift, training
+from training_assets import drift, paths, training
+from training_assets.assets.training_data import DATA_DIGEST_KEY
 from training_assets.config import ModelConfig
 from training_assets.resources.mlflow import MlflowTracking, run_link
+from training_assets.schema import LABEL
+
+REFERENCE_PROFILE_ARTIFACT = "reference_profile.json"
+RUN_CONFIG_ARTIFACT = "run_config.json"
+LINEAGE_PREFIX = "training_assets."
 
 
-@asset(group_name="training", io_manager_key="json_io_manager", kinds={"mlflow", "sklearn"})
+@asset(
+    group_name="training",
+    io_manager_key="json_io_manager",
+    kinds={"mlflow", "sklearn"},
+    code_version="1",
+)
 def trained_model(
     context: AssetExecutionContext,
     config: ModelConfig,
@@ -21,18 +35,57 @@ def trained_model(
     mlflow_tracking: MlflowTracking,
 ) -> dict:
     """ElasticNet behind imputation and scaling, fit on the training split and logged to MLflow."""
-    model = training.fit_elastic_net(
-        train_x, train_y, config.alpha, config.l1_ratio, config.random_state
-    )
     tracking = mlflow_tracking.tracking
+    if config.search:
+        model, candidates = training.search_elastic_net(
+            train_x,
+            train_y,
+            config.alpha_grid,
+            config.l1_ratio_grid,
+            config.cv_folds,
+            config.random_state,
+        )
+        for candidate in candidates:
+            with mlflow.start_run(run_name="candidate", nested=True):
+                mlflow.log_params({"alpha": candidate["alpha"], "l1_ratio": candidate["l1_ratio"]})
+                mlflow.log_metric("cv_rmse", candidate["cv_rmse"])
+        best = min(candidates, key=lambda candidate: candidate["cv_rmse"])
+        alpha, l1_ratio = best["alpha"], best["l1_ratio"]
+        context.log.info(f"Search chose alpha={alpha}, l1_ratio={l1_ratio} of {len(candidates)}")
+    else:
+        alpha, l1_ratio = config.alpha, config.l1_ratio
+        model = training.fit_elastic_net(train_x, train_y, alpha, l1_ratio, config.random_state)
+
     tracking.log_params(
         {
-            "alpha": config.alpha,
-            "l1_ratio": config.l1_ratio,
+            "alpha": alpha,
+            "l1_ratio": l1_ratio,
             "random_state": config.random_state,
+            "search": config.search,
             "train_rows": len(train_x),
             "features": ",".join(train_x.columns),
         }
+    )
+    lineage = lineage_tags(context)
+    tracking.set_tags(lineage)
+    tracking.log_dict(dict(context.run.run_config), RUN_CONFIG_ARTIFACT)
+    mlflow.log_input(
+        mlflow.data.from_pandas(
+            train_x.assign(**{LABEL: train_y.to_numpy()}),
+            source=lineage.get(f"{LINEAGE_PREFIX}orders_path", "unknown"),
+            name="training_data",
+            targets=LABEL,
+        ),
+        context="training",
+        tags={"data_digest": lineage.get(f"{LINEAGE_PREFIX}data_digest", "unknown")},
+    )
+    # The drift gate and sensor compare new data against the champion's training features.
+    tracking.log_dict(
+        {
+            "features": drift.feature_profile(train_x, list(train_x.columns)),
+            "label_rate": float(train_y.mean()),
+        },
+        REFERENCE_PROFILE_ARTIFACT,
     )
     example = train_x.head(5)
     # Logged into the run that the tracking resource made active for this Dagster run.
@@ -46,10 +99,6 @@ def trained_model(
         skops_trusted_types=["numpy.dtype"],
         pip_requirements=serving_requirements(),
     )
-    # The drift sensor compares new data against the champion's training features.
-    tracking.log_dict(
-        drift.feature_profile(train_x, list(train_x.columns)), REFERENCE_PROFILE_ARTIFACT
-    )
     record = {
         "run_id": mlflow_tracking.run_id,
         "model_uri": model_info.model_uri,
@@ -61,13 +110,65 @@ def trained_model(
             "mlflow_run_id": record["run_id"],
             "model_uri": record["model_uri"],
             "mlflow_run": run_link(record["experiment_id"], record["run_id"]),
+            "alpha": alpha,
+            "l1_ratio": l1_ratio,
             "coefficients": MetadataValue.json(training.coefficients(model)),
         }
     )
     return record
 
 
-REFERENCE_PROFILE_ARTIFACT = "reference_profile.json"
+def lineage_tags(context: AssetExecutionContext) -> dict[str, str]:
+    """Tags tying a model to its Dagster run, data versions and code.
+
+    The data versions come from the training_data materialization this model was trained from.
+    """
+    tags = {
+        f"{LINEAGE_PREFIX}dagster_run_id": context.run.run_id,
+        f"{LINEAGE_PREFIX}git_commit": git_commit(),
+    }
+    event = context.instance.get_latest_materialization_event(AssetKey("training_data"))
+    if event is not None and event.asset_materialization is not None:
+        metadata = event.asset_materialization.metadata
+        for key in (DATA_DIGEST_KEY, "orders_version", "driver_stats_version", "orders_path"):
+            if key in metadata:
+                tags[f"{LINEAGE_PREFIX}{key}"] = str(metadata[key].value)
+    return tags
+
+
+def git_commit() -> str:
+    """The project's checked-out commit, with "-dirty" when the tree has changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=paths.PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=paths.PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
+def reference_profile(run_id: str) -> dict:
+    """The training-data profile stored with an MLflow run: feature deciles and label rate."""
+    return mlflow.artifacts.load_dict(f"runs:/{run_id}/{REFERENCE_PROFILE_ARTIFACT}")
+
+
+def run_config_of(run_id: str) -> dict:
+    """The Dagster run config stored with an MLflow run."""
+    return mlflow.artifacts.load_dict(f"runs:/{run_id}/{RUN_CONFIG_ARTIFACT}")
+
 
 # What a serving environment needs to load the model, pinned to the versions that trained it.
 _SERVING_PACKAGES = ("mlflow", "scikit-learn", "numpy", "pandas", "scipy", "skops")

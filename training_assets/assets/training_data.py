@@ -7,13 +7,18 @@ from training_assets import training, watch
 from training_assets.assets.sources import driver_stats_source, orders
 from training_assets.resources.feast import FeastResource
 from training_assets.resources.orders import OrdersSource
-from training_assets.schema import FEATURE_SERVICE, FEATURES, LABEL
+from training_assets.schema import FEATURES, LABEL, TRAINING_FEATURE_SERVICE
 
 # Metadata key of the digest of the orders and feature file that a materialization read.
 DATA_DIGEST_KEY = "data_digest"
 
 
-@asset(group_name="training", deps=[orders, driver_stats_source], kinds={"feast", "pandas"})
+@asset(
+    group_name="training",
+    deps=[orders, driver_stats_source],
+    kinds={"feast", "pandas"},
+    code_version="1",
+)
 def training_data(
     context: AssetExecutionContext,
     feature_store: dict,
@@ -21,22 +26,27 @@ def training_data(
     orders_source: OrdersSource,
 ) -> pd.DataFrame:
     """Orders joined point-in-time with driver features: one row per order, in order."""
-    if FEATURE_SERVICE not in feature_store["feature_services"]:
+    if TRAINING_FEATURE_SERVICE not in feature_store["feature_services"]:
         raise ValueError(
-            f"feature service {FEATURE_SERVICE!r} is not in the applied repo; "
+            f"feature service {TRAINING_FEATURE_SERVICE!r} is not in the applied repo; "
             f"found {feature_store['feature_services']}"
         )
     # Digest before reading, so new data landing mid-run is seen as new by the sensor.
-    data_digest = watch.combined_digest(orders_source.content_hash(), feast.driver_stats_hash())
+    orders_version, stats_version = orders_source.content_hash(), feast.driver_stats_hash()
+    data_digest = watch.combined_digest(orders_version, stats_version)
     order_frame = orders_source.read()
     context.log.info(f"Joining {len(order_frame)} orders from {orders_source.location()}")
-    joined = feast.historical_features(training.with_order_position(order_frame), FEATURE_SERVICE)
+    joined = feast.historical_features(
+        training.with_order_position(order_frame), TRAINING_FEATURE_SERVICE
+    )
     table = training.as_training_table(joined)
     present = [column for column in FEATURES if column in table.columns]
     context.add_output_metadata(
         {
             "orders_path": MetadataValue.path(str(orders_source.location())),
             DATA_DIGEST_KEY: data_digest,
+            "orders_version": orders_version,
+            "driver_stats_version": stats_version,
             "input_orders": len(order_frame),
             "rows_without_features": int(table[present].isna().all(axis=1).sum()),
             "positive_rate": float(table[LABEL].mean()) if LABEL in table and len(table) else 0.0,

@@ -3,8 +3,11 @@
 from training_assets.validation import GateOutcome
 
 
-def check_result_kwargs(outcome: GateOutcome) -> dict:
-    """Keyword arguments of an AssetCheckResult that carry the outcome's evidence."""
+def check_result_kwargs(outcome: GateOutcome, warn_only: bool = False) -> dict:
+    """Keyword arguments of an AssetCheckResult that carry the outcome's evidence.
+
+    A failed gate is an ERROR, which blocks what is downstream, unless `warn_only`.
+    """
     from dagster import AssetCheckSeverity, MetadataValue
 
     metadata = {
@@ -15,6 +18,6 @@ def check_result_kwargs(outcome: GateOutcome) -> dict:
         metadata["reason"] = MetadataValue.text(outcome.description)
     return {
         "passed": outcome.passed,
-        "severity": AssetCheckSeverity.ERROR,
+        "severity": AssetCheckSeverity.WARN if warn_only else AssetCheckSeverity.ERROR,
         "metadata": metadata,
     }

@@ -19,6 +19,12 @@ _GATES = {
     "feature_nulls_within_rate": "No feature is null on more rows than the configured rate.",
     "row_count_at_least_minimum": "The table has at least the configured number of rows.",
     "row_count_matches_orders": "The join kept every order exactly once.",
+    "feature_values_in_range": "Rates lie in [0, 1] and trips are not negative.",
+    "features_not_from_the_future": "No order was joined with a stats row stamped after it.",
+}
+# Duplicates may be real (two orders in one second); they warn and do not block.
+_WARNINGS = {
+    "duplicate_rows_within_rate": "Few rows repeat (driver_id, event_timestamp, label).",
 }
 
 
@@ -26,12 +32,17 @@ _GATES = {
     specs=[
         AssetCheckSpec(name, asset="training_data", blocking=True, description=description)
         for name, description in _GATES.items()
+    ]
+    + [
+        AssetCheckSpec(name, asset="training_data", blocking=False, description=description)
+        for name, description in _WARNINGS.items()
     ],
 )
 def training_data_gates(
     training_data: pd.DataFrame, gates: GateThresholds, orders_source: OrdersSource
 ):
-    """The training table fits the schema, has binary labels, few nulls and one row per order."""
+    """The training table fits the schema, has valid labels and values, one row per order and
+    no feature from an order's future."""
     outcomes = {
         "no_unexpected_columns": validation.no_unexpected_columns(training_data),
         "expected_columns_with_dtypes": validation.expected_columns_with_dtypes(training_data),
@@ -43,8 +54,15 @@ def training_data_gates(
         "row_count_matches_orders": validation.row_count_matches_orders(
             training_data, orders_source.count()
         ),
+        "feature_values_in_range": validation.feature_values_in_range(training_data),
+        "features_not_from_the_future": validation.features_not_from_the_future(training_data),
+        "duplicate_rows_within_rate": validation.duplicate_rows_within_rate(
+            training_data, gates.max_duplicate_rate
+        ),
     }
     for name, outcome in outcomes.items():
         yield AssetCheckResult(
-            asset_key="training_data", check_name=name, **check_result_kwargs(outcome)
+            asset_key="training_data",
+            check_name=name,
+            **check_result_kwargs(outcome, warn_only=name in _WARNINGS),
         )

@@ -22,6 +22,7 @@ import mlflow
 from dagster import ConfigurableResource, DagsterEventType, InitResourceContext, MetadataValue
 from dagster_mlflow.resources import MlFlow
 from mlflow.entities import RunStatus
+from mlflow.exceptions import MlflowException
 from pydantic import Field, PrivateAttr
 
 from training_assets import paths
@@ -174,3 +175,24 @@ def run_link(experiment_id: str, run_id: str) -> MetadataValue:
     if uri.startswith(("http://", "https://")):
         return MetadataValue.url(f"{uri.rstrip('/')}/{path}")
     return MetadataValue.text(f"{path} (open `mlflow ui --backend-store-uri {uri}`)")
+
+
+class ModelRegistry(ConfigurableResource):
+    """The registered model that gated models join and the alias that marks production."""
+
+    model_name: str = Field(
+        default="sklearn-elastic-net-reg", description="Registered model name in MLflow."
+    )
+    alias: str = Field(
+        default="champion", description="Alias moved to each newly registered version."
+    )
+
+    def champion(self, client: mlflow.MlflowClient):
+        """The version the alias points at, or None when there is none yet."""
+        try:
+            return client.get_model_version_by_alias(self.model_name, self.alias)
+        except MlflowException:
+            return None
+
+    def champion_uri(self) -> str:
+        return f"models:/{self.model_name}@{self.alias}"

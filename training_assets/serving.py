@@ -1,0 +1,42 @@
+"""Serving-side facts about a logged model: its input schema, whether it loads, how fast it is."""
+
+import time
+
+import mlflow
+import mlflow.models
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+
+def input_schema(model_uri: str) -> dict[str, str]:
+    """Input column name to type, from the model's logged signature ({} if it has none)."""
+    signature = mlflow.models.get_model_info(model_uri).signature
+    if signature is None or signature.inputs is None:
+        return {}
+    return {spec["name"]: spec["type"] for spec in signature.inputs.to_dict()}
+
+
+def load_pyfunc(model_uri: str) -> "_Predictor":
+    """Load the model as pyfunc, as a server would; predictions come back as an array."""
+    return _Predictor(mlflow.pyfunc.load_model(model_uri))
+
+
+class _Predictor:
+    def __init__(self, model):
+        self._model = model
+
+    def predict(self, rows: pd.DataFrame) -> np.ndarray:
+        """Predict through the model's signature, which rejects rows it does not accept."""
+        return np.asarray(self._model.predict(rows), dtype=float)
+
+
+def p95_latency_ms(model, batch: pd.DataFrame, repeats: int) -> float:
+    """95th percentile wall time of `model.predict(batch)` over `repeats` calls, in ms."""
+    model.predict(batch)  # the first call pays one-off costs a server pays at start-up
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict(batch)
+        timings.append((time.perf_counter() - start) * 1000)
+    return float(np.percentile(timings, 95))

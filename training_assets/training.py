@@ -50,18 +50,33 @@ def as_training_table(joined: pd.DataFrame) -> pd.DataFrame:
         joined = joined.sort_values(ORDER_POSITION, kind="stable")
     if FEATURE_EPOCH in joined.columns:
         joined = joined.assign(
-            **{FEATURE_TIMESTAMP: pd.to_datetime(joined[FEATURE_EPOCH], unit="s", utc=True)}
+            **{FEATURE_TIMESTAMP: _utc_from_epoch_seconds(joined[FEATURE_EPOCH])}
         ).drop(columns=FEATURE_EPOCH)
     known = [column for column in TRAINING_COLUMNS if column in joined.columns]
     extra = [c for c in joined.columns if c not in TRAINING_COLUMNS and c != ORDER_POSITION]
     # One selection, so a large table is copied once.
     table = joined[known + extra].reset_index(drop=True)
     if EVENT_TIMESTAMP in table and pd.api.types.is_datetime64_any_dtype(table[EVENT_TIMESTAMP]):
-        # Naive times are UTC, as Feast reads them.
-        table[EVENT_TIMESTAMP] = pd.to_datetime(table[EVENT_TIMESTAMP], utc=True).astype(
-            "datetime64[ns, UTC]"
-        )
+        table[EVENT_TIMESTAMP] = _as_utc_ns(table[EVENT_TIMESTAMP])
     return table
+
+
+def _as_utc_ns(times: pd.Series) -> pd.Series:
+    """Times as datetime64[ns, UTC]; naive times are UTC, as Feast reads them."""
+    if times.dt.tz is None:
+        times = times.dt.tz_localize("UTC")
+    # A unit change and a zone change are cheap; pd.to_datetime on 10M rows is not.
+    return times.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+
+
+def _utc_from_epoch_seconds(seconds: pd.Series) -> pd.Series:
+    """Epoch seconds (nulls allowed) as datetime64[ns, UTC], via integer nanoseconds."""
+    values = seconds.to_numpy(dtype="float64", na_value=np.nan)
+    missing = np.isnan(values)
+    nanoseconds = np.where(missing, 0, values).astype(np.int64) * 1_000_000_000
+    times = nanoseconds.view("datetime64[ns]").copy()
+    times[missing] = np.datetime64("NaT")
+    return pd.Series(times, index=seconds.index).dt.tz_localize("UTC")
 
 
 def split_frame(

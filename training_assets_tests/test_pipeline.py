@@ -198,3 +198,67 @@ def test_orders_path_from_run_config_trains_on_another_file(
 
 def _ran(result, node: str) -> bool:
     return any(event.step_key == node and event.is_step_success for event in result.all_events)
+
+
+def test_a_worse_challenger_is_blocked_and_the_champion_stays(
+    working_area, instance, mlflow_client
+):
+    first = run_training(instance)
+    assert first.success
+
+    # The same data trained with a far heavier penalty: a model that underfits.
+    second = run_training(
+        instance, run_config={"ops": {"trained_model": {"config": {"alpha": 3.0}}}}
+    )
+
+    assert not second.success
+    evaluation = next(
+        e
+        for e in second.get_asset_check_evaluations()
+        if e.check_name == "no_regression_against_champion"
+    )
+    assert not evaluation.passed
+    figures = evaluation.metadata
+    assert figures["challenger_rmse"].value > figures["champion_rmse"].value
+    assert not _ran(second, "registered_model_version")
+    assert int(mlflow_client.get_model_version_by_alias(MODEL_NAME, "champion").version) == 1
+    assert len(registered_versions(mlflow_client)) == 1
+
+
+def test_the_same_data_code_and_config_reproduce_the_same_metrics(working_area, instance):
+    first = run_training(instance)
+    second = run_training(instance)
+
+    assert first.success and second.success
+    metrics = ("rmse", "mae", "r2", "baseline_rmse")
+    assert {m: first.output_for_node("evaluation")[m] for m in metrics} == {
+        m: second.output_for_node("evaluation")[m] for m in metrics
+    }
+
+
+def test_the_champion_leads_back_to_its_data_code_and_config(working_area, instance, mlflow_client):
+    from training_assets import orders, watch
+    from training_assets.assets.model import git_commit, run_config_of
+
+    run_config = {"ops": {"splits": {"config": {"test_size": 0.25, "random_seed": 5}}}}
+    result = run_training(instance, run_config=run_config)
+    assert result.success
+
+    champion = mlflow_client.get_model_version_by_alias(MODEL_NAME, "champion")
+    tags = champion.tags
+    orders_version = orders.content_digest(orders.order_files(paths.default_orders_path()))
+    stats_version = orders.content_digest([paths.default_driver_stats_path()])
+    assert tags["training_assets.orders_version"] == orders_version
+    assert tags["training_assets.driver_stats_version"] == stats_version
+    assert tags["training_assets.data_digest"] == watch.combined_digest(
+        orders_version, stats_version
+    )
+    assert tags["training_assets.dagster_run_id"] == result.run_id
+    assert tags["training_assets.git_commit"] == git_commit()
+    assert tags["training_assets.git_commit"] != "unknown"
+    assert run_config_of(champion.run_id)["ops"]["splits"] == run_config["ops"]["splits"]
+
+    run = mlflow_client.get_run(champion.run_id)
+    [dataset_input] = run.inputs.dataset_inputs
+    assert dataset_input.dataset.name == "training_data"
+    assert dataset_input.dataset.source is not None

@@ -14,14 +14,12 @@ from dagster import (
     multi_asset_check,
 )
 
-from training_assets import drift, serving, slices, validation
+from training_assets import challenger, drift, validation
 from training_assets.assets.model import reference_profile
 from training_assets.checks import check_result_kwargs
 from training_assets.config import GateThresholds
 from training_assets.resources.mlflow import MlflowStore, ModelRegistry
 from training_assets.schema import FEATURES, LABEL
-
-NO_CHAMPION = "no champion yet: nothing to compare against"
 
 
 @asset_check(asset="training_data", blocking=True)
@@ -34,7 +32,7 @@ def drift_within_limits(
     """Feature PSI and label rate against the champion's training data: warn, then block."""
     champion = model_registry.champion(mlflow_store.configure_client())
     if champion is None:
-        return AssetCheckResult(passed=True, metadata={"note": NO_CHAMPION})
+        return AssetCheckResult(passed=True, metadata={"note": challenger.NO_CHAMPION})
     reference = reference_profile(champion.run_id)
     psi = drift.population_stability(reference["features"], training_data[list(FEATURES)])
     label_shift = float(training_data[LABEL].mean()) - reference["label_rate"]
@@ -72,7 +70,6 @@ _MODEL_GATES = {
         for name, description in _MODEL_GATES.items()
     ],
     ins={
-        "evaluation": AssetIn("evaluation"),
         "trained_model": AssetIn("trained_model"),
         "test_x": AssetIn("test_x"),
         "test_y": AssetIn("test_y"),
@@ -81,7 +78,6 @@ _MODEL_GATES = {
 )
 def champion_model_gates(
     context: AssetCheckExecutionContext,
-    evaluation: dict,
     trained_model: dict,
     test_x: pd.DataFrame,
     test_y: pd.Series,
@@ -92,84 +88,32 @@ def champion_model_gates(
 ):
     """The model serves, keeps the champion's inputs, is fast enough and beats the champion
     overall and on every large slice."""
-    client = mlflow_store.configure_client()
-    model_uri = trained_model["model_uri"]
-
-    # Served the way a server loads it: a fresh pyfunc load, inputs checked by the signature.
-    try:
-        challenger = serving.load_pyfunc(model_uri)
-        predicted = challenger.predict(test_x)
-        served = validation.GateOutcome(True, {"model_uri": model_uri, "rows": len(test_x)})
-    except Exception as error:  # any failure to load or predict means it cannot be served
-        challenger, predicted = None, None
-        served = validation.GateOutcome(
-            False,
-            {"model_uri": model_uri, "error": f"{type(error).__name__}: {error}"},
-            f"the model cannot be served: {type(error).__name__}",
-        )
-    yield _result("model_loads_and_predicts", served)
-
-    champion = model_registry.champion(client)
+    champion = model_registry.champion(mlflow_store.configure_client())
     champion_uri = None if champion is None else f"models:/{champion.name}/{champion.version}"
-    yield _result(
-        "signature_matches_champion",
-        validation.signatures_match(
-            serving.input_schema(model_uri),
-            None if champion_uri is None else serving.input_schema(champion_uri),
+    outcomes, slice_table = challenger.judge(
+        trained_model["model_uri"],
+        champion_uri,
+        test_x,
+        test_y,
+        _slice_values(gates.slice_column, test_x, test_keys),
+        challenger.Limits(
+            regression_tolerance=gates.regression_tolerance,
+            slice_min_rows=gates.slice_min_rows,
+            slice_rmse_ceiling=gates.slice_rmse_ceiling,
+            slice_tolerance=gates.slice_tolerance,
+            latency_batch_rows=gates.latency_batch_rows,
+            latency_repeats=gates.latency_repeats,
+            latency_budget_ms=gates.latency_budget_ms,
         ),
     )
-    if challenger is None:
-        for name in (
-            "no_regression_against_champion",
-            "worst_slice_within_limits",
-            "latency_within_budget",
-        ):
-            yield _result(name, validation.GateOutcome(False, {}, "the model cannot be served"))
-        return
-
-    slice_values = _slice_values(gates.slice_column, test_x, test_keys)
-    table = slices.slice_rmse(slice_values, test_y, predicted)
-    if champion_uri is None:
-        yield _result(
-            "no_regression_against_champion",
-            validation.GateOutcome(
-                True, {"challenger_rmse": evaluation["rmse"], "note": NO_CHAMPION}
-            ),
+    context.log.info(f"Challenger {trained_model['model_uri']} against {champion_uri}")
+    for name, outcome in outcomes.items():
+        extra = (
+            {"slices": MetadataValue.md(_markdown(slice_table.head(20)))}
+            if (name == "worst_slice_within_limits")
+            else None
         )
-    else:
-        champion_predicted = serving.load_pyfunc(champion_uri).predict(test_x)
-        champion_table = slices.slice_rmse(slice_values, test_y, champion_predicted)
-        table = table.merge(
-            champion_table[["slice", "rmse"]].rename(columns={"rmse": "champion_rmse"}),
-            on="slice",
-        )
-        champion_rmse = float(
-            ((test_y.to_numpy(dtype=float) - champion_predicted) ** 2).mean() ** 0.5
-        )
-        outcome = validation.no_regression(
-            evaluation["rmse"], champion_rmse, gates.regression_tolerance
-        )
-        outcome.evidence["champion_version"] = int(champion.version)
-        yield _result("no_regression_against_champion", outcome)
-
-    sliced = validation.worst_slice_within_limits(
-        table, gates.slice_min_rows, gates.slice_rmse_ceiling, gates.slice_tolerance
-    )
-    yield _result(
-        "worst_slice_within_limits",
-        sliced,
-        extra={"slices": MetadataValue.md(_markdown(table.head(20)))},
-    )
-
-    batch = test_x.sample(
-        n=gates.latency_batch_rows, replace=len(test_x) < gates.latency_batch_rows, random_state=0
-    )
-    p95 = serving.p95_latency_ms(challenger, batch, gates.latency_repeats)
-    yield _result(
-        "latency_within_budget",
-        validation.latency_within_budget(p95, gates.latency_budget_ms, len(batch)),
-    )
-    context.log.info(f"Challenger {model_uri}: p95 {p95:.1f} ms per {len(batch)} rows")
+        yield _result(name, outcome, extra)
 
 
 def _result(name: str, outcome, extra: dict | None = None) -> AssetCheckResult:

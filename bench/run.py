@@ -1,0 +1,671 @@
+"""Benchmark of the training pipeline's point-in-time join against a raw DuckDB ASOF join.
+
+    python -m bench.run [--sizes 100000 1000000 10000000] [--drivers 1000] [--days 90]
+                        [--out bench/results/results.json] [--work-dir DIR]
+
+For each size, the project's generator writes orders and hourly driver stats into a fresh
+working area (its own TRAINING_ASSETS_HOME). Then, each in its own child process so that peak
+RSS is per step and imports are counted:
+
+- `training_job`, executed in-process on a temporary local Dagster instance, with the wall
+  time and peak RSS of each Dagster step and the time of the Feast join inside `training_data`;
+- a hand-written DuckDB ASOF join of the same files (the baseline for `training_data`);
+- at the smallest size only, the same join through Feast's built-in `duckdb` offline store.
+
+`import feast` alone is measured once. The command exits non-zero when a child fails or when
+an output differs from the baseline: `training_data` must have one row per order and the
+baseline's features row for row; so must the Feast duckdb store's output.
+
+Wall time of a process runs from spawn to exit. Peak RSS is the larger of the kernel's
+high-water mark of the child (wait4's ru_maxrss) and the largest sum of RSS over the child's
+process tree, sampled every 50 ms. Peak RSS of a Dagster step is sampled inside the child.
+Sizes in MiB.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+import pyarrow.parquet as pq
+
+from training_assets.schema import FEATURES
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = PROJECT_ROOT / "bench" / "results" / "results.json"
+MIB = 1024 * 1024
+TRAINING_DATA_STEP = "training_data"
+
+
+@dataclass
+class Measured:
+    """One child process, measured from the outside, with the figures it wrote itself."""
+
+    name: str
+    returncode: int
+    wall_s: float
+    peak_rss_mib: float
+    ru_maxrss_mib: float
+    tree_peak_rss_mib: float
+    log: Path
+    result: dict = field(default_factory=dict)
+    killed: str | None = None
+    load_average: tuple[float, float] = (0.0, 0.0)  # 1-minute load average at start, at end
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and self.killed is None
+
+    def as_json(self) -> dict:
+        return {
+            "ok": self.ok,
+            "returncode": self.returncode,
+            "killed": self.killed,
+            "wall_s": self.wall_s,
+            "peak_rss_mib": self.peak_rss_mib,
+            "ru_maxrss_mib": self.ru_maxrss_mib,
+            "tree_peak_rss_mib": self.tree_peak_rss_mib,
+            "log": str(self.log),
+            "load_average_1m_start_end": list(self.load_average),
+            "inner": self.result,
+        }
+
+    def failure(self) -> str:
+        why = self.killed or f"exit code {self.returncode}"
+        return f"{self.name}: {why}; log {self.log}:\n{tail(self.log)}"
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join("    " + line for line in text[-lines:])
+
+
+def measure(
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    log: Path,
+    result_path: Path | None,
+    timeout_s: float,
+    max_rss_mib: float,
+) -> Measured:
+    """Run `argv` to completion, sampling its process tree's RSS; kill it past the limits."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    peak = {"tree": 0.0}
+    killed: dict[str, str] = {}
+    done = threading.Event()
+    load_start = os.getloadavg()[0]
+    with log.open("wb") as out:
+        started = time.perf_counter()
+        # A session of its own, so that a kill past the limits reaches its children too.
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+        def sample() -> None:
+            try:
+                root = psutil.Process(proc.pid)
+            except psutil.NoSuchProcess:
+                return
+            while not done.is_set():
+                try:
+                    tree = [root, *root.children(recursive=True)]
+                except psutil.NoSuchProcess:
+                    return
+                total = 0
+                for process in tree:
+                    try:
+                        total += process.memory_info().rss
+                    except (psutil.NoSuchProcess, psutil.AccessDenied):
+                        pass
+                peak["tree"] = max(peak["tree"], total / MIB)
+                elapsed = time.perf_counter() - started
+                if not killed and (total / MIB > max_rss_mib or elapsed > timeout_s):
+                    killed["why"] = (
+                        f"killed at {total / MIB:.0f} MiB RSS, over the {max_rss_mib:.0f} MiB limit"
+                        if total / MIB > max_rss_mib
+                        else f"killed after {elapsed:.0f} s, over the {timeout_s:.0f} s limit"
+                    )
+                    try:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                done.wait(0.05)
+
+        sampler = threading.Thread(target=sample, name=f"sample-{name}", daemon=True)
+        sampler.start()
+        # wait4 rather than Popen.wait: it also returns the child's resource usage.
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall_s = time.perf_counter() - started
+        done.set()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+
+    result: dict = {}
+    if result_path is not None and result_path.exists():
+        result = json.loads(result_path.read_text())
+    ru_maxrss_mib = usage.ru_maxrss / 1024  # KiB on Linux
+    return Measured(
+        name=name,
+        returncode=proc.returncode,
+        wall_s=wall_s,
+        peak_rss_mib=max(ru_maxrss_mib, peak["tree"]),
+        ru_maxrss_mib=ru_maxrss_mib,
+        tree_peak_rss_mib=peak["tree"],
+        log=log,
+        result=result,
+        killed=killed.get("why"),
+        load_average=(load_start, os.getloadavg()[0]),
+    )
+
+
+def child_env(area: Path | None) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "TRAINING_ASSETS_HOME"):
+        env.pop(name, None)
+    if area is not None:
+        env["TRAINING_ASSETS_HOME"] = str(area)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+    return env
+
+
+def features_of(path: Path, columns: list[str]) -> pd.DataFrame:
+    return pq.read_table(path, columns=columns).to_pandas()
+
+
+def compare(expected: pd.DataFrame, actual: pd.DataFrame, columns: list[str]) -> dict:
+    """Row-for-row equality of `columns`, NaN equal to NaN, in order."""
+    report: dict = {"rows_expected": len(expected), "rows_actual": len(actual)}
+    if len(expected) != len(actual):
+        report["equal"] = False
+        return report
+    mismatched = np.zeros(len(expected), dtype=bool)
+    per_column = {}
+    for column in columns:
+        a = expected[column].to_numpy(dtype="float64", na_value=np.nan)
+        b = actual[column].to_numpy(dtype="float64", na_value=np.nan)
+        differs = ~((a == b) | (np.isnan(a) & np.isnan(b)))
+        per_column[column] = int(differs.sum())
+        mismatched |= differs
+    report["mismatched_rows"] = int(mismatched.sum())
+    report["mismatched_by_column"] = per_column
+    if mismatched.any():
+        report["first_mismatched_row"] = int(np.flatnonzero(mismatched)[0])
+    report["equal"] = not mismatched.any()
+    return report
+
+
+def run_size(
+    size: int,
+    smallest: bool,
+    args: argparse.Namespace,
+    work: Path,
+    failures: list[str],
+    warnings: list[str],
+) -> dict:
+    """Generate, run the three measured steps and compare their outputs, for one size."""
+    root = work / f"orders_{size}"
+    if root.exists():
+        shutil.rmtree(root)
+    area = root / "area"
+    env = child_env(area)
+    python = sys.executable
+    limits = {"timeout_s": args.timeout, "max_rss_mib": args.max_rss_mb}
+    entry: dict = {"working_area": str(area), "steps": {}, "checks": {}}
+
+    def record(key: str, measured: Measured) -> Measured:
+        entry["steps"][key] = measured.as_json()
+        status = "ok" if measured.ok else "FAILED"
+        print(
+            f"  {key:<14} {status:<6} {measured.wall_s:8.2f} s {measured.peak_rss_mib:9.0f} MiB",
+            flush=True,
+        )
+        if not measured.ok:
+            failures.append(f"size {size}: {measured.failure()}")
+        return measured
+
+    print(f"size {size}: generating {size} orders, {args.drivers} drivers, {args.days} days")
+    generated = record(
+        "generate",
+        measure(
+            "generate",
+            [
+                python,
+                "-m",
+                "training_assets.sample_data",
+                "--orders",
+                str(size),
+                "--drivers",
+                str(args.drivers),
+                "--days",
+                str(args.days),
+            ],
+            env,
+            root / "logs" / "generate.log",
+            None,
+            **limits,
+        ),
+    )
+    if not generated.ok:
+        return entry
+    orders_dir = area / "data" / "orders"
+    stats_path = area / "data" / "driver_stats.parquet"
+    n_orders = sum(
+        pq.ParquetFile(path).metadata.num_rows for path in sorted(orders_dir.glob("*.parquet"))
+    )
+    entry["n_orders"] = n_orders
+    entry["n_stats_rows"] = pq.ParquetFile(stats_path).metadata.num_rows
+
+    steps = [python, "-m", "bench.steps"]
+    pipeline = record(
+        "training_job",
+        measure(
+            "training_job",
+            [
+                *steps,
+                "pipeline",
+                "--result",
+                str(root / "results" / "pipeline.json"),
+                "--dagster-home",
+                str(root / "dagster_home"),
+            ],
+            env,
+            root / "logs" / "pipeline.log",
+            root / "results" / "pipeline.json",
+            **limits,
+        ),
+    )
+    if pipeline.result.get("outcome") == "blocked_by_model_gates":
+        warnings.append(
+            f"size {size}: training_job was stopped by model gate(s) "
+            f"{', '.join(pipeline.result['failed_checks'])}: no model registered; "
+            "the run is measured up to the gate"
+        )
+    baseline_out = root / "baseline" / "joined.parquet"
+    baseline_out.parent.mkdir(parents=True, exist_ok=True)
+    baseline = record(
+        "baseline_asof",
+        measure(
+            "baseline_asof",
+            [
+                *steps,
+                "baseline",
+                "--result",
+                str(root / "results" / "baseline.json"),
+                "--orders",
+                str(orders_dir),
+                "--stats",
+                str(stats_path),
+                "--out",
+                str(baseline_out),
+            ],
+            env,
+            root / "logs" / "baseline.log",
+            root / "results" / "baseline.json",
+            **limits,
+        ),
+    )
+    feast_duckdb = None
+    feast_out = root / "feast_duckdb" / "joined.parquet"
+    if smallest:
+        feast_duckdb = record(
+            "feast_duckdb",
+            measure(
+                "feast_duckdb",
+                [
+                    *steps,
+                    "feast_duckdb",
+                    "--result",
+                    str(root / "results" / "feast_duckdb.json"),
+                    "--feast-dir",
+                    str(root / "feast_duckdb" / "feast"),
+                    "--out",
+                    str(feast_out),
+                ],
+                env,
+                root / "logs" / "feast_duckdb.log",
+                root / "results" / "feast_duckdb.json",
+                **limits,
+            ),
+        )
+
+    # Correctness: the baseline has one row per order; training_data and the Feast duckdb
+    # store's output equal it row for row.
+    columns = list(FEATURES)
+    if baseline.ok:
+        expected = features_of(baseline_out, ["driver_id", *columns])
+        check_rows(entry, failures, size, "baseline_rows_match_orders", len(expected), n_orders)
+        training_data = area / "assets" / f"{TRAINING_DATA_STEP}.parquet"
+        # Compared even when a later step of the run failed: the area is fresh, so the file
+        # is this run's materialization.
+        if training_data.exists():
+            actual = features_of(training_data, ["driver_id", *columns])
+            check_rows(
+                entry, failures, size, "training_data_rows_match_orders", len(actual), n_orders
+            )
+            check_equal(
+                entry,
+                failures,
+                size,
+                "training_data_equals_baseline",
+                compare(expected, actual, ["driver_id", *columns]),
+            )
+        else:
+            failures.append(f"size {size}: training_job wrote no {training_data}")
+        if feast_duckdb is not None and feast_duckdb.ok:
+            actual = features_of(feast_out, columns)
+            check_equal(
+                entry,
+                failures,
+                size,
+                "feast_duckdb_equals_baseline",
+                compare(expected, actual, columns),
+            )
+    entry["ratios"] = ratios(entry)
+    return entry
+
+
+def check_rows(entry: dict, failures: list[str], size: int, name: str, found: int, want: int):
+    entry["checks"][name] = {"passed": found == want, "rows": found, "orders": want}
+    if found != want:
+        failures.append(f"size {size}: {name}: {found} rows for {want} orders")
+
+
+def check_equal(entry: dict, failures: list[str], size: int, name: str, report: dict):
+    entry["checks"][name] = {"passed": report["equal"], **report}
+    if not report["equal"]:
+        failures.append(f"size {size}: {name} failed: {json.dumps(report)}")
+
+
+def ratios(entry: dict) -> dict:
+    """The project's training-set step against the raw ASOF join, for time and RSS."""
+    steps = entry["steps"]
+    pipeline = steps.get("training_job", {})
+    baseline = steps.get("baseline_asof", {})
+    inner = pipeline.get("inner", {})
+    step = inner.get("steps", {}).get(TRAINING_DATA_STEP, {})
+    # Meaningful whenever the training-set step itself succeeded, even if a later one failed.
+    if not (baseline.get("ok") and step.get("status") == "success"):
+        return {}
+    join_s = baseline["inner"]["join_s"]
+    out = {
+        "training_data_step_time_vs_baseline_join": step["wall_s"] / join_s,
+        "training_data_step_rss_vs_baseline_process_rss": (
+            step["peak_rss_mib"] / baseline["peak_rss_mib"]
+        ),
+        "training_job_process_rss_vs_baseline_process_rss": (
+            pipeline["peak_rss_mib"] / baseline["peak_rss_mib"]
+        ),
+    }
+    if "historical_features_s" in inner:
+        out["historical_features_time_vs_baseline_join"] = inner["historical_features_s"] / join_s
+    if "asof_join_s" in inner:
+        out["asof_offline_store_join_time_vs_baseline_join"] = inner["asof_join_s"] / join_s
+    return out
+
+
+def table(results: dict) -> str:
+    """One row per measured step and size: wall s, peak RSS MiB, and the ratios."""
+    rows: list[tuple[str, str, str, str, str]] = []
+
+    def fmt(value, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    def add(size, step, wall=None, rss=None, note="") -> None:
+        rows.append((str(size), step, fmt(wall, ".2f"), fmt(rss, ".0f"), note))
+
+    feast = results.get("import_feast")
+    if feast:
+        add("-", "import feast (process)", feast["wall_s"], feast["peak_rss_mib"])
+        add("-", "  import feast (inside)", feast["inner"].get("import_s"))
+    for size, entry in results["sizes"].items():
+        steps = entry["steps"]
+        generated = steps.get("generate")
+        if generated:
+            note = f"{entry.get('n_stats_rows', '?')} stats rows"
+            add(
+                size,
+                "generate data (process)",
+                generated["wall_s"],
+                generated["peak_rss_mib"],
+                note,
+            )
+        pipeline = steps.get("training_job")
+        if pipeline:
+            inner = pipeline["inner"]
+            note = "" if pipeline["ok"] else "FAILED"
+            if inner.get("outcome") == "blocked_by_model_gates":
+                note = "stopped by " + ", ".join(inner["failed_checks"])
+            add(size, "training_job (process)", pipeline["wall_s"], pipeline["peak_rss_mib"], note)
+            add(size, "  imports", inner.get("imports_s"))
+            add(size, "  execute_in_process", inner.get("execute_s"))
+            by_start = sorted(
+                inner.get("steps", {}).items(), key=lambda kv: kv[1].get("start_offset_s", 1e18)
+            )
+            for key, step in by_start:
+                status = step.get("status", "")
+                add(
+                    size,
+                    f"  step {key}",
+                    step.get("wall_s"),
+                    step.get("peak_rss_mib"),
+                    "" if status == "success" else status,
+                )
+            add(size, "    FeastResource.historical_features", inner.get("historical_features_s"))
+            add(size, "    AsofDuckDBOfflineStore join", inner.get("asof_join_s"))
+            calls = sorted(inner.get("calls", {}).items(), key=lambda kv: -kv[1]["total_s"])
+            # The work around the join, where it adds up; the JSON has every call.
+            for label, call in (kv for kv in calls if kv[1]["total_s"] >= 0.1):
+                add(size, f"  in calls: {label}", call["total_s"], None, f"{call['calls']} call(s)")
+        baseline = steps.get("baseline_asof")
+        if baseline:
+            note = "" if baseline["ok"] else "FAILED"
+            add(size, "baseline ASOF (process)", baseline["wall_s"], baseline["peak_rss_mib"], note)
+            add(size, "  baseline join only", baseline["inner"].get("join_s"))
+        duck = steps.get("feast_duckdb")
+        if duck:
+            note = "" if duck["ok"] else duck.get("killed") or "FAILED"
+            add(size, "feast duckdb store (process)", duck["wall_s"], duck["peak_rss_mib"], note)
+            add(size, "  feast duckdb join only", duck["inner"].get("join_s"))
+        r = entry.get("ratios") or {}
+        if r:
+            rows.append(
+                (
+                    size,
+                    "ratio training_data step / baseline",
+                    f"{r['training_data_step_time_vs_baseline_join']:.1f}x",
+                    f"{r['training_data_step_rss_vs_baseline_process_rss']:.1f}x",
+                    "time vs join only; RSS vs baseline process",
+                )
+            )
+            if "historical_features_time_vs_baseline_join" in r:
+                rows.append(
+                    (
+                        size,
+                        "ratio historical_features / baseline join",
+                        f"{r['historical_features_time_vs_baseline_join']:.1f}x",
+                        "",
+                        "",
+                    )
+                )
+            rows.append(
+                (
+                    size,
+                    "ratio training_job process / baseline process",
+                    "",
+                    f"{r['training_job_process_rss_vs_baseline_process_rss']:.1f}x",
+                    "peak RSS",
+                )
+            )
+        failed_checks = [name for name, c in entry.get("checks", {}).items() if not c["passed"]]
+        passed = [name for name, c in entry.get("checks", {}).items() if c["passed"]]
+        if passed or failed_checks:
+            note = "all passed" if not failed_checks else "FAILED: " + ", ".join(failed_checks)
+            rows.append(
+                (size, f"checks ({len(passed)}/{len(passed) + len(failed_checks)})", "", "", note)
+            )
+
+    header = ("orders", "step", "wall s", "peak RSS MiB", "note")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for i, row in enumerate([header, *rows]):
+        cells = [
+            row[0].rjust(widths[0]),
+            row[1].ljust(widths[1]),
+            row[2].rjust(widths[2]),
+            row[3].rjust(widths[3]),
+            row[4],
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__.strip().splitlines()[0]
+    )
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[100_000, 1_000_000, 10_000_000],
+        help="numbers of orders, one run per size (default: 100000 1000000 10000000)",
+    )
+    parser.add_argument("--drivers", type=int, default=1_000, help="drivers with stats")
+    parser.add_argument("--days", type=int, default=90, help="days of hourly stats")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="where the working areas go (kept); default a temporary directory, removed after",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=3600.0, help="kill a child after this many seconds"
+    )
+    total_mib = psutil.virtual_memory().total / MIB
+    parser.add_argument(
+        "--max-rss-mb",
+        type=float,
+        default=0.85 * total_mib,
+        help="kill a child whose process tree exceeds this RSS in MiB (default 85%% of RAM)",
+    )
+    args = parser.parse_args(argv)
+    if any(size <= 0 for size in args.sizes):
+        parser.error("sizes must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = sorted(set(args.sizes))
+    temporary = None
+    if args.work_dir is None:
+        temporary = tempfile.TemporaryDirectory(prefix="training-assets-bench-")
+        work = Path(temporary.name)
+    else:
+        work = args.work_dir.resolve()
+        work.mkdir(parents=True, exist_ok=True)
+
+    import duckdb
+
+    results: dict = {
+        "config": {
+            "sizes": sizes,
+            "drivers": args.drivers,
+            "days": args.days,
+            "work_dir": str(work),
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "memory_mib": round(psutil.virtual_memory().total / MIB),
+            "duckdb": duckdb.__version__,
+            "rss_unit": "MiB",
+            "peak_rss": "max(wait4 ru_maxrss, sampled process-tree RSS every 50 ms)",
+        },
+        "sizes": {},
+        "failures": [],
+        "warnings": [],
+    }
+    failures: list[str] = results["failures"]
+    warnings: list[str] = results["warnings"]
+    started = time.perf_counter()
+    try:
+        print("import feast")
+        feast = measure(
+            "import_feast",
+            [
+                sys.executable,
+                "-m",
+                "bench.steps",
+                "import_feast",
+                "--result",
+                str(work / "import_feast.json"),
+            ],
+            child_env(None),
+            work / "import_feast.log",
+            work / "import_feast.json",
+            timeout_s=args.timeout,
+            max_rss_mib=args.max_rss_mb,
+        )
+        results["import_feast"] = feast.as_json()
+        print(
+            f"  import_feast   {'ok' if feast.ok else 'FAILED':<6} {feast.wall_s:8.2f} s "
+            f"{feast.peak_rss_mib:9.0f} MiB",
+            flush=True,
+        )
+        if not feast.ok:
+            failures.append(feast.failure())
+        for index, size in enumerate(sizes):
+            size_started = time.perf_counter()
+            entry = run_size(size, index == 0, args, work, failures, warnings)
+            entry["end_to_end_s"] = time.perf_counter() - size_started
+            results["sizes"][str(size)] = entry
+            print(f"size {size}: {entry['end_to_end_s']:.1f} s end to end", flush=True)
+    finally:
+        results["total_s"] = time.perf_counter() - started
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2, sort_keys=True))
+        if temporary is not None:
+            temporary.cleanup()
+
+    print()
+    print(table(results))
+    print()
+    for warning in warnings:
+        print(f"warning: {warning}")
+    if failures:
+        print(f"{len(failures)} failure(s):", file=sys.stderr)
+        for failure in failures:
+            print(f"- {failure}", file=sys.stderr)
+    print(f"Results written to {args.out.resolve()}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Smoke test of the benchmark command on a tiny sample: it runs, compares and reports."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+BENCH_STEPS = ("training_job", "baseline_asof", "feast_duckdb")
+
+
+def test_bench_runs_every_step_and_writes_the_figures(tmp_path: Path):
+    out = tmp_path / "r.json"
+    command = [
+        sys.executable,
+        "-m",
+        "bench.run",
+        "--sizes",
+        "3000",
+        "--drivers",
+        "20",
+        "--days",
+        "10",
+        "--out",
+        str(out),
+        "--work-dir",
+        str(tmp_path),
+    ]
+    completed = subprocess.run(
+        command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    assert str(out) in completed.stdout
+
+    results = json.loads(out.read_text())
+    assert results["failures"] == []
+    measured = {"import_feast": results["import_feast"]}
+    entry = results["sizes"]["3000"]
+    measured.update({name: entry["steps"][name] for name in BENCH_STEPS})
+    for name, step in measured.items():
+        assert step["ok"], name
+        assert step["wall_s"] > 0, name
+        assert step["peak_rss_mib"] > 0, name
+
+    inner = entry["steps"]["training_job"]["inner"]
+    dagster_steps = inner["steps"]
+    assert {"feature_store", "training_data", "splits", "trained_model"} <= set(dagster_steps)
+    for key, step in dagster_steps.items():
+        if step["status"] == "success":
+            assert step["wall_s"] > 0, key
+            assert step["peak_rss_mib"] > 0, key
+    assert inner["historical_features_s"] > 0
+    assert entry["steps"]["baseline_asof"]["inner"]["join_s"] > 0
+    assert entry["steps"]["feast_duckdb"]["inner"]["join_s"] > 0
+
+    assert all(check["passed"] for check in entry["checks"].values())
+    assert {
+        "training_data_rows_match_orders",
+        "training_data_equals_baseline",
+        "feast_duckdb_equals_baseline",
+    } <= set(entry["checks"])
+    assert entry["ratios"]["training_data_step_time_vs_baseline_join"] > 0
+    assert entry["ratios"]["training_data_step_rss_vs_baseline_process_rss"] > 0

@@ -79,6 +79,9 @@ def test_training_job_registers_a_champion_that_serves(working_area, instance, m
     assert run.data.params["alpha"] == "0.5"
     assert run.data.metrics["rmse"] == pytest.approx(result.output_for_node("evaluation")["rmse"])
     assert run.info.status == "FINISHED"
+    # Artifacts stay in the working area, not in ./mlruns of whatever directory ran the job.
+    experiment = mlflow_client.get_experiment(run.info.experiment_id)
+    assert experiment.artifact_location.startswith(working_area.as_uri())
 
     # Outputs are persisted where the IO managers say, one file per asset.
     stored = paths.default_io_dir()

@@ -50,7 +50,7 @@ class MlflowStore(ConfigurableResource):
         default=None,
         description=(
             "Artifact root for a newly created experiment. Default: the server's own, or "
-            "<working area>/mlflow/artifacts on the embedded store."
+            "an artifacts/ folder beside a sqlite store's file."
         ),
     )
 
@@ -64,11 +64,17 @@ class MlflowStore(ConfigurableResource):
         return f"sqlite:///{store / 'mlflow.db'}"
 
     def resolved_artifact_location(self) -> str | None:
+        """Where a new experiment keeps artifacts: beside a sqlite store, else the server's.
+
+        MLflow's own default for a sqlite store is ./mlruns under whatever directory the process
+        runs in, which scatters artifacts; a server picks its own root.
+        """
         if self.artifact_location:
             return self.artifact_location
-        if self.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"):
-            return None
-        return (paths.default_mlflow_dir() / "artifacts").as_uri()
+        uri = self.resolved_tracking_uri()
+        if uri.startswith("sqlite:///"):
+            return (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
+        return None
 
     def configure_client(self) -> mlflow.MlflowClient:
         """Point this process's mlflow at the configured stores; returns a client on them."""

@@ -220,11 +220,21 @@ def asof_join(
 
 
 def _as_feast_timestamps(result: pa.Table, timestamp_column: str, zone: str | None) -> pa.Table:
-    """The entity timestamp typed as Feast's stores return it: microseconds, in its own zone."""
-    column = result.column(timestamp_column)
-    target = pa.timestamp("us", tz=zone)
-    index = result.schema.get_field_index(timestamp_column)
-    return result.set_column(index, timestamp_column, column.cast(target, safe=False))
+    """Entity timestamps typed as Feast's stores return them, in microseconds.
+
+    The event timestamp keeps its own zone; other zoned timestamp columns come back in UTC.
+    """
+    for index, field in enumerate(result.schema):
+        if not pa.types.is_timestamp(field.type):
+            continue
+        if field.name == timestamp_column:
+            target = pa.timestamp("us", tz=zone)
+        elif field.type.tz is not None:
+            target = pa.timestamp("us", tz="UTC")
+        else:
+            continue
+        result = result.set_column(index, field.name, result.column(index).cast(target, safe=False))
+    return result
 
 
 def _feature_table(view: _ViewJoin) -> pa.Table:
@@ -265,7 +275,9 @@ def _latest_versions(table: pa.Table, keys: list[str]) -> pa.Table:
     # DuckDB store's ranking.
     table = table.append_column(_FILE_ROW, pa.array(np.arange(len(table), dtype=np.int64)))
     order.append((_FILE_ROW, "descending"))
-    ordered = table.take(pc.sort_indices(table, sort_keys=order)).drop_columns([_FILE_ROW])
+    # Nulls first, so a version with a created time beats one without (DESC NULLS LAST there).
+    indices = pc.sort_indices(table, sort_keys=order, null_placement="at_start")
+    ordered = table.take(indices).drop_columns([_FILE_ROW])
     if len(ordered) < 2:
         return ordered
     same_as_next = pc.equal(ordered.column(_TS)[:-1], ordered.column(_TS)[1:])

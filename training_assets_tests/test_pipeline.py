@@ -265,3 +265,23 @@ def test_the_champion_leads_back_to_its_data_code_and_config(working_area, insta
     [dataset_input] = run.inputs.dataset_inputs
     assert dataset_input.dataset.name == "training_data"
     assert dataset_input.dataset.source is not None
+
+
+def test_drifted_features_are_blocked_against_the_champion(working_area, instance, mlflow_client):
+    assert run_training(instance).success
+    stats_path = paths.default_driver_stats_path()
+    stats = pd.read_parquet(stats_path)
+    stats["conv_rate"] = np.clip(stats["conv_rate"] + 0.35, 0, 1).astype("float32")
+    stats.to_parquet(stats_path, index=False)
+
+    result = run_training(instance)
+
+    assert not result.success
+    drift = next(
+        e for e in result.get_asset_check_evaluations() if e.check_name == "drift_within_limits"
+    )
+    assert not drift.passed
+    assert drift.metadata["psi"].value["conv_rate"] > 0.25
+    assert drift.metadata["champion_version"].value == 1
+    assert not _ran(result, "splits")
+    assert len(registered_versions(mlflow_client)) == 1

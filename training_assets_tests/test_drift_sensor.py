@@ -29,6 +29,16 @@ def evaluate(instance, **settings):
     return drift_retrain_sensor(context)
 
 
+def shift_recent_conversion() -> None:
+    """Drivers started converting far more often over the last day and a half."""
+    stats_path = paths.default_driver_stats_path()
+    stats = pd.read_parquet(stats_path)
+    recent = stats["datetime"] > STATS_END - pd.Timedelta(hours=36)
+    shifted = np.clip(stats.loc[recent, "conv_rate"] + 0.35, 0, 1)
+    stats.loc[recent, "conv_rate"] = shifted.astype("float32")
+    stats.to_parquet(stats_path, index=False)
+
+
 @pytest.fixture
 def champion(working_area, instance):
     result = defs.resolve_job_def("training_job").execute_in_process(instance=instance)
@@ -53,14 +63,7 @@ def test_no_request_on_data_from_the_training_distribution(champion, instance):
 
 
 def test_request_with_the_figures_when_recent_features_shift(champion, instance):
-    stats_path = paths.default_driver_stats_path()
-    stats = pd.read_parquet(stats_path)
-    recent = stats["datetime"] > STATS_END - pd.Timedelta(hours=36)
-    # Drivers started converting far more often over the last day and a half.
-    stats.loc[recent, "conv_rate"] = np.clip(stats.loc[recent, "conv_rate"] + 0.35, 0, 1).astype(
-        "float32"
-    )
-    stats.to_parquet(stats_path, index=False)
+    shift_recent_conversion()
 
     result = evaluate(instance)
 
@@ -73,13 +76,7 @@ def test_request_with_the_figures_when_recent_features_shift(champion, instance)
 
 
 def test_a_higher_threshold_tolerates_the_same_shift(champion, instance):
-    stats_path = paths.default_driver_stats_path()
-    stats = pd.read_parquet(stats_path)
-    recent = stats["datetime"] > STATS_END - pd.Timedelta(hours=36)
-    stats.loc[recent, "conv_rate"] = np.clip(stats.loc[recent, "conv_rate"] + 0.35, 0, 1).astype(
-        "float32"
-    )
-    stats.to_parquet(stats_path, index=False)
+    shift_recent_conversion()
 
     result = evaluate(instance, psi_threshold=50.0)
 

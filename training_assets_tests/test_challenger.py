@@ -42,7 +42,9 @@ def data():
 
 @pytest.fixture
 def store(working_area):
-    MlflowStore().configure_client()
+    mlflow_store = MlflowStore()
+    mlflow_store.configure_client()
+    mlflow.create_experiment("gates", artifact_location=mlflow_store.resolved_artifact_location())
     mlflow.set_experiment("gates")
     yield
     if mlflow.active_run():

@@ -1,5 +1,7 @@
 """Blocking gates: data gates on the training table, model gates on the evaluation."""
 
+from dagster import AssetCheckSeverity, MetadataValue
+
 from training_assets.validation import GateOutcome
 
 
@@ -8,8 +10,6 @@ def check_result_kwargs(outcome: GateOutcome, warn_only: bool = False) -> dict:
 
     A failed gate is an ERROR, which blocks what is downstream, unless `warn_only`.
     """
-    from dagster import AssetCheckSeverity, MetadataValue
-
     metadata = {
         key: MetadataValue.json(value) if isinstance(value, dict | list) else value
         for key, value in outcome.evidence.items()

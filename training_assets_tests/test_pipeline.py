@@ -1,11 +1,14 @@
 """The whole graph materialized in-process on the real Feast repo, MLflow store and instance."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from dagster import AssetCheckKey, AssetKey
 
 from training_assets import paths
+from training_assets.assets.model import REFERENCE_PROFILE_ARTIFACT
 from training_assets.definitions import defs
 from training_assets.schema import FEATURES, LABEL
 
@@ -283,5 +286,27 @@ def test_drifted_features_are_blocked_against_the_champion(working_area, instanc
     assert not drift.passed
     assert drift.metadata["psi"].value["conv_rate"] > 0.25
     assert drift.metadata["champion_version"].value == 1
+    assert not _ran(result, "splits")
+    assert len(registered_versions(mlflow_client)) == 1
+
+
+def test_a_champion_without_its_profile_blocks_with_the_missing_artifact_named(
+    working_area, instance, mlflow_client
+):
+    assert run_training(instance).success
+    champion = mlflow_client.get_model_version_by_alias(MODEL_NAME, "champion")
+    # The champion's artifacts lost from the store, as after a partial restore.
+    artifacts = Path(mlflow_client.get_run(champion.run_id).info.artifact_uri.removeprefix("file://"))
+    (artifacts / REFERENCE_PROFILE_ARTIFACT).unlink()
+
+    result = run_training(instance)
+
+    assert not result.success
+    drift = next(
+        e for e in result.get_asset_check_evaluations() if e.check_name == "drift_within_limits"
+    )
+    assert not drift.passed
+    assert drift.metadata["expected"].value.endswith(f"/{REFERENCE_PROFILE_ARTIFACT}")
+    assert "profile cannot be read" in drift.metadata["reason"].value
     assert not _ran(result, "splits")
     assert len(registered_versions(mlflow_client)) == 1

@@ -15,7 +15,7 @@ from dagster import (
 )
 
 from training_assets import challenger, drift, validation
-from training_assets.assets.model import reference_profile
+from training_assets.assets.model import REFERENCE_PROFILE_ARTIFACT, reference_profile
 from training_assets.checks import check_result_kwargs
 from training_assets.config import GateThresholds
 from training_assets.resources.mlflow import MlflowStore, ModelRegistry
@@ -33,7 +33,21 @@ def drift_within_limits(
     champion = model_registry.champion(mlflow_store.configure_client())
     if champion is None:
         return AssetCheckResult(passed=True, metadata={"note": challenger.NO_CHAMPION})
-    reference = reference_profile(champion.run_id)
+    try:
+        reference = reference_profile(champion.run_id)
+    except Exception as error:  # MLflow wraps a missing or unreadable artifact differently per store
+        return AssetCheckResult(
+            passed=False,
+            metadata={
+                "champion_version": int(champion.version),
+                "expected": f"runs:/{champion.run_id}/{REFERENCE_PROFILE_ARTIFACT}",
+                "found": f"{type(error).__name__}: {error}"[:2000],
+                "reason": MetadataValue.text(
+                    "the champion's training-data profile cannot be read, so drift cannot be "
+                    "judged; restore its artifacts or move the champion alias"
+                ),
+            },
+        )
     psi = drift.population_stability(reference["features"], training_data[list(FEATURES)])
     label_shift = float(training_data[LABEL].mean()) - reference["label_rate"]
     outcome, level = validation.drift_against_reference(

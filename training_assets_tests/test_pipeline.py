@@ -296,7 +296,9 @@ def test_a_champion_without_its_profile_blocks_with_the_missing_artifact_named(
     assert run_training(instance).success
     champion = mlflow_client.get_model_version_by_alias(MODEL_NAME, "champion")
     # The champion's artifacts lost from the store, as after a partial restore.
-    artifacts = Path(mlflow_client.get_run(champion.run_id).info.artifact_uri.removeprefix("file://"))
+    artifacts = Path(
+        mlflow_client.get_run(champion.run_id).info.artifact_uri.removeprefix("file://")
+    )
     (artifacts / REFERENCE_PROFILE_ARTIFACT).unlink()
 
     result = run_training(instance)

@@ -33,9 +33,10 @@ def drift_within_limits(
     champion = model_registry.champion(mlflow_store.configure_client())
     if champion is None:
         return AssetCheckResult(passed=True, metadata={"note": challenger.NO_CHAMPION})
+    # Stores report a missing or unreadable artifact with different exception types.
     try:
         reference = reference_profile(champion.run_id)
-    except Exception as error:  # MLflow wraps a missing or unreadable artifact differently per store
+    except Exception as error:
         return AssetCheckResult(
             passed=False,
             metadata={

@@ -184,10 +184,19 @@ def asof_join(
 ) -> pa.Table:
     """The point-in-time join of `entity_df` with each view, one row per entity row, in order."""
     entity = pa.Table.from_pandas(entity_df, preserve_index=False)
-    entity = entity.append_column(_ROW, pa.array(np.arange(len(entity_df), dtype=np.int64)))
-    entity = entity.append_column(_TS, _epoch_ns(entity.column(timestamp_column)))
+    # DuckDB sees only what the join needs: the row number, the join keys and the time. The
+    # entity columns are put back beside the features afterwards, so they are not carried
+    # through the join's sorts and the final ORDER BY.
+    key_columns = list(dict.fromkeys(c for view in views for c in view.join_keys.values()))
+    probe = pa.table(
+        {
+            _ROW: pa.array(np.arange(len(entity_df), dtype=np.int64)),
+            _TS: _epoch_ns(entity.column(timestamp_column)),
+            **{column: entity.column(column) for column in key_columns},
+        }
+    )
     with _connect(settings) as con:
-        con.register("entity", entity)
+        con.register("entity", probe)
         joins, selects = [], []
         for index, view in enumerate(views):
             alias = f"f{index}"
@@ -207,16 +216,46 @@ def asof_join(
                 f"CASE WHEN {live} THEN {alias}.{_quote(name)} END AS {_quote(output)}"
                 for name, output in view.features
             ]
-        entity_columns = ", ".join(f"e.{_quote(column)}" for column in entity_df.columns)
-        query = (
-            f"SELECT {', '.join([entity_columns, *selects])} "
-            f"FROM entity e {' '.join(joins)} "
-            f"ORDER BY e.{_ROW}"
-        )
-        result = con.sql(query).to_arrow_table()
+        query = f"SELECT {', '.join(selects)} FROM entity e {' '.join(joins)} ORDER BY e.{_ROW}"
+        features = con.sql(query).to_arrow_table()
+    passed_through = _as_duckdb_returns(entity)
+    result = pa.Table.from_arrays(
+        [*passed_through.columns, *features.columns],
+        names=[*passed_through.column_names, *features.column_names],
+    )
     return _as_feast_timestamps(
         result, timestamp_column, entity.schema.field(timestamp_column).type.tz
     )
+
+
+def _as_duckdb_returns(entity: pa.Table) -> pa.Table:
+    """The entity columns typed as Feast's DuckDB store returns them after its query.
+
+    Integers, floats, booleans and timestamps come back as they went in (timestamps are then
+    set by `_as_feast_timestamps`). Other columns, such as categoricals, large strings or
+    durations, are passed through a DuckDB projection, which types them as DuckDB does.
+    """
+    same = [
+        field.name
+        for field in entity.schema
+        if pa.types.is_integer(field.type)
+        or pa.types.is_boolean(field.type)
+        or pa.types.is_timestamp(field.type)
+        or pa.types.is_float32(field.type)
+        or pa.types.is_float64(field.type)
+    ]
+    if len(same) == entity.num_columns:
+        return entity
+    others = entity.drop_columns(same)
+    # A connection of its own: the default config keeps the rows in scan order.
+    with duckdb.connect() as con:
+        con.register("others", others)
+        typed = con.sql("SELECT * FROM others").to_arrow_table()
+    columns = [
+        entity.column(name) if name in same else typed.column(name)
+        for name in entity.column_names
+    ]
+    return pa.Table.from_arrays(columns, names=entity.column_names)
 
 
 def _as_feast_timestamps(result: pa.Table, timestamp_column: str, zone: str | None) -> pa.Table:

@@ -4,6 +4,7 @@ import hashlib
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from training_assets.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL, ORDERS_DTYPES
@@ -55,11 +56,16 @@ def read_orders(location: Path) -> pd.DataFrame:
     files = order_files(location)
     if not files:
         raise OrdersError(f"orders folder {location} holds no *.parquet files")
-    frames = []
-    for path in files:
-        frame = pd.read_parquet(path, columns=None)
-        frames.append(validate_orders(frame, source=str(path)))
-    return pd.concat(frames, ignore_index=True)
+    tables = [_validated(pq.read_table(path), source=str(path)) for path in files]
+    # Labels are passed through as found, so files may disagree on their type; "permissive"
+    # gives them a common one (int and float make float), as pandas would.
+    table = pa.concat_tables(tables, promote_options="permissive")
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table, tables
+    # Arrow's allocator keeps the decompression buffers for reuse; the join that follows
+    # allocates through DuckDB's, so hand them back now rather than carry them through it.
+    pa.default_memory_pool().release_unused()
+    return frame
 
 
 def validate_orders(frame: pd.DataFrame, source: str = "orders") -> pd.DataFrame:
@@ -69,36 +75,44 @@ def validate_orders(frame: pd.DataFrame, source: str = "orders") -> pd.DataFrame
     """
     missing = [column for column in ORDERS_DTYPES if column not in frame.columns]
     if missing:
-        raise OrdersError(
-            f"{source}: missing column(s) {missing}; expected {list(ORDERS_DTYPES)}, "
-            f"found {list(frame.columns)}"
-        )
-    frame = frame[list(ORDERS_DTYPES)]
+        raise OrdersError(_missing_message(source, missing, list(frame.columns)))
+    table = pa.Table.from_pandas(frame[list(ORDERS_DTYPES)], preserve_index=False)
+    return _validated(table, source).to_pandas()
+
+
+def _validated(table: pa.Table, source: str) -> pa.Table:
+    """The orders columns of `table`, checked and cast: UTC nanosecond times, int64 keys."""
+    missing = [column for column in ORDERS_DTYPES if column not in table.column_names]
+    if missing:
+        raise OrdersError(_missing_message(source, missing, table.column_names))
+    table = table.select(list(ORDERS_DTYPES)).replace_schema_metadata(None)
     # The join needs keys and times; the label is passed through as found, so that the
     # `labels_are_binary` gate reports bad labels with evidence instead of a read error.
     nulls = {
-        column: int(frame[column].isna().sum())
+        column: table.column(column).null_count
         for column in (EVENT_TIMESTAMP, ENTITY_KEY)
-        if frame[column].isna().any()
+        if table.column(column).null_count
     }
     if nulls:
         raise OrdersError(f"{source}: null values in {nulls}")
-
-    timestamps = frame[EVENT_TIMESTAMP]
-    if not pd.api.types.is_datetime64_any_dtype(timestamps):
+    times = table.schema.field(EVENT_TIMESTAMP).type
+    if not pa.types.is_timestamp(times):
         raise OrdersError(
-            f"{source}: column {EVENT_TIMESTAMP!r} must be a timestamp, found {timestamps.dtype}"
+            f"{source}: column {EVENT_TIMESTAMP!r} must be a timestamp, found {times}"
         )
-    if timestamps.dt.tz is None:
-        timestamps = timestamps.dt.tz_localize("UTC")
-    if not pd.api.types.is_integer_dtype(frame[ENTITY_KEY]):
-        raise OrdersError(
-            f"{source}: column {ENTITY_KEY!r} must be integer, found {frame[ENTITY_KEY].dtype}"
-        )
-    return pd.DataFrame(
-        {
-            EVENT_TIMESTAMP: timestamps.dt.tz_convert("UTC").astype("datetime64[ns, UTC]"),
-            ENTITY_KEY: frame[ENTITY_KEY].astype("int64"),
-            LABEL: frame[LABEL],
-        }
+    keys = table.schema.field(ENTITY_KEY).type
+    if not pa.types.is_integer(keys):
+        raise OrdersError(f"{source}: column {ENTITY_KEY!r} must be integer, found {keys}")
+    try:
+        # Arrow keeps times as UTC instants, so naive times cast to UTC keep their values.
+        event_times = table.column(EVENT_TIMESTAMP).cast(pa.timestamp("ns", tz="UTC"))
+        entity_keys = table.column(ENTITY_KEY).cast(pa.int64())
+    except pa.ArrowInvalid as error:
+        raise OrdersError(f"{source}: {error}") from error
+    return pa.table(
+        {EVENT_TIMESTAMP: event_times, ENTITY_KEY: entity_keys, LABEL: table.column(LABEL)}
     )
+
+
+def _missing_message(source: str, missing: list[str], found: list[str]) -> str:
+    return f"{source}: missing column(s) {missing}; expected {list(ORDERS_DTYPES)}, found {found}"

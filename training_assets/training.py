@@ -7,6 +7,8 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import ElasticNet
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
@@ -36,47 +38,68 @@ class Split(NamedTuple):
 
 
 def with_order_position(orders: pd.DataFrame) -> pd.DataFrame:
-    """The orders with a column recording each row's position, to restore order after a join."""
-    return orders.assign(**{ORDER_POSITION: np.arange(len(orders), dtype=np.int64)})
+    """The orders with a column recording each row's position, to restore order after a join.
+
+    The input is left as it is; the result shares its columns rather than copying them.
+    """
+    positioned = orders.copy(deep=False)
+    positioned[ORDER_POSITION] = np.arange(len(orders), dtype=np.int64)
+    return positioned
 
 
-def as_training_table(joined: pd.DataFrame) -> pd.DataFrame:
-    """The joined frame back in input order, without the position column.
+def as_training_table(joined: pa.Table) -> pa.Table:
+    """The joined table back in input order, without the position column.
 
     Columns the schema knows come first, in schema order. Anything else is kept after them,
-    so that the schema gates report it instead of it vanishing here.
+    so that the schema gates report it instead of it vanishing here. Event and feature times
+    become UTC nanosecond timestamps; naive times are UTC, as Feast reads them. Columns are
+    re-typed or reordered without copying the others.
     """
-    if not joined[ORDER_POSITION].is_monotonic_increasing:
-        joined = joined.sort_values(ORDER_POSITION, kind="stable")
-    if FEATURE_EPOCH in joined.columns:
-        joined = joined.assign(
-            **{FEATURE_TIMESTAMP: _utc_from_epoch_seconds(joined[FEATURE_EPOCH])}
-        ).drop(columns=FEATURE_EPOCH)
-    known = [column for column in TRAINING_COLUMNS if column in joined.columns]
-    extra = [c for c in joined.columns if c not in TRAINING_COLUMNS and c != ORDER_POSITION]
-    # One selection, so a large table is copied once.
-    table = joined[known + extra].reset_index(drop=True)
-    if EVENT_TIMESTAMP in table and pd.api.types.is_datetime64_any_dtype(table[EVENT_TIMESTAMP]):
-        table[EVENT_TIMESTAMP] = _as_utc_ns(table[EVENT_TIMESTAMP])
-    return table
+    positions = joined.column(ORDER_POSITION)
+    if len(positions) > 1 and not _is_increasing(positions):
+        joined = joined.take(pc.sort_indices(positions))
+    if FEATURE_EPOCH in joined.column_names:
+        seconds = joined.column(FEATURE_EPOCH).cast(pa.int64())
+        nanoseconds = pc.multiply_checked(seconds, 1_000_000_000)
+        joined = joined.append_column(FEATURE_TIMESTAMP, nanoseconds.cast(UTC_NS))
+    if EVENT_TIMESTAMP in joined.column_names and pa.types.is_timestamp(
+        joined.schema.field(EVENT_TIMESTAMP).type
+    ):
+        index = joined.schema.get_field_index(EVENT_TIMESTAMP)
+        joined = joined.set_column(index, EVENT_TIMESTAMP, joined.column(index).cast(UTC_NS))
+    names = joined.column_names
+    known = [column for column in TRAINING_COLUMNS if column in names]
+    dropped = {ORDER_POSITION, FEATURE_EPOCH}
+    extra = [c for c in names if c not in TRAINING_COLUMNS and c not in dropped]
+    # Pandas metadata from an earlier frame would restore that frame's zones and dtypes.
+    return joined.select(known + extra).replace_schema_metadata(None)
 
 
-def _as_utc_ns(times: pd.Series) -> pd.Series:
-    """Times as datetime64[ns, UTC]; naive times are UTC, as Feast reads them."""
-    if times.dt.tz is None:
-        times = times.dt.tz_localize("UTC")
-    # A unit change and a zone change are cheap; pd.to_datetime on 10M rows is not.
-    return times.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+def rows_without_features(table: pa.Table) -> int:
+    """Rows in which every feature the table has is null or NaN: orders no stats row matched."""
+    present = [table.column(name) for name in FEATURES if name in table.column_names]
+    if not present:
+        return table.num_rows
+    missing = pc.is_null(present[0], nan_is_null=True)
+    for column in present[1:]:
+        missing = pc.and_(missing, pc.is_null(column, nan_is_null=True))
+    return int(pc.sum(missing).as_py() or 0)
 
 
-def _utc_from_epoch_seconds(seconds: pd.Series) -> pd.Series:
-    """Epoch seconds (nulls allowed) as datetime64[ns, UTC], via integer nanoseconds."""
-    values = seconds.to_numpy(dtype="float64", na_value=np.nan)
-    missing = np.isnan(values)
-    nanoseconds = np.where(missing, 0, values).astype(np.int64) * 1_000_000_000
-    times = nanoseconds.view("datetime64[ns]").copy()
-    times[missing] = np.datetime64("NaT")
-    return pd.Series(times, index=seconds.index).dt.tz_localize("UTC")
+def positive_rate(table: pa.Table) -> float:
+    """The mean label, 0.0 for a table without rows or labels."""
+    if LABEL not in table.column_names or table.num_rows == 0:
+        return 0.0
+    mean = pc.mean(table.column(LABEL).cast(pa.float64())).as_py()
+    return 0.0 if mean is None else float(mean)
+
+
+# Arrow's UTC nanosecond timestamp; naive times cast to it keep their values, so read as UTC.
+UTC_NS = pa.timestamp("ns", tz="UTC")
+
+
+def _is_increasing(values: pa.ChunkedArray) -> bool:
+    return pc.all(pc.greater(values[1:], values[:-1])).as_py()
 
 
 def split_frame(

@@ -439,6 +439,8 @@ def with_extra_columns(entity: pd.DataFrame, kind: str) -> pd.DataFrame:
         frame["city"] = np.where(np.arange(n) % 3 == 0, "Lyon", "Oslo")
         frame["coupon"] = pd.array([7 if i % 4 else None for i in range(n)], dtype="Int64")
         frame["channel"] = pd.Categorical(np.where(np.arange(n) % 2 == 0, "app", "web"))
+        # Arrow's large string, which Feast's store returns as a plain string.
+        frame["note"] = pd.array([f"order {i}" for i in range(n)], dtype="string[pyarrow]")
     elif kind == "utc_datetime":
         frame["placed_at"] = frame["event_timestamp"] - pd.Timedelta(minutes=3)
     else:

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from dagster import (
     AssetKey,
@@ -134,12 +135,37 @@ def test_parquet_writes_under_nested_asset_key(base):
 def test_parquet_rejects_non_frames(base, obj):
     manager = ParquetIOManager(base_path=base)
 
-    with pytest.raises(TypeError, match="stores DataFrames and Series") as raised:
+    with pytest.raises(TypeError, match="stores DataFrames, Series and Arrow tables") as raised:
         store(manager, "train_x", obj)
 
     assert "train_x" in str(raised.value)
     assert type(obj).__name__ in str(raised.value)
     assert not (base / "train_x.parquet").exists()
+
+
+def test_parquet_round_trips_an_arrow_table_as_the_frame_it_holds(base):
+    manager = ParquetIOManager(base_path=base)
+    table = pa.table(
+        {
+            "driver_id": pa.array([1001, 1002, 1003], pa.int64()),
+            "trip_completed": pa.array([1, None, 0], pa.int64()),
+            "conv_rate": pa.array([0.1, None, 0.9], pa.float32()),
+            "event_timestamp": pa.array([0, 3_600, 7_200], pa.int64()).cast(
+                pa.timestamp("ns", tz="UTC")
+            ),
+        }
+    )
+
+    logged = store(manager, "training_data", table)
+    loaded = load(manager, "training_data")
+
+    pd.testing.assert_frame_equal(loaded, table.to_pandas())
+    # The logged schema is the one the frame loads back with, nullable integers as floats.
+    assert {c.name: c.type for c in logged["columns"].schema.columns} == {
+        name: str(dtype) for name, dtype in loaded.dtypes.items()
+    }
+    assert str(loaded["trip_completed"].dtype) == "float64"
+    assert logged["row_count"] == IntMetadataValue(3)
 
 
 def test_interrupted_write_keeps_previous_file(base, monkeypatch):

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from sklearn.linear_model import ElasticNet, LinearRegression
 from sklearn.pipeline import Pipeline
@@ -283,10 +284,15 @@ def joined_like_feast(orders: pd.DataFrame) -> pd.DataFrame:
     return shuffled[columns]
 
 
+def rebuilt(joined: pd.DataFrame) -> pd.DataFrame:
+    """as_training_table on the Arrow table of `joined`, back as a frame to assert on."""
+    return as_training_table(pa.Table.from_pandas(joined, preserve_index=False)).to_pandas()
+
+
 def test_as_training_table_restores_input_order():
     orders = orders_frame()
 
-    table = as_training_table(joined_like_feast(orders))
+    table = rebuilt(joined_like_feast(orders))
 
     assert list(table[ENTITY_KEY]) == [1003, 1001, 1002, 1001, 1004]
     assert list(table[EVENT_TIMESTAMP]) == list(orders[EVENT_TIMESTAMP])
@@ -296,7 +302,7 @@ def test_as_training_table_restores_input_order():
 
 
 def test_as_training_table_drops_position_and_orders_columns():
-    table = as_training_table(joined_like_feast(orders_frame()))
+    table = rebuilt(joined_like_feast(orders_frame()))
 
     assert ORDER_POSITION not in table.columns
     # Schema columns first in schema order, unknown ones after them in the order found.
@@ -305,7 +311,7 @@ def test_as_training_table_drops_position_and_orders_columns():
 
 def test_as_training_table_turns_the_feature_epoch_into_a_utc_timestamp():
     orders = orders_frame()
-    table = as_training_table(joined_like_feast(orders))
+    table = rebuilt(joined_like_feast(orders))
 
     assert FEATURE_EPOCH not in table.columns
     assert str(table[FEATURE_TIMESTAMP].dtype) == "datetime64[ns, UTC]"
@@ -316,7 +322,7 @@ def test_as_training_table_turns_the_feature_epoch_into_a_utc_timestamp():
 
 
 def test_as_training_table_normalises_timestamps_to_ns_utc():
-    table = as_training_table(joined_like_feast(orders_frame()))
+    table = rebuilt(joined_like_feast(orders_frame()))
 
     assert str(table[EVENT_TIMESTAMP].dtype) == "datetime64[ns, UTC]"
     assert table[EVENT_TIMESTAMP].iloc[0] == pd.Timestamp("2025-12-03 10:00", tz="UTC")
@@ -326,7 +332,7 @@ def test_as_training_table_converts_other_zones_to_utc():
     orders = orders_frame()
     orders[EVENT_TIMESTAMP] = orders[EVENT_TIMESTAMP].dt.tz_convert("Asia/Tokyo")
 
-    table = as_training_table(with_order_position(orders))
+    table = rebuilt(with_order_position(orders))
 
     assert str(table[EVENT_TIMESTAMP].dtype) == "datetime64[ns, UTC]"
     assert table[EVENT_TIMESTAMP].iloc[0] == pd.Timestamp("2025-12-03 10:00", tz="UTC")
@@ -336,7 +342,7 @@ def test_as_training_table_reads_naive_timestamps_as_utc():
     orders = orders_frame()
     orders[EVENT_TIMESTAMP] = orders[EVENT_TIMESTAMP].dt.tz_localize(None)
 
-    table = as_training_table(with_order_position(orders))
+    table = rebuilt(with_order_position(orders))
 
     assert str(table[EVENT_TIMESTAMP].dtype) == "datetime64[ns, UTC]"
     assert table[EVENT_TIMESTAMP].iloc[0] == pd.Timestamp("2025-12-03 10:00", tz="UTC")

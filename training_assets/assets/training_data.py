@@ -1,13 +1,13 @@
 """The training table: orders joined point-in-time with driver features."""
 
-import pandas as pd
+import pyarrow as pa
 from dagster import AssetExecutionContext, MetadataValue, asset
 
 from training_assets import training, watch
 from training_assets.assets.sources import driver_stats_source, orders
 from training_assets.resources.feast import FeastResource
 from training_assets.resources.orders import OrdersSource
-from training_assets.schema import FEATURES, LABEL, TRAINING_FEATURE_SERVICE
+from training_assets.schema import TRAINING_FEATURE_SERVICE
 
 # Metadata key of the digest of the orders and feature file that a materialization read.
 DATA_DIGEST_KEY = "data_digest"
@@ -16,15 +16,15 @@ DATA_DIGEST_KEY = "data_digest"
 @asset(
     group_name="training",
     deps=[orders, driver_stats_source],
-    kinds={"feast", "pandas"},
-    code_version="1",
+    kinds={"feast", "pyarrow"},
+    code_version="2",
 )
 def training_data(
     context: AssetExecutionContext,
     feature_store: dict,
     feast: FeastResource,
     orders_source: OrdersSource,
-) -> pd.DataFrame:
+) -> pa.Table:
     """Orders joined point-in-time with driver features: one row per order, in order."""
     if TRAINING_FEATURE_SERVICE not in feature_store["feature_services"]:
         raise ValueError(
@@ -40,7 +40,6 @@ def training_data(
         training.with_order_position(order_frame), TRAINING_FEATURE_SERVICE
     )
     table = training.as_training_table(joined)
-    present = [column for column in FEATURES if column in table.columns]
     context.add_output_metadata(
         {
             "orders_path": MetadataValue.path(str(orders_source.location())),
@@ -48,8 +47,8 @@ def training_data(
             "orders_version": orders_version,
             "driver_stats_version": stats_version,
             "input_orders": len(order_frame),
-            "rows_without_features": int(table[present].isna().all(axis=1).sum()),
-            "positive_rate": float(table[LABEL].mean()) if LABEL in table and len(table) else 0.0,
+            "rows_without_features": training.rows_without_features(table),
+            "positive_rate": training.positive_rate(table),
         }
     )
     return table

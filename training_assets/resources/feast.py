@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
 import yaml
 from dagster import ConfigurableResource
 from pydantic import Field
@@ -55,8 +56,12 @@ class FeastResource(ConfigurableResource):
         """Data version of the feature file: a hash of its bytes."""
         return orders.content_digest([self.resolved_driver_stats_path()])
 
-    def store(self) -> "FeatureStore":
-        """A FeatureStore on the repo's yaml with this resource's locations."""
+    def store(self, coerce_tz_aware: bool | None = None) -> "FeatureStore":
+        """A FeatureStore on the repo's yaml with this resource's locations.
+
+        Args:
+            coerce_tz_aware: Overrides the yaml's `coerce_tz_aware` when given.
+        """
         # feast takes seconds to import; only the steps that use it pay for it.
         from feast import FeatureStore, RepoConfig
 
@@ -69,6 +74,8 @@ class FeastResource(ConfigurableResource):
         online.parent.mkdir(parents=True, exist_ok=True)
         raw["registry"] = str(registry)
         raw["online_store"] = {**raw.get("online_store", {}), "path": str(online)}
+        if coerce_tz_aware is not None:
+            raw["coerce_tz_aware"] = coerce_tz_aware
         config = RepoConfig(**raw)
         config.repo_path = repo
         return FeatureStore(config=config)
@@ -100,11 +107,22 @@ class FeastResource(ConfigurableResource):
             "registry": str(store.config.registry.path),
         }
 
-    def historical_features(self, entity_df: pd.DataFrame, feature_service: str) -> pd.DataFrame:
-        """Point-in-time join of `entity_df` with the features that `feature_service` names."""
-        store = self.store()
+    def historical_features(self, entity_df: pd.DataFrame, feature_service: str) -> pa.Table:
+        """Point-in-time join of `entity_df` with the features that `feature_service` names.
+
+        Returns:
+            The joined rows as an Arrow table; Feast's `to_df` would copy them once more.
+        """
+        # Feast copies the whole entity frame to make its times UTC-aware. When they all are
+        # UTC already, that copy changes nothing but costs memory, so it is skipped.
+        already_utc = all(
+            isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC"
+            for dtype in entity_df.dtypes
+            if pd.api.types.is_datetime64_any_dtype(dtype)
+        )
+        store = self.store(coerce_tz_aware=False if already_utc else None)
         service = store.get_feature_service(feature_service)
-        return store.get_historical_features(entity_df=entity_df, features=service).to_df()
+        return store.get_historical_features(entity_df=entity_df, features=service).to_arrow()
 
     def _parse_repo(self) -> "RepoContents":
         from feast.repo_operations import parse_repo

@@ -252,8 +252,7 @@ def _as_duckdb_returns(entity: pa.Table) -> pa.Table:
         con.register("others", others)
         typed = con.sql("SELECT * FROM others").to_arrow_table()
     columns = [
-        entity.column(name) if name in same else typed.column(name)
-        for name in entity.column_names
+        entity.column(name) if name in same else typed.column(name) for name in entity.column_names
     ]
     return pa.Table.from_arrays(columns, names=entity.column_names)
 

@@ -136,19 +136,15 @@ def time_calls() -> dict[str, dict]:
     return calls
 
 
-def pipeline(args: argparse.Namespace) -> dict:
-    started = time.perf_counter()
-    from dagster import DagsterEventType, DagsterInstance
+def time_the_join(timings: dict[str, float]) -> None:
+    """Record the point-in-time join inside the training_data step: the resource call as a
+    whole, and the offline store's DuckDB query within it.
 
-    from training_assets.definitions import defs
+    The offline store module is patched only once the step runs, so feast is imported where
+    the job imports it.
+    """
     from training_assets.resources.feast import FeastResource
 
-    imports_s = time.perf_counter() - started
-    timings: dict[str, float] = {}
-
-    # Record the time of the point-in-time join inside the training_data step: the resource
-    # call as a whole, and the offline store's DuckDB query within it. The offline store
-    # module is patched only once the step runs, so feast is imported where the job imports it.
     original_historical_features = FeastResource.historical_features
 
     def timed_historical_features(self, entity_df, feature_service):
@@ -173,16 +169,11 @@ def pipeline(args: argparse.Namespace) -> dict:
             asof_offline_store.asof_join = original_asof_join
 
     FeastResource.historical_features = timed_historical_features
-    calls = time_calls()
 
-    args.dagster_home.mkdir(parents=True, exist_ok=True)
-    with RssSampler() as sampler, DagsterInstance.local_temp(str(args.dagster_home)) as instance:
-        job = defs.resolve_job_def("training_job")
-        t = time.perf_counter()
-        # Not raise_on_error: a run that a model gate stopped is still measured and reported.
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
-        execute_s = time.perf_counter() - t
-        logs = instance.all_logs(result.run_id)
+
+def step_figures(instance, run_id: str, sampler: RssSampler) -> tuple[dict, dict]:
+    """Wall time and peak RSS of each step of a run, from its events; and the failed steps."""
+    from dagster import DagsterEventType
 
     starts: dict[str, float] = {}
     steps: dict[str, dict] = {}
@@ -191,7 +182,7 @@ def pipeline(args: argparse.Namespace) -> dict:
         DagsterEventType.STEP_SUCCESS: "success",
         DagsterEventType.STEP_FAILURE: "failure",
     }
-    for entry in logs:
+    for entry in instance.all_logs(run_id):
         event = entry.dagster_event
         if event is None or entry.step_key is None:
             continue
@@ -213,6 +204,28 @@ def pipeline(args: argparse.Namespace) -> dict:
                 }
         elif event.event_type == DagsterEventType.STEP_SKIPPED:
             steps[entry.step_key] = {"status": "skipped"}
+    return steps, failed_steps
+
+
+def pipeline(args: argparse.Namespace) -> dict:
+    started = time.perf_counter()
+    from dagster import DagsterInstance
+
+    from training_assets.definitions import defs
+
+    imports_s = time.perf_counter() - started
+    timings: dict[str, float] = {}
+    time_the_join(timings)
+    calls = time_calls()
+
+    args.dagster_home.mkdir(parents=True, exist_ok=True)
+    with RssSampler() as sampler, DagsterInstance.local_temp(str(args.dagster_home)) as instance:
+        job = defs.resolve_job_def("training_job")
+        t = time.perf_counter()
+        # Not raise_on_error: a run that a model gate stopped is still measured and reported.
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        execute_s = time.perf_counter() - t
+        steps, failed_steps = step_figures(instance, result.run_id, sampler)
 
     checks = {
         f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}": evaluation.passed
@@ -250,6 +263,59 @@ def pipeline(args: argparse.Namespace) -> dict:
         "calls": calls,
         **timings,
         "max_rss_end_mib": max_rss_mib(),
+    }
+
+
+# --- (a') the training_data step alone, in a process of its own ---------------------------
+
+
+def training_set(args: argparse.Namespace) -> dict:
+    """Materialize `training_data` alone, as a run worker would: the code location imported,
+    the applied repo's record (`feature_store`) loaded from the working area, no checks.
+
+    Its process is this step's alone, so the process's peak RSS is the step's, imports
+    included. `build_s` is the step without writing its output, as the baseline's join time
+    is without writing its result.
+    """
+    started = time.perf_counter()
+    from dagster import DagsterInstance, materialize
+
+    from training_assets.assets import feature_store, sources, training_data
+    from training_assets.definitions import defs
+
+    imports_s = time.perf_counter() - started
+    timings: dict[str, float] = {}
+    time_the_join(timings)
+    calls = time_calls()
+
+    args.dagster_home.mkdir(parents=True, exist_ok=True)
+    with RssSampler() as sampler, DagsterInstance.local_temp(str(args.dagster_home)) as instance:
+        result = materialize(
+            [
+                sources.orders,
+                sources.driver_stats_source,
+                feature_store.feature_store,
+                training_data.training_data,
+            ],
+            selection=[training_data.training_data],
+            resources=defs.resources,
+            instance=instance,
+            raise_on_error=False,
+        )
+        steps, failed_steps = step_figures(instance, result.run_id, sampler)
+    step = steps.get("training_data", {})
+    write = calls.get("write training_data.parquet", {}).get("total_s")
+    return {
+        "imports_s": imports_s,
+        "success": result.success,
+        "exit_code": 0 if result.success else 1,
+        "failed_steps": failed_steps,
+        "step_s": step.get("wall_s"),
+        "write_s": write,
+        "build_s": None if write is None or "wall_s" not in step else step["wall_s"] - write,
+        "step_peak_rss_mib": step.get("peak_rss_mib"),
+        "calls": calls,
+        **timings,
     }
 
 
@@ -381,6 +447,7 @@ def feast_duckdb(args: argparse.Namespace) -> dict:
 STEPS = {
     "import_feast": import_feast,
     "pipeline": pipeline,
+    "training_set": training_set,
     "baseline": baseline,
     "feast_duckdb": feast_duckdb,
 }
@@ -394,7 +461,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stats", type=Path, help="baseline: driver stats parquet")
     parser.add_argument("--ttl-seconds", type=int, default=86_400, help="baseline: view TTL")
     parser.add_argument("--out", type=Path, help="baseline, feast_duckdb: joined features")
-    parser.add_argument("--dagster-home", type=Path, help="pipeline: instance directory")
+    parser.add_argument(
+        "--dagster-home", type=Path, help="pipeline, training_set: instance directory"
+    )
     parser.add_argument("--feast-dir", type=Path, help="feast_duckdb: registry directory")
     args = parser.parse_args(argv)
     result = STEPS[args.step](args)

@@ -304,6 +304,26 @@ def run_size(
             f"{', '.join(pipeline.result['failed_checks'])}: no model registered; "
             "the run is measured up to the gate"
         )
+    # The training_data step alone needs the applied repo that the job's run recorded.
+    if pipeline.result.get("steps", {}).get("feature_store", {}).get("status") == "success":
+        record(
+            "training_set",
+            measure(
+                "training_set",
+                [
+                    *steps,
+                    "training_set",
+                    "--result",
+                    str(root / "results" / "training_set.json"),
+                    "--dagster-home",
+                    str(root / "dagster_home_training_set"),
+                ],
+                env,
+                root / "logs" / "training_set.log",
+                root / "results" / "training_set.json",
+                **limits,
+            ),
+        )
     baseline_out = root / "baseline" / "joined.parquet"
     baseline_out.parent.mkdir(parents=True, exist_ok=True)
     baseline = record(
@@ -388,6 +408,91 @@ def run_size(
     return entry
 
 
+def run_sample(args: argparse.Namespace, work: Path, failures: list[str]) -> dict:
+    """training_job against a plain single-process script doing the same work, on the
+    default sample data (the generator's defaults), each in a process of its own."""
+    root = work / "sample"
+    if root.exists():
+        shutil.rmtree(root)
+    area = root / "area"
+    env = child_env(area)
+    limits = {"timeout_s": args.timeout, "max_rss_mib": args.max_rss_mb}
+    entry: dict = {"working_area": str(area), "steps": {}}
+
+    def record(key: str, measured: Measured) -> Measured:
+        entry["steps"][key] = measured.as_json()
+        status = "ok" if measured.ok else "FAILED"
+        print(
+            f"  {key:<14} {status:<6} {measured.wall_s:8.2f} s {measured.peak_rss_mib:9.0f} MiB",
+            flush=True,
+        )
+        if not measured.ok:
+            failures.append(f"sample: {measured.failure()}")
+        return measured
+
+    print("sample: the generator's default data")
+    python = sys.executable
+    generated = record(
+        "generate",
+        measure(
+            "generate",
+            [python, "-m", "training_assets.sample_data"],
+            env,
+            root / "logs" / "generate.log",
+            None,
+            **limits,
+        ),
+    )
+    if not generated.ok:
+        return entry
+    entry["n_orders"] = sum(
+        pq.ParquetFile(path).metadata.num_rows
+        for path in sorted((area / "data" / "orders").glob("*.parquet"))
+    )
+    job = record(
+        "training_job",
+        measure(
+            "training_job",
+            [
+                python,
+                "-m",
+                "bench.steps",
+                "pipeline",
+                "--result",
+                str(root / "results" / "pipeline.json"),
+                "--dagster-home",
+                str(root / "dagster_home"),
+            ],
+            env,
+            root / "logs" / "pipeline.log",
+            root / "results" / "pipeline.json",
+            **limits,
+        ),
+    )
+    script = record(
+        "plain_script",
+        measure(
+            "plain_script",
+            [
+                python,
+                "-m",
+                "bench.plain_script",
+                "--result",
+                str(root / "results" / "plain_script.json"),
+                "--mlflow-dir",
+                str(root / "plain_script_mlflow"),
+            ],
+            env,
+            root / "logs" / "plain_script.log",
+            root / "results" / "plain_script.json",
+            **limits,
+        ),
+    )
+    if job.ok and script.ok:
+        entry["ratios"] = {"training_job_time_vs_plain_script": job.wall_s / script.wall_s}
+    return entry
+
+
 def check_rows(entry: dict, failures: list[str], size: int, name: str, found: int, want: int):
     entry["checks"][name] = {"passed": found == want, "rows": found, "orders": want}
     if found != want:
@@ -401,30 +506,79 @@ def check_equal(entry: dict, failures: list[str], size: int, name: str, report: 
 
 
 def ratios(entry: dict) -> dict:
-    """The project's training-set step against the raw ASOF join, for time and RSS."""
+    """The project's training-set step against the raw ASOF join, for time and RSS.
+
+    The targets are read on the step run alone in its own process (`training_set`): time of
+    the build (orders read to joined table, the output's write excluded as the baseline's is)
+    and of the Feast join within it, against the baseline's join; peak RSS of that process,
+    imports included, against the baseline process's. The same step inside the full job is
+    reported beside them.
+    """
     steps = entry["steps"]
-    pipeline = steps.get("training_job", {})
     baseline = steps.get("baseline_asof", {})
-    inner = pipeline.get("inner", {})
-    step = inner.get("steps", {}).get(TRAINING_DATA_STEP, {})
-    # Meaningful whenever the training-set step itself succeeded, even if a later one failed.
-    if not (baseline.get("ok") and step.get("status") == "success"):
+    if not baseline.get("ok"):
         return {}
     join_s = baseline["inner"]["join_s"]
-    out = {
-        "training_data_step_time_vs_baseline_join": step["wall_s"] / join_s,
-        "training_data_step_rss_vs_baseline_process_rss": (
-            step["peak_rss_mib"] / baseline["peak_rss_mib"]
-        ),
-        "training_job_process_rss_vs_baseline_process_rss": (
-            pipeline["peak_rss_mib"] / baseline["peak_rss_mib"]
-        ),
-    }
-    if "historical_features_s" in inner:
-        out["historical_features_time_vs_baseline_join"] = inner["historical_features_s"] / join_s
-    if "asof_join_s" in inner:
-        out["asof_offline_store_join_time_vs_baseline_join"] = inner["asof_join_s"] / join_s
+    baseline_rss = baseline["peak_rss_mib"]
+    out: dict[str, float] = {}
+    alone = steps.get("training_set", {})
+    inner = alone.get("inner", {})
+    if alone.get("ok") and inner.get("build_s") is not None:
+        out["training_set_build_time_vs_baseline_join"] = inner["build_s"] / join_s
+        out["training_set_step_time_vs_baseline_join"] = inner["step_s"] / join_s
+        out["training_set_process_rss_vs_baseline_process_rss"] = (
+            alone["peak_rss_mib"] / baseline_rss
+        )
+        if "historical_features_s" in inner:
+            out["historical_features_time_vs_baseline_join"] = (
+                inner["historical_features_s"] / join_s
+            )
+        if "asof_join_s" in inner:
+            out["asof_offline_store_join_time_vs_baseline_join"] = inner["asof_join_s"] / join_s
+    pipeline = steps.get("training_job", {})
+    step = pipeline.get("inner", {}).get("steps", {}).get(TRAINING_DATA_STEP, {})
+    if step.get("status") == "success":
+        out["training_data_step_in_job_time_vs_baseline_join"] = step["wall_s"] / join_s
+        out["training_data_step_in_job_rss_vs_baseline_process_rss"] = (
+            step["peak_rss_mib"] / baseline_rss
+        )
+        out["training_job_process_rss_vs_baseline_process_rss"] = (
+            pipeline["peak_rss_mib"] / baseline_rss
+        )
     return out
+
+
+# The table's ratio rows: label, time ratio key, RSS ratio key, note.
+RATIO_ROWS = [
+    (
+        "ratio training set build / baseline",
+        "training_set_build_time_vs_baseline_join",
+        "training_set_process_rss_vs_baseline_process_rss",
+        "target <= 1.5x: step alone, time without its write vs join; RSS of the processes",
+    ),
+    (
+        "ratio historical_features / baseline join",
+        "historical_features_time_vs_baseline_join",
+        None,
+        "the join through Feast's API, in the step alone",
+    ),
+    (
+        "ratio training_data step in job / baseline",
+        "training_data_step_in_job_time_vs_baseline_join",
+        "training_data_step_in_job_rss_vs_baseline_process_rss",
+        "with its write; RSS of the job's process during the step",
+    ),
+]
+
+
+def ratio_rows(size: str, ratios_: dict) -> list[tuple[str, str, str, str, str]]:
+    rows = []
+    for label, time_key, rss_key, note in RATIO_ROWS:
+        if time_key in ratios_ or rss_key in ratios_:
+            time_cell = f"{ratios_[time_key]:.2f}x" if time_key in ratios_ else ""
+            rss_cell = f"{ratios_[rss_key]:.2f}x" if rss_key in ratios_ else ""
+            rows.append((size, label, time_cell, rss_cell, note))
+    return rows
 
 
 def table(results: dict) -> str:
@@ -480,6 +634,17 @@ def table(results: dict) -> str:
             # The work around the join, where it adds up; the JSON has every call.
             for label, call in (kv for kv in calls if kv[1]["total_s"] >= 0.1):
                 add(size, f"  in calls: {label}", call["total_s"], None, f"{call['calls']} call(s)")
+        alone = steps.get("training_set")
+        if alone:
+            inner = alone["inner"]
+            note = "" if alone["ok"] else "FAILED"
+            add(size, "training_data alone (process)", alone["wall_s"], alone["peak_rss_mib"], note)
+            add(size, "  imports", inner.get("imports_s"))
+            add(size, "  step training_data", inner.get("step_s"), inner.get("step_peak_rss_mib"))
+            add(size, "    build (step without the write)", inner.get("build_s"))
+            add(size, "    FeastResource.historical_features", inner.get("historical_features_s"))
+            add(size, "    AsofDuckDBOfflineStore join", inner.get("asof_join_s"))
+            add(size, "    write training_data.parquet", inner.get("write_s"))
         baseline = steps.get("baseline_asof")
         if baseline:
             note = "" if baseline["ok"] else "FAILED"
@@ -490,42 +655,40 @@ def table(results: dict) -> str:
             note = "" if duck["ok"] else duck.get("killed") or "FAILED"
             add(size, "feast duckdb store (process)", duck["wall_s"], duck["peak_rss_mib"], note)
             add(size, "  feast duckdb join only", duck["inner"].get("join_s"))
-        r = entry.get("ratios") or {}
-        if r:
-            rows.append(
-                (
-                    size,
-                    "ratio training_data step / baseline",
-                    f"{r['training_data_step_time_vs_baseline_join']:.1f}x",
-                    f"{r['training_data_step_rss_vs_baseline_process_rss']:.1f}x",
-                    "time vs join only; RSS vs baseline process",
-                )
-            )
-            if "historical_features_time_vs_baseline_join" in r:
-                rows.append(
-                    (
-                        size,
-                        "ratio historical_features / baseline join",
-                        f"{r['historical_features_time_vs_baseline_join']:.1f}x",
-                        "",
-                        "",
-                    )
-                )
-            rows.append(
-                (
-                    size,
-                    "ratio training_job process / baseline process",
-                    "",
-                    f"{r['training_job_process_rss_vs_baseline_process_rss']:.1f}x",
-                    "peak RSS",
-                )
-            )
+        rows += ratio_rows(size, entry.get("ratios") or {})
         failed_checks = [name for name, c in entry.get("checks", {}).items() if not c["passed"]]
         passed = [name for name, c in entry.get("checks", {}).items() if c["passed"]]
         if passed or failed_checks:
             note = "all passed" if not failed_checks else "FAILED: " + ", ".join(failed_checks)
             rows.append(
                 (size, f"checks ({len(passed)}/{len(passed) + len(failed_checks)})", "", "", note)
+            )
+
+    sample = results.get("sample")
+    if sample:
+        label = f"sample {sample.get('n_orders', '?')}"
+        job = sample["steps"].get("training_job")
+        if job:
+            inner = job["inner"]
+            note = "" if job["ok"] else "FAILED"
+            if inner.get("outcome") == "blocked_by_model_gates":
+                note = "stopped by " + ", ".join(inner["failed_checks"])
+            add(label, "training_job (process)", job["wall_s"], job["peak_rss_mib"], note)
+            add(label, "  imports", inner.get("imports_s"))
+            add(label, "  execute_in_process", inner.get("execute_s"))
+        script = sample["steps"].get("plain_script")
+        if script:
+            inner = script["inner"]
+            note = "" if script["ok"] else "FAILED"
+            if script["ok"] and inner.get("registered_version") is None:
+                note = "no version registered"
+            add(label, "plain script (process)", script["wall_s"], script["peak_rss_mib"], note)
+            add(label, "  imports", inner.get("imports_s"))
+            add(label, "  work", inner.get("work_s"))
+        ratio = (sample.get("ratios") or {}).get("training_job_time_vs_plain_script")
+        if ratio is not None:
+            rows.append(
+                (label, "ratio training_job / plain script", f"{ratio:.2f}x", "", "target <= 2x")
             )
 
     header = ("orders", "step", "wall s", "peak RSS MiB", "note")
@@ -559,6 +722,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--drivers", type=int, default=1_000, help="drivers with stats")
     parser.add_argument("--days", type=int, default=90, help="days of hourly stats")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
+    parser.add_argument(
+        "--no-sample",
+        action="store_true",
+        help="skip training_job against the plain script on the default sample data",
+    )
     parser.add_argument(
         "--work-dir",
         type=Path,
@@ -647,6 +815,8 @@ def main(argv: list[str] | None = None) -> int:
             entry["end_to_end_s"] = time.perf_counter() - size_started
             results["sizes"][str(size)] = entry
             print(f"size {size}: {entry['end_to_end_s']:.1f} s end to end", flush=True)
+        if not args.no_sample:
+            results["sample"] = run_sample(args, work, failures)
     finally:
         results["total_s"] = time.perf_counter() - started
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-BENCH_STEPS = ("training_job", "baseline_asof", "feast_duckdb")
+BENCH_STEPS = ("training_job", "training_set", "baseline_asof", "feast_duckdb")
 
 
 def test_bench_runs_every_step_and_writes_the_figures(tmp_path: Path):
@@ -59,5 +59,32 @@ def test_bench_runs_every_step_and_writes_the_figures(tmp_path: Path):
         "training_data_equals_baseline",
         "feast_duckdb_equals_baseline",
     } <= set(entry["checks"])
-    assert entry["ratios"]["training_data_step_time_vs_baseline_join"] > 0
-    assert entry["ratios"]["training_data_step_rss_vs_baseline_process_rss"] > 0
+    alone = entry["steps"]["training_set"]["inner"]
+    assert alone["success"]
+    assert 0 < alone["build_s"] < alone["step_s"]
+    assert alone["write_s"] > 0
+    assert alone["historical_features_s"] > 0
+    for name in (
+        "training_set_build_time_vs_baseline_join",
+        "training_set_process_rss_vs_baseline_process_rss",
+        "historical_features_time_vs_baseline_join",
+        "training_data_step_in_job_time_vs_baseline_join",
+        "training_data_step_in_job_rss_vs_baseline_process_rss",
+    ):
+        assert entry["ratios"][name] > 0, name
+
+
+def test_plain_script_restates_the_job_defaults():
+    """The plain script cannot import the Dagster config classes; its copies must agree."""
+    from bench import plain_script
+    from training_assets.config import GateThresholds, ModelConfig, SplitConfig
+
+    assert plain_script.SPLIT == SplitConfig().model_dump()
+    model = ModelConfig().model_dump()
+    assert plain_script.MODEL == {name: model[name] for name in plain_script.MODEL}
+    assert plain_script.GATES == GateThresholds().model_dump()
+    from training_assets.resources.mlflow import MlflowTracking, ModelRegistry
+
+    assert plain_script.EXPERIMENT == MlflowTracking.model_fields["experiment_name"].default
+    assert plain_script.MODEL_NAME == ModelRegistry().model_name
+    assert plain_script.ALIAS == ModelRegistry().alias

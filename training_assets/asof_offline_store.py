@@ -201,6 +201,9 @@ def asof_join(
         for index, view in enumerate(views):
             alias = f"f{index}"
             con.register(alias, _latest_versions(_feature_table(view), list(view.join_keys)))
+            # The file's read buffers and the unsorted rows, freed now but kept by Arrow's
+            # allocator for reuse; DuckDB allocates its own, so give them back first.
+            pa.default_memory_pool().release_unused()
             conditions = [
                 f"e.{_quote(entity_column)} = {alias}.{_quote(key)}"
                 for key, entity_column in view.join_keys.items()
@@ -218,7 +221,7 @@ def asof_join(
             ]
         query = f"SELECT {', '.join(selects)} FROM entity e {' '.join(joins)} ORDER BY e.{_ROW}"
         features = con.sql(query).to_arrow_table()
-    passed_through = _as_duckdb_returns(entity)
+    passed_through = _as_duckdb_returns(entity, settings)
     result = pa.Table.from_arrays(
         [*passed_through.columns, *features.columns],
         names=[*passed_through.column_names, *features.column_names],
@@ -228,12 +231,12 @@ def asof_join(
     )
 
 
-def _as_duckdb_returns(entity: pa.Table) -> pa.Table:
+def _as_duckdb_returns(entity: pa.Table, settings: DuckDBOfflineStoreConfig) -> pa.Table:
     """The entity columns typed as Feast's DuckDB store returns them after its query.
 
     Integers, floats, booleans and timestamps come back as they went in (timestamps are then
-    set by `_as_feast_timestamps`). Other columns, such as categoricals, large strings or
-    durations, are passed through a DuckDB projection, which types them as DuckDB does.
+    set by `_as_feast_timestamps`). Other columns, such as categoricals or large strings, are
+    passed through a DuckDB projection, which types them as DuckDB does.
     """
     same = [
         field.name
@@ -247,8 +250,7 @@ def _as_duckdb_returns(entity: pa.Table) -> pa.Table:
     if len(same) == entity.num_columns:
         return entity
     others = entity.drop_columns(same)
-    # A connection of its own: the default config keeps the rows in scan order.
-    with duckdb.connect() as con:
+    with _connect(settings, keep_scan_order=True) as con:
         con.register("others", others)
         typed = con.sql("SELECT * FROM others").to_arrow_table()
     columns = [
@@ -304,20 +306,23 @@ def _latest_versions(table: pa.Table, keys: list[str]) -> pa.Table:
     """One row per key and feature timestamp: the one created last, as Feast picks it.
 
     A sort and a neighbour comparison in Arrow; a window function in DuckDB takes four times
-    as long on two cores.
+    as long on two cores. Only the sort keys are put in order; the kept rows are taken from
+    the table once, so it is never held twice over.
     """
     order = [(key, "ascending") for key in keys] + [(_TS, "ascending")]
     if _CREATED in table.column_names:
         order.append((_CREATED, "ascending"))
     # Among rows equal in keys, timestamp and created, the first in the file wins, as in the
     # DuckDB store's ranking.
-    table = table.append_column(_FILE_ROW, pa.array(np.arange(len(table), dtype=np.int64)))
+    sort_keys = table.select([name for name, _ in order]).append_column(
+        _FILE_ROW, pa.array(np.arange(len(table), dtype=np.int64))
+    )
     order.append((_FILE_ROW, "descending"))
     # Nulls first, so a version with a created time beats one without (DESC NULLS LAST there).
-    indices = pc.sort_indices(table, sort_keys=order, null_placement="at_start")
-    ordered = table.take(indices).drop_columns([_FILE_ROW])
-    if len(ordered) < 2:
-        return ordered
+    indices = pc.sort_indices(sort_keys, sort_keys=order, null_placement="at_start")
+    if len(indices) < 2:
+        return table.take(indices)
+    ordered = sort_keys.select([*keys, _TS]).take(indices)
     same_as_next = pc.equal(ordered.column(_TS)[:-1], ordered.column(_TS)[1:])
     for key in keys:
         same_as_next = pc.and_(
@@ -325,7 +330,8 @@ def _latest_versions(table: pa.Table, keys: list[str]) -> pa.Table:
         )
     # The last row of each run of equal (keys, timestamp) has the latest created.
     keep = pc.invert(pc.fill_null(same_as_next, False))
-    return ordered.filter(pa.concat_arrays([keep.combine_chunks(), pa.array([True])]))
+    keep = pa.concat_arrays([keep.combine_chunks(), pa.array([True])])
+    return table.take(indices.filter(keep))
 
 
 def _view_join(
@@ -359,12 +365,12 @@ def _view_join(
 class _connect:
     """A DuckDB connection with the configured memory limit and spill directory."""
 
-    def __init__(self, settings: DuckDBOfflineStoreConfig):
+    def __init__(self, settings: DuckDBOfflineStoreConfig, keep_scan_order: bool = False):
         temp = getattr(settings, "temp_directory", None) or str(paths.working_area() / "duckdb_tmp")
         Path(temp).mkdir(parents=True, exist_ok=True)
-        # Results are put in order by an explicit ORDER BY; not keeping scan order on the way
-        # halves the ASOF join's time.
-        self.config = {"temp_directory": temp, "preserve_insertion_order": False}
+        # The join's result is put in order by an explicit ORDER BY; not keeping scan order on
+        # the way halves its time. A plain projection relies on scan order instead.
+        self.config = {"temp_directory": temp, "preserve_insertion_order": keep_scan_order}
         if getattr(settings, "memory_limit", None):
             self.config["memory_limit"] = settings.memory_limit
         if getattr(settings, "threads", None):

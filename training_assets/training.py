@@ -119,25 +119,42 @@ def split_frame(
     """
     if not 0 < test_size < 1:
         raise ValueError(f"test_size must be in (0, 1), found {test_size}")
+    # Row positions are split, and each output gathers only its own columns: no copy of the
+    # whole table on the way. The positions are those train_test_split gives the frame.
+    count = len(frame)
     if strategy == "random":
-        train, test = train_test_split(frame, test_size=test_size, random_state=random_seed)
+        train_rows, test_rows = train_test_split(
+            np.arange(count), test_size=test_size, random_state=random_seed
+        )
     elif strategy == "time":
-        ordered = frame.sort_values(EVENT_TIMESTAMP, kind="stable")
-        cut = len(ordered) - int(np.ceil(len(ordered) * test_size))
-        train, test = ordered.iloc[:cut], ordered.iloc[cut:]
+        order = np.argsort(frame[EVENT_TIMESTAMP].to_numpy(), kind="stable")
+        cut = count - int(np.ceil(count * test_size))
+        train_rows, test_rows = order[:cut], order[cut:]
     else:
         raise ValueError(f"strategy must be 'random' or 'time', found {strategy!r}")
-    shared = train.index.intersection(test.index)
-    if len(shared):
-        raise ValueError(f"train and test splits share {len(shared)} rows")
+    in_test = np.zeros(count, dtype=bool)
+    in_test[test_rows] = True
+    shared = int(in_test[train_rows].sum())
+    if shared:
+        raise ValueError(f"train and test splits share {shared} rows")
     others = [column for column in frame.columns if column not in (*FEATURES, LABEL)]
+    train_index, test_index = frame.index.take(train_rows), frame.index.take(test_rows)
     return Split(
-        train_x=train[list(FEATURES)],
-        train_y=train[LABEL],
-        test_x=test[list(FEATURES)],
-        test_y=test[LABEL],
-        test_keys=test[others],
+        train_x=_rows(frame, list(FEATURES), train_rows, train_index),
+        train_y=_column(frame, LABEL, train_rows, train_index),
+        test_x=_rows(frame, list(FEATURES), test_rows, test_index),
+        test_y=_column(frame, LABEL, test_rows, test_index),
+        test_keys=_rows(frame, others, test_rows, test_index),
     )
+
+
+def _rows(frame: pd.DataFrame, columns: list[str], rows: np.ndarray, index: pd.Index):
+    """`columns` of `frame` at row positions `rows`, labelled with `index`, dtypes kept."""
+    return pd.DataFrame({column: frame[column].array.take(rows) for column in columns}, index=index)
+
+
+def _column(frame: pd.DataFrame, column: str, rows: np.ndarray, index: pd.Index) -> pd.Series:
+    return pd.Series(frame[column].array.take(rows), index=index, name=column)
 
 
 def fit_elastic_net(

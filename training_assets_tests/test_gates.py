@@ -69,6 +69,18 @@ def test_duplicates_within_rate_pass_and_above_it_fail():
     assert outcome.evidence["duplicate_rate"] == pytest.approx(5 / 105)
 
 
+def test_duplicates_count_missing_labels_as_equal():
+    frame = table(100)
+    frame[LABEL] = frame[LABEL].astype("float64")
+    frame.loc[:1, LABEL] = np.nan
+    frame.loc[1, [ENTITY_KEY, EVENT_TIMESTAMP]] = frame.loc[0, [ENTITY_KEY, EVENT_TIMESTAMP]]
+
+    outcome = duplicate_rows_within_rate(frame, 0.0)
+
+    assert outcome.evidence["duplicate_rows"] == 1
+    assert not outcome.passed
+
+
 def test_leaky_join_with_a_feature_row_after_the_event_fails():
     frame = table()
     assert features_not_from_the_future(frame).passed

@@ -448,8 +448,7 @@ def train_and_log(split, lineage: dict[str, str], run_id: str) -> dict:
         name="model",
         signature=infer_signature(example, model.predict(example)),
         input_example=example,
-        # The imputer keeps its fitted dtype, which skops refuses on load unless trusted.
-        skops_trusted_types=["numpy.dtype"],
+        skops_trusted_types=list(training.SKOPS_TRUSTED_TYPES),
         # Pinned here, since inferring them reloads the model in a subprocess for seconds.
         pip_requirements=[f"{package}=={version(package)}" for package in SERVING_PACKAGES],
     )

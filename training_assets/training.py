@@ -173,10 +173,18 @@ def fit_elastic_net(
     return _pipeline(alpha, l1_ratio, random_state).fit(train_x, train_y)
 
 
+# What the fitted pipeline holds beyond sklearn's own classes, for skops (MLflow's format for
+# sklearn models), which loads only the types it is told to trust: the imputer's fitted dtype
+# and its median function.
+SKOPS_TRUSTED_TYPES = ("numpy.dtype", "numpy.median")
+
+
 def _pipeline(alpha: float, l1_ratio: float, random_state: int) -> Pipeline:
     return Pipeline(
         [
-            ("impute", SimpleImputer(strategy="median")),
+            # np.median over each column's present values: the same statistic as
+            # strategy="median", which takes a masked-array median six times as long.
+            ("impute", SimpleImputer(strategy=np.median)),
             ("scale", StandardScaler()),
             ("regress", ElasticNet(alpha=alpha, l1_ratio=l1_ratio, random_state=random_state)),
         ]

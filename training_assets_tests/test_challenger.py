@@ -57,7 +57,7 @@ def log(model, x: pd.DataFrame) -> str:
             model,
             name="model",
             signature=infer_signature(x.head(), model.predict(x.head())),
-            skops_trusted_types=["numpy.dtype"],
+            skops_trusted_types=list(training.SKOPS_TRUSTED_TYPES),
             pip_requirements=["scikit-learn"],
         )
     return info.model_uri

@@ -89,9 +89,7 @@ def trained_model(
         name="model",
         signature=infer_signature(example, model.predict(example)),
         input_example=example,
-        # MLflow stores sklearn models with skops, which refuses unlisted types on load;
-        # the imputer keeps its fitted dtype, a plain numpy.dtype.
-        skops_trusted_types=["numpy.dtype"],
+        skops_trusted_types=list(training.SKOPS_TRUSTED_TYPES),
         pip_requirements=serving_requirements(),
     )
     record = {

@@ -14,22 +14,20 @@ The JSON written to --result holds the import and work seconds, the seconds of e
 verdict of each gate, the evaluation and the registered version (null when a gate blocked it).
 The exit code is 0 when the run completed, whether or not a gate blocked registration.
 
-Nothing here imports Dagster. What lives in Dagster-importing modules (resources, assets,
-checks, config) is restated below; the defaults must stay in step with training_assets/config.py.
+Nothing here imports Dagster. Feast, storage and lineage come from the package's plain modules
+(`feast_repo`, `storage`, `lineage`), as the resources and assets use them. What only the
+Dagster-importing modules hold (the checks' calls, the assets' MLflow logging, the config
+defaults) is restated below; a test keeps the defaults in step with training_assets/config.py.
 """
 
 import argparse
 import contextlib
 import importlib
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from importlib.metadata import version
+from collections.abc import Iterator
 from pathlib import Path
 
 from training_assets import paths
@@ -55,7 +53,10 @@ HEAVY_MODULES = (
     "pandera.pandas",
     "training_assets.challenger",
     "training_assets.drift",
+    "training_assets.feast_repo",
+    "training_assets.lineage",
     "training_assets.orders",
+    "training_assets.storage",
     "training_assets.training",
     "training_assets.validation",
     "training_assets.watch",
@@ -91,12 +92,6 @@ MODEL_NAME = "sklearn-elastic-net-reg"
 ALIAS = "champion"
 RUN_NAME = "plain_script"
 
-# As in training_assets/assets/model.py.
-REFERENCE_PROFILE_ARTIFACT = "reference_profile.json"
-RUN_CONFIG_ARTIFACT = "run_config.json"
-LINEAGE_PREFIX = "training_assets."
-SERVING_PACKAGES = ("mlflow", "scikit-learn", "numpy", "pandas", "scipy", "skops")
-SERIES_KEY = b"training_assets.series_name"
 
 # Gates that only warn when they fail; every other gate blocks registration.
 WARN_ONLY = {"training_data:duplicate_rows_within_rate"}
@@ -115,129 +110,6 @@ class Stages:
             yield
         finally:
             self.seconds[name] = time.perf_counter() - started
-
-
-# --- storage, as the job's IO managers store outputs ----------------------------------------
-
-
-def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        write(tmp)
-        tmp.rename(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_parquet(path: Path, obj) -> None:
-    """A frame, series or Arrow table as parquet; a series keeps its name in the metadata."""
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if isinstance(obj, pd.Series):
-        table = pa.Table.from_pandas(obj.to_frame(), preserve_index=False)
-        name = "" if obj.name is None else str(obj.name)
-        table = table.replace_schema_metadata(
-            {**(table.schema.metadata or {}), SERIES_KEY: name.encode()}
-        )
-    elif isinstance(obj, pd.DataFrame):
-        table = pa.Table.from_pandas(obj, preserve_index=False)
-    else:
-        table = obj
-
-    def write(target: Path) -> None:
-        with target.open("wb") as handle:
-            pq.write_table(table, handle)
-
-    write_atomically(path, write)
-
-
-def write_json(path: Path, record: dict) -> None:
-    text = json.dumps(record, indent=2, sort_keys=True)
-    write_atomically(path, lambda target: target.write_text(text))
-
-
-# --- Feast, as FeastResource builds and applies the store -----------------------------------
-
-
-def feature_store(coerce_tz_aware: bool | None = None):
-    """A FeatureStore on the repo's yaml with its registry and online store in the working area."""
-    import yaml
-    from feast import FeatureStore, RepoConfig
-
-    repo = paths.FEATURE_REPO
-    raw = yaml.safe_load(os.path.expandvars((repo / "feature_store.yaml").read_text()))
-    feast_dir = paths.default_feast_dir()
-    feast_dir.mkdir(parents=True, exist_ok=True)
-    raw["registry"] = str(feast_dir / "registry.db")
-    raw["online_store"] = {
-        **raw.get("online_store", {}),
-        "path": str(feast_dir / "online_store.db"),
-    }
-    if coerce_tz_aware is not None:
-        raw["coerce_tz_aware"] = coerce_tz_aware
-    config = RepoConfig(**raw)
-    config.repo_path = repo
-    return FeatureStore(config=config)
-
-
-@contextlib.contextmanager
-def importable_repo(repo: Path) -> Iterator[None]:
-    """The repo as cwd and on sys.path while Feast imports it, as `feast apply` has it."""
-    before_modules = set(sys.modules)
-    before_cwd = os.getcwd()
-    sys.path.insert(0, str(repo))
-    os.chdir(repo)
-    try:
-        yield
-    finally:
-        os.chdir(before_cwd)
-        sys.path.remove(str(repo))
-        repo_files = {str(path) for path in repo.glob("**/*.py")}
-        for name in set(sys.modules) - before_modules:
-            if getattr(sys.modules[name], "__file__", None) in repo_files:
-                del sys.modules[name]
-
-
-def apply_feature_repo() -> dict:
-    """Apply the repo's definitions as `feast apply` does, reading the working area's stats."""
-    from feast.repo_operations import extract_objects_for_apply_delete, parse_repo
-
-    store = feature_store()
-    with importable_repo(paths.FEATURE_REPO):
-        contents = parse_repo(paths.FEATURE_REPO)
-    stats_path = paths.default_driver_stats_path()
-    for view in contents.feature_views:
-        if view.batch_source is not None and hasattr(view.batch_source, "file_options"):
-            view.batch_source.file_options.uri = str(stats_path)
-    to_apply, to_delete, _, _ = extract_objects_for_apply_delete(
-        store.project, store.registry, contents
-    )
-    store.apply(to_apply, objects_to_delete=to_delete, partial=False)
-    return {
-        "project": store.project,
-        "entities": sorted(entity.name for entity in contents.entities),
-        "feature_views": sorted(view.name for view in contents.feature_views),
-        "feature_services": sorted(service.name for service in contents.feature_services),
-        "driver_stats_path": str(stats_path),
-        "registry": str(store.config.registry.path),
-    }
-
-
-def historical_features(entity_df, feature_service: str):
-    """Point-in-time join of `entity_df` through the feature service, as an Arrow table."""
-    import pandas as pd
-
-    # Feast would copy the entity frame to make its times UTC; they are UTC already.
-    already_utc = all(
-        isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC"
-        for dtype in entity_df.dtypes
-        if pd.api.types.is_datetime64_any_dtype(dtype)
-    )
-    store = feature_store(coerce_tz_aware=False if already_utc else None)
-    service = store.get_feature_service(feature_service)
-    return store.get_historical_features(entity_df=entity_df, features=service).to_arrow()
 
 
 # --- gates ----------------------------------------------------------------------------------
@@ -269,7 +141,7 @@ def drift_gate(frame, champion) -> tuple[bool, bool]:
     """drift_within_limits (training_assets/checks/champion_gates.py): (passed, blocks)."""
     import mlflow
 
-    from training_assets import drift, validation
+    from training_assets import drift, lineage, validation
     from training_assets.schema import FEATURES, LABEL
 
     if champion is None:
@@ -277,7 +149,7 @@ def drift_gate(frame, champion) -> tuple[bool, bool]:
     # Stores report a missing or unreadable artifact with different exception types.
     try:
         reference = mlflow.artifacts.load_dict(
-            f"runs:/{champion.run_id}/{REFERENCE_PROFILE_ARTIFACT}"
+            f"runs:/{champion.run_id}/{lineage.REFERENCE_PROFILE_ARTIFACT}"
         )
     except Exception:
         return False, True
@@ -372,41 +244,6 @@ def start_run(mlflow_dir: Path) -> str:
     return mlflow.start_run(run_name=RUN_NAME).info.run_id
 
 
-def git_commit() -> str:
-    """The project's checked-out commit, with "-dirty" when the tree has changes."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args],
-            cwd=paths.PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return f"{commit}-dirty" if dirty else commit
-
-
-def training_dataset(train_x, lineage: dict[str, str]):
-    """The training data as an MLflow dataset, from the digest already computed."""
-    from mlflow.data.dataset_source_registry import resolve_dataset_source
-    from mlflow.data.meta_dataset import MetaDataset
-    from mlflow.models import infer_signature
-
-    return MetaDataset(
-        source=resolve_dataset_source(lineage[f"{LINEAGE_PREFIX}orders_path"]),
-        name="training_data",
-        digest=lineage[f"{LINEAGE_PREFIX}data_digest"][:32],
-        schema=infer_signature(train_x.head(100)).inputs,
-    )
-
-
 def train_and_log(split, lineage: dict[str, str], run_id: str) -> dict:
     """Fit the model and log it to the active run with its params, lineage and profile."""
     import mlflow
@@ -414,6 +251,7 @@ def train_and_log(split, lineage: dict[str, str], run_id: str) -> dict:
     from mlflow.models import infer_signature
 
     from training_assets import drift, training
+    from training_assets import lineage as lineage_
 
     train_x, train_y = split.train_x, split.train_y
     model = training.fit_elastic_net(
@@ -429,9 +267,9 @@ def train_and_log(split, lineage: dict[str, str], run_id: str) -> dict:
     mlflow.set_tags(lineage)
     mlflow.log_dict(
         {"ops": {"splits": {"config": SPLIT}, "trained_model": {"config": MODEL}}},
-        RUN_CONFIG_ARTIFACT,
+        lineage_.RUN_CONFIG_ARTIFACT,
     )
-    mlflow.log_input(training_dataset(train_x, lineage), context="training")
+    mlflow.log_input(lineage_.training_dataset(train_x, lineage), context="training")
     mlflow.log_dict(
         {
             "features": drift.feature_profile(
@@ -440,7 +278,7 @@ def train_and_log(split, lineage: dict[str, str], run_id: str) -> dict:
             ),
             "label_rate": float(train_y.mean()),
         },
-        REFERENCE_PROFILE_ARTIFACT,
+        lineage_.REFERENCE_PROFILE_ARTIFACT,
     )
     example = train_x.head(5)
     model_info = mlflow.sklearn.log_model(
@@ -449,8 +287,7 @@ def train_and_log(split, lineage: dict[str, str], run_id: str) -> dict:
         signature=infer_signature(example, model.predict(example)),
         input_example=example,
         skops_trusted_types=list(training.SKOPS_TRUSTED_TYPES),
-        # Pinned here, since inferring them reloads the model in a subprocess for seconds.
-        pip_requirements=[f"{package}=={version(package)}" for package in SERVING_PACKAGES],
+        pip_requirements=lineage_.serving_requirements(),
     )
     return {
         "run_id": run_id,
@@ -512,12 +349,24 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
     import mlflow
     from mlflow.entities import RunStatus
 
-    from training_assets import orders, training, watch
+    from training_assets import feast_repo, lineage, orders, storage, training, watch
     from training_assets.schema import TRAINING_FEATURE_SERVICE
 
+    def feature_store(coerce_tz_aware: bool | None = None):
+        """The store as FeastResource opens it on its defaults."""
+        feast_dir = paths.default_feast_dir()
+        return feast_repo.feature_store(
+            paths.FEATURE_REPO,
+            registry=feast_dir / "registry.db",
+            online_store=feast_dir / "online_store.db",
+            coerce_tz_aware=coerce_tz_aware,
+        )
+
     with stages.stage("apply"):
-        applied = apply_feature_repo()
-        write_json(io_dir / "feature_store.json", applied)
+        applied = feast_repo.apply_repo(
+            feature_store(), paths.FEATURE_REPO, paths.default_driver_stats_path()
+        )
+        storage.write_json(io_dir / "feature_store.json", applied)
     if TRAINING_FEATURE_SERVICE not in applied["feature_services"]:
         raise ValueError(f"feature service {TRAINING_FEATURE_SERVICE!r} is not in the repo")
 
@@ -529,11 +378,12 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
         order_frame = orders.read_orders(location)
 
     with stages.stage("join"):
-        joined = historical_features(
-            training.with_order_position(order_frame), TRAINING_FEATURE_SERVICE
-        )
+        entity_df = training.with_order_position(order_frame)
+        already_utc = feast_repo.times_are_utc(entity_df)
+        store = feature_store(coerce_tz_aware=False if already_utc else None)
+        joined = feast_repo.historical_table(store, entity_df, TRAINING_FEATURE_SERVICE)
         table = training.as_training_table(joined)
-        write_parquet(io_dir / "training_data.parquet", table)
+        storage.write_parquet(io_dir / "training_data.parquet", table)
         result = {
             "rows": table.num_rows,
             "rows_without_features": training.rows_without_features(table),
@@ -561,27 +411,26 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
             frame, SPLIT["test_size"], SPLIT["random_seed"], SPLIT["strategy"]
         )
         for name, value in split._asdict().items():
-            write_parquet(io_dir / f"{name}.parquet", value)
+            storage.write_parquet(io_dir / f"{name}.parquet", value)
 
     run_id = None
     try:
         with stages.stage("train_and_log"):
             run_id = start_run(mlflow_dir)
-            lineage = {
-                f"{LINEAGE_PREFIX}git_commit": git_commit(),
-                f"{LINEAGE_PREFIX}data_digest": watch.combined_digest(
-                    orders_version, stats_version
-                ),
-                f"{LINEAGE_PREFIX}orders_version": orders_version,
-                f"{LINEAGE_PREFIX}driver_stats_version": stats_version,
-                f"{LINEAGE_PREFIX}orders_path": str(location),
+            prefix = lineage.LINEAGE_PREFIX
+            tags = {
+                f"{prefix}git_commit": lineage.git_commit(),
+                f"{prefix}data_digest": watch.combined_digest(orders_version, stats_version),
+                f"{prefix}orders_version": orders_version,
+                f"{prefix}driver_stats_version": stats_version,
+                f"{prefix}orders_path": str(location),
             }
-            record = train_and_log(split, lineage, run_id)
-            write_json(io_dir / "trained_model.json", record)
+            record = train_and_log(split, tags, run_id)
+            storage.write_json(io_dir / "trained_model.json", record)
 
         with stages.stage("evaluate"):
             evaluation = evaluate(client, record, split)
-            write_json(io_dir / "evaluation.json", evaluation)
+            storage.write_json(io_dir / "evaluation.json", evaluation)
 
         with stages.stage("model_gates"):
             outcomes = model_gates(record, evaluation, split, champion_version(client))
@@ -593,7 +442,7 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
         if not result["blocked_by"]:
             with stages.stage("register"):
                 registered = register(client, record, evaluation)
-                write_json(io_dir / "registered_model_version.json", registered)
+                storage.write_json(io_dir / "registered_model_version.json", registered)
     except BaseException:
         if run_id is not None:
             mlflow.end_run(status=RunStatus.to_string(RunStatus.FAILED))

@@ -18,7 +18,7 @@ from dagster import (
 )
 from upath import UPath
 
-from training_assets.resources import io_managers
+from training_assets import storage
 from training_assets.resources.io_managers import JsonIOManager, ParquetIOManager
 
 
@@ -135,7 +135,7 @@ def test_parquet_writes_under_nested_asset_key(base):
 def test_parquet_rejects_non_frames(base, obj):
     manager = ParquetIOManager(base_path=base)
 
-    with pytest.raises(TypeError, match="stores DataFrames, Series and Arrow tables") as raised:
+    with pytest.raises(TypeError, match="takes DataFrames, Series and Arrow tables") as raised:
         store(manager, "train_x", obj)
 
     assert "train_x" in str(raised.value)
@@ -181,7 +181,7 @@ def test_interrupted_write_keeps_previous_file(base, monkeypatch):
         where.write(b"PAR1 half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(io_managers.pq, "write_table", write_then_fail)
+    monkeypatch.setattr(storage.pq, "write_table", write_then_fail)
     new = pd.DataFrame({"driver_id": np.arange(10, dtype=np.int64)})
     with pytest.raises(OSError, match="disk full"):
         store(manager, "train_x", new)
@@ -200,7 +200,7 @@ def test_interrupted_first_write_leaves_nothing(base, monkeypatch):
         where.write(b"PAR1")
         raise OSError("disk full")
 
-    monkeypatch.setattr(io_managers.pq, "write_table", write_then_fail)
+    monkeypatch.setattr(storage.pq, "write_table", write_then_fail)
     with pytest.raises(OSError):
         store(manager, "train_x", frame())
 

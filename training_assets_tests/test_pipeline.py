@@ -8,8 +8,8 @@ import pytest
 from dagster import AssetCheckKey, AssetKey
 
 from training_assets import paths
-from training_assets.assets.model import REFERENCE_PROFILE_ARTIFACT
 from training_assets.definitions import defs
+from training_assets.lineage import REFERENCE_PROFILE_ARTIFACT
 from training_assets.schema import FEATURES, LABEL
 
 MODEL_NAME = "sklearn-elastic-net-reg"
@@ -244,7 +244,8 @@ def test_the_same_data_code_and_config_reproduce_the_same_metrics(working_area, 
 
 def test_the_champion_leads_back_to_its_data_code_and_config(working_area, instance, mlflow_client):
     from training_assets import orders, watch
-    from training_assets.assets.model import git_commit, run_config_of
+    from training_assets.assets.model import run_config_of
+    from training_assets.lineage import git_commit
 
     run_config = {"ops": {"splits": {"config": {"test_size": 0.25, "random_seed": 5}}}}
     result = run_training(instance, run_config=run_config)

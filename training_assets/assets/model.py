@@ -1,24 +1,23 @@
 """The trained model, logged to MLflow with the lineage that reproduces it."""
 
-import subprocess
-from importlib.metadata import version
-
 import mlflow
 import mlflow.sklearn
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MetadataValue, asset
-from mlflow.data.dataset_source_registry import resolve_dataset_source
-from mlflow.data.meta_dataset import MetaDataset
 from mlflow.models import infer_signature
 
-from training_assets import drift, paths, training
+from training_assets import drift, training
 from training_assets.assets.training_data import DATA_DIGEST_KEY
 from training_assets.config import ModelConfig
+from training_assets.lineage import (
+    LINEAGE_PREFIX,
+    REFERENCE_PROFILE_ARTIFACT,
+    RUN_CONFIG_ARTIFACT,
+    git_commit,
+    serving_requirements,
+    training_dataset,
+)
 from training_assets.resources.mlflow import MlflowTracking, run_link
-
-REFERENCE_PROFILE_ARTIFACT = "reference_profile.json"
-RUN_CONFIG_ARTIFACT = "run_config.json"
-LINEAGE_PREFIX = "training_assets."
 
 
 @asset(
@@ -129,41 +128,6 @@ def lineage_tags(context: AssetExecutionContext) -> dict[str, str]:
     return tags
 
 
-def training_dataset(train_x: pd.DataFrame, lineage: dict[str, str]) -> MetaDataset:
-    """The training data as an MLflow dataset: its source, its data digest and its schema.
-
-    Built from the digest the pipeline already has; `mlflow.data.from_pandas` would hash and
-    profile every row again (seconds at millions of rows).
-    """
-    return MetaDataset(
-        source=resolve_dataset_source(lineage.get(f"{LINEAGE_PREFIX}orders_path", "unknown")),
-        name="training_data",
-        digest=lineage.get(f"{LINEAGE_PREFIX}data_digest", "unknown")[:32],
-        schema=infer_signature(train_x.head(100)).inputs,
-    )
-
-
-def git_commit() -> str:
-    """The project's checked-out commit, with "-dirty" when the tree has changes."""
-    try:
-        commit = _git("rev-parse", "HEAD")
-        dirty = _git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return f"{commit}-dirty" if dirty else commit
-
-
-def _git(*args: str) -> str:
-    return subprocess.run(
-        ["git", *args],
-        cwd=paths.PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=10,
-    ).stdout.strip()
-
-
 def reference_profile(run_id: str) -> dict:
     """The training-data profile stored with an MLflow run: feature deciles and label rate."""
     return mlflow.artifacts.load_dict(f"runs:/{run_id}/{REFERENCE_PROFILE_ARTIFACT}")
@@ -172,16 +136,3 @@ def reference_profile(run_id: str) -> dict:
 def run_config_of(run_id: str) -> dict:
     """The Dagster run config stored with an MLflow run."""
     return mlflow.artifacts.load_dict(f"runs:/{run_id}/{RUN_CONFIG_ARTIFACT}")
-
-
-# What a serving environment needs to load the model, pinned to the versions that trained it.
-_SERVING_PACKAGES = ("mlflow", "scikit-learn", "numpy", "pandas", "scipy", "skops")
-
-
-def serving_requirements() -> list[str]:
-    """Pinned pip requirements of the logged model.
-
-    Given explicitly because MLflow's inference of them reloads the model in a subprocess,
-    which takes about ten seconds, longer than the rest of the job on the sample.
-    """
-    return [f"{package}=={version(package)}" for package in _SERVING_PACKAGES]

@@ -15,9 +15,10 @@ from dagster import (
 )
 
 from training_assets import challenger, drift, validation
-from training_assets.assets.model import REFERENCE_PROFILE_ARTIFACT, reference_profile
+from training_assets.assets.model import reference_profile
 from training_assets.checks import check_result_kwargs
 from training_assets.config import GateThresholds
+from training_assets.lineage import REFERENCE_PROFILE_ARTIFACT
 from training_assets.resources.mlflow import MlflowStore, ModelRegistry
 from training_assets.schema import FEATURES, LABEL
 

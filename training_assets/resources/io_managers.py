@@ -1,13 +1,10 @@
-"""IO managers: parquet for frames and series, JSON for small records, both written atomically."""
+"""IO managers: parquet for frames, series and Arrow tables, JSON for small records, each
+written atomically (the files are `training_assets.storage`'s)."""
 
-import json
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from dagster import (
     ConfigurableIOManagerFactory,
     InputContext,
@@ -20,26 +17,7 @@ from dagster import (
 from pydantic import Field
 from upath import UPath
 
-from training_assets import paths
-
-# Marks a parquet file that holds a pandas Series, so it loads back as one.
-_SERIES_KEY = b"training_assets.series_name"
-
-
-def write_atomically(path: UPath, write: Callable[[UPath], None]) -> None:
-    """Write through a temporary sibling and rename it into place.
-
-    A crash mid-write leaves at most a stray temporary file; the previous good file at `path`
-    stays intact until the rename, which replaces it in one step on local disks.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        write(tmp)
-        tmp.rename(path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+from training_assets import paths, storage
 
 
 class ParquetIOManager(UPathIOManager):
@@ -48,40 +26,13 @@ class ParquetIOManager(UPathIOManager):
     extension = ".parquet"
 
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
-        if isinstance(obj, pd.Series):
-            table = pa.Table.from_pandas(obj.to_frame(), preserve_index=False)
-            name = "" if obj.name is None else str(obj.name)
-            table = table.replace_schema_metadata(
-                {**(table.schema.metadata or {}), _SERIES_KEY: name.encode()}
-            )
-        elif isinstance(obj, pd.DataFrame):
-            table = pa.Table.from_pandas(obj, preserve_index=False)
-        elif isinstance(obj, pa.Table):
-            table = obj
-        else:
-            raise TypeError(
-                f"{context.asset_key.to_user_string()}: the parquet IO manager stores "
-                f"DataFrames, Series and Arrow tables, got {type(obj).__name__}"
-            )
-
-        def write(target: UPath) -> None:
-            with target.open("wb") as handle:
-                pq.write_table(table, handle)
-
-        write_atomically(path, write)
+        try:
+            storage.write_parquet(path, obj)
+        except TypeError as error:
+            raise TypeError(f"{context.asset_key.to_user_string()}: {error}") from error
 
     def load_from_path(self, context: InputContext, path: UPath) -> pd.DataFrame | pd.Series:
-        with path.open("rb") as handle:
-            table = pq.read_table(handle)
-        metadata = table.schema.metadata or {}
-        # Column by column, each Arrow buffer released once converted: the peak stays near one
-        # copy of the data instead of two.
-        frame = table.to_pandas(split_blocks=True, self_destruct=True)
-        del table
-        if _SERIES_KEY in metadata:
-            name = metadata[_SERIES_KEY].decode()
-            return frame.iloc[:, 0].rename(name or None)
-        return frame
+        return storage.read_parquet(path)
 
     def get_metadata(self, context: OutputContext, obj: Any) -> dict[str, Any]:
         if isinstance(obj, pa.Table):
@@ -118,11 +69,10 @@ class JsonIOManager(UPathIOManager):
     extension = ".json"
 
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
-        text = json.dumps(obj, indent=2, sort_keys=True)
-        write_atomically(path, lambda target: target.write_text(text))
+        storage.write_json(path, obj)
 
     def load_from_path(self, context: InputContext, path: UPath) -> Any:
-        return json.loads(path.read_text())
+        return storage.read_json(path)
 
 
 class _BasePathSetting(ConfigurableIOManagerFactory):

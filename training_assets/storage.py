@@ -1,0 +1,95 @@
+"""Outputs on disk as the IO managers keep them: parquet (pyarrow) for frames, series and Arrow
+tables, JSON for small records, every file written atomically.
+
+No Dagster here: the IO managers call these with fsspec paths (UPath), and the benchmark's
+plain script with local ones.
+"""
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+# Marks a parquet file that holds a pandas Series, so it loads back as one.
+SERIES_KEY = b"training_assets.series_name"
+
+
+def write_atomically(path, write: Callable[[Any], None]) -> None:
+    """Write through a temporary sibling and rename it into place.
+
+    A crash mid-write leaves at most a stray temporary file; the previous good file at `path`
+    stays intact until the rename, which replaces it in one step on local disks.
+
+    Args:
+        path: A pathlib.Path or UPath.
+        write: Writes the content to the path it is given.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        write(tmp)
+        tmp.rename(path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def parquet_table(obj: Any) -> pa.Table:
+    """The Arrow table a frame, series or table is stored as; a series keeps its name.
+
+    Raises:
+        TypeError: for anything else.
+    """
+    if isinstance(obj, pd.Series):
+        table = pa.Table.from_pandas(obj.to_frame(), preserve_index=False)
+        name = "" if obj.name is None else str(obj.name)
+        return table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), SERIES_KEY: name.encode()}
+        )
+    if isinstance(obj, pd.DataFrame):
+        return pa.Table.from_pandas(obj, preserve_index=False)
+    if isinstance(obj, pa.Table):
+        return obj
+    raise TypeError(
+        f"parquet storage takes DataFrames, Series and Arrow tables, got {type(obj).__name__}"
+    )
+
+
+def write_parquet(path, obj: Any) -> None:
+    """Store a frame, series or Arrow table at `path` (a Path or UPath) as parquet."""
+    table = parquet_table(obj)
+
+    def write(target) -> None:
+        with target.open("wb") as handle:
+            pq.write_table(table, handle)
+
+    write_atomically(path, write)
+
+
+def read_parquet(path) -> pd.DataFrame | pd.Series:
+    """What `write_parquet` stored at `path`: a frame, or a series under its name."""
+    with path.open("rb") as handle:
+        table = pq.read_table(handle)
+    metadata = table.schema.metadata or {}
+    # Column by column, each Arrow buffer released once converted: the peak stays near one
+    # copy of the data instead of two.
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table
+    if SERIES_KEY in metadata:
+        name = metadata[SERIES_KEY].decode()
+        return frame.iloc[:, 0].rename(name or None)
+    return frame
+
+
+def write_json(path, record: Any) -> None:
+    """Store a JSON-serialisable record at `path` (a Path or UPath)."""
+    text = json.dumps(record, indent=2, sort_keys=True)
+    write_atomically(path, lambda target: target.write_text(text))
+
+
+def read_json(path) -> Any:
+    return json.loads(path.read_text())

@@ -28,6 +28,7 @@ Sizes in MiB.
 """
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -229,6 +230,21 @@ def compare(expected: pd.DataFrame, actual: pd.DataFrame, columns: list[str]) ->
     return report
 
 
+def record_step(
+    entry: dict, failures: list[str], label: str, key: str, measured: Measured
+) -> Measured:
+    """Keep a measured step's figures under `key` in `entry`, print its line, note a failure."""
+    entry["steps"][key] = measured.as_json()
+    status = "ok" if measured.ok else "FAILED"
+    print(
+        f"  {key:<14} {status:<6} {measured.wall_s:8.2f} s {measured.peak_rss_mib:9.0f} MiB",
+        flush=True,
+    )
+    if not measured.ok:
+        failures.append(f"{label}: {measured.failure()}")
+    return measured
+
+
 def run_size(
     size: int,
     smallest: bool,
@@ -247,16 +263,7 @@ def run_size(
     limits = {"timeout_s": args.timeout, "max_rss_mib": args.max_rss_mb}
     entry: dict = {"working_area": str(area), "steps": {}, "checks": {}}
 
-    def record(key: str, measured: Measured) -> Measured:
-        entry["steps"][key] = measured.as_json()
-        status = "ok" if measured.ok else "FAILED"
-        print(
-            f"  {key:<14} {status:<6} {measured.wall_s:8.2f} s {measured.peak_rss_mib:9.0f} MiB",
-            flush=True,
-        )
-        if not measured.ok:
-            failures.append(f"size {size}: {measured.failure()}")
-        return measured
+    record = functools.partial(record_step, entry, failures, f"size {size}")
 
     print(f"size {size}: generating {size} orders, {args.drivers} drivers, {args.days} days")
     generated = record(
@@ -430,16 +437,7 @@ def run_sample(args: argparse.Namespace, work: Path, failures: list[str]) -> dic
     limits = {"timeout_s": args.timeout, "max_rss_mib": args.max_rss_mb}
     entry: dict = {"working_area": str(area), "steps": {}}
 
-    def record(key: str, measured: Measured) -> Measured:
-        entry["steps"][key] = measured.as_json()
-        status = "ok" if measured.ok else "FAILED"
-        print(
-            f"  {key:<14} {status:<6} {measured.wall_s:8.2f} s {measured.peak_rss_mib:9.0f} MiB",
-            flush=True,
-        )
-        if not measured.ok:
-            failures.append(f"sample: {measured.failure()}")
-        return measured
+    record = functools.partial(record_step, entry, failures, "sample")
 
     print("sample: the generator's default data")
     python = sys.executable

@@ -201,9 +201,6 @@ def asof_join(
         for index, view in enumerate(views):
             alias = f"f{index}"
             con.register(alias, _latest_versions(_feature_table(view), list(view.join_keys)))
-            # The file's read buffers and the unsorted rows, freed now but kept by Arrow's
-            # allocator for reuse; DuckDB allocates its own, so give them back first.
-            pa.default_memory_pool().release_unused()
             conditions = [
                 f"e.{_quote(entity_column)} = {alias}.{_quote(key)}"
                 for key, entity_column in view.join_keys.items()
@@ -220,6 +217,9 @@ def asof_join(
                 for name, output in view.features
             ]
         query = f"SELECT {', '.join(selects)} FROM entity e {' '.join(joins)} ORDER BY e.{_ROW}"
+        # The files' read buffers and the unsorted rows, freed now but kept by Arrow's
+        # allocator for reuse; DuckDB allocates its own, so give them back first.
+        pa.default_memory_pool().release_unused()
         features = con.sql(query).to_arrow_table()
     passed_through = _as_duckdb_returns(entity, settings)
     result = pa.Table.from_arrays(

@@ -68,23 +68,14 @@ def read_orders(location: Path) -> pd.DataFrame:
     return frame
 
 
-def validate_orders(frame: pd.DataFrame, source: str = "orders") -> pd.DataFrame:
-    """Check one orders frame against the schema and return it with canonical dtypes.
-
-    Naive timestamps are taken to be UTC, as Feast takes them.
-    """
-    missing = [column for column in ORDERS_DTYPES if column not in frame.columns]
-    if missing:
-        raise OrdersError(_missing_message(source, missing, list(frame.columns)))
-    table = pa.Table.from_pandas(frame[list(ORDERS_DTYPES)], preserve_index=False)
-    return _validated(table, source).to_pandas()
-
-
 def _validated(table: pa.Table, source: str) -> pa.Table:
     """The orders columns of `table`, checked and cast: UTC nanosecond times, int64 keys."""
     missing = [column for column in ORDERS_DTYPES if column not in table.column_names]
     if missing:
-        raise OrdersError(_missing_message(source, missing, table.column_names))
+        raise OrdersError(
+            f"{source}: missing column(s) {missing}; expected {list(ORDERS_DTYPES)}, "
+            f"found {table.column_names}"
+        )
     table = table.select(list(ORDERS_DTYPES)).replace_schema_metadata(None)
     # The join needs keys and times; the label is passed through as found, so that the
     # `labels_are_binary` gate reports bad labels with evidence instead of a read error.
@@ -112,7 +103,3 @@ def _validated(table: pa.Table, source: str) -> pa.Table:
     return pa.table(
         {EVENT_TIMESTAMP: event_times, ENTITY_KEY: entity_keys, LABEL: table.column(LABEL)}
     )
-
-
-def _missing_message(source: str, missing: list[str], found: list[str]) -> str:
-    return f"{source}: missing column(s) {missing}; expected {list(ORDERS_DTYPES)}, found {found}"

@@ -26,6 +26,8 @@ from training_assets.schema import (
 )
 
 ORDER_POSITION = "__order_position"
+# Arrow's UTC nanosecond timestamp; naive times cast to it keep their values, so read as UTC.
+UTC_NS = pa.timestamp("ns", tz="UTC")
 
 
 class Split(NamedTuple):
@@ -92,10 +94,6 @@ def positive_rate(table: pa.Table) -> float:
         return 0.0
     mean = pc.mean(table.column(LABEL).cast(pa.float64())).as_py()
     return 0.0 if mean is None else float(mean)
-
-
-# Arrow's UTC nanosecond timestamp; naive times cast to it keep their values, so read as UTC.
-UTC_NS = pa.timestamp("ns", tz="UTC")
 
 
 def _is_increasing(values: pa.ChunkedArray) -> bool:

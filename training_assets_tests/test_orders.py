@@ -12,7 +12,6 @@ from training_assets.orders import (
     count_orders,
     order_files,
     read_orders,
-    validate_orders,
 )
 from training_assets.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL, ORDERS_DTYPES
 
@@ -194,10 +193,11 @@ def test_read_orders_empty_folder_raises(tmp_path):
         read_orders(tmp_path)
 
 
-def test_validate_orders_returns_canonical_frame():
+def test_read_orders_returns_canonical_columns_and_dtypes(tmp_path):
     frame = orders([5, 6]).astype({ENTITY_KEY: "int32"})[[LABEL, ENTITY_KEY, EVENT_TIMESTAMP]]
+    path = write(frame, tmp_path / "orders.parquet")
 
-    result = validate_orders(frame)
+    result = read_orders(path)
 
     assert dtypes(result) == ORDERS_DTYPES
     assert list(result[ENTITY_KEY]) == [5, 6]

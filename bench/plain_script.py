@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from training_assets import paths
+from training_assets.core import paths
 
 STARTED = time.perf_counter()
 
@@ -44,7 +44,7 @@ HEAVY_MODULES = (
     "sklearn",
     "feast",
     "feast.repo_operations",
-    "training_assets.asof_offline_store",
+    "training_assets.core.features.asof_offline_store",
     "mlflow",
     "mlflow.sklearn",
     "mlflow.models",
@@ -52,14 +52,14 @@ HEAVY_MODULES = (
     "mlflow.data.dataset_source_registry",
     "pandera.pandas",
     "training_assets.challenger",
-    "training_assets.drift",
-    "training_assets.feast_repo",
-    "training_assets.lineage",
-    "training_assets.orders",
-    "training_assets.storage",
+    "training_assets.core.ml.drift",
+    "training_assets.core.features.feast_repo",
+    "training_assets.core.tracking.lineage",
+    "training_assets.core.data.orders",
+    "training_assets.core.data.storage",
     "training_assets.training",
     "training_assets.validation",
-    "training_assets.watch",
+    "training_assets.core.data.fingerprints",
 )
 
 # SplitConfig, ModelConfig and GateThresholds defaults (training_assets/config.py).
@@ -117,20 +117,30 @@ class Stages:
 
 def data_gates(frame, order_count: int) -> dict:
     """The outcomes of training_data_gates (training_assets/checks/data_gates.py)."""
-    from training_assets import validation
+    from training_assets.core.gates.data_gates import (
+        duplicate_rows_within_rate,
+        expected_columns_with_dtypes,
+        feature_nulls_within_rate,
+        feature_values_in_range,
+        features_not_from_the_future,
+        labels_are_binary,
+        no_unexpected_columns,
+        row_count_at_least,
+        row_count_matches_orders,
+    )
 
     outcomes = {
-        "no_unexpected_columns": validation.no_unexpected_columns(frame),
-        "expected_columns_with_dtypes": validation.expected_columns_with_dtypes(frame),
-        "labels_are_binary": validation.labels_are_binary(frame),
-        "feature_nulls_within_rate": validation.feature_nulls_within_rate(
+        "no_unexpected_columns": no_unexpected_columns(frame),
+        "expected_columns_with_dtypes": expected_columns_with_dtypes(frame),
+        "labels_are_binary": labels_are_binary(frame),
+        "feature_nulls_within_rate": feature_nulls_within_rate(
             frame, GATES["max_feature_null_rate"]
         ),
-        "row_count_at_least_minimum": validation.row_count_at_least(frame, GATES["min_rows"]),
-        "row_count_matches_orders": validation.row_count_matches_orders(frame, order_count),
-        "feature_values_in_range": validation.feature_values_in_range(frame),
-        "features_not_from_the_future": validation.features_not_from_the_future(frame),
-        "duplicate_rows_within_rate": validation.duplicate_rows_within_rate(
+        "row_count_at_least_minimum": row_count_at_least(frame, GATES["min_rows"]),
+        "row_count_matches_orders": row_count_matches_orders(frame, order_count),
+        "feature_values_in_range": feature_values_in_range(frame),
+        "features_not_from_the_future": features_not_from_the_future(frame),
+        "duplicate_rows_within_rate": duplicate_rows_within_rate(
             frame, GATES["max_duplicate_rate"]
         ),
     }
@@ -141,8 +151,13 @@ def drift_gate(frame, champion) -> tuple[bool, bool]:
     """drift_within_limits (training_assets/checks/champion_gates.py): (passed, blocks)."""
     import mlflow
 
-    from training_assets import drift, lineage, validation
-    from training_assets.schema import FEATURES, LABEL
+    from training_assets.core.gates.drift_gate import drift_against_reference
+    from training_assets.core.ml import drift
+    from training_assets.core.schema import (
+        FEATURES,
+        LABEL,
+    )
+    from training_assets.core.tracking import lineage
 
     if champion is None:
         return True, False
@@ -155,7 +170,7 @@ def drift_gate(frame, champion) -> tuple[bool, bool]:
         return False, True
     psi = drift.population_stability(reference["features"], frame[list(FEATURES)])
     label_shift = float(frame[LABEL].mean()) - reference["label_rate"]
-    outcome, level = validation.drift_against_reference(
+    outcome, level = drift_against_reference(
         psi,
         label_shift,
         GATES["drift_warn_psi"],
@@ -168,29 +183,26 @@ def drift_gate(frame, champion) -> tuple[bool, bool]:
 
 def model_gates(record: dict, evaluation: dict, split, champion) -> dict:
     """The error ceiling and baseline gates, then the challenger's gates against the champion."""
-    from training_assets import challenger, validation
+    from training_assets.core.gates.champion_gates import Limits, judge
+    from training_assets.core.gates.model_gates import beats_mean_baseline, metric_within_ceiling
 
     outcomes = {
-        "rmse_within_ceiling": validation.metric_within_ceiling(
-            evaluation, "rmse", GATES["rmse_ceiling"]
-        ),
-        "mae_within_ceiling": validation.metric_within_ceiling(
-            evaluation, "mae", GATES["mae_ceiling"]
-        ),
-        "beats_mean_baseline": validation.beats_mean_baseline(
+        "rmse_within_ceiling": metric_within_ceiling(evaluation, "rmse", GATES["rmse_ceiling"]),
+        "mae_within_ceiling": metric_within_ceiling(evaluation, "mae", GATES["mae_ceiling"]),
+        "beats_mean_baseline": beats_mean_baseline(
             evaluation, GATES["min_improvement_over_baseline"]
         ),
     }
     column = GATES["slice_column"]
     slice_frame = split.test_keys if column in split.test_keys.columns else split.test_x
     champion_uri = None if champion is None else f"models:/{champion.name}/{champion.version}"
-    judged, _ = challenger.judge(
+    judged, _ = judge(
         record["model_uri"],
         champion_uri,
         split.test_x,
         split.test_y,
         slice_frame[column],
-        challenger.Limits(
+        Limits(
             regression_tolerance=GATES["regression_tolerance"],
             slice_min_rows=GATES["slice_min_rows"],
             slice_rmse_ceiling=GATES["slice_rmse_ceiling"],
@@ -250,11 +262,16 @@ def train_and_log(split, lineage: dict[str, str], run_id: str) -> dict:
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    from training_assets import drift, training
-    from training_assets import lineage as lineage_
+    from training_assets.core.ml import drift
+    from training_assets.core.ml.elastic_net import (
+        SKOPS_TRUSTED_TYPES,
+        coefficients,
+        fit_elastic_net,
+    )
+    from training_assets.core.tracking import lineage as lineage_
 
     train_x, train_y = split.train_x, split.train_y
-    model = training.fit_elastic_net(
+    model = fit_elastic_net(
         train_x, train_y, MODEL["alpha"], MODEL["l1_ratio"], MODEL["random_state"]
     )
     mlflow.log_params(
@@ -286,7 +303,7 @@ def train_and_log(split, lineage: dict[str, str], run_id: str) -> dict:
         name="model",
         signature=infer_signature(example, model.predict(example)),
         input_example=example,
-        skops_trusted_types=list(training.SKOPS_TRUSTED_TYPES),
+        skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
         pip_requirements=lineage_.serving_requirements(),
     )
     return {
@@ -294,7 +311,7 @@ def train_and_log(split, lineage: dict[str, str], run_id: str) -> dict:
         "model_uri": model_info.model_uri,
         "model_id": model_info.model_id,
         "experiment_id": mlflow.active_run().info.experiment_id,
-        "coefficients": training.coefficients(model),
+        "coefficients": coefficients(model),
     }
 
 
@@ -303,10 +320,10 @@ def evaluate(client, record: dict, split) -> dict:
     import mlflow.sklearn
     from mlflow.entities import Metric
 
-    from training_assets import training
+    from training_assets.core.ml.metrics import regression_metrics
 
     model = mlflow.sklearn.load_model(record["model_uri"])
-    metrics = training.regression_metrics(model, split.test_x, split.test_y, split.train_y)
+    metrics = regression_metrics(model, split.test_x, split.test_y, split.train_y)
     now_ms = int(time.time() * 1000)
     client.log_batch(
         record["run_id"],
@@ -349,8 +366,17 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
     import mlflow
     from mlflow.entities import RunStatus
 
-    from training_assets import feast_repo, lineage, orders, storage, training, watch
-    from training_assets.schema import TRAINING_FEATURE_SERVICE
+    from training_assets.core.data import fingerprints, orders, storage
+    from training_assets.core.features import feast_repo
+    from training_assets.core.ml.split import split_frame
+    from training_assets.core.ml.table import (
+        as_training_table,
+        positive_rate,
+        rows_without_features,
+        with_order_position,
+    )
+    from training_assets.core.schema import TRAINING_FEATURE_SERVICE
+    from training_assets.core.tracking import lineage
 
     def feature_store(coerce_tz_aware: bool | None = None):
         """The store as FeastResource opens it on its defaults."""
@@ -378,16 +404,16 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
         order_frame = orders.read_orders(location)
 
     with stages.stage("join"):
-        entity_df = training.with_order_position(order_frame)
+        entity_df = with_order_position(order_frame)
         already_utc = feast_repo.times_are_utc(entity_df)
         store = feature_store(coerce_tz_aware=False if already_utc else None)
         joined = feast_repo.historical_table(store, entity_df, TRAINING_FEATURE_SERVICE)
-        table = training.as_training_table(joined)
+        table = as_training_table(joined)
         storage.write_parquet(io_dir / "training_data.parquet", table)
         result = {
             "rows": table.num_rows,
-            "rows_without_features": training.rows_without_features(table),
-            "positive_rate": training.positive_rate(table),
+            "rows_without_features": rows_without_features(table),
+            "positive_rate": positive_rate(table),
         }
 
     with stages.stage("data_gates"):
@@ -407,9 +433,7 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
         return result
 
     with stages.stage("split"):
-        split = training.split_frame(
-            frame, SPLIT["test_size"], SPLIT["random_seed"], SPLIT["strategy"]
-        )
+        split = split_frame(frame, SPLIT["test_size"], SPLIT["random_seed"], SPLIT["strategy"])
         for name, value in split._asdict().items():
             storage.write_parquet(io_dir / f"{name}.parquet", value)
 
@@ -420,7 +444,7 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
             prefix = lineage.LINEAGE_PREFIX
             tags = {
                 f"{prefix}git_commit": lineage.git_commit(),
-                f"{prefix}data_digest": watch.combined_digest(orders_version, stats_version),
+                f"{prefix}data_digest": fingerprints.combined_digest(orders_version, stats_version),
                 f"{prefix}orders_version": orders_version,
                 f"{prefix}driver_stats_version": stats_version,
                 f"{prefix}orders_path": str(location),

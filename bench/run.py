@@ -47,7 +47,7 @@ import pandas as pd
 import psutil
 import pyarrow.parquet as pq
 
-from training_assets.schema import FEATURES
+from training_assets.core.schema import FEATURES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "results" / "results.json"
@@ -273,7 +273,7 @@ def run_size(
             [
                 python,
                 "-m",
-                "training_assets.sample_data",
+                "training_assets.core.data.sample_data",
                 "--orders",
                 str(size),
                 "--drivers",
@@ -445,7 +445,7 @@ def run_sample(args: argparse.Namespace, work: Path, failures: list[str]) -> dic
         "generate",
         measure(
             "generate",
-            [python, "-m", "training_assets.sample_data"],
+            [python, "-m", "training_assets.core.data.sample_data"],
             env,
             root / "logs" / "generate.log",
             None,

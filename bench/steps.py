@@ -102,14 +102,32 @@ def time_calls() -> dict[str, dict]:
 
     calls: dict[str, dict] = {}
     targets = [
-        ("training_assets.resources.orders", "OrdersSource", "read", "orders read", None),
-        ("training_assets.resources.orders", "OrdersSource", "content_hash", "digest", None),
-        ("training_assets.resources.feast", "FeastResource", "driver_stats_hash", "digest", None),
-        ("training_assets.resources.feast", "FeastResource", "apply", "feast apply", None),
+        ("training_assets.defs.resources.orders", "OrdersSource", "read", "orders read", None),
+        ("training_assets.defs.resources.orders", "OrdersSource", "content_hash", "digest", None),
+        (
+            "training_assets.defs.resources.feast",
+            "FeastResource",
+            "driver_stats_hash",
+            "digest",
+            None,
+        ),
+        ("training_assets.defs.resources.feast", "FeastResource", "apply", "feast apply", None),
         ("training_assets.training", None, "with_order_position", "with_order_position", None),
         ("training_assets.training", None, "as_training_table", "as_training_table", None),
-        ("training_assets.resources.io_managers", "ParquetIOManager", "dump_to_path", "write", 3),
-        ("training_assets.resources.io_managers", "ParquetIOManager", "load_from_path", "read", 2),
+        (
+            "training_assets.defs.resources.io_managers",
+            "ParquetIOManager",
+            "dump_to_path",
+            "write",
+            3,
+        ),
+        (
+            "training_assets.defs.resources.io_managers",
+            "ParquetIOManager",
+            "load_from_path",
+            "read",
+            2,
+        ),
     ]
     for module_name, class_name, name, label, path_arg in targets:
         try:
@@ -143,12 +161,12 @@ def time_the_join(timings: dict[str, float]) -> None:
     The offline store module is patched only once the step runs, so feast is imported where
     the job imports it.
     """
-    from training_assets.resources.feast import FeastResource
+    from training_assets.defs.resources.feast import FeastResource
 
     original_historical_features = FeastResource.historical_features
 
     def timed_historical_features(self, entity_df, feature_service):
-        from training_assets import asof_offline_store
+        from training_assets.core.features import asof_offline_store
 
         original_asof_join = asof_offline_store.asof_join
 
@@ -283,9 +301,13 @@ def training_set(args: argparse.Namespace) -> dict:
     import feast  # noqa: F401
     from dagster import DagsterInstance, materialize
 
-    import training_assets.asof_offline_store  # noqa: F401
-    from training_assets.assets import feature_store, sources, training_data
+    import training_assets.core.features.asof_offline_store  # noqa: F401
     from training_assets.definitions import defs
+    from training_assets.defs.assets import (
+        feature_store,
+        sources,
+        training_data,
+    )
 
     imports_s = time.perf_counter() - started
     timings: dict[str, float] = {}
@@ -404,9 +426,14 @@ def feast_duckdb(args: argparse.Namespace) -> dict:
     import yaml
     from feast import FeatureStore, RepoConfig
 
-    from training_assets import orders, paths, training
-    from training_assets.resources.feast import FeastResource
-    from training_assets.schema import FEATURE_SERVICE, FEATURES
+    from training_assets.core import paths
+    from training_assets.core.data import orders
+    from training_assets.core.ml.table import ORDER_POSITION, with_order_position
+    from training_assets.core.schema import (
+        FEATURE_SERVICE,
+        FEATURES,
+    )
+    from training_assets.defs.resources.feast import FeastResource
 
     imports_s = time.perf_counter() - started
 
@@ -426,7 +453,7 @@ def feast_duckdb(args: argparse.Namespace) -> dict:
     config = RepoConfig(**raw)
     config.repo_path = repo
     store = FeatureStore(config=config)
-    entity_df = training.with_order_position(orders.read_orders(paths.default_orders_path()))
+    entity_df = with_order_position(orders.read_orders(paths.default_orders_path()))
     setup_s = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -435,7 +462,7 @@ def feast_duckdb(args: argparse.Namespace) -> dict:
     join_s = time.perf_counter() - t
     max_rss_after_join = max_rss_mib()
 
-    position = training.ORDER_POSITION
+    position = ORDER_POSITION
     out = joined.sort_values(position, kind="stable")[[position, *FEATURES]]
     out.to_parquet(args.out, index=False)
     return {

@@ -13,7 +13,7 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 
-.venv/bin/python -m training_assets.sample_data
+.venv/bin/python -m training_assets.core.data.sample_data
 
 export DAGSTER_HOME="$root/dagster_home"
 .venv/bin/dagster job execute -m training_assets.definitions -j training_job

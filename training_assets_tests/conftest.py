@@ -6,8 +6,11 @@ import mlflow
 import pytest
 from dagster import DagsterInstance
 
-from training_assets import paths
-from training_assets.sample_data import SampleSpec, write_sample
+from training_assets.core import paths
+from training_assets.core.data.sample_data import (
+    SampleSpec,
+    write_sample,
+)
 
 
 @pytest.fixture
@@ -37,6 +40,6 @@ def instance(tmp_path: Path) -> DagsterInstance:
 @pytest.fixture
 def mlflow_client(working_area: Path) -> mlflow.MlflowClient:
     """A client on the working area's embedded MLflow store."""
-    from training_assets.resources.mlflow import MlflowStore
+    from training_assets.defs.resources.mlflow import MlflowStore
 
     return MlflowStore().configure_client()

@@ -15,7 +15,7 @@ from dagster import DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 from dagster_graphql import DagsterGraphQLClient
 
-from training_assets import paths
+from training_assets.core import paths
 
 START_TIMEOUT_S = 180
 

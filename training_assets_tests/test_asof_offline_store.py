@@ -32,10 +32,9 @@ from feast.types import Float32, Float64, Int32, Int64
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import training_assets.asof_offline_store as asof_module
-from training_assets import paths
-from training_assets.asof_offline_store import AsofRetrievalJob
-from training_assets.sample_data import (
+import training_assets.core.features.asof_offline_store as asof_module
+from training_assets.core import paths
+from training_assets.core.data.sample_data import (
     FIRST_DRIVER_ID,
     STATS_END,
     UNKNOWN_DRIVER_ID,
@@ -43,8 +42,9 @@ from training_assets.sample_data import (
     driver_stats,
     orders,
 )
+from training_assets.core.features.asof_offline_store import AsofRetrievalJob
 
-ASOF = "training_assets.asof_offline_store.AsofDuckDBOfflineStore"
+ASOF = "training_assets.core.features.asof_offline_store.AsofDuckDBOfflineStore"
 PROJECT = "asof_parity"
 POSITION = "position"
 STATS_FEATURES = ["conv_rate", "acc_rate", "avg_daily_trips"]

@@ -9,11 +9,13 @@ import pytest
 from mlflow.models import infer_signature
 from sklearn.dummy import DummyRegressor
 
-from training_assets import challenger, training
-from training_assets.resources.mlflow import MlflowStore
-from training_assets.schema import FEATURES
+from training_assets.core.gates.champion_gates import NO_CHAMPION, judge
+from training_assets.core.gates.limits import GateLimits
+from training_assets.core.ml.elastic_net import SKOPS_TRUSTED_TYPES, fit_elastic_net
+from training_assets.core.schema import FEATURES
+from training_assets.defs.resources.mlflow import MlflowStore
 
-LIMITS = challenger.Limits(
+LIMITS = GateLimits(
     regression_tolerance=0.005,
     slice_min_rows=20,
     slice_rmse_ceiling=0.6,
@@ -57,7 +59,7 @@ def log(model, x: pd.DataFrame) -> str:
             model,
             name="model",
             signature=infer_signature(x.head(), model.predict(x.head())),
-            skops_trusted_types=list(training.SKOPS_TRUSTED_TYPES),
+            skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
             pip_requirements=["scikit-learn"],
         )
     return info.model_uri
@@ -65,9 +67,9 @@ def log(model, x: pd.DataFrame) -> str:
 
 def test_a_good_first_model_passes_every_gate(store, data):
     train_x, train_y, test_x, test_y, groups = data
-    uri = log(training.fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
+    uri = log(fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
 
-    outcomes, table = challenger.judge(uri, None, test_x, test_y, groups, LIMITS)
+    outcomes, table = judge(uri, None, test_x, test_y, groups, LIMITS)
 
     assert {name: o.passed for name, o in outcomes.items()} == dict.fromkeys(outcomes, True)
     assert set(outcomes) == {
@@ -77,7 +79,7 @@ def test_a_good_first_model_passes_every_gate(store, data):
         "worst_slice_within_limits",
         "latency_within_budget",
     }
-    assert outcomes["no_regression_against_champion"].evidence["note"] == challenger.NO_CHAMPION
+    assert outcomes["no_regression_against_champion"].evidence["note"] == NO_CHAMPION
     assert sorted(table["slice"]) == ["east", "north", "south"]
     assert outcomes["latency_within_budget"].evidence["p95_ms"] > 0
 
@@ -85,9 +87,7 @@ def test_a_good_first_model_passes_every_gate(store, data):
 def test_a_model_that_cannot_be_loaded_fails_to_serve(store, data):
     train_x, _, test_x, test_y, groups = data
 
-    outcomes, _ = challenger.judge(
-        "models:/m-0123456789abcdef", None, test_x, test_y, groups, LIMITS
-    )
+    outcomes, _ = judge("models:/m-0123456789abcdef", None, test_x, test_y, groups, LIMITS)
 
     assert not outcomes["model_loads_and_predicts"].passed
     assert "error" in outcomes["model_loads_and_predicts"].evidence
@@ -96,10 +96,10 @@ def test_a_model_that_cannot_be_loaded_fails_to_serve(store, data):
 
 def test_rows_the_signature_rejects_fail_to_serve(store, data):
     train_x, train_y, test_x, test_y, groups = data
-    uri = log(training.fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
+    uri = log(fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
 
     broken = test_x.rename(columns={"conv_rate": "conversion"})
-    outcomes, _ = challenger.judge(uri, None, broken, test_y, groups, LIMITS)
+    outcomes, _ = judge(uri, None, broken, test_y, groups, LIMITS)
 
     assert not outcomes["model_loads_and_predicts"].passed
     assert "conv_rate" in outcomes["model_loads_and_predicts"].evidence["error"]
@@ -107,10 +107,10 @@ def test_rows_the_signature_rejects_fail_to_serve(store, data):
 
 def test_a_worse_challenger_fails_against_the_champion(store, data):
     train_x, train_y, test_x, test_y, groups = data
-    champion = log(training.fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
-    worse = log(training.fit_elastic_net(train_x, train_y, 5.0, 0.5, 0), train_x)
+    champion = log(fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
+    worse = log(fit_elastic_net(train_x, train_y, 5.0, 0.5, 0), train_x)
 
-    outcomes, _ = challenger.judge(worse, champion, test_x, test_y, groups, LIMITS)
+    outcomes, _ = judge(worse, champion, test_x, test_y, groups, LIMITS)
 
     regression = outcomes["no_regression_against_champion"]
     assert not regression.passed
@@ -119,11 +119,11 @@ def test_a_worse_challenger_fails_against_the_champion(store, data):
 
 def test_a_changed_signature_is_blocked(store, data):
     train_x, train_y, test_x, test_y, groups = data
-    champion = log(training.fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
+    champion = log(fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
     two_features = train_x[["conv_rate", "acc_rate"]]
-    narrower = log(training.fit_elastic_net(two_features, train_y, 0.01, 0.5, 0), two_features)
+    narrower = log(fit_elastic_net(two_features, train_y, 0.01, 0.5, 0), two_features)
 
-    outcomes, _ = challenger.judge(
+    outcomes, _ = judge(
         narrower, champion, test_x[["conv_rate", "acc_rate"]], test_y, groups, LIMITS
     )
 
@@ -135,11 +135,11 @@ def test_a_changed_signature_is_blocked(store, data):
 
 def test_one_bad_slice_is_caught(store, data):
     train_x, train_y, test_x, test_y, groups = data
-    uri = log(training.fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
+    uri = log(fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
     # Labels of one region inverted: the model is fine overall but wrong for "east".
     flipped = test_y.where(groups != "east", 1 - test_y)
 
-    outcomes, table = challenger.judge(uri, None, test_x, flipped, groups, LIMITS)
+    outcomes, table = judge(uri, None, test_x, flipped, groups, LIMITS)
 
     assert not outcomes["worst_slice_within_limits"].passed
     assert outcomes["worst_slice_within_limits"].evidence["failing_slices"] == ["east"]
@@ -148,10 +148,10 @@ def test_one_bad_slice_is_caught(store, data):
 
 def test_a_constant_model_has_the_right_signature_but_loses(store, data):
     train_x, train_y, test_x, test_y, groups = data
-    champion = log(training.fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
+    champion = log(fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
     constant = log(DummyRegressor().fit(train_x[list(FEATURES)], train_y), train_x)
 
-    outcomes, _ = challenger.judge(constant, champion, test_x, test_y, groups, LIMITS)
+    outcomes, _ = judge(constant, champion, test_x, test_y, groups, LIMITS)
 
     assert outcomes["signature_matches_champion"].passed
     assert not outcomes["no_regression_against_champion"].passed

@@ -7,7 +7,7 @@ import time
 import pytest
 from dagster import DagsterRunStatus, RunsFilter
 
-from training_assets import paths
+from training_assets.core import paths
 from training_assets_tests.servers import dagster_dev
 
 RUN_TIMEOUT_S = 300

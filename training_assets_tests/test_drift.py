@@ -5,8 +5,14 @@ import json
 import numpy as np
 import pandas as pd
 
-from training_assets.drift import feature_profile, population_stability
-from training_assets.watch import combined_digest, signatures
+from training_assets.core.data.fingerprints import (
+    combined_digest,
+    signatures,
+)
+from training_assets.core.ml.drift import (
+    feature_profile,
+    population_stability,
+)
 
 
 def frame(mean: float, n: int, seed: int) -> pd.DataFrame:

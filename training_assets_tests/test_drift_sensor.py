@@ -5,14 +5,17 @@ import pandas as pd
 import pytest
 from dagster import RunRequest, SkipReason, build_sensor_context
 
-from training_assets import paths
-from training_assets.config import DriftSettings
+from training_assets.core import paths
+from training_assets.core.data.sample_data import STATS_END
 from training_assets.definitions import defs
-from training_assets.resources.feast import FeastResource
-from training_assets.resources.mlflow import MlflowStore, ModelRegistry
-from training_assets.resources.orders import OrdersSource
-from training_assets.sample_data import STATS_END
-from training_assets.sensors import drift_retrain_sensor
+from training_assets.defs.automation.sensors import drift_retrain_sensor
+from training_assets.defs.resources.feast import FeastResource
+from training_assets.defs.resources.gates import DriftSettings
+from training_assets.defs.resources.mlflow import (
+    MlflowStore,
+    ModelRegistry,
+)
+from training_assets.defs.resources.orders import OrdersSource
 
 
 def evaluate(instance, **settings):

@@ -5,17 +5,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training_assets import slices
-from training_assets.schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURE_TIMESTAMP, LABEL
-from training_assets.validation import (
-    drift_against_reference,
-    duplicate_rows_within_rate,
-    feature_values_in_range,
-    features_not_from_the_future,
+from training_assets.core.gates.champion_gates import (
     latency_within_budget,
     no_regression,
     signatures_match,
     worst_slice_within_limits,
+)
+from training_assets.core.gates.data_gates import (
+    duplicate_rows_within_rate,
+    feature_values_in_range,
+    features_not_from_the_future,
+)
+from training_assets.core.gates.drift_gate import drift_against_reference
+from training_assets.core.ml.metrics import slice_rmse
+from training_assets.core.schema import (
+    ENTITY_KEY,
+    EVENT_TIMESTAMP,
+    FEATURE_TIMESTAMP,
+    LABEL,
 )
 
 
@@ -120,7 +127,7 @@ def test_slice_rmse_and_one_bad_slice():
     truth = pd.Series([1.0] * 43)
     predicted = np.array([0.9] * 20 + [0.2] * 20 + [0.0] * 3)
 
-    rates = slices.slice_rmse(slice_values, truth, predicted)
+    rates = slice_rmse(slice_values, truth, predicted)
 
     assert list(rates["slice"]) == ["tiny", "b", "a"]
     assert rates.set_index("slice")["rmse"].to_dict() == pytest.approx(

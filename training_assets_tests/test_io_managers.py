@@ -1,4 +1,4 @@
-"""Unit tests for the parquet and JSON IO managers in training_assets.resources.io_managers."""
+"""Unit tests for the parquet and JSON IO managers in training_assets.defs.resources.io_managers."""
 
 import json
 
@@ -18,8 +18,11 @@ from dagster import (
 )
 from upath import UPath
 
-from training_assets import storage
-from training_assets.resources.io_managers import JsonIOManager, ParquetIOManager
+from training_assets.core.data import storage
+from training_assets.defs.resources.io_managers import (
+    JsonIOManager,
+    ParquetIOManager,
+)
 
 
 @pytest.fixture

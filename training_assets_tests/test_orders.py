@@ -1,4 +1,4 @@
-"""Unit tests for reading the orders (label) files in training_assets.orders."""
+"""Unit tests for reading the orders (label) files in training_assets.core.data.orders."""
 
 from pathlib import Path
 
@@ -6,14 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training_assets.orders import (
+from training_assets.core.data.orders import (
     OrdersError,
     content_digest,
     count_orders,
     order_files,
     read_orders,
 )
-from training_assets.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL, ORDERS_DTYPES
+from training_assets.core.schema import (
+    ENTITY_KEY,
+    EVENT_TIMESTAMP,
+    LABEL,
+    ORDERS_DTYPES,
+)
 
 
 def orders(driver_ids, start="2025-12-01 00:00", labels=None, tz="UTC") -> pd.DataFrame:

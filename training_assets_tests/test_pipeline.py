@@ -7,10 +7,13 @@ import pandas as pd
 import pytest
 from dagster import AssetCheckKey, AssetKey
 
-from training_assets import paths
+from training_assets.core import paths
+from training_assets.core.schema import (
+    FEATURES,
+    LABEL,
+)
+from training_assets.core.tracking.lineage import REFERENCE_PROFILE_ARTIFACT
 from training_assets.definitions import defs
-from training_assets.lineage import REFERENCE_PROFILE_ARTIFACT
-from training_assets.schema import FEATURES, LABEL
 
 MODEL_NAME = "sklearn-elastic-net-reg"
 DATA_GATES = (
@@ -243,9 +246,9 @@ def test_the_same_data_code_and_config_reproduce_the_same_metrics(working_area, 
 
 
 def test_the_champion_leads_back_to_its_data_code_and_config(working_area, instance, mlflow_client):
-    from training_assets import orders, watch
-    from training_assets.assets.model import run_config_of
-    from training_assets.lineage import git_commit
+    from training_assets.core.data import fingerprints, orders
+    from training_assets.core.tracking.lineage import git_commit
+    from training_assets.core.tracking.profiles import run_config_of
 
     run_config = {"ops": {"splits": {"config": {"test_size": 0.25, "random_seed": 5}}}}
     result = run_training(instance, run_config=run_config)
@@ -257,7 +260,7 @@ def test_the_champion_leads_back_to_its_data_code_and_config(working_area, insta
     stats_version = orders.content_digest([paths.default_driver_stats_path()])
     assert tags["training_assets.orders_version"] == orders_version
     assert tags["training_assets.driver_stats_version"] == stats_version
-    assert tags["training_assets.data_digest"] == watch.combined_digest(
+    assert tags["training_assets.data_digest"] == fingerprints.combined_digest(
         orders_version, stats_version
     )
     assert tags["training_assets.dagster_run_id"] == result.run_id

@@ -1,13 +1,13 @@
-"""Unit tests for the seeded sample generator in training_assets.sample_data."""
+"""Unit tests for the seeded sample generator in training_assets.core.data.sample_data."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from training_assets import sample_data
-from training_assets.orders import read_orders
-from training_assets.point_in_time import features_as_of
-from training_assets.sample_data import (
+from training_assets.core.data import sample_data
+from training_assets.core.data.orders import read_orders
+from training_assets.core.data.point_in_time import features_as_of
+from training_assets.core.data.sample_data import (
     FIRST_DRIVER_ID,
     STATS_END,
     UNKNOWN_DRIVER_ID,
@@ -15,7 +15,12 @@ from training_assets.sample_data import (
     driver_stats,
     write_sample,
 )
-from training_assets.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL, ORDERS_DTYPES
+from training_assets.core.schema import (
+    ENTITY_KEY,
+    EVENT_TIMESTAMP,
+    LABEL,
+    ORDERS_DTYPES,
+)
 
 SPEC = SampleSpec(n_orders=2000, n_drivers=10, days=5, seed=17)
 OTHER_SEED = SampleSpec(n_orders=2000, n_drivers=10, days=5, seed=18)

@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 from dagster import AssetMaterialization, SensorResult, SkipReason, build_sensor_context
 
-from training_assets import orders, paths, watch
-from training_assets.resources.feast import FeastResource
-from training_assets.resources.orders import OrdersSource
-from training_assets.sensors import new_training_data_sensor
+from training_assets.core import paths
+from training_assets.core.data import fingerprints, orders
+from training_assets.defs.automation.sensors import new_training_data_sensor
+from training_assets.defs.resources.feast import FeastResource
+from training_assets.defs.resources.orders import OrdersSource
 
 
 class Ticker:
@@ -54,7 +55,7 @@ def _requests(result):
 
 
 def expected_key(orders_dir: Path, stats_path: Path) -> str:
-    return watch.combined_digest(
+    return fingerprints.combined_digest(
         orders.content_digest(orders.order_files(orders_dir)),
         orders.content_digest([stats_path]),
     )

@@ -4,23 +4,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training_assets.schema import (
+from training_assets.core.gates.data_gates import (
+    expected_columns_with_dtypes,
+    feature_nulls_within_rate,
+    labels_are_binary,
+    no_unexpected_columns,
+    row_count_at_least,
+    row_count_matches_orders,
+)
+from training_assets.core.gates.model_gates import beats_mean_baseline, metric_within_ceiling
+from training_assets.core.gates.outcome import GateOutcome
+from training_assets.core.schema import (
     ENTITY_KEY,
     EVENT_TIMESTAMP,
     FEATURE_TIMESTAMP,
     LABEL,
     TRAINING_DTYPES,
-)
-from training_assets.validation import (
-    GateOutcome,
-    beats_mean_baseline,
-    expected_columns_with_dtypes,
-    feature_nulls_within_rate,
-    labels_are_binary,
-    metric_within_ceiling,
-    no_unexpected_columns,
-    row_count_at_least,
-    row_count_matches_orders,
 )
 
 

@@ -1,0 +1,37 @@
+"""A pandas point-in-time lookup of driver stats, for work that must not wait for Feast.
+
+The training table always comes from Feast. This lookup serves the sample generator (labels
+must follow the features in force) and the drift sensor (a cheap look at recent orders'
+features inside a sensor tick, where importing Feast alone would take seconds).
+"""
+
+import pandas as pd
+
+from training_assets.core.schema import (
+    ENTITY_KEY,
+    EVENT_TIMESTAMP,
+)
+
+STATS_TIMESTAMP = "datetime"
+STATS_CREATED = "created"
+
+
+def features_as_of(order_frame: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
+    """The stats row in force at each order's time, aligned with `order_frame`'s index.
+
+    The latest stats row at or before the order wins; among rows of the same driver and time,
+    the one with the latest `created`. Orders with no earlier stats row get nulls.
+    """
+    latest = stats.sort_values([STATS_TIMESTAMP, STATS_CREATED]).drop_duplicates(
+        [ENTITY_KEY, STATS_TIMESTAMP], keep="last"
+    )
+    left = order_frame[[EVENT_TIMESTAMP, ENTITY_KEY]].reset_index().sort_values(EVENT_TIMESTAMP)
+    joined = pd.merge_asof(
+        left,
+        latest,
+        left_on=EVENT_TIMESTAMP,
+        right_on=STATS_TIMESTAMP,
+        by=ENTITY_KEY,
+        direction="backward",
+    )
+    return joined.set_index("index").reindex(order_frame.index)

@@ -1,0 +1,211 @@
+"""Every gate by name: the asset it guards, the property it states, and whether it blocks.
+
+This is the one list of gates. The Dagster checks (`defs/checks/`) build their check specs from
+it and call the `evaluate_*` functions below; code that runs the pipeline without Dagster (the
+benchmark's plain script) calls the same functions and asks `blocking_failures` whether the
+model may be registered.
+"""
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from training_assets.core.gates import data_gates, model_gates
+from training_assets.core.gates.champion_gates import judge
+from training_assets.core.gates.drift_gate import judge_drift
+from training_assets.core.gates.limits import GateLimits
+from training_assets.core.gates.outcome import GateOutcome
+
+TRAINING_DATA = "training_data"
+EVALUATION = "evaluation"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A named property of an asset. A failed gate holds back registration if `blocking`."""
+
+    name: str
+    asset: str
+    description: str
+    blocking: bool = True
+
+    @property
+    def key(self) -> str:
+        """`asset:name`, as Dagster names a check."""
+        return f"{self.asset}:{self.name}"
+
+
+DATA_GATES = (
+    Gate(
+        "no_unexpected_columns",
+        TRAINING_DATA,
+        "Only the schema's key, feature and label columns are present.",
+    ),
+    Gate(
+        "expected_columns_with_dtypes",
+        TRAINING_DATA,
+        "Every schema column is present with its schema dtype.",
+    ),
+    Gate("labels_are_binary", TRAINING_DATA, "trip_completed is 0 or 1 on every row, never null."),
+    Gate(
+        "feature_nulls_within_rate",
+        TRAINING_DATA,
+        "No feature is null on more rows than the configured rate.",
+    ),
+    Gate(
+        "row_count_at_least_minimum",
+        TRAINING_DATA,
+        "The table has at least the configured number of rows.",
+    ),
+    Gate("row_count_matches_orders", TRAINING_DATA, "The join kept every order exactly once."),
+    Gate(
+        "feature_values_in_range",
+        TRAINING_DATA,
+        "Rates lie in [0, 1] and trips are not negative.",
+    ),
+    Gate(
+        "features_not_from_the_future",
+        TRAINING_DATA,
+        "No order was joined with a stats row stamped after it.",
+    ),
+    # Duplicates may be real (two orders in one second); they warn and do not block.
+    Gate(
+        "duplicate_rows_within_rate",
+        TRAINING_DATA,
+        "Few rows repeat (driver_id, event_timestamp, label).",
+        blocking=False,
+    ),
+)
+
+# Blocking, but a PSI between the warning and blocking limits only warns (GateOutcome.warn_only).
+DRIFT_GATE = Gate(
+    "drift_within_limits",
+    TRAINING_DATA,
+    "Feature PSI and label rate against the champion's training data: warn, then block.",
+)
+
+METRIC_GATES = (
+    Gate("rmse_within_ceiling", EVALUATION, "The test-set RMSE does not exceed the ceiling."),
+    Gate("mae_within_ceiling", EVALUATION, "The test-set MAE does not exceed the ceiling."),
+    Gate(
+        "beats_mean_baseline",
+        EVALUATION,
+        "The test-set RMSE beats predicting the training mean by the configured margin.",
+    ),
+)
+
+CHAMPION_GATES = (
+    Gate(
+        "no_regression_against_champion",
+        EVALUATION,
+        "RMSE on this test split is not worse than the champion's.",
+    ),
+    Gate(
+        "worst_slice_within_limits",
+        EVALUATION,
+        "No large slice is bad, or much worse than the champion's.",
+    ),
+    Gate(
+        "model_loads_and_predicts",
+        EVALUATION,
+        "The logged model loads as pyfunc and predicts valid rows.",
+    ),
+    Gate(
+        "signature_matches_champion",
+        EVALUATION,
+        "The model takes the same inputs as the champion.",
+    ),
+    Gate(
+        "latency_within_budget",
+        EVALUATION,
+        "p95 time to predict a batch stays under the budget.",
+    ),
+)
+
+ALL_GATES = (*DATA_GATES, DRIFT_GATE, *METRIC_GATES, *CHAMPION_GATES)
+GATES_BY_NAME = {gate.name: gate for gate in ALL_GATES}
+
+
+def evaluate_data_gates(
+    frame: pd.DataFrame, limits: GateLimits, order_count: int
+) -> dict[str, GateOutcome]:
+    """The outcome of every data gate on the training table, by gate name.
+
+    Args:
+        order_count: How many orders went into the join.
+    """
+    return {
+        "no_unexpected_columns": data_gates.no_unexpected_columns(frame),
+        "expected_columns_with_dtypes": data_gates.expected_columns_with_dtypes(frame),
+        "labels_are_binary": data_gates.labels_are_binary(frame),
+        "feature_nulls_within_rate": data_gates.feature_nulls_within_rate(
+            frame, limits.max_feature_null_rate
+        ),
+        "row_count_at_least_minimum": data_gates.row_count_at_least(frame, limits.min_rows),
+        "row_count_matches_orders": data_gates.row_count_matches_orders(frame, order_count),
+        "feature_values_in_range": data_gates.feature_values_in_range(frame),
+        "features_not_from_the_future": data_gates.features_not_from_the_future(frame),
+        "duplicate_rows_within_rate": data_gates.duplicate_rows_within_rate(
+            frame, limits.max_duplicate_rate
+        ),
+    }
+
+
+def evaluate_drift_gate(frame: pd.DataFrame, champion, limits: GateLimits) -> GateOutcome:
+    """The drift gate's outcome against the champion's MLflow model version (None: no champion)."""
+    return judge_drift(frame, champion, limits)
+
+
+def evaluate_metric_gates(evaluation: dict, limits: GateLimits) -> dict[str, GateOutcome]:
+    """The outcome of every gate on the test-split scores, by gate name."""
+    return {
+        "rmse_within_ceiling": model_gates.metric_within_ceiling(
+            evaluation, "rmse", limits.rmse_ceiling
+        ),
+        "mae_within_ceiling": model_gates.metric_within_ceiling(
+            evaluation, "mae", limits.mae_ceiling
+        ),
+        "beats_mean_baseline": model_gates.beats_mean_baseline(
+            evaluation, limits.min_improvement_over_baseline
+        ),
+    }
+
+
+def evaluate_champion_gates(
+    model_uri: str,
+    champion_uri: str | None,
+    test_x: pd.DataFrame,
+    test_y: pd.Series,
+    test_keys: pd.DataFrame,
+    limits: GateLimits,
+) -> tuple[dict[str, GateOutcome], pd.DataFrame]:
+    """The outcome of every challenger gate by name, and the per-slice table behind them."""
+    return judge(
+        model_uri,
+        champion_uri,
+        test_x,
+        test_y,
+        slice_values(limits.slice_column, test_x, test_keys),
+        limits,
+    )
+
+
+def slice_values(column: str, test_x: pd.DataFrame, test_keys: pd.DataFrame) -> pd.Series:
+    """The slice each test row belongs to: `column` of the test keys, else of the features."""
+    for frame in (test_keys, test_x):
+        if column in frame.columns:
+            return frame[column]
+    raise ValueError(
+        f"slice column {column!r} is in neither the test keys {list(test_keys.columns)} "
+        f"nor the features {list(test_x.columns)}"
+    )
+
+
+def blocks(name: str, outcome: GateOutcome) -> bool:
+    """Whether this outcome of the gate `name` holds back registration."""
+    return not outcome.passed and GATES_BY_NAME[name].blocking and not outcome.warn_only
+
+
+def blocking_failures(outcomes: dict[str, GateOutcome]) -> list[str]:
+    """The names of the gates whose outcomes hold back registration, sorted."""
+    return sorted(name for name, outcome in outcomes.items() if blocks(name, outcome))

@@ -1,0 +1,211 @@
+"""Gates on the training table: schema, labels, nulls, row counts, ranges, duplicates and
+point-in-time correctness. Each judges one property and returns the evidence for its verdict.
+"""
+
+import pandas as pd
+import pyarrow as pa
+
+from training_assets.core.gates.outcome import GateOutcome
+from training_assets.core.schema import (
+    ENTITY_KEY,
+    EVENT_TIMESTAMP,
+    FEATURE_RANGES,
+    FEATURE_TIMESTAMP,
+    FEATURES,
+    LABEL,
+    TRAINING_DTYPES,
+)
+
+
+def no_unexpected_columns(frame: pd.DataFrame) -> GateOutcome:
+    """Only schema columns are present."""
+    unexpected = [column for column in frame.columns if column not in TRAINING_DTYPES]
+    return GateOutcome(
+        passed=not unexpected,
+        evidence={"expected_columns": list(TRAINING_DTYPES), "unexpected_columns": unexpected},
+        description=f"unexpected columns: {unexpected}" if unexpected else "",
+    )
+
+
+def expected_columns_with_dtypes(frame: pd.DataFrame) -> GateOutcome:
+    """Every schema column is present with its schema dtype."""
+    missing = [column for column in TRAINING_DTYPES if column not in frame.columns]
+    mistyped = {
+        column: {"expected": expected, "found": str(frame[column].dtype)}
+        for column, expected in TRAINING_DTYPES.items()
+        if column in frame.columns and str(frame[column].dtype) != expected
+    }
+    problems = []
+    if missing:
+        problems.append(f"missing columns: {missing}")
+    if mistyped:
+        problems.append(f"wrong dtypes: {mistyped}")
+    return GateOutcome(
+        passed=not (missing or mistyped),
+        evidence={
+            "expected_dtypes": dict(TRAINING_DTYPES),
+            "found_dtypes": {column: str(dtype) for column, dtype in frame.dtypes.items()},
+            "missing_columns": missing,
+            "mistyped_columns": mistyped,
+        },
+        description="; ".join(problems),
+    )
+
+
+def labels_are_binary(frame: pd.DataFrame) -> GateOutcome:
+    """The label is 0 or 1 on every row, never null."""
+    if LABEL not in frame.columns:
+        return GateOutcome(False, {"missing_column": LABEL}, f"no {LABEL!r} column")
+    labels = frame[LABEL]
+    nulls = int(labels.isna().sum())
+    present = labels.dropna()
+    bad = present[~present.isin([0, 1])]
+    return GateOutcome(
+        passed=nulls == 0 and bad.empty,
+        evidence={
+            "expected_values": [0, 1],
+            "null_labels": nulls,
+            "non_binary_labels": len(bad),
+            "non_binary_examples": sorted(map(str, bad.unique()[:10])),
+            "positive_rate": float((present == 1).mean()) if len(present) else 0.0,
+        },
+        description=(f"{nulls} null and {len(bad)} non-binary labels" if nulls or len(bad) else ""),
+    )
+
+
+def feature_nulls_within_rate(frame: pd.DataFrame, max_null_rate: float) -> GateOutcome:
+    """Every feature column is present and null on at most `max_null_rate` of rows."""
+    missing = [column for column in FEATURES if column not in frame.columns]
+    rates = {
+        column: float(frame[column].isna().mean()) if len(frame) else 0.0
+        for column in FEATURES
+        if column not in missing
+    }
+    over = {column: rate for column, rate in rates.items() if rate > max_null_rate}
+    problems = []
+    if missing:
+        problems.append(f"missing features: {missing}")
+    if over:
+        problems.append(f"null rate above {max_null_rate}: {over}")
+    return GateOutcome(
+        passed=not (over or missing),
+        evidence={
+            "max_null_rate": max_null_rate,
+            "null_rates": rates,
+            "over_limit": over,
+            "missing_features": missing,
+        },
+        description="; ".join(problems),
+    )
+
+
+def row_count_at_least(frame: pd.DataFrame, minimum: int) -> GateOutcome:
+    """The table has at least `minimum` rows."""
+    return GateOutcome(
+        passed=len(frame) >= minimum,
+        evidence={"min_rows": minimum, "rows": len(frame)},
+        description=f"{len(frame)} rows, fewer than {minimum}" if len(frame) < minimum else "",
+    )
+
+
+def row_count_matches_orders(frame: pd.DataFrame, order_count: int) -> GateOutcome:
+    """The join kept every order exactly once: as many rows as input orders."""
+    rows = len(frame)
+    return GateOutcome(
+        passed=rows == order_count,
+        evidence={"orders": order_count, "rows": rows, "difference": rows - order_count},
+        description=f"{rows} rows for {order_count} orders" if rows != order_count else "",
+    )
+
+
+def feature_values_in_range(frame: pd.DataFrame) -> GateOutcome:
+    """Every non-null feature value lies in the schema's range for it (validated by pandera)."""
+    import pandera.pandas as pa
+
+    schema = pa.DataFrameSchema(
+        {
+            feature: pa.Column(
+                checks=[
+                    pa.Check.in_range(low, high)
+                    if high is not None
+                    else pa.Check.greater_than_or_equal_to(low)
+                ],
+                nullable=True,
+                required=False,
+            )
+            for feature, (low, high) in FEATURE_RANGES.items()
+        }
+    )
+    expected = {
+        feature: f"[{low}, {'inf' if high is None else high}]"
+        for feature, (low, high) in FEATURE_RANGES.items()
+    }
+    found = {
+        feature: [float(frame[feature].min()), float(frame[feature].max())]
+        for feature in FEATURE_RANGES
+        if feature in frame.columns and frame[feature].notna().any()
+    }
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        out_of_range = {
+            str(column): {
+                "rows": int(len(group)),
+                "examples": sorted(map(float, group["failure_case"].head(5))),
+            }
+            for column, group in cases.groupby("column")
+        }
+        return GateOutcome(
+            passed=False,
+            evidence={
+                "expected_ranges": expected,
+                "found_min_max": found,
+                "out_of_range": out_of_range,
+            },
+            description=f"values out of range: {sorted(out_of_range)}",
+        )
+    return GateOutcome(True, {"expected_ranges": expected, "found_min_max": found})
+
+
+def duplicate_rows_within_rate(frame: pd.DataFrame, max_rate: float) -> GateOutcome:
+    """Rows repeating (driver_id, event_timestamp, label) are at most `max_rate` of the table."""
+    keys = [column for column in (ENTITY_KEY, EVENT_TIMESTAMP, LABEL) if column in frame.columns]
+    duplicated = 0
+    if len(frame) and keys:
+        # Rows less distinct key combinations; Arrow's hash grouping is faster than
+        # DataFrame.duplicated on millions of rows and, like it, takes nulls as equal.
+        keyed = pa.Table.from_pandas(frame[keys], preserve_index=False)
+        duplicated = len(frame) - keyed.group_by(keys).aggregate([]).num_rows
+    rate = duplicated / len(frame) if len(frame) else 0.0
+    return GateOutcome(
+        passed=rate <= max_rate,
+        evidence={"duplicate_rows": duplicated, "duplicate_rate": rate, "max_rate": max_rate},
+        description=f"{duplicated} duplicate rows ({rate:.2%}) above {max_rate:.2%}"
+        if rate > max_rate
+        else "",
+    )
+
+
+def features_not_from_the_future(frame: pd.DataFrame) -> GateOutcome:
+    """No order was joined with a feature row stamped after the order's event time."""
+    if FEATURE_TIMESTAMP not in frame.columns:
+        return GateOutcome(
+            False, {"missing_column": FEATURE_TIMESTAMP}, f"no {FEATURE_TIMESTAMP!r} column"
+        )
+    leaked = frame[frame[FEATURE_TIMESTAMP] > frame[EVENT_TIMESTAMP]]
+    examples = [
+        {"event": str(row[EVENT_TIMESTAMP]), "feature_row": str(row[FEATURE_TIMESTAMP])}
+        for _, row in leaked.head(5).iterrows()
+    ]
+    return GateOutcome(
+        passed=leaked.empty,
+        evidence={
+            "expected": f"{FEATURE_TIMESTAMP} <= {EVENT_TIMESTAMP}",
+            "rows_from_the_future": len(leaked),
+            "examples": examples,
+        },
+        description=f"{len(leaked)} rows joined a feature row from after the order"
+        if len(leaked)
+        else "",
+    )

@@ -1,0 +1,53 @@
+"""The gates' thresholds, declared once with their defaults and meaning.
+
+The Dagster resource `GateThresholds` (defs/resources/gates.py) takes these fields as its run
+config; code that runs the gates without Dagster builds `GateLimits()` for the same defaults.
+"""
+
+from pydantic import BaseModel, Field
+
+
+class GateLimits(BaseModel):
+    """Thresholds of the blocking data and model gates.
+
+    The model defaults are calibrated on the sample data, whose label is a noisy 0/1: the mean
+    predictor scores RMSE ≈ 0.50 and the default model ≈ 0.46, while a model fit to shuffled
+    labels stays at ≈ 0.50 with no gain over the baseline. So the sample registers a model and
+    a model that learned nothing does not.
+    """
+
+    max_feature_null_rate: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Highest share of rows on which a feature may be null (no stats in force).",
+    )
+    min_rows: int = Field(
+        default=1000, ge=1, description="Fewest rows the training table may have."
+    )
+    rmse_ceiling: float = Field(default=0.48, gt=0, description="Highest test RMSE registered.")
+    mae_ceiling: float = Field(default=0.48, gt=0, description="Highest test MAE registered.")
+    min_improvement_over_baseline: float = Field(
+        default=0.03,
+        description="Least relative RMSE gain over predicting the training mean, e.g. 0.03 = 3%.",
+    )
+    max_duplicate_rate: float = Field(
+        default=0.01,
+        description="Share of rows repeating (driver_id, event_timestamp, label) that only warns.",
+    )
+    drift_warn_psi: float = Field(default=0.1, description="Feature PSI that warns.")
+    drift_block_psi: float = Field(default=0.25, description="Feature PSI that blocks.")
+    label_shift_warn: float = Field(default=0.05, description="Label-rate change that warns.")
+    label_shift_block: float = Field(default=0.15, description="Label-rate change that blocks.")
+    regression_tolerance: float = Field(
+        default=0.005, description="How much higher than the champion's the RMSE may be."
+    )
+    slice_column: str = Field(default="driver_id", description="Column that defines slices.")
+    slice_min_rows: int = Field(default=15, description="Slices smaller than this are not judged.")
+    slice_rmse_ceiling: float = Field(default=0.6, description="Highest RMSE of any slice.")
+    slice_tolerance: float = Field(
+        default=0.05, description="How much worse than the champion's a slice's RMSE may be."
+    )
+    latency_batch_rows: int = Field(default=1000, description="Rows per timed prediction batch.")
+    latency_repeats: int = Field(default=30, description="Timed batches for the p95.")
+    latency_budget_ms: float = Field(default=100.0, description="Highest p95 batch time, in ms.")

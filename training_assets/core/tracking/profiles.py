@@ -1,0 +1,31 @@
+"""What a model's MLflow run keeps about its training: the training-data profile that drift is
+judged against, and the run config that reproduces it."""
+
+import mlflow
+import mlflow.artifacts
+import pandas as pd
+
+from training_assets.core.ml.drift import feature_profile
+from training_assets.core.tracking.lineage import REFERENCE_PROFILE_ARTIFACT, RUN_CONFIG_ARTIFACT
+
+# Deciles of a million-row sample are as good as the full table's and far cheaper.
+PROFILE_SAMPLE_ROWS = 1_000_000
+
+
+def training_profile(train_x: pd.DataFrame, train_y: pd.Series) -> dict:
+    """Feature deciles and the label rate of the training split, JSON-serialisable."""
+    sample = train_x.sample(n=min(len(train_x), PROFILE_SAMPLE_ROWS), random_state=0)
+    return {
+        "features": feature_profile(sample, list(train_x.columns)),
+        "label_rate": float(train_y.mean()),
+    }
+
+
+def reference_profile(run_id: str) -> dict:
+    """The training-data profile stored with an MLflow run: feature deciles and label rate."""
+    return mlflow.artifacts.load_dict(f"runs:/{run_id}/{REFERENCE_PROFILE_ARTIFACT}")
+
+
+def run_config_of(run_id: str) -> dict:
+    """The run config stored with an MLflow run."""
+    return mlflow.artifacts.load_dict(f"runs:/{run_id}/{RUN_CONFIG_ARTIFACT}")

@@ -1,0 +1,21 @@
+"""The applied Feast feature store."""
+
+from dagster import AssetExecutionContext, MetadataValue, asset
+
+from training_assets.defs.resources.feast import FeastResource
+
+
+@asset(group_name="training", io_manager_key="json_io_manager", kinds={"feast"}, code_version="1")
+def feature_store(context: AssetExecutionContext, feast: FeastResource) -> dict:
+    """The feature repo applied to the registry, as `feast apply` does."""
+    applied = feast.apply()
+    context.add_output_metadata(
+        {
+            "project": applied["project"],
+            "entities": MetadataValue.json(applied["entities"]),
+            "feature_views": MetadataValue.json(applied["feature_views"]),
+            "feature_services": MetadataValue.json(applied["feature_services"]),
+            "driver_stats_path": MetadataValue.path(applied["driver_stats_path"]),
+        }
+    )
+    return applied

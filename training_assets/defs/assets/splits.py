@@ -1,0 +1,36 @@
+"""The train/test split of the training table."""
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetOut, Output, multi_asset
+
+from training_assets.core.ml.split import split_frame
+from training_assets.defs.config import SplitConfig
+
+
+@multi_asset(
+    group_name="training",
+    code_version="1",
+    outs={
+        "train_x": AssetOut(description="Feature columns of the training rows.", kinds={"pandas"}),
+        "train_y": AssetOut(description="Labels of the training rows.", kinds={"pandas"}),
+        "test_x": AssetOut(description="Feature columns of the held-out rows.", kinds={"pandas"}),
+        "test_y": AssetOut(description="Labels of the held-out rows.", kinds={"pandas"}),
+        "test_keys": AssetOut(
+            description="Keys and feature timestamps of the held-out rows, for slicing.",
+            kinds={"pandas"},
+        ),
+    },
+)
+def splits(context: AssetExecutionContext, config: SplitConfig, training_data: pd.DataFrame):
+    """A seeded split of the training table into train and test features, labels and keys."""
+    split = split_frame(training_data, config.test_size, config.random_seed, config.strategy)
+    for name, value in split._asdict().items():
+        yield Output(
+            value,
+            output_name=name,
+            metadata={
+                "test_size": config.test_size,
+                "random_seed": config.random_seed,
+                "strategy": config.strategy,
+            },
+        )

@@ -1,0 +1,97 @@
+"""The trained model, logged to MLflow with the lineage that reproduces it."""
+
+import mlflow
+import pandas as pd
+from dagster import AssetExecutionContext, AssetKey, MetadataValue, asset
+
+from training_assets.core.ml.elastic_net import coefficients, fit_elastic_net, search_elastic_net
+from training_assets.core.tracking.lineage import DATA_LINEAGE_KEYS, LINEAGE_PREFIX, git_commit
+from training_assets.core.tracking.model_log import log_trained_model
+from training_assets.defs.config import ModelConfig
+from training_assets.defs.resources.mlflow import MlflowTracking, run_link
+
+
+@asset(
+    group_name="training",
+    io_manager_key="json_io_manager",
+    kinds={"mlflow", "sklearn"},
+    code_version="1",
+)
+def trained_model(
+    context: AssetExecutionContext,
+    config: ModelConfig,
+    train_x: pd.DataFrame,
+    train_y: pd.Series,
+    mlflow_tracking: MlflowTracking,
+) -> dict:
+    """ElasticNet behind imputation and scaling, fit on the training split and logged to MLflow."""
+    tracking = mlflow_tracking.tracking
+    if config.search:
+        model, candidates = search_elastic_net(
+            train_x,
+            train_y,
+            config.alpha_grid,
+            config.l1_ratio_grid,
+            config.cv_folds,
+            config.random_state,
+        )
+        for candidate in candidates:
+            with mlflow.start_run(run_name="candidate", nested=True):
+                mlflow.log_params({"alpha": candidate["alpha"], "l1_ratio": candidate["l1_ratio"]})
+                mlflow.log_metric("cv_rmse", candidate["cv_rmse"])
+        best = min(candidates, key=lambda candidate: candidate["cv_rmse"])
+        alpha, l1_ratio = best["alpha"], best["l1_ratio"]
+        context.log.info(f"Search chose alpha={alpha}, l1_ratio={l1_ratio} of {len(candidates)}")
+    else:
+        alpha, l1_ratio = config.alpha, config.l1_ratio
+        model = fit_elastic_net(train_x, train_y, alpha, l1_ratio, config.random_state)
+
+    # Logged into the run that the tracking resource made active for this Dagster run.
+    model_info = log_trained_model(
+        model,
+        train_x,
+        train_y,
+        params={
+            "alpha": alpha,
+            "l1_ratio": l1_ratio,
+            "random_state": config.random_state,
+            "search": config.search,
+        },
+        lineage=lineage_tags(context),
+        run_config=dict(context.run.run_config),
+    )
+    record = {
+        "run_id": mlflow_tracking.run_id,
+        "model_uri": model_info.model_uri,
+        "model_id": model_info.model_id,
+        "experiment_id": tracking.experiment.experiment_id,
+    }
+    context.add_output_metadata(
+        {
+            "mlflow_run_id": record["run_id"],
+            "model_uri": record["model_uri"],
+            "mlflow_run": run_link(record["experiment_id"], record["run_id"]),
+            "alpha": alpha,
+            "l1_ratio": l1_ratio,
+            "coefficients": MetadataValue.json(coefficients(model)),
+        }
+    )
+    return record
+
+
+def lineage_tags(context: AssetExecutionContext) -> dict[str, str]:
+    """Tags tying a model to its Dagster run, data versions and code.
+
+    The data versions come from the training_data materialization this model was trained from.
+    """
+    tags = {
+        f"{LINEAGE_PREFIX}dagster_run_id": context.run.run_id,
+        f"{LINEAGE_PREFIX}git_commit": git_commit(),
+    }
+    event = context.instance.get_latest_materialization_event(AssetKey("training_data"))
+    if event is not None and event.asset_materialization is not None:
+        metadata = event.asset_materialization.metadata
+        for key in DATA_LINEAGE_KEYS:
+            if key in metadata:
+                tags[f"{LINEAGE_PREFIX}{key}"] = str(metadata[key].value)
+    return tags

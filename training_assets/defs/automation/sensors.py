@@ -1,0 +1,184 @@
+"""Sensors that retrain without a click: on new data, and on feature drift."""
+
+import json
+import os
+
+import pandas as pd
+from dagster import (
+    AssetKey,
+    AssetObservation,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
+
+from training_assets.core.data import fingerprints, orders, point_in_time
+from training_assets.core.ml import drift
+from training_assets.core.schema import (
+    EVENT_TIMESTAMP,
+    FEATURES,
+)
+from training_assets.core.tracking.lineage import DATA_DIGEST_KEY
+from training_assets.core.tracking.profiles import reference_profile
+from training_assets.defs.automation.jobs import training_job
+from training_assets.defs.resources.feast import FeastResource
+from training_assets.defs.resources.gates import DriftSettings
+from training_assets.defs.resources.mlflow import (
+    MlflowStore,
+    ModelRegistry,
+)
+from training_assets.defs.resources.orders import OrdersSource
+
+TAG_PREFIX = "training_assets"
+
+
+def interval_seconds(variable: str, default: int) -> int:
+    """A sensor's tick interval from the environment of the code location, in seconds.
+
+    Intervals are part of a sensor's definition, so they are read when the code location loads.
+    """
+    raw = os.environ.get(variable, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{variable} must be a positive whole number of seconds, found {raw!r}")
+    return int(raw)
+
+
+@sensor(
+    job=training_job,
+    minimum_interval_seconds=interval_seconds("NEW_DATA_SENSOR_INTERVAL_SECONDS", 30),
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Runs training_job once for each new settled state of the orders and features.",
+)
+def new_training_data_sensor(
+    context: SensorEvaluationContext, orders_source: OrdersSource, feast: FeastResource
+):
+    """Requests one training run per new content of the orders and the feature file.
+
+    The cursor keeps the files' last seen signatures, the signatures last hashed and the digest
+    last requested. Files are hashed only once they held still for a whole tick, and the run
+    key is their combined digest, so the same data never trains twice, across restarts too.
+    """
+    state = json.loads(context.cursor) if context.cursor else {}
+    try:
+        order_files = orders.order_files(orders_source.location())
+    except orders.OrdersError as error:
+        return SkipReason(str(error))
+    if not order_files:
+        return SkipReason(f"no orders files in {orders_source.location()} yet")
+    stats_path = feast.resolved_driver_stats_path()
+    if not stats_path.exists():
+        return SkipReason(f"feature file {stats_path} does not exist")
+
+    current = fingerprints.signatures([*order_files, stats_path])
+    if current == state.get("hashed"):
+        return SkipReason("no new data since the last check")
+    if current != state.get("seen"):
+        context.update_cursor(json.dumps({**state, "seen": current}))
+        return SkipReason("files changed since the last tick; waiting for them to settle")
+
+    versions = {
+        "orders": orders_source.content_hash(),
+        "driver_stats_source": feast.driver_stats_hash(),
+    }
+    digest = fingerprints.combined_digest(versions["orders"], versions["driver_stats_source"])
+    observed = state.get("versions", {})
+    observations = [
+        AssetObservation(asset_key=key, tags={DATA_VERSION_TAG: version})
+        for key, version in versions.items()
+        if observed.get(key) != version
+    ]
+    cursor = json.dumps({**state, "hashed": current, "versions": versions, "digest": digest})
+
+    if digest in (state.get("digest"), _last_trained_digest(context)):
+        return SensorResult(
+            skip_reason=f"already trained on this data ({digest[:12]})",
+            asset_events=observations,
+            cursor=cursor,
+        )
+    context.log.info(
+        f"New data {digest[:12]}: orders {versions['orders'][:12]}, "
+        f"driver stats {versions['driver_stats_source'][:12]}"
+    )
+    return SensorResult(
+        run_requests=[
+            RunRequest(
+                run_key=digest,
+                tags={
+                    f"{TAG_PREFIX}/trigger": "new_data",
+                    f"{TAG_PREFIX}/orders_version": versions["orders"],
+                    f"{TAG_PREFIX}/driver_stats_version": versions["driver_stats_source"],
+                },
+            )
+        ],
+        asset_events=observations,
+        cursor=cursor,
+    )
+
+
+def _last_trained_digest(context: SensorEvaluationContext) -> str | None:
+    """The data digest that the latest training_data materialization read, if any."""
+    event = context.instance.get_latest_materialization_event(AssetKey("training_data"))
+    if event is None or event.asset_materialization is None:
+        return None
+    entry = event.asset_materialization.metadata.get(DATA_DIGEST_KEY)
+    return entry.value if entry is not None else None
+
+
+@sensor(
+    job=training_job,
+    minimum_interval_seconds=interval_seconds("DRIFT_SENSOR_INTERVAL_SECONDS", 3600),
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Retrains when recent orders' features drift from the champion's training data.",
+)
+def drift_retrain_sensor(
+    context: SensorEvaluationContext,
+    orders_source: OrdersSource,
+    feast: FeastResource,
+    mlflow_store: MlflowStore,
+    model_registry: ModelRegistry,
+    drift_settings: DriftSettings,
+):
+    """Requests a retrain when any feature's PSI against the champion's training data is high."""
+    champion = model_registry.champion(mlflow_store.configure_client())
+    if champion is None:
+        return SkipReason(f"no champion yet: {model_registry.champion_uri()} does not exist")
+    profile = reference_profile(champion.run_id)["features"]
+
+    try:
+        order_frame = orders_source.read()
+    except orders.OrdersError as error:
+        return SkipReason(str(error))
+    newest = order_frame[EVENT_TIMESTAMP].max()
+    window = order_frame[
+        order_frame[EVENT_TIMESTAMP] > newest - pd.Timedelta(hours=drift_settings.window_hours)
+    ]
+    if len(window) < drift_settings.min_rows:
+        return SkipReason(
+            f"{len(window)} orders in the last {drift_settings.window_hours} h, "
+            f"fewer than {drift_settings.min_rows}"
+        )
+    stats = pd.read_parquet(feast.resolved_driver_stats_path())
+    features = point_in_time.features_as_of(window, stats)
+    psi = drift.population_stability(profile, features[list(FEATURES)])
+    summary = ", ".join(f"{name} {value:.3f}" for name, value in psi.items())
+    context.log.info(
+        f"PSI of {len(window)} orders up to {newest} against champion "
+        f"v{champion.version}: {summary} (threshold {drift_settings.psi_threshold})"
+    )
+    drifted = {name: value for name, value in psi.items() if value > drift_settings.psi_threshold}
+    if not drifted:
+        return SkipReason(f"no drift above {drift_settings.psi_threshold}: {summary}")
+    return RunRequest(
+        run_key=f"drift-v{champion.version}-{newest.isoformat()}-{len(window)}",
+        tags={
+            f"{TAG_PREFIX}/trigger": "drift",
+            f"{TAG_PREFIX}/champion_version": str(champion.version),
+            **{f"{TAG_PREFIX}/psi_{name}": f"{value:.4f}" for name, value in psi.items()},
+        },
+    )

@@ -1,0 +1,30 @@
+"""Resources: the Feast store, MLflow tracking, the orders location, the gate thresholds and the
+IO managers, under the keys the assets and checks ask for."""
+
+from typing import Any
+
+
+def embedded_defaults() -> dict[str, Any]:
+    """Every resource on the embedded defaults: local Feast, a sqlite MLflow store, files under
+    the working area. Run config and the environment move each of them."""
+    from training_assets.defs.resources.feast import FeastResource
+    from training_assets.defs.resources.gates import DriftSettings, GateThresholds
+    from training_assets.defs.resources.io_managers import (
+        JsonIOManagerResource,
+        ParquetIOManagerResource,
+    )
+    from training_assets.defs.resources.mlflow import MlflowStore, MlflowTracking, ModelRegistry
+    from training_assets.defs.resources.orders import OrdersSource
+
+    mlflow_store = MlflowStore()
+    return {
+        "feast": FeastResource(),
+        "orders_source": OrdersSource(),
+        "mlflow_store": mlflow_store,
+        "mlflow_tracking": MlflowTracking(store=mlflow_store),
+        "model_registry": ModelRegistry(),
+        "gates": GateThresholds(),
+        "drift_settings": DriftSettings(),
+        "io_manager": ParquetIOManagerResource(),
+        "json_io_manager": JsonIOManagerResource(),
+    }

@@ -1,0 +1,201 @@
+"""MLflow tracking through dagster-mlflow's resource, with the lifecycle it lacks.
+
+dagster-mlflow's `MlFlow` starts (or resumes) one MLflow run per Dagster run, found by a
+`dagster_run_id` tag, and hands out mlflow's API. It never ends that run: it expects its
+`end_mlflow_on_run_finished` hook, which ends the run only after the job's last node, and it
+resumes whatever run is active in the process. When two Dagster runs execute in one process
+(the in-process executor, tests, `materialize`), the second would log into the first's MLflow
+run. It also leaves its `mlflow_run_id` None when it started a new run. This wrapper ends a
+foreign active run before building `MlFlow`, records the run id that `MlFlow` made active, and
+ends its own run when the Dagster run's resources are torn down, FAILED if any step of the
+Dagster run failed. It also resolves the embedded default store, so a fresh clone tracks to a
+sqlite file with artifacts inside the working area.
+"""
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import mlflow
+from dagster import ConfigurableResource, DagsterEventType, InitResourceContext, MetadataValue
+from dagster_mlflow.resources import MlFlow
+from mlflow.entities import RunStatus
+from pydantic import Field, PrivateAttr
+
+from training_assets.core import paths
+from training_assets.core.tracking import registry
+
+DAGSTER_RUN_TAG = "dagster_run_id"
+
+
+class MlflowStore(ConfigurableResource):
+    """Where MLflow tracks runs and registers models; shared by the assets and the sensors."""
+
+    tracking_uri: str | None = Field(
+        default=None,
+        description=(
+            "MLflow tracking URI. Default: $MLFLOW_TRACKING_URI if set, else a sqlite file "
+            "in <working area>/mlflow."
+        ),
+    )
+    registry_uri: str | None = Field(
+        default=None,
+        description=(
+            "MLflow model registry URI. Default: $MLFLOW_REGISTRY_URI, else the tracking URI."
+        ),
+    )
+    artifact_location: str | None = Field(
+        default=None,
+        description=(
+            "Artifact root for a newly created experiment. Default: the server's own, or "
+            "an artifacts/ folder beside a sqlite store's file."
+        ),
+    )
+
+    def resolved_tracking_uri(self) -> str:
+        if self.tracking_uri:
+            return self.tracking_uri
+        if os.environ.get("MLFLOW_TRACKING_URI"):
+            return os.environ["MLFLOW_TRACKING_URI"]
+        store = paths.default_mlflow_dir()
+        store.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{store / 'mlflow.db'}"
+
+    def resolved_artifact_location(self) -> str | None:
+        """Where a new experiment keeps artifacts: beside a sqlite store, else the server's.
+
+        MLflow's own default for a sqlite store is ./mlruns under whatever directory the process
+        runs in, which scatters artifacts; a server picks its own root.
+        """
+        if self.artifact_location:
+            return self.artifact_location
+        uri = self.resolved_tracking_uri()
+        if uri.startswith("sqlite:///"):
+            return (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
+        return None
+
+    def configure_client(self) -> mlflow.MlflowClient:
+        """Point this process's mlflow at the configured stores; returns a client on them."""
+        uri = self.resolved_tracking_uri()
+        mlflow.set_tracking_uri(uri)
+        registry = self.registry_uri or os.environ.get("MLFLOW_REGISTRY_URI")
+        if registry:
+            mlflow.set_registry_uri(registry)
+        with _sqlite_creation_lock(uri):
+            return mlflow.MlflowClient()
+
+
+class MlflowTracking(ConfigurableResource):
+    """One MLflow run per Dagster run in a configurable experiment, via dagster-mlflow."""
+
+    store: MlflowStore
+    experiment_name: str = Field(
+        default=registry.DEFAULT_EXPERIMENT, description="MLflow experiment for training runs."
+    )
+
+    _tracking: MlFlow | None = PrivateAttr(default=None)
+    _run_id: str | None = PrivateAttr(default=None)
+
+    @property
+    def tracking(self) -> MlFlow:
+        """dagster-mlflow's resource: mlflow's API, bound to this Dagster run's MLflow run."""
+        if self._tracking is None:
+            raise RuntimeError("MlflowTracking is only usable inside a Dagster run")
+        return self._tracking
+
+    @property
+    def run_id(self) -> str:
+        """The MLflow run of this Dagster run."""
+        if self._run_id is None:
+            raise RuntimeError("MlflowTracking is only usable inside a Dagster run")
+        return self._run_id
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self.store.configure_client()
+        _end_foreign_run(context.run.run_id)
+        if mlflow.get_experiment_by_name(self.experiment_name) is None:
+            mlflow.create_experiment(
+                self.experiment_name, artifact_location=self.store.resolved_artifact_location()
+            )
+        self._tracking = MlFlow(
+            context.replace_config(
+                {
+                    "experiment_name": self.experiment_name,
+                    "mlflow_tracking_uri": self.store.resolved_tracking_uri(),
+                    "env": {},
+                    "extra_tags": {},
+                }
+            )
+        )
+        self._run_id = mlflow.active_run().info.run_id
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        active = mlflow.active_run()
+        if active is not None and active.info.run_id == self._run_id:
+            failed = context.instance is not None and _any_step_failed(context)
+            status = RunStatus.FAILED if failed else RunStatus.FINISHED
+            mlflow.end_run(status=RunStatus.to_string(status))
+
+
+def _any_step_failed(context: InitResourceContext) -> bool:
+    """Whether any step of the current Dagster run has failed, a failed gate included."""
+    failures = context.instance.get_records_for_run(
+        context.run.run_id, of_type=DagsterEventType.STEP_FAILURE, limit=1
+    )
+    return bool(failures.records)
+
+
+@contextmanager
+def _sqlite_creation_lock(uri: str) -> Iterator[None]:
+    """Serialise the first opening of an embedded sqlite store across processes.
+
+    The first client on a new sqlite file creates and migrates its tables; two processes doing
+    that at once (the daemon's drift sensor and a run worker, say) break the migration.
+    """
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    lock_path = Path(uri.removeprefix("sqlite:///") + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _end_foreign_run(dagster_run_id: str | None) -> None:
+    """End an MLflow run left active in this process by another Dagster run."""
+    active = mlflow.active_run()
+    if active is not None and active.data.tags.get(DAGSTER_RUN_TAG) != dagster_run_id:
+        mlflow.end_run()
+
+
+def run_link(experiment_id: str, run_id: str) -> MetadataValue:
+    """A link to the run in the MLflow UI: absolute for a tracking server, else the UI's path."""
+    path = f"#/experiments/{experiment_id}/runs/{run_id}"
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        return MetadataValue.url(f"{uri.rstrip('/')}/{path}")
+    return MetadataValue.text(f"{path} (open `mlflow ui --backend-store-uri {uri}`)")
+
+
+class ModelRegistry(ConfigurableResource):
+    """The registered model that gated models join and the alias that marks production."""
+
+    model_name: str = Field(
+        default=registry.DEFAULT_MODEL_NAME, description="Registered model name in MLflow."
+    )
+    alias: str = Field(
+        default=registry.DEFAULT_ALIAS, description="Alias moved to each newly registered version."
+    )
+
+    def champion(self, client: mlflow.MlflowClient):
+        """The version the alias points at, or None when there is none yet."""
+        return registry.champion_version(client, self.model_name, self.alias)
+
+    def champion_uri(self) -> str:
+        return f"models:/{self.model_name}@{self.alias}"

@@ -1,1 +1,0 @@
-"""Resources: the Feast store, MLflow tracking, the orders location and the IO managers."""

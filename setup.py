@@ -22,6 +22,14 @@ setup(
         "universal-pathlib>=0.3,<0.4",
     ],
     extras_require={
-        "dev": ["pytest>=9,<10", "ruff>=0.17,<0.18", "hypothesis>=6.100,<7"],
+        "dev": [
+            "pytest>=9,<10",
+            "ruff>=0.17,<0.18",
+            "hypothesis>=6.100,<7",
+            # Enforces the layout: nothing under training_assets/core imports Dagster.
+            "import-linter>=2.16,<3",
+            # The benchmark samples each process's RSS.
+            "psutil>=7,<8",
+        ],
     },
 )

@@ -191,7 +191,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
         source=parquet_source("random_source", random_path),
     )
     # The feature_repo's FileSource as the project declares it, on this repo's stats file.
-    declared = runpy.run_path(str(paths.FEATURE_REPO / "driver_stats_source.py"))
+    declared = runpy.run_path(str(paths.FEATURE_REPO / "driver_repo.py"))
     project_source = declared["driver_stats_source"]
     project_view = FeatureView(
         name="driver_stats_project_source",

@@ -73,25 +73,3 @@ def test_bench_runs_every_step_and_writes_the_figures(tmp_path: Path):
     ):
         assert entry["ratios"][name] > 0, name
 
-
-def test_plain_script_restates_the_job_defaults():
-    """The plain script cannot import the Dagster config classes; its copies must agree."""
-    from bench import plain_script
-    from training_assets.defs.config import (
-        GateThresholds,
-        ModelConfig,
-        SplitConfig,
-    )
-
-    assert plain_script.SPLIT == SplitConfig().model_dump()
-    model = ModelConfig().model_dump()
-    assert plain_script.MODEL == {name: model[name] for name in plain_script.MODEL}
-    assert plain_script.GATES == GateThresholds().model_dump()
-    from training_assets.defs.resources.mlflow import (
-        MlflowTracking,
-        ModelRegistry,
-    )
-
-    assert plain_script.EXPERIMENT == MlflowTracking.model_fields["experiment_name"].default
-    assert plain_script.MODEL_NAME == ModelRegistry().model_name
-    assert plain_script.ALIAS == ModelRegistry().alias

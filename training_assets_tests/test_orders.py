@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from training_assets.core.data.fingerprints import content_digest
 from training_assets.core.data.orders import (
     OrdersError,
-    content_digest,
     count_orders,
     order_files,
     read_orders,

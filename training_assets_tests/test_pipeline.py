@@ -256,8 +256,8 @@ def test_the_champion_leads_back_to_its_data_code_and_config(working_area, insta
 
     champion = mlflow_client.get_model_version_by_alias(MODEL_NAME, "champion")
     tags = champion.tags
-    orders_version = orders.content_digest(orders.order_files(paths.default_orders_path()))
-    stats_version = orders.content_digest([paths.default_driver_stats_path()])
+    orders_version = fingerprints.content_digest(orders.order_files(paths.default_orders_path()))
+    stats_version = fingerprints.content_digest([paths.default_driver_stats_path()])
     assert tags["training_assets.orders_version"] == orders_version
     assert tags["training_assets.driver_stats_version"] == stats_version
     assert tags["training_assets.data_digest"] == fingerprints.combined_digest(

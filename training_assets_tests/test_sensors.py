@@ -56,8 +56,8 @@ def _requests(result):
 
 def expected_key(orders_dir: Path, stats_path: Path) -> str:
     return fingerprints.combined_digest(
-        orders.content_digest(orders.order_files(orders_dir)),
-        orders.content_digest([stats_path]),
+        fingerprints.content_digest(orders.order_files(orders_dir)),
+        fingerprints.content_digest([stats_path]),
     )
 
 
@@ -89,10 +89,10 @@ def test_one_request_per_new_orders_file_and_none_for_the_same_content(watched, 
 
     [request] = _requests(result)
     assert request.run_key == expected_key(orders_dir, stats_path)
-    assert request.tags["training_assets/orders_version"] == orders.content_digest(
+    assert request.tags["training_assets/orders_version"] == fingerprints.content_digest(
         orders.order_files(orders_dir)
     )
-    assert request.tags["training_assets/driver_stats_version"] == orders.content_digest(
+    assert request.tags["training_assets/driver_stats_version"] == fingerprints.content_digest(
         [stats_path]
     )
     # The source assets are observed with their new data versions.

@@ -8,7 +8,7 @@ Paths are resolved when a resource asks for them, never at import time.
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FEATURE_REPO = PROJECT_ROOT / "feature_repo"
 WORKING_AREA_ENV = "TRAINING_ASSETS_HOME"
 

@@ -1,4 +1,5 @@
-"""Deciding when watched data files have settled and changed, for the new-data sensor.
+"""Data versions of files (digests of their bytes) and deciding when watched files have
+settled and changed, for the new-data sensor.
 
 A file is read only once it looks the same (name, size, modification time) on two ticks in a
 row, so a file still being copied in is never picked up half-written.
@@ -6,6 +7,8 @@ row, so a file still being copied in is never picked up half-written.
 
 import hashlib
 from pathlib import Path
+
+from training_assets.core.timing import timed
 
 
 def signatures(files: list[Path]) -> dict[str, list[int]]:
@@ -20,3 +23,15 @@ def signatures(files: list[Path]) -> dict[str, list[int]]:
 def combined_digest(*digests: str) -> str:
     """One digest over several data versions, for a run key that changes when any of them does."""
     return hashlib.sha256("\n".join(digests).encode()).hexdigest()
+
+
+@timed("digest")
+def content_digest(files: list[Path]) -> str:
+    """A SHA-256 over the files' names and bytes: the data version of a set of files."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode())
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

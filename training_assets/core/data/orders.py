@@ -1,6 +1,5 @@
 """Reading the orders (label) files users provide: one parquet file or a folder of them."""
 
-import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +12,7 @@ from training_assets.core.schema import (
     LABEL,
     ORDERS_DTYPES,
 )
+from training_assets.core.timing import timed
 
 
 class OrdersError(ValueError):
@@ -36,22 +36,12 @@ def order_files(location: Path) -> list[Path]:
     raise OrdersError(f"orders location {location} does not exist")
 
 
-def content_digest(files: list[Path]) -> str:
-    """A SHA-256 over the files' names and bytes: the data version of a set of files."""
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode())
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def count_orders(location: Path) -> int:
     """The number of order rows at `location`, read from parquet footers only."""
     return sum(pq.ParquetFile(path).metadata.num_rows for path in order_files(location))
 
 
+@timed("orders read")
 def read_orders(location: Path) -> pd.DataFrame:
     """Read and validate the orders at `location` into the orders schema.
 

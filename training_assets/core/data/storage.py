@@ -14,6 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from training_assets.core.timing import timed
+
 # Marks a parquet file that holds a pandas Series, so it loads back as one.
 SERIES_KEY = b"training_assets.series_name"
 
@@ -67,12 +69,13 @@ def write_parquet(path, obj: Any) -> None:
         with target.open("wb") as handle:
             pq.write_table(table, handle)
 
-    write_atomically(path, write)
+    with timed(f"write {path.name}"):
+        write_atomically(path, write)
 
 
 def read_parquet(path) -> pd.DataFrame | pd.Series:
     """What `write_parquet` stored at `path`: a frame, or a series under its name."""
-    with path.open("rb") as handle:
+    with timed(f"read {path.name}"), path.open("rb") as handle:
         table = pq.read_table(handle)
     metadata = table.schema.metadata or {}
     # Column by column, each Arrow buffer released once converted: the peak stays near one

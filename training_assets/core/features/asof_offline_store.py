@@ -44,6 +44,7 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.repo_config import RepoConfig
 
 from training_assets.core import paths
+from training_assets.core.timing import timed
 
 _ROW = "__asof_entity_row"
 _TS = "__asof_ts"
@@ -176,6 +177,7 @@ class AsofRetrievalJob(RetrievalJob):
         raise NotImplementedError("persist the frame from to_df(); saved datasets are not kept")
 
 
+@timed("asof_join")
 def asof_join(
     entity_df: pd.DataFrame,
     timestamp_column: str,

@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
+from training_assets.core.timing import timed
+
 if TYPE_CHECKING:
     from feast import FeatureStore
     from feast.repo_contents import RepoContents
@@ -44,6 +46,7 @@ def feature_store(
     return FeatureStore(config=config)
 
 
+@timed("feast apply")
 def apply_repo(store: "FeatureStore", repo: Path, driver_stats: Path) -> dict[str, Any]:
     """Apply `repo`'s definitions the way `feast apply` does, deleting stale objects, with the
     feature views' file sources pointed at `driver_stats`.

@@ -17,6 +17,7 @@ from training_assets.core.schema import (
     LABEL,
     TRAINING_COLUMNS,
 )
+from training_assets.core.timing import timed
 
 ORDER_POSITION = "__order_position"
 
@@ -25,6 +26,7 @@ ORDER_POSITION = "__order_position"
 UTC_NS = pa.timestamp("ns", tz="UTC")
 
 
+@timed("with_order_position")
 def with_order_position(orders: pd.DataFrame) -> pd.DataFrame:
     """The orders with a column recording each row's position, to restore order after a join.
 
@@ -35,6 +37,7 @@ def with_order_position(orders: pd.DataFrame) -> pd.DataFrame:
     return positioned
 
 
+@timed("as_training_table")
 def as_training_table(joined: pa.Table) -> pa.Table:
     """The joined table back in input order, without the position column.
 

@@ -9,8 +9,9 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from training_assets.core import paths
-from training_assets.core.data import orders
+from training_assets.core.data import fingerprints
 from training_assets.core.features import feast_repo
+from training_assets.core.timing import timed
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -50,7 +51,7 @@ class FeastResource(ConfigurableResource):
 
     def driver_stats_hash(self) -> str:
         """Data version of the feature file: a hash of its bytes."""
-        return orders.content_digest([self.resolved_driver_stats_path()])
+        return fingerprints.content_digest([self.resolved_driver_stats_path()])
 
     def store(self, coerce_tz_aware: bool | None = None) -> "FeatureStore":
         """A FeatureStore on the repo's yaml with this resource's locations.
@@ -76,6 +77,7 @@ class FeastResource(ConfigurableResource):
             self.store(), self.resolved_repo_path(), self.resolved_driver_stats_path()
         )
 
+    @timed("historical_features")
     def historical_features(self, entity_df: pd.DataFrame, feature_service: str) -> pa.Table:
         """Point-in-time join of `entity_df` with the features that `feature_service` names,
         as an Arrow table."""

@@ -7,7 +7,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from training_assets.core import paths
-from training_assets.core.data import orders
+from training_assets.core.data import fingerprints, orders
 
 
 class OrdersSource(ConfigurableResource):
@@ -31,4 +31,4 @@ class OrdersSource(ConfigurableResource):
         return orders.count_orders(self.location())
 
     def content_hash(self) -> str:
-        return orders.content_digest(orders.order_files(self.location()))
+        return fingerprints.content_digest(orders.order_files(self.location()))

@@ -1,9 +1,11 @@
-"""Reading the orders (label) files users provide: one parquet file or a folder of them."""
+"""Reading the orders (label) files users provide: one file or a folder of them, each parquet
+or delimited text (CSV, TSV), with timestamps as timestamps or as ISO strings."""
 
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from training_assets.core.schema import (
@@ -14,13 +16,20 @@ from training_assets.core.schema import (
 )
 from training_assets.core.timing import timed
 
+# The file names a folder of orders is read from; anything else in it (a README, a file still
+# being copied in as `x.parquet.part`) is left alone.
+ORDERS_SUFFIXES = (".parquet", ".csv", ".tsv", ".txt")
+_PARQUET_MAGIC = b"PAR1"
+_DELIMITERS = ("\t", ",", ";", "|")
+
 
 class OrdersError(ValueError):
     """The orders location or its content does not fit the orders schema."""
 
 
 def order_files(location: Path) -> list[Path]:
-    """The parquet files at `location`: the file itself, or a folder's `*.parquet` files by name.
+    """The orders files at `location`: the file itself, or a folder's parquet, CSV and TSV
+    files by name.
 
     Hidden files and files with a temporary suffix are skipped, so that a file still being
     copied in under a temporary name is never read half-written.
@@ -30,15 +39,62 @@ def order_files(location: Path) -> list[Path]:
     if location.is_dir():
         return sorted(
             p
-            for p in location.glob("*.parquet")
-            if p.is_file() and not p.name.startswith((".", "_"))
+            for p in location.iterdir()
+            if p.is_file()
+            and p.suffix.lower() in ORDERS_SUFFIXES
+            and not p.name.startswith((".", "_"))
         )
     raise OrdersError(f"orders location {location} does not exist")
 
 
 def count_orders(location: Path) -> int:
-    """The number of order rows at `location`, read from parquet footers only."""
-    return sum(pq.ParquetFile(path).metadata.num_rows for path in order_files(location))
+    """The number of order rows at `location`; parquet files are counted from their footers."""
+    total = 0
+    for path in order_files(location):
+        if _is_parquet(path):
+            total += pq.ParquetFile(path).metadata.num_rows
+        else:
+            total += _read_text(path, columns=[ENTITY_KEY]).num_rows
+    return total
+
+
+def _is_parquet(path: Path) -> bool:
+    """Parquet by content, whatever the name: the format's magic bytes open the file."""
+    with path.open("rb") as handle:
+        return handle.read(len(_PARQUET_MAGIC)) == _PARQUET_MAGIC
+
+
+def _read_table(path: Path) -> pa.Table:
+    """The file at `path` as an Arrow table, parquet or delimited text."""
+    if _is_parquet(path):
+        try:
+            return pq.read_table(path)
+        except (pa.ArrowInvalid, OSError) as error:
+            raise OrdersError(f"{path}: unreadable parquet file: {error}") from error
+    return _read_text(path)
+
+
+def _read_text(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """A CSV or TSV file, its delimiter read off the header line."""
+    delimiter = _delimiter(path)
+    try:
+        return pacsv.read_csv(
+            path,
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            # An empty field is a missing value, which the null check then names.
+            convert_options=pacsv.ConvertOptions(include_columns=columns, strings_can_be_null=True),
+        )
+    except (pa.ArrowInvalid, KeyError) as error:
+        raise OrdersError(
+            f"{path}: not a readable delimited file (delimiter {delimiter!r}): {error}"
+        ) from error
+
+
+def _delimiter(path: Path) -> str:
+    """The delimiter that splits the header line into the most fields (tab, comma, ; or |)."""
+    with path.open("rb") as handle:
+        header = handle.readline(1 << 16).decode("utf-8", errors="replace")
+    return max(_DELIMITERS, key=header.count)
 
 
 @timed("orders read")
@@ -50,8 +106,11 @@ def read_orders(location: Path) -> pd.DataFrame:
     """
     files = order_files(location)
     if not files:
-        raise OrdersError(f"orders folder {location} holds no *.parquet files")
-    tables = [_validated(pq.read_table(path), source=str(path)) for path in files]
+        raise OrdersError(
+            f"orders folder {location} holds no orders files "
+            f"({', '.join('*' + suffix for suffix in ORDERS_SUFFIXES)})"
+        )
+    tables = [_validated(_read_table(path), source=str(path)) for path in files]
     # Labels are passed through as found, so files may disagree on their type; "permissive"
     # gives them a common one (int and float make float), as pandas would.
     table = pa.concat_tables(tables, promote_options="permissive")
@@ -82,6 +141,13 @@ def _validated(table: pa.Table, source: str) -> pa.Table:
     if nulls:
         raise OrdersError(f"{source}: null values in {nulls}")
     times = table.schema.field(EVENT_TIMESTAMP).type
+    if pa.types.is_string(times) or pa.types.is_large_string(times):
+        table = table.set_column(
+            table.schema.get_field_index(EVENT_TIMESTAMP),
+            EVENT_TIMESTAMP,
+            _parsed_times(table.column(EVENT_TIMESTAMP), source),
+        )
+        times = table.schema.field(EVENT_TIMESTAMP).type
     if not pa.types.is_timestamp(times):
         raise OrdersError(
             f"{source}: column {EVENT_TIMESTAMP!r} must be a timestamp, found {times}"
@@ -98,3 +164,29 @@ def _validated(table: pa.Table, source: str) -> pa.Table:
     return pa.table(
         {EVENT_TIMESTAMP: event_times, ENTITY_KEY: entity_keys, LABEL: table.column(LABEL)}
     )
+
+
+def _parsed_times(values: pa.ChunkedArray, source: str) -> pa.Array:
+    """ISO 8601 strings as UTC instants: offsets are honoured, naive times are read as UTC."""
+    strings = values.to_pandas()
+    try:
+        parsed = pd.to_datetime(strings, utc=True, format="ISO8601")
+    except (ValueError, TypeError) as error:
+        bad = next((v for v in strings if _unparseable(v)), None)
+        raise OrdersError(
+            f"{source}: column {EVENT_TIMESTAMP!r} holds a value that is not an ISO 8601 "
+            f"timestamp: {bad!r}"
+        ) from error
+    if parsed.isna().any():
+        raise OrdersError(
+            f"{source}: {int(parsed.isna().sum())} empty {EVENT_TIMESTAMP!r} value(s)"
+        )
+    return pa.array(parsed, type=pa.timestamp("ns", tz="UTC"))
+
+
+def _unparseable(value: str) -> bool:
+    try:
+        pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return True
+    return False

@@ -135,27 +135,44 @@ def worst_slice_within_limits(
             `champion_rmse`.
     """
     judged = slices[slices["rows"] >= min_rows]
-    over_ceiling = judged[judged["rmse"] > ceiling]
+    failing = judged[judged["rmse"] > ceiling]
     if "champion_rmse" in judged.columns:
-        worse = judged[judged["rmse"] > judged["champion_rmse"] + tolerance]
-    else:
-        worse = judged.iloc[0:0]
-    failing = sorted(set(over_ceiling["slice"]) | set(worse["slice"]), key=str)
+        failing = judged[
+            (judged["rmse"] > ceiling) | (judged["rmse"] > judged["champion_rmse"] + tolerance)
+        ]
+    failing = failing.sort_values("rmse", ascending=False)
     worst = judged.sort_values("rmse", ascending=False).head(1)
+    names = [str(value) for value in failing["slice"]]
     return GateOutcome(
-        passed=not failing,
+        passed=failing.empty,
         evidence={
             "slices_judged": len(judged),
+            "slices_too_small": int(len(slices) - len(judged)),
             "min_rows": min_rows,
             "ceiling": ceiling,
             "tolerance": tolerance,
-            "failing_slices": [str(value) for value in failing[:20]],
-            "worst_slice": worst.to_dict("records")[0] if len(worst) else {},
+            # Every failing slice, worst first, and its figures; small slices are not judged.
+            "failing_slices": names,
+            "failing_slice_figures": _records(failing),
+            "worst_rmse": float(worst["rmse"].iloc[0]) if len(worst) else 0.0,
+            "worst_slice": _records(worst)[0] if len(worst) else {},
         },
-        description=f"{len(failing)} slices fail: {[str(v) for v in failing[:5]]}"
-        if failing
+        description=f"{len(names)} slice(s) fail: {', '.join(names[:10])}"
+        + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        if names
         else "",
     )
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts, the slice value as text."""
+    return [
+        {
+            key: str(value) if key == "slice" else (int(value) if key == "rows" else float(value))
+            for key, value in row.items()
+        }
+        for row in table.to_dict("records")
+    ]
 
 
 def signatures_match(challenger: dict, champion: dict | None) -> GateOutcome:

@@ -1,6 +1,8 @@
 """The drift gate: feature PSI and label-rate shift of new training data against the
 champion's training data, judged against warning and blocking limits."""
 
+from dataclasses import replace
+
 import pandas as pd
 
 from training_assets.core.gates.champion_gates import NO_CHAMPION
@@ -36,7 +38,7 @@ def judge_drift(frame: pd.DataFrame, champion, limits: GateLimits) -> GateOutcom
         )
     psi = population_stability(reference["features"], frame[list(FEATURES)])
     label_shift = float(frame[LABEL].mean()) - reference["label_rate"]
-    outcome, _ = drift_against_reference(
+    outcome, level = drift_against_reference(
         psi,
         label_shift,
         limits.drift_warn_psi,
@@ -44,8 +46,9 @@ def judge_drift(frame: pd.DataFrame, champion, limits: GateLimits) -> GateOutcom
         limits.label_shift_warn,
         limits.label_shift_block,
     )
-    outcome.evidence["champion_version"] = int(champion.version)
-    return outcome
+    evidence = {**outcome.evidence, "champion_version": int(champion.version), "level": level}
+    blocks = level == "block" and limits.drift_blocks
+    return replace(outcome, evidence=evidence, warn_only=not outcome.passed and not blocks)
 
 
 def drift_against_reference(

@@ -36,9 +36,19 @@ class GateLimits(BaseModel):
         description="Share of rows repeating (driver_id, event_timestamp, label) that only warns.",
     )
     drift_warn_psi: float = Field(default=0.1, description="Feature PSI that warns.")
-    drift_block_psi: float = Field(default=0.25, description="Feature PSI that blocks.")
+    drift_block_psi: float = Field(
+        default=0.25, description="Feature PSI that blocks, when drift_blocks is on."
+    )
     label_shift_warn: float = Field(default=0.05, description="Label-rate change that warns.")
-    label_shift_block: float = Field(default=0.15, description="Label-rate change that blocks.")
+    label_shift_block: float = Field(
+        default=0.15, description="Label-rate change that blocks, when drift_blocks is on."
+    )
+    drift_blocks: bool = Field(
+        default=False,
+        description="Whether drift beyond the blocking limits holds back registration. Off by "
+        "default: when the world moves, the drift sensor asks for the very retrain this gate "
+        "would refuse; broken data is caught by the range, null and schema gates instead.",
+    )
     regression_tolerance: float = Field(
         default=0.005, description="How much higher than the champion's the RMSE may be."
     )

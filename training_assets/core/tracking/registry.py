@@ -13,11 +13,23 @@ DEFAULT_ALIAS = "champion"
 def champion_version(
     client: mlflow.MlflowClient, model_name: str, alias: str
 ) -> ModelVersion | None:
-    """The version `alias` points at, or None when there is none yet."""
+    """The version `alias` points at, or None when there is none yet.
+
+    Only "no such model" and "no such alias" mean no champion. Any other error (a server
+    error, a permission refused) is raised: read as "no champion", it would pass the gates
+    that compare against the champion and move the alias.
+    """
     try:
         return client.get_model_version_by_alias(model_name, alias)
-    except MlflowException:
-        return None
+    except MlflowException as error:
+        if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        # Stores answer a missing alias of an existing model with INVALID_PARAMETER_VALUE, as
+        # they do a malformed request; the model's own alias list tells the two apart.
+        if error.error_code == "INVALID_PARAMETER_VALUE":
+            if alias not in client.get_registered_model(model_name).aliases:
+                return None
+        raise
 
 
 def register_with_alias(

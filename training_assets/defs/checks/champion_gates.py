@@ -36,11 +36,11 @@ def champion_model_gates(
         trained_model["model_uri"], champion_uri, test_x, test_y, test_keys, gates.limits()
     )
     for name, outcome in outcomes.items():
-        extra = (
-            {"slices": MetadataValue.md(_markdown(slice_table.head(20)))}
-            if name == "worst_slice_within_limits"
-            else None
-        )
+        extra = None
+        if name == "worst_slice_within_limits":
+            # The slices the gate judged, worst first; the failing ones are all in its evidence.
+            judged = slice_table[slice_table["rows"] >= gates.slice_min_rows]
+            extra = {"slices": MetadataValue.md(_markdown(judged.head(20)))}
         yield check_result(name, outcome, extra)
 
 

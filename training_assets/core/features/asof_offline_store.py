@@ -15,10 +15,18 @@ Select it in `feature_store.yaml`:
 `get_historical_features` keeps Feast's semantics: the latest feature row stamped at or before
 the entity row's time and within the view's TTL, ties on the timestamp broken by the latest
 created timestamp, several views per call, `full_feature_names`, field mappings and join-key
-maps; tz-naive entity times are UTC. It returns one row per entity row, duplicates included,
-in the entity frame's order, with Feast's column order and dtypes. Everything else
-(materialization, `pull_latest_from_table_or_query`, SQL-string entity frames, on-demand views,
-`filter_by_created_timestamp`) is DuckDB store's own code.
+maps; tz-naive entity times are UTC. With `filter_by_created_timestamp`, only feature rows
+created at or before the entity row's time count, so a late correction is not seen before it
+was made. It returns one row per entity row, duplicates included, in the entity frame's order,
+with Feast's column order and dtypes.
+
+With `provenance_columns: true` it also returns, per feature view, the matched row's own
+timestamp and created timestamp (`__provenance__<view>__timestamp`, `__provenance__<view>__created`,
+UTC), so that a point-in-time audit can compare them with the entity row's time.
+
+Still DuckDB store's own code: materialization, `pull_latest_from_table_or_query`, and
+`get_historical_features` with a SQL-string entity frame, on-demand feature views or a source
+that is not a parquet FileSource (a warning names the reason when a join falls back).
 """
 
 import logging
@@ -50,6 +58,11 @@ _ROW = "__asof_entity_row"
 _TS = "__asof_ts"
 _CREATED = "__asof_created"
 _FILE_ROW = "__asof_file_row"
+# The matched row's own timestamp; _TS is the time from which a row can be matched, which is
+# later than its own timestamp when rows created after the entity row are filtered out.
+_FTS = "__asof_feature_ts"
+_RANK = "__asof_rank"
+PROVENANCE_PREFIX = "__provenance__"
 logger = logging.getLogger(__name__)
 
 
@@ -64,6 +77,8 @@ class AsofDuckDBOfflineStoreConfig(DuckDBOfflineStoreConfig):
     temp_directory: str | None = None
     """Where DuckDB spills; default <working area>/duckdb_tmp."""
     threads: int | None = None
+    provenance_columns: bool = False
+    """Also return each view's matched row's timestamp and created timestamp."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,8 @@ class _ViewJoin:
     created: str | None
     features: list[tuple[str, str]]  # (feature name in the table, output column name)
     ttl: timedelta | None
+    name: str = ""
+    filter_created: bool = False
 
 
 class AsofDuckDBOfflineStore(DuckDBOfflineStore):
@@ -97,8 +114,6 @@ class AsofDuckDBOfflineStore(DuckDBOfflineStore):
         reason = (
             "the entity frame is a SQL string"
             if not isinstance(entity_df, pd.DataFrame)
-            else "filter_by_created_timestamp is set"
-            if filter_by_created_timestamp
             else "on-demand feature views are requested"
             if on_demand
             else "a source is not a parquet FileSource"
@@ -121,7 +136,13 @@ class AsofDuckDBOfflineStore(DuckDBOfflineStore):
             dict(zip(entity_df.columns, entity_df.dtypes, strict=True))
         )
         views = [
-            _view_join(view, feature_refs, full_feature_names, str(config.repo_path))
+            _view_join(
+                view,
+                feature_refs,
+                full_feature_names,
+                str(config.repo_path),
+                filter_by_created_timestamp,
+            )
             for view in feature_views
         ]
         timestamps = entity_df[timestamp_column]
@@ -200,9 +221,15 @@ def asof_join(
     with _connect(settings) as con:
         con.register("entity", probe)
         joins, selects = [], []
+        provenance = getattr(settings, "provenance_columns", False)
         for index, view in enumerate(views):
             alias = f"f{index}"
-            con.register(alias, _latest_versions(_feature_table(view), list(view.join_keys)))
+            table = _feature_table(view)
+            if view.filter_created and _CREATED in table.column_names:
+                _register_visible_versions(con, alias, table, list(view.join_keys))
+            else:
+                latest = _latest_versions(table, list(view.join_keys))
+                con.register(alias, latest.append_column(_FTS, latest.column(_TS)))
             conditions = [
                 f"e.{_quote(entity_column)} = {alias}.{_quote(key)}"
                 for key, entity_column in view.join_keys.items()
@@ -210,19 +237,27 @@ def asof_join(
             conditions.append(f"e.{_TS} >= {alias}.{_TS}")
             joins.append(f"ASOF LEFT JOIN {alias} ON {' AND '.join(conditions)}")
             live = (
-                f"{alias}.{_TS} >= e.{_TS} - {view.ttl // timedelta(microseconds=1) * 1000}"
+                f"{alias}.{_FTS} >= e.{_TS} - {view.ttl // timedelta(microseconds=1) * 1000}"
                 if view.ttl
-                else "TRUE"
+                else f"{alias}.{_FTS} IS NOT NULL"
             )
             selects += [
                 f"CASE WHEN {live} THEN {alias}.{_quote(name)} END AS {_quote(output)}"
                 for name, output in view.features
             ]
+            if provenance:
+                created = f"{alias}.{_CREATED}" if view.created else "NULL::BIGINT"
+                selects += [
+                    f"CASE WHEN {live} THEN {alias}.{_FTS} END AS "
+                    + _quote(f"{PROVENANCE_PREFIX}{view.name}__timestamp"),
+                    f"CASE WHEN {live} THEN {created} END AS "
+                    + _quote(f"{PROVENANCE_PREFIX}{view.name}__created"),
+                ]
         query = f"SELECT {', '.join(selects)} FROM entity e {' '.join(joins)} ORDER BY e.{_ROW}"
         # The files' read buffers and the unsorted rows, freed now but kept by Arrow's
         # allocator for reuse; DuckDB allocates its own, so give them back first.
         pa.default_memory_pool().release_unused()
-        features = con.sql(query).to_arrow_table()
+        features = _provenance_as_timestamps(con.sql(query).to_arrow_table())
     passed_through = _as_duckdb_returns(entity, settings)
     result = pa.Table.from_arrays(
         [*passed_through.columns, *features.columns],
@@ -277,6 +312,51 @@ def _as_feast_timestamps(result: pa.Table, timestamp_column: str, zone: str | No
             continue
         result = result.set_column(index, field.name, result.column(index).cast(target, safe=False))
     return result
+
+
+def _provenance_as_timestamps(table: pa.Table) -> pa.Table:
+    """The provenance columns, epoch nanoseconds in the query, as UTC timestamps."""
+    for index, name in enumerate(table.column_names):
+        if name.startswith(PROVENANCE_PREFIX):
+            column = table.column(index).cast(pa.int64()).cast(pa.timestamp("ns", tz="UTC"))
+            table = table.set_column(index, name, column)
+    return table
+
+
+def _register_visible_versions(
+    con: duckdb.DuckDBPyConnection, alias: str, table: pa.Table, keys: list[str]
+) -> None:
+    """Register as `alias` the version of each key that an entity row at time _TS would see
+    when rows created after it do not count.
+
+    A row becomes visible at max(timestamp, created). Among the rows visible at a time, Feast
+    picks the latest timestamp, then the latest created. Ranking every row of a key by that
+    order, the row seen at time T is the highest-ranked row visible by T: a running maximum
+    over the rows in order of visibility. One row per key and visibility time then lets an
+    ASOF join on the visibility time find it; _FTS keeps the row's own timestamp for the TTL.
+    """
+    con.register(f"{alias}_raw", table)
+    key_list = ", ".join(_quote(key) for key in keys)
+    visible = f"greatest({_TS}, coalesce({_CREATED}, {_TS}))"
+    payload = [name for name in table.column_names if name not in (*keys, _TS)]
+    con.execute(
+        f"CREATE TEMP TABLE {alias}_ranked AS SELECT *, {visible} AS __asof_visible, "
+        f"row_number() OVER (ORDER BY {key_list}, {_TS}, {_CREATED} NULLS FIRST) AS {_RANK} "
+        f"FROM {alias}_raw"
+    )
+    con.execute(
+        f"CREATE TEMP TABLE {alias} AS "
+        f"WITH best AS (SELECT {key_list}, __asof_visible, max(running) AS {_RANK} FROM ("
+        f"  SELECT {key_list}, __asof_visible, max({_RANK}) OVER (PARTITION BY {key_list} "
+        f"  ORDER BY __asof_visible, {_RANK} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        f"  AS running FROM {alias}_ranked"
+        f") GROUP BY {key_list}, __asof_visible) "
+        f"SELECT {', '.join('b.' + _quote(key) for key in keys)}, b.__asof_visible AS {_TS}, "
+        f"r.{_TS} AS {_FTS}, "
+        + ", ".join(f"r.{_quote(name)}" for name in payload)
+        + f" FROM best b JOIN {alias}_ranked r ON r.{_RANK} = b.{_RANK}"
+    )
+    con.unregister(f"{alias}_raw")
 
 
 def _feature_table(view: _ViewJoin) -> pa.Table:
@@ -337,7 +417,11 @@ def _latest_versions(table: pa.Table, keys: list[str]) -> pa.Table:
 
 
 def _view_join(
-    view: FeatureView, feature_refs: list[str], full_feature_names: bool, repo_path: str
+    view: FeatureView,
+    feature_refs: list[str],
+    full_feature_names: bool,
+    repo_path: str,
+    filter_created: bool = False,
 ) -> _ViewJoin:
     source = view.batch_source
     to_source = {feature: column for column, feature in source.field_mapping.items()}
@@ -361,6 +445,8 @@ def _view_join(
         ),
         features=features,
         ttl=view.ttl if view.ttl else None,
+        name=output_prefix,
+        filter_created=filter_created,
     )
 
 

@@ -5,7 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+import pytest
+
+pytestmark = pytest.mark.slow
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BENCH_STEPS = ("training_job", "training_set", "baseline_asof", "feast_duckdb")
 
 
@@ -72,4 +76,3 @@ def test_bench_runs_every_step_and_writes_the_figures(tmp_path: Path):
         "training_data_step_in_job_rss_vs_baseline_process_rss",
     ):
         assert entry["ratios"][name] > 0, name
-

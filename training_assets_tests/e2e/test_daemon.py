@@ -8,7 +8,9 @@ import pytest
 from dagster import DagsterRunStatus, RunsFilter
 
 from training_assets.core import paths
-from training_assets_tests.servers import dagster_dev
+from training_assets_tests.e2e.servers import dagster_dev
+
+pytestmark = pytest.mark.slow
 
 RUN_TIMEOUT_S = 300
 QUIET_PERIOD_S = 20

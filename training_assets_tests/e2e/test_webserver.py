@@ -7,7 +7,9 @@ import pytest
 from dagster import DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClientError
 
-from training_assets_tests.servers import dagster_dev
+from training_assets_tests.e2e.servers import dagster_dev
+
+pytestmark = pytest.mark.slow
 
 RUN_TIMEOUT_S = 300
 FINISHED = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)

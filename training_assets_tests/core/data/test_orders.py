@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training_assets.core.data.fingerprints import content_digest
 from training_assets.core.data.orders import (
     OrdersError,
     count_orders,
@@ -208,46 +207,7 @@ def test_read_orders_returns_canonical_columns_and_dtypes(tmp_path):
     assert list(result[ENTITY_KEY]) == [5, 6]
 
 
-# --- content_digest / count_orders ---------------------------------------------------------
-
-
-def test_content_digest_is_stable_for_unchanged_files(tmp_path):
-    path = write(orders([1001, 1002]), tmp_path / "orders.parquet")
-
-    first = content_digest([path])
-    second = content_digest([path])
-
-    assert first == second
-    assert len(first) == 64 and int(first, 16) >= 0
-
-
-def test_content_digest_changes_when_bytes_change(tmp_path):
-    path = write(orders([1001, 1002]), tmp_path / "orders.parquet")
-    before = content_digest([path])
-
-    write(orders([1001, 1003]), path)
-
-    assert content_digest([path]) != before
-
-
-def test_content_digest_changes_when_file_is_renamed(tmp_path):
-    path = write(orders([1001, 1002]), tmp_path / "a.parquet")
-    before = content_digest([path])
-
-    renamed = path.rename(tmp_path / "b.parquet")
-
-    assert content_digest([renamed]) != before
-
-
-def test_content_digest_over_folder_tracks_each_file(tmp_path):
-    write(orders([1001]), tmp_path / "a.parquet")
-    b = write(orders([2001]), tmp_path / "b.parquet")
-    before = content_digest(order_files(tmp_path))
-    assert content_digest(order_files(tmp_path)) == before
-
-    write(orders([2002]), b)
-
-    assert content_digest(order_files(tmp_path)) != before
+# --- count_orders --------------------------------------------------------------------------
 
 
 def test_count_orders_matches_read_orders(tmp_path):

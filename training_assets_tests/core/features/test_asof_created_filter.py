@@ -8,14 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from training_assets.core.features.asof_offline_store import PROVENANCE_PREFIX
-from training_assets_tests.core.features.test_asof_offline_store import (  # noqa: F401
+from training_assets_tests.core.features.test_asof_offline_store import (
     ASOF,
     RANDOM_START,
     RANDOM_TTL,
     Repo,
     assert_parity,
     random_frame,
-    repo,
 )
 
 RANDOM_FEATURES = ["random_stats:value", "random_stats:count"]
@@ -78,9 +77,7 @@ def late_tables(draw) -> tuple[list, list]:
         )
     )
     orders = draw(
-        st.lists(
-            st.tuples(st.integers(0, 3), st.integers(-60, 14 * 60)), min_size=1, max_size=25
-        )
+        st.lists(st.tuples(st.integers(0, 3), st.integers(-60, 14 * 60)), min_size=1, max_size=25)
     )
     return rows, orders
 

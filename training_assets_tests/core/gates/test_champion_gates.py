@@ -1,5 +1,4 @@
-"""The challenger gates on models logged to a real MLflow store: one that serves and one that
-cannot, a changed signature, a worse challenger, and one bad slice."""
+"""Unit tests for the challenger gates in training_assets.core.gates.champion_gates."""
 
 import mlflow
 import mlflow.sklearn
@@ -9,11 +8,82 @@ import pytest
 from mlflow.models import infer_signature
 from sklearn.dummy import DummyRegressor
 
-from training_assets.core.gates.champion_gates import NO_CHAMPION, judge
+from training_assets.core.gates.champion_gates import (
+    NO_CHAMPION,
+    judge,
+    latency_within_budget,
+    no_regression,
+    signatures_match,
+    worst_slice_within_limits,
+)
 from training_assets.core.gates.limits import GateLimits
 from training_assets.core.ml.elastic_net import SKOPS_TRUSTED_TYPES, fit_elastic_net
+from training_assets.core.ml.metrics import slice_rmse
 from training_assets.core.schema import FEATURES
 from training_assets.defs.resources.mlflow import MlflowStore
+
+# --- the gate functions, on constructed values ---------------------------------------------
+
+
+def test_regression_within_tolerance_passes_and_beyond_fails():
+    assert no_regression(0.462, 0.460, tolerance=0.005).passed
+
+    outcome = no_regression(0.480, 0.460, tolerance=0.005)
+
+    assert not outcome.passed
+    assert outcome.evidence["excess"] == pytest.approx(0.02)
+
+
+def test_one_bad_slice_fails_and_a_tiny_one_is_not_judged():
+    slice_values = pd.Series(["a"] * 20 + ["b"] * 20 + ["tiny"] * 3)
+    truth = pd.Series([1.0] * 43)
+    predicted = np.array([0.9] * 20 + [0.2] * 20 + [0.0] * 3)
+    rates = slice_rmse(slice_values, truth, predicted)
+
+    outcome = worst_slice_within_limits(rates, min_rows=10, ceiling=0.6, tolerance=0.05)
+    assert not outcome.passed
+    assert outcome.evidence["failing_slices"] == ["b"]  # "tiny" is too small to judge
+    assert worst_slice_within_limits(rates, min_rows=10, ceiling=0.9, tolerance=0.05).passed
+
+
+def test_slice_worse_than_the_champion_beyond_tolerance_fails():
+    rates = pd.DataFrame(
+        {"slice": ["a", "b"], "rows": [50, 50], "rmse": [0.40, 0.45], "champion_rmse": [0.41, 0.35]}
+    )
+
+    outcome = worst_slice_within_limits(rates, min_rows=10, ceiling=0.6, tolerance=0.05)
+
+    assert not outcome.passed
+    assert outcome.evidence["failing_slices"] == ["b"]
+
+
+def test_signature_changes_are_reported():
+    inputs = {"conv_rate": "float", "acc_rate": "float", "avg_daily_trips": "double"}
+    assert signatures_match(inputs, dict(inputs)).passed
+    assert signatures_match(inputs, None).passed
+
+    changed = {"conv_rate": "double", "acc_rate": "float", "city": "string"}
+    outcome = signatures_match(changed, inputs)
+
+    assert not outcome.passed
+    assert outcome.evidence["added"] == ["city"]
+    assert outcome.evidence["removed"] == ["avg_daily_trips"]
+    assert outcome.evidence["retyped"] == {
+        "conv_rate": {"champion": "float", "challenger": "double"}
+    }
+
+
+def test_latency_budget():
+    assert latency_within_budget(12.0, 50.0, 1000).passed
+    outcome = latency_within_budget(80.0, 50.0, 1000)
+    assert not outcome.passed
+    assert outcome.evidence == {"p95_ms": 80.0, "budget_ms": 50.0, "batch_rows": 1000}
+
+
+# --- judge, on models logged to a real MLflow store ----------------------------------------
+# One model that serves and one that cannot, a changed signature, a worse challenger, and
+# one bad slice.
+
 
 LIMITS = GateLimits(
     regression_tolerance=0.005,

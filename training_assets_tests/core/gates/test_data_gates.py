@@ -1,18 +1,20 @@
-"""Unit tests for the gate functions in training_assets.validation."""
+"""Unit tests for the data gates in training_assets.core.gates.data_gates."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from training_assets.core.gates.data_gates import (
+    duplicate_rows_within_rate,
     expected_columns_with_dtypes,
     feature_nulls_within_rate,
+    feature_values_in_range,
+    features_not_from_the_future,
     labels_are_binary,
     no_unexpected_columns,
     row_count_at_least,
     row_count_matches_orders,
 )
-from training_assets.core.gates.model_gates import beats_mean_baseline, metric_within_ceiling
 from training_assets.core.gates.outcome import GateOutcome
 from training_assets.core.schema import (
     ENTITY_KEY,
@@ -37,6 +39,23 @@ def good_frame(n: int = 10) -> pd.DataFrame:
             FEATURE_TIMESTAMP: pd.date_range("2025-11-30 23:00", periods=n, freq="h", tz="UTC"),
         }
     ).astype({FEATURE_TIMESTAMP: "datetime64[ns, UTC]", EVENT_TIMESTAMP: "datetime64[ns, UTC]"})
+
+
+def table(n: int = 20) -> pd.DataFrame:
+    """A training table with random labels and features joined 20 minutes before each order."""
+    rng = np.random.default_rng(1)
+    events = pd.date_range("2025-12-01", periods=n, freq="h", tz="UTC")
+    return pd.DataFrame(
+        {
+            ENTITY_KEY: np.arange(n, dtype=np.int64) % 4 + 1001,
+            EVENT_TIMESTAMP: events,
+            LABEL: rng.integers(0, 2, n),
+            "conv_rate": rng.uniform(0, 1, n).astype(np.float32),
+            "acc_rate": rng.uniform(0, 1, n).astype(np.float32),
+            "avg_daily_trips": rng.integers(0, 40, n).astype(float),
+            FEATURE_TIMESTAMP: events - pd.Timedelta(minutes=20),
+        }
+    )
 
 
 def test_good_frame_matches_the_schema():
@@ -276,58 +295,68 @@ def test_row_count_matches_orders_fails_on_mismatch(orders, difference):
     assert outcome.description == f"10 rows for {orders} orders"
 
 
-# --- model metrics -------------------------------------------------------------------------
+# --- feature_values_in_range ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("rmse", [0.3, 0.45])
-def test_metric_within_ceiling_passes_at_or_below(rmse):
-    outcome = metric_within_ceiling({"rmse": rmse, "mae": 9.0}, "rmse", ceiling=0.45)
-
-    assert outcome.passed
-    assert outcome.evidence == {"rmse": rmse, "ceiling": 0.45}
-    assert outcome.description == ""
-
-
-def test_metric_within_ceiling_fails_above():
-    outcome = metric_within_ceiling({"rmse": 0.3, "mae": 0.5}, "mae", ceiling=0.4)
-
-    assert not outcome.passed
-    assert outcome.evidence == {"mae": 0.5, "ceiling": 0.4}
-    assert outcome.description == "mae 0.5000 above ceiling 0.4"
-
-
-def test_metric_within_ceiling_fails_on_nan():
-    outcome = metric_within_ceiling({"rmse": float("nan")}, "rmse", ceiling=0.4)
-
-    assert not outcome.passed
-
-
-def test_beats_mean_baseline_passes_with_enough_improvement():
-    outcome = beats_mean_baseline({"rmse": 0.4, "baseline_rmse": 0.5}, min_improvement=0.1)
+def test_values_in_range_pass_on_valid_rates_and_trips():
+    outcome = feature_values_in_range(table())
 
     assert outcome.passed
-    assert outcome.evidence["rmse"] == 0.4
-    assert outcome.evidence["baseline_rmse"] == 0.5
-    assert outcome.evidence["improvement"] == pytest.approx(0.2)
-    assert outcome.evidence["min_improvement"] == 0.1
-    assert outcome.description == ""
+    assert outcome.evidence["expected_ranges"]["conv_rate"] == "[0.0, 1.0]"
 
 
-@pytest.mark.parametrize(
-    ("rmse", "improvement"),
-    [(0.48, 0.04), (0.5, 0.0), (0.6, -0.2)],
-)
-def test_beats_mean_baseline_fails_when_not_better_enough(rmse, improvement):
-    outcome = beats_mean_baseline({"rmse": rmse, "baseline_rmse": 0.5}, min_improvement=0.05)
+def test_values_out_of_range_are_named_with_examples():
+    frame = table()
+    frame.loc[3, "acc_rate"] = 1.7
+    frame.loc[5, "avg_daily_trips"] = -2.0
+
+    outcome = feature_values_in_range(frame)
 
     assert not outcome.passed
-    assert outcome.evidence["improvement"] == pytest.approx(improvement)
-    assert outcome.evidence["min_improvement"] == 0.05
-    assert "less than 5.0%" in outcome.description
+    assert outcome.evidence["out_of_range"] == {
+        "acc_rate": {"rows": 1, "examples": [pytest.approx(1.7)]},
+        "avg_daily_trips": {"rows": 1, "examples": [-2.0]},
+    }
+    assert outcome.evidence["found_min_max"]["acc_rate"][1] == pytest.approx(1.7)
 
 
-def test_beats_mean_baseline_with_zero_baseline_counts_as_no_improvement():
-    outcome = beats_mean_baseline({"rmse": 0.0, "baseline_rmse": 0.0}, min_improvement=0.01)
+# --- duplicate_rows_within_rate ------------------------------------------------------------
+
+
+def test_duplicates_within_rate_pass_and_above_it_fail():
+    frame = table(100)
+    assert duplicate_rows_within_rate(frame, 0.01).passed
+
+    doubled = pd.concat([frame, frame.iloc[:5]], ignore_index=True)
+    outcome = duplicate_rows_within_rate(doubled, 0.01)
 
     assert not outcome.passed
-    assert outcome.evidence["improvement"] == 0.0
+    assert outcome.evidence["duplicate_rows"] == 5
+    assert outcome.evidence["duplicate_rate"] == pytest.approx(5 / 105)
+
+
+def test_duplicates_count_missing_labels_as_equal():
+    frame = table(100)
+    frame[LABEL] = frame[LABEL].astype("float64")
+    frame.loc[:1, LABEL] = np.nan
+    frame.loc[1, [ENTITY_KEY, EVENT_TIMESTAMP]] = frame.loc[0, [ENTITY_KEY, EVENT_TIMESTAMP]]
+
+    outcome = duplicate_rows_within_rate(frame, 0.0)
+
+    assert outcome.evidence["duplicate_rows"] == 1
+    assert not outcome.passed
+
+
+# --- features_not_from_the_future ----------------------------------------------------------
+
+
+def test_leaky_join_with_a_feature_row_after_the_event_fails():
+    frame = table()
+    assert features_not_from_the_future(frame).passed
+
+    frame.loc[7, FEATURE_TIMESTAMP] = frame.loc[7, EVENT_TIMESTAMP] + pd.Timedelta(hours=2)
+    outcome = features_not_from_the_future(frame)
+
+    assert not outcome.passed
+    assert outcome.evidence["rows_from_the_future"] == 1
+    assert outcome.evidence["examples"][0]["event"] == str(frame.loc[7, EVENT_TIMESTAMP])

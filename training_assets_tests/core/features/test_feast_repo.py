@@ -1,0 +1,85 @@
+"""Loading the Feast repo with training_assets.core.features.feast_repo.load_repo from any cwd."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from training_assets.core import paths
+from training_assets.core.features.feast_repo import load_repo
+
+# What Feast itself finds: parse_repo imports each module by its path relative to the cwd.
+PARSE_REPO = textwrap.dedent(
+    """
+    import json
+    from pathlib import Path
+
+    from feast.repo_operations import parse_repo
+
+    contents = parse_repo(Path.cwd())
+    print(json.dumps({
+        "entities": sorted(o.name for o in contents.entities),
+        "feature_views": sorted(o.name for o in contents.feature_views),
+        "data_sources": sorted(o.name for o in contents.data_sources),
+        "feature_services": sorted(o.name for o in contents.feature_services),
+        "on_demand_feature_views": sorted(o.name for o in contents.on_demand_feature_views),
+        "stream_feature_views": sorted(o.name for o in contents.stream_feature_views),
+    }))
+    """
+)
+
+
+def names(contents) -> dict[str, list[str]]:
+    return {
+        "entities": sorted(o.name for o in contents.entities),
+        "feature_views": sorted(o.name for o in contents.feature_views),
+        "data_sources": sorted(o.name for o in contents.data_sources),
+        "feature_services": sorted(o.name for o in contents.feature_services),
+        "on_demand_feature_views": sorted(o.name for o in contents.on_demand_feature_views),
+        "stream_feature_views": sorted(o.name for o in contents.stream_feature_views),
+    }
+
+
+@pytest.fixture(scope="module")
+def feast_names() -> dict[str, list[str]]:
+    completed = subprocess.run(
+        [sys.executable, "-c", PARSE_REPO],
+        cwd=paths.FEATURE_REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_load_repo_from_another_directory_finds_what_feast_finds(
+    feast_names, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+
+    found = names(load_repo(paths.FEATURE_REPO))
+
+    assert found == feast_names
+    # The repo's own objects are there, so the comparison is not between two empty lists.
+    assert "driver" in found["entities"]
+    assert found["feature_views"] == ["driver_stats"]
+    assert found["data_sources"] == ["driver_stats_source"]
+    assert found["feature_services"] == ["driver_activity_model", "driver_activity_training"]
+
+
+def test_load_repo_leaves_cwd_sys_path_and_sys_modules_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    cwd, path, modules = os.getcwd(), list(sys.path), set(sys.modules)
+
+    load_repo(paths.FEATURE_REPO)
+
+    assert os.getcwd() == cwd
+    assert sys.path == path
+    assert not [name for name in set(sys.modules) - modules if "driver_repo" in name]

@@ -1,0 +1,126 @@
+"""Unit tests for the list of gates and its verdicts in training_assets.core.gates.catalog."""
+
+import numpy as np
+import pandas as pd
+
+from training_assets.core.gates.catalog import (
+    ALL_GATES,
+    DATA_GATES,
+    DRIFT_GATE,
+    GATES_BY_NAME,
+    METRIC_GATES,
+    blocking_failures,
+    evaluate_data_gates,
+    evaluate_metric_gates,
+)
+from training_assets.core.gates.limits import GateLimits
+from training_assets.core.gates.outcome import GateOutcome
+from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURE_TIMESTAMP, LABEL
+
+PASSED = GateOutcome(passed=True)
+FAILED = GateOutcome(passed=False, description="failed")
+
+
+def training_frame(n: int = 20) -> pd.DataFrame:
+    """A small training table that fits the schema."""
+    rng = np.random.default_rng(2)
+    events = pd.date_range("2025-12-01", periods=n, freq="h", tz="UTC")
+    return pd.DataFrame(
+        {
+            ENTITY_KEY: np.arange(1001, 1001 + n, dtype=np.int64),
+            EVENT_TIMESTAMP: events,
+            LABEL: np.array([0, 1] * (n // 2), dtype=np.int64),
+            "conv_rate": rng.uniform(0, 1, n).astype(np.float32),
+            "acc_rate": rng.uniform(0, 1, n).astype(np.float32),
+            "avg_daily_trips": rng.integers(0, 40, n).astype(np.float64),
+            FEATURE_TIMESTAMP: events - pd.Timedelta(minutes=20),
+        }
+    )
+
+
+# --- blocking_failures ---------------------------------------------------------------------
+
+
+def test_blocking_failures_lists_failed_blocking_gates_sorted():
+    outcomes = {
+        "rmse_within_ceiling": FAILED,
+        "labels_are_binary": FAILED,
+        "no_unexpected_columns": PASSED,
+        "latency_within_budget": PASSED,
+    }
+
+    assert blocking_failures(outcomes) == ["labels_are_binary", "rmse_within_ceiling"]
+
+
+def test_blocking_failures_ignores_a_failed_non_blocking_gate():
+    assert not GATES_BY_NAME["duplicate_rows_within_rate"].blocking
+
+    assert blocking_failures({"duplicate_rows_within_rate": FAILED}) == []
+    assert blocking_failures(
+        {"duplicate_rows_within_rate": FAILED, "row_count_matches_orders": FAILED}
+    ) == ["row_count_matches_orders"]
+
+
+def test_blocking_failures_ignores_a_failure_that_only_warns():
+    warned = GateOutcome(passed=False, description="PSI above the warning limit", warn_only=True)
+
+    assert blocking_failures({DRIFT_GATE.name: warned}) == []
+    # The same gate failing without warn_only blocks.
+    assert blocking_failures({DRIFT_GATE.name: FAILED}) == [DRIFT_GATE.name]
+
+
+def test_blocking_failures_of_passing_outcomes_is_empty():
+    assert blocking_failures(dict.fromkeys(GATES_BY_NAME, PASSED)) == []
+
+
+# --- the list ------------------------------------------------------------------------------
+
+
+def test_every_gate_name_is_unique():
+    names = [gate.name for gate in ALL_GATES]
+
+    assert len(names) == len(set(names))
+    assert len(GATES_BY_NAME) == len(ALL_GATES)
+
+
+def test_every_gate_key_is_its_asset_and_name():
+    assert all(gate.key == f"{gate.asset}:{gate.name}" for gate in ALL_GATES)
+    assert len({gate.key for gate in ALL_GATES}) == len(ALL_GATES)
+
+
+# --- evaluate_* ----------------------------------------------------------------------------
+
+
+def test_evaluate_data_gates_returns_exactly_the_data_gates():
+    frame = training_frame()
+
+    outcomes = evaluate_data_gates(frame, GateLimits(min_rows=10), order_count=len(frame))
+
+    assert sorted(outcomes) == sorted(gate.name for gate in DATA_GATES)
+    assert all(isinstance(outcome, GateOutcome) for outcome in outcomes.values())
+    assert blocking_failures(outcomes) == []
+
+
+def test_evaluate_data_gates_reports_a_failure_under_its_gate_name():
+    frame = training_frame()
+
+    outcomes = evaluate_data_gates(frame, GateLimits(min_rows=10), order_count=len(frame) + 1)
+
+    assert blocking_failures(outcomes) == ["row_count_matches_orders"]
+
+
+def test_evaluate_metric_gates_returns_exactly_the_metric_gates():
+    evaluation = {"rmse": 0.40, "mae": 0.35, "baseline_rmse": 0.50}
+
+    outcomes = evaluate_metric_gates(evaluation, GateLimits())
+
+    assert sorted(outcomes) == sorted(gate.name for gate in METRIC_GATES)
+    assert all(outcome.passed for outcome in outcomes.values())
+
+
+def test_evaluate_metric_gates_fails_the_gates_whose_limits_are_broken():
+    evaluation = {"rmse": 0.55, "mae": 0.30, "baseline_rmse": 0.50}
+
+    outcomes = evaluate_metric_gates(evaluation, GateLimits())
+
+    assert blocking_failures(outcomes) == ["beats_mean_baseline", "rmse_within_ceiling"]

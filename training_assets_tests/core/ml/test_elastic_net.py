@@ -1,0 +1,58 @@
+"""Unit tests for fitting the model in training_assets.core.ml.elastic_net."""
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import ElasticNet
+
+from training_assets.core.ml.elastic_net import coefficients, fit_elastic_net
+from training_assets.core.schema import FEATURES, LABEL
+
+
+def linear_data(n: int = 2000, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    """Features on their pipeline scales; the label depends on all three."""
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame(
+        {
+            "conv_rate": rng.uniform(0, 1, n).astype(np.float32),
+            "acc_rate": rng.uniform(0, 1, n).astype(np.float32),
+            "avg_daily_trips": rng.uniform(5, 40, n),
+        }
+    )
+    y = 0.5 * x["conv_rate"] + 0.4 * x["acc_rate"] + 0.02 * x["avg_daily_trips"]
+    y = (y + rng.normal(0, 0.1, n)).rename(LABEL)
+    return x, y
+
+
+def test_fit_with_scaling_keeps_all_three_coefficients():
+    x, y = linear_data()
+
+    model = fit_elastic_net(x, y, alpha=0.1, l1_ratio=0.5, random_state=0)
+
+    coefs = coefficients(model)
+    assert list(coefs) == list(FEATURES)
+    assert all(value > 0.01 for value in coefs.values()), coefs
+    # The same penalty on unscaled features zeroes both rates: the scaler is what keeps them.
+    raw = ElasticNet(alpha=0.1, l1_ratio=0.5, random_state=0).fit(x, y).coef_
+    assert raw[0] == 0.0 and raw[1] == 0.0
+
+
+def test_fit_imputes_nan_features_with_the_median():
+    x, y = linear_data(500)
+    x.loc[::10, "conv_rate"] = np.nan
+    x.loc[5::10, "avg_daily_trips"] = np.nan
+
+    model = fit_elastic_net(x, y, alpha=0.01, l1_ratio=0.5, random_state=0)
+
+    holes = pd.DataFrame(
+        {"conv_rate": [np.nan, 0.5], "acc_rate": [0.3, np.nan], "avg_daily_trips": [np.nan, 20.0]}
+    )
+    predicted = model.predict(holes)
+    assert np.isfinite(predicted).all()
+    medians = pd.DataFrame(
+        {
+            "conv_rate": [x["conv_rate"].median(), 0.5],
+            "acc_rate": [0.3, x["acc_rate"].median()],
+            "avg_daily_trips": [x["avg_daily_trips"].median(), 20.0],
+        }
+    )
+    np.testing.assert_allclose(predicted, model.predict(medians), rtol=1e-6)

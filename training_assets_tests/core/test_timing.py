@@ -67,12 +67,6 @@ def test_nothing_is_recorded_outside_a_recording_block():
     assert timing._sinks == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="recording() removes its sink by equality, not identity: when the inner sink equals "
-    "the outer one the outer is unregistered instead, and the outer block's exit then raises",
-)
 def test_every_active_recording_gets_the_stage():
     with recording() as outer:
         with recording() as inner:

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import AssetCheckKey, AssetKey
+from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey
 
 from training_assets.core import paths
 from training_assets.core.schema import (
@@ -274,14 +274,34 @@ def test_the_champion_leads_back_to_its_data_code_and_config(working_area, insta
     assert dataset_input.dataset.source is not None
 
 
-def test_drifted_features_are_blocked_against_the_champion(working_area, instance, mlflow_client):
-    assert run_training(instance).success
+def drift_the_conversion_rate() -> None:
     stats_path = paths.default_driver_stats_path()
     stats = pd.read_parquet(stats_path)
     stats["conv_rate"] = np.clip(stats["conv_rate"] + 0.35, 0, 1).astype("float32")
     stats.to_parquet(stats_path, index=False)
 
+
+def test_drift_warns_by_default_and_the_retrain_goes_on(working_area, instance, mlflow_client):
+    assert run_training(instance).success
+    drift_the_conversion_rate()
+
     result = run_training(instance)
+
+    drift = next(
+        e for e in result.get_asset_check_evaluations() if e.check_name == "drift_within_limits"
+    )
+    assert not drift.passed
+    assert drift.severity == AssetCheckSeverity.WARN
+    assert drift.metadata["level"].value == "block"
+    assert drift.metadata["psi"].value["conv_rate"] > 0.25
+    assert _ran(result, "splits") and _ran(result, "trained_model")
+
+
+def test_drifted_features_are_blocked_when_drift_blocks(working_area, instance, mlflow_client):
+    assert run_training(instance).success
+    drift_the_conversion_rate()
+
+    result = run_training(instance, {"resources": {"gates": {"config": {"drift_blocks": True}}}})
 
     assert not result.success
     drift = next(

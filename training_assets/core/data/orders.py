@@ -18,7 +18,7 @@ from training_assets.core.timing import timed
 
 # The file names a folder of orders is read from; anything else in it (a README, a file still
 # being copied in as `x.parquet.part`) is left alone.
-ORDERS_SUFFIXES = (".parquet", ".csv", ".tsv", ".txt")
+ORDERS_SUFFIXES = (".parquet", ".csv", ".tsv")
 _PARQUET_MAGIC = b"PAR1"
 _DELIMITERS = ("\t", ",", ";", "|")
 
@@ -161,9 +161,11 @@ def _validated(table: pa.Table, source: str) -> pa.Table:
         entity_keys = table.column(ENTITY_KEY).cast(pa.int64())
     except pa.ArrowInvalid as error:
         raise OrdersError(f"{source}: {error}") from error
-    return pa.table(
-        {EVENT_TIMESTAMP: event_times, ENTITY_KEY: entity_keys, LABEL: table.column(LABEL)}
-    )
+    labels = table.column(LABEL)
+    # Integer labels of any width read alike; others pass through for the label gate to judge.
+    if pa.types.is_integer(labels.type):
+        labels = labels.cast(pa.int64())
+    return pa.table({EVENT_TIMESTAMP: event_times, ENTITY_KEY: entity_keys, LABEL: labels})
 
 
 def _parsed_times(values: pa.ChunkedArray, source: str) -> pa.Array:

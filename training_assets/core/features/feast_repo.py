@@ -114,6 +114,7 @@ def load_repo(repo: Path) -> "RepoContents":
     from feast.batch_feature_view import BatchFeatureView
     from feast.data_source import DataSource
     from feast.feature_view import DUMMY_ENTITY
+    from feast.labeling.label_view import LabelView
     from feast.permissions.permission import Permission
     from feast.repo_contents import RepoContents
     from feast.repo_operations import get_repo_files
@@ -155,6 +156,10 @@ def load_repo(repo: Path) -> "RepoContents":
                 add(contents.feature_services, obj)
             elif isinstance(obj, OnDemandFeatureView):
                 add(contents.on_demand_feature_views, obj)
+            elif isinstance(obj, LabelView):
+                add(contents.label_views, obj)
+                add(contents.data_sources, obj.source)
+                add(contents.data_sources, getattr(obj.source, "batch_source", None))
             elif isinstance(obj, Permission):
                 add(contents.permissions, obj)
             elif isinstance(obj, Project):

@@ -153,10 +153,21 @@ def test_read_orders_non_integer_driver_id_names_the_column(tmp_path, bad_ids):
 
 def test_read_orders_non_timestamp_event_time_names_the_column(tmp_path):
     frame = orders([1001, 1002])
-    frame[EVENT_TIMESTAMP] = ["2025-12-01", "2025-12-02"]
+    frame[EVENT_TIMESTAMP] = [20251201, 20251202]
     path = write(frame, tmp_path / "orders.parquet")
 
     with pytest.raises(OrdersError, match=f"column '{EVENT_TIMESTAMP}' must be a timestamp"):
+        read_orders(path)
+
+
+def test_read_orders_unparseable_string_time_names_the_file_column_and_value(tmp_path):
+    frame = orders([1001, 1002])
+    frame[EVENT_TIMESTAMP] = ["2025-12-01 10:00:00+00:00", "yesterday"]
+    path = write(frame, tmp_path / "orders.parquet")
+
+    with pytest.raises(
+        OrdersError, match=f"orders.parquet: column '{EVENT_TIMESTAMP}'.*'yesterday'"
+    ):
         read_orders(path)
 
 
@@ -193,7 +204,9 @@ def test_read_orders_missing_location_raises(tmp_path):
 def test_read_orders_empty_folder_raises(tmp_path):
     (tmp_path / "notes.txt").write_text("not orders")
 
-    with pytest.raises(OrdersError, match=r"holds no \*\.parquet files"):
+    with pytest.raises(
+        OrdersError, match=r"holds no orders files \(\*\.parquet, \*\.csv, \*\.tsv\)"
+    ):
         read_orders(tmp_path)
 
 
@@ -218,3 +231,77 @@ def test_count_orders_matches_read_orders(tmp_path):
     assert count_orders(tmp_path) == 11
     assert count_orders(tmp_path) == len(read_orders(tmp_path))
     assert count_orders(tmp_path / "b.parquet") == 4
+
+
+# --- files in the layouts users have ----------------------------------------------------------
+
+
+def feast_orders(count: int = 40) -> pd.DataFrame:
+    """Orders made by Feast's own generator, relabelled as the course's orders file is."""
+    from feast.driver_test_data import create_orders_df
+
+    np.random.seed(7)
+    frame = create_orders_df(
+        customers=[1, 2, 3],
+        drivers=[1001, 1002, 1003],
+        start_date=pd.Timestamp("2021-04-01", tz="UTC"),
+        end_date=pd.Timestamp("2021-04-10", tz="UTC"),
+        order_count=count,
+    )
+    return frame.rename(columns={"order_is_success": LABEL})
+
+
+def test_course_tsv_with_offset_timestamps_is_read_as_utc(tmp_path):
+    path = tmp_path / "driver_orders.csv"
+    path.write_text(
+        "event_timestamp\tdriver_id\ttrip_completed\n"
+        "2021-04-16 20:29:28+00:00\t1001\t1\n"
+        "2021-04-17 04:29:28+02:00\t1002\t0\n"
+    )
+
+    frame = read_orders(path)
+
+    assert frame[EVENT_TIMESTAMP].tolist() == [
+        pd.Timestamp("2021-04-16 20:29:28", tz="UTC"),
+        pd.Timestamp("2021-04-17 02:29:28", tz="UTC"),
+    ]
+    assert frame[ENTITY_KEY].tolist() == [1001, 1002]
+    assert {column: str(dtype) for column, dtype in frame.dtypes.items()} == ORDERS_DTYPES
+    assert count_orders(path) == 2
+
+
+def test_feast_generated_orders_read_the_same_from_csv_parquet_and_a_mixed_folder(tmp_path):
+    generated = feast_orders()
+    generated.to_parquet(tmp_path / "one.parquet", index=False)
+    generated.to_csv(tmp_path / "one.csv", index=False)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    generated.iloc[:25].to_parquet(folder / "a.parquet", index=False)
+    generated.iloc[25:].to_csv(folder / "b.tsv", sep="\t", index=False)
+    (folder / "README.md").write_text("not orders")
+
+    from_parquet = read_orders(tmp_path / "one.parquet")
+    from_csv = read_orders(tmp_path / "one.csv")
+    from_folder = read_orders(folder)
+
+    pd.testing.assert_frame_equal(from_parquet, from_csv)
+    pd.testing.assert_frame_equal(from_parquet, from_folder)
+    # The generator's extra columns (order_id, customer_id) are left out.
+    assert set(from_parquet.columns) == set(ORDERS_DTYPES)
+    assert len(from_parquet) == count_orders(folder) == 40
+
+
+def test_a_csv_without_the_label_names_the_file_and_the_column(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text("event_timestamp,driver_id\n2021-04-16 20:29:28,1001\n")
+
+    with pytest.raises(OrdersError, match=r"orders\.csv: missing column\(s\) \['trip_completed'\]"):
+        read_orders(path)
+
+
+def test_a_file_named_parquet_that_is_not_one_is_read_as_text_or_named(tmp_path):
+    path = tmp_path / "orders.parquet"
+    path.write_text("this is not a table\n\x00\x01")
+
+    with pytest.raises(OrdersError, match=r"orders\.parquet"):
+        read_orders(path)

@@ -225,3 +225,23 @@ def test_a_constant_model_has_the_right_signature_but_loses(store, data):
 
     assert outcomes["signature_matches_champion"].passed
     assert not outcomes["no_regression_against_champion"].passed
+
+
+def test_every_failing_slice_is_listed_with_its_figures_and_small_ones_are_not():
+    rates = pd.DataFrame(
+        {
+            "slice": [f"d{i}" for i in range(25)] + ["tiny"],
+            "rows": [50] * 25 + [3],
+            "rmse": [0.7 + i / 100 for i in range(25)] + [0.99],
+        }
+    )
+
+    outcome = worst_slice_within_limits(rates, min_rows=10, ceiling=0.6, tolerance=0.05)
+
+    assert not outcome.passed
+    assert len(outcome.evidence["failing_slices"]) == 25
+    assert "tiny" not in outcome.evidence["failing_slices"]
+    assert outcome.evidence["slices_too_small"] == 1
+    worst = outcome.evidence["failing_slice_figures"][0]
+    assert worst == {"slice": "d24", "rows": 50, "rmse": pytest.approx(0.94)}
+    assert "25 slice(s) fail: d24" in outcome.description

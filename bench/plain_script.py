@@ -114,13 +114,13 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
         rows_without_features,
         with_order_position,
     )
-    from training_assets.core.schema import TRAINING_FEATURE_SERVICE
+    from training_assets.core.schema import FEATURE_SERVICE
     from training_assets.core.tracking import lineage, model_log, registry
 
     limits, split_settings, model_settings = GateLimits(), SplitSettings(), ElasticNetSettings()
     name, alias = registry.DEFAULT_MODEL_NAME, registry.DEFAULT_ALIAS
 
-    def feature_store(coerce_tz_aware: bool | None = None):
+    def feature_store(coerce_tz_aware: bool | None = None, provenance: bool = False):
         """The store as FeastResource opens it on its defaults."""
         feast_dir = paths.default_feast_dir()
         return feast_repo.feature_store(
@@ -128,6 +128,7 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
             registry=feast_dir / "registry.db",
             online_store=feast_dir / "online_store.db",
             coerce_tz_aware=coerce_tz_aware,
+            provenance=provenance,
         )
 
     with stages.stage("apply"):
@@ -135,8 +136,8 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
             feature_store(), paths.FEATURE_REPO, paths.default_driver_stats_path()
         )
         storage.write_json(io_dir / "feature_store.json", applied)
-    if TRAINING_FEATURE_SERVICE not in applied["feature_services"]:
-        raise ValueError(f"feature service {TRAINING_FEATURE_SERVICE!r} is not in the repo")
+    if FEATURE_SERVICE not in applied["feature_services"]:
+        raise ValueError(f"feature service {FEATURE_SERVICE!r} is not in the repo")
 
     with stages.stage("read_orders"):
         location = paths.default_orders_path()
@@ -148,9 +149,9 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
     with stages.stage("join"):
         entity_df = with_order_position(order_frame)
         already_utc = feast_repo.times_are_utc(entity_df)
-        store = feature_store(coerce_tz_aware=False if already_utc else None)
-        joined = feast_repo.historical_table(store, entity_df, TRAINING_FEATURE_SERVICE)
-        table = as_training_table(joined)
+        store = feature_store(coerce_tz_aware=False if already_utc else None, provenance=True)
+        joined, feature_types = feast_repo.historical_table(store, entity_df, FEATURE_SERVICE)
+        table = as_training_table(joined, feature_types)
         storage.write_parquet(io_dir / "training_data.parquet", table)
         result = {
             "rows": table.num_rows,

@@ -8,7 +8,7 @@ pipeline can load it from any working directory.
 from datetime import timedelta
 
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
-from feast.types import Float32, Int32, Int64
+from feast.types import Float32, Int32
 
 driver = Entity(
     name="driver",
@@ -36,12 +36,6 @@ driver_stats = FeatureView(
         Field(name="conv_rate", dtype=Float32, description="Share of offers converted."),
         Field(name="acc_rate", dtype=Float32, description="Share of offers accepted."),
         Field(name="avg_daily_trips", dtype=Int32, description="Trips per day, averaged."),
-        # The row's timestamp again, so a training table can show which row it joined.
-        Field(
-            name="stats_observed_unix",
-            dtype=Int64,
-            description="When this stats row was observed, in epoch seconds.",
-        ),
     ],
     source=driver_stats_source,
     online=True,
@@ -51,14 +45,5 @@ driver_stats = FeatureView(
 driver_activity_model = FeatureService(
     name="driver_activity_model",
     features=[driver_stats[["conv_rate", "acc_rate", "avg_daily_trips"]]],
-    description="Inputs of the trip-completion model; keep in step with the pipeline's schema.",
-)
-
-# The model's features plus the joined row's timestamp, which the point-in-time gate audits.
-driver_activity_training = FeatureService(
-    name="driver_activity_training",
-    features=[
-        driver_stats[["conv_rate", "acc_rate", "avg_daily_trips", "stats_observed_unix"]],
-    ],
-    description="Training table columns: model inputs plus the joined row's timestamp.",
+    description="Inputs of the trip-completion model: what it is trained on and served with.",
 )

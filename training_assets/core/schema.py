@@ -11,12 +11,13 @@ LABEL = "trip_completed"
 # Feature columns as the model sees them, in model input order.
 FEATURES = ("conv_rate", "acc_rate", "avg_daily_trips")
 
-# When the joined stats row was observed. The training table carries it so the point-in-time
-# gate can prove no order saw a feature row from its future; it is never a model input.
-FEATURE_TIMESTAMP = "stats_observed_at"
-# Feast serves it as whole epoch seconds (Int64): Feast's stores disagree on the pandas dtype of
-# a timestamp-typed feature, but not on an integer's.
-FEATURE_EPOCH = "stats_observed_unix"
+# Provenance of the joined feature rows: the latest timestamp and created time of the rows an
+# order was joined with. The offline store returns them per view (columns named from
+# PROVENANCE_PREFIX); the training table keeps them so that the point-in-time gates can prove
+# no order saw a feature row from its future or one written after it. Never model inputs.
+FEATURE_TIMESTAMP = "feature_timestamp"
+FEATURE_CREATED = "feature_created"
+PROVENANCE_PREFIX = "__provenance__"
 
 # Valid values per feature: (lowest, highest), None where unbounded.
 FEATURE_RANGES = {
@@ -25,10 +26,9 @@ FEATURE_RANGES = {
     "avg_daily_trips": (0.0, None),
 }
 
-# The FeatureService in feature_repo/ that names exactly FEATURES: what a served model needs.
+# The FeatureService in feature_repo/ that names exactly FEATURES: what the model is trained on
+# and what a served model needs.
 FEATURE_SERVICE = "driver_activity_model"
-# The FeatureService the training table is built from: FEATURES plus FEATURE_TIMESTAMP.
-TRAINING_FEATURE_SERVICE = "driver_activity_training"
 
 # Columns of the orders (label) files that users provide.
 ORDERS_DTYPES = {
@@ -37,17 +37,19 @@ ORDERS_DTYPES = {
     LABEL: "int64",
 }
 
-# Dtypes of the training table after the Feast join. `avg_daily_trips` is Int32 in Feast but
-# arrives as float64: an order with no feature row gets a null, which pandas cannot hold in an
-# int32 column. The join's timestamp unit varies by engine, so it is normalised to nanoseconds.
+# Dtypes of the training table after the Feast join: the features as the feature view declares
+# them. An integer feature with nulls (an order with no feature row) loads into pandas as
+# float64; the dtype gate accepts that when every present value is a whole number that fits.
+# The join's timestamp unit varies by engine, so times are normalised to nanoseconds.
 TRAINING_DTYPES = {
     ENTITY_KEY: "int64",
     EVENT_TIMESTAMP: "datetime64[ns, UTC]",
     LABEL: "int64",
     "conv_rate": "float32",
     "acc_rate": "float32",
-    "avg_daily_trips": "float64",
+    "avg_daily_trips": "int32",
     FEATURE_TIMESTAMP: "datetime64[ns, UTC]",
+    FEATURE_CREATED: "datetime64[ns, UTC]",
 }
 
 TRAINING_COLUMNS = tuple(TRAINING_DTYPES)

@@ -25,6 +25,7 @@ DATA_GATES = (
     "row_count_matches_orders",
     "feature_values_in_range",
     "features_not_from_the_future",
+    "features_created_before_order",
     "duplicate_rows_within_rate",
     "drift_within_limits",
 )
@@ -109,10 +110,14 @@ def test_training_twice_adds_a_version_and_moves_the_alias(working_area, instanc
     assert first_run != second_run, "each Dagster run logs into its own MLflow run"
 
 
-def test_feature_with_wrong_dtype_fails_the_schema_gate(working_area, instance, mlflow_client):
+def test_a_feature_value_that_does_not_fit_its_type_fails_the_schema_gate(
+    working_area, instance, mlflow_client
+):
     stats_path = paths.default_driver_stats_path()
     stats = pd.read_parquet(stats_path)
-    stats["conv_rate"] = stats["conv_rate"].astype("float64")
+    # avg_daily_trips is an Int32 feature: a fraction does not fit, so no cast is made.
+    stats["avg_daily_trips"] = stats["avg_daily_trips"].astype("float64")
+    stats.loc[stats.index[::7], "avg_daily_trips"] += 0.5
     stats.to_parquet(stats_path, index=False)
 
     result = run_training(instance)
@@ -126,7 +131,7 @@ def test_feature_with_wrong_dtype_fails_the_schema_gate(working_area, instance, 
         if e.check_name == "expected_columns_with_dtypes"
     )
     mistyped = evaluation.metadata["mistyped_columns"].value
-    assert mistyped == {"conv_rate": {"expected": "float32", "found": "float64"}}
+    assert mistyped == {"avg_daily_trips": {"expected": "int32", "found": "float64"}}
     assert not _ran(result, "splits")
     assert registered_versions(mlflow_client) == []
 

@@ -76,8 +76,9 @@ def driver_stats(spec: SampleSpec) -> pd.DataFrame:
     )
     # numpy drops the zone from `hours.values`; the instants are UTC.
     frame["datetime"] = frame["datetime"].dt.tz_localize("UTC")
-    frame["created"] = frame["datetime"] + pd.Timedelta(minutes=5)
-    frame["stats_observed_unix"] = frame["datetime"].astype("int64") // 10**9
+    # Each row sums up the hour up to `datetime` and is written as that hour closes, so no
+    # order sees a row that did not exist yet.
+    frame["created"] = frame["datetime"]
 
     # Stale versions: same driver-hour, created earlier, with values that the join must not use.
     n_stale = int(n * spec.stale_rate)

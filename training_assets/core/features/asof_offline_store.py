@@ -52,6 +52,7 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.repo_config import RepoConfig
 
 from training_assets.core import paths
+from training_assets.core.schema import PROVENANCE_PREFIX
 from training_assets.core.timing import timed
 
 _ROW = "__asof_entity_row"
@@ -62,7 +63,6 @@ _FILE_ROW = "__asof_file_row"
 # later than its own timestamp when rows created after the entity row are filtered out.
 _FTS = "__asof_feature_ts"
 _RANK = "__asof_rank"
-PROVENANCE_PREFIX = "__provenance__"
 logger = logging.getLogger(__name__)
 
 

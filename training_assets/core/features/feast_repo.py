@@ -20,17 +20,23 @@ import yaml
 from training_assets.core.timing import timed
 
 if TYPE_CHECKING:
-    from feast import FeatureStore
+    from feast import FeatureService, FeatureStore
     from feast.repo_contents import RepoContents
 
 
 def feature_store(
-    repo: Path, registry: Path, online_store: Path, coerce_tz_aware: bool | None = None
+    repo: Path,
+    registry: Path,
+    online_store: Path,
+    coerce_tz_aware: bool | None = None,
+    provenance: bool = False,
 ) -> "FeatureStore":
     """A FeatureStore on `repo`'s feature_store.yaml with the registry and online store moved.
 
     Args:
         coerce_tz_aware: Overrides the yaml's `coerce_tz_aware` when given.
+        provenance: Ask the ASOF offline store for the matched rows' own timestamps and created
+            times; a store of another type has no such option and is left as it is.
     """
     from feast import FeatureStore, RepoConfig
 
@@ -41,6 +47,9 @@ def feature_store(
     raw["online_store"] = {**raw.get("online_store", {}), "path": str(online_store)}
     if coerce_tz_aware is not None:
         raw["coerce_tz_aware"] = coerce_tz_aware
+    offline = raw.get("offline_store") or {}
+    if provenance and str(offline.get("type", "")).endswith(".AsofDuckDBOfflineStore"):
+        raw["offline_store"] = {**offline, "provenance_columns": True}
     config = RepoConfig(**raw)
     config.repo_path = repo
     return FeatureStore(config=config)
@@ -88,15 +97,39 @@ def times_are_utc(entity_df: pd.DataFrame) -> bool:
 
 
 def historical_table(
-    store: "FeatureStore", entity_df: pd.DataFrame, feature_service: str
-) -> pa.Table:
+    store: "FeatureStore",
+    entity_df: pd.DataFrame,
+    feature_service: str,
+    filter_by_created_timestamp: bool = False,
+) -> tuple[pa.Table, dict[str, pa.DataType]]:
     """Point-in-time join of `entity_df` with the features that `feature_service` names.
 
+    Args:
+        filter_by_created_timestamp: Join only feature rows created at or before each entity
+            row's time, so that a later correction is not used before it existed.
+
     Returns:
-        The joined rows as an Arrow table; Feast's `to_df` would copy them once more.
+        The joined rows as an Arrow table (Feast's `to_df` would copy them once more), and each
+        feature's Arrow type as its feature view declares it.
     """
     service = store.get_feature_service(feature_service)
-    return store.get_historical_features(entity_df=entity_df, features=service).to_arrow()
+    job = store.get_historical_features(
+        entity_df=entity_df,
+        features=service,
+        filter_by_created_timestamp=filter_by_created_timestamp,
+    )
+    return job.to_arrow(), declared_types(service)
+
+
+def declared_types(service: "FeatureService") -> dict[str, pa.DataType]:
+    """The Arrow type of each feature that `service` names, from its feature views' schemas."""
+    from feast.type_map import feast_value_type_to_pa
+
+    return {
+        feature.name: feast_value_type_to_pa(feature.dtype.to_value_type())
+        for projection in service.feature_view_projections
+        for feature in projection.features
+    }
 
 
 def load_repo(repo: Path) -> "RepoContents":

@@ -6,7 +6,7 @@ benchmark's plain script) calls the same functions and asks `blocking_failures` 
 model may be registered.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -67,6 +67,12 @@ DATA_GATES = (
         "features_not_from_the_future",
         TRAINING_DATA,
         "No order was joined with a stats row stamped after it.",
+    ),
+    # Blocking only with late_features_block; otherwise a failure warns (warn_only).
+    Gate(
+        "features_created_before_order",
+        TRAINING_DATA,
+        "No order was joined with a stats row written after it (a late correction).",
     ),
     # Duplicates may be real (two orders in one second); they warn and do not block.
     Gate(
@@ -145,10 +151,18 @@ def evaluate_data_gates(
         "row_count_matches_orders": data_gates.row_count_matches_orders(frame, order_count),
         "feature_values_in_range": data_gates.feature_values_in_range(frame),
         "features_not_from_the_future": data_gates.features_not_from_the_future(frame),
+        "features_created_before_order": _warns_unless(
+            data_gates.features_created_before_order(frame), limits.late_features_block
+        ),
         "duplicate_rows_within_rate": data_gates.duplicate_rows_within_rate(
             frame, limits.max_duplicate_rate
         ),
     }
+
+
+def _warns_unless(outcome: GateOutcome, blocks: bool) -> GateOutcome:
+    """`outcome`, marked as only warning when it failed and `blocks` is off."""
+    return replace(outcome, warn_only=not outcome.passed and not blocks)
 
 
 def evaluate_drift_gate(frame: pd.DataFrame, champion, limits: GateLimits) -> GateOutcome:

@@ -2,6 +2,7 @@
 point-in-time correctness. Each judges one property and returns the evidence for its verdict.
 """
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -9,6 +10,7 @@ from training_assets.core.gates.outcome import GateOutcome
 from training_assets.core.schema import (
     ENTITY_KEY,
     EVENT_TIMESTAMP,
+    FEATURE_CREATED,
     FEATURE_RANGES,
     FEATURE_TIMESTAMP,
     FEATURES,
@@ -33,7 +35,7 @@ def expected_columns_with_dtypes(frame: pd.DataFrame) -> GateOutcome:
     mistyped = {
         column: {"expected": expected, "found": str(frame[column].dtype)}
         for column, expected in TRAINING_DTYPES.items()
-        if column in frame.columns and str(frame[column].dtype) != expected
+        if column in frame.columns and not _holds(frame[column], expected)
     }
     problems = []
     if missing:
@@ -49,6 +51,27 @@ def expected_columns_with_dtypes(frame: pd.DataFrame) -> GateOutcome:
             "mistyped_columns": mistyped,
         },
         description="; ".join(problems),
+    )
+
+
+def _holds(values: pd.Series, expected: str) -> bool:
+    """Whether `values` has the dtype `expected`, or is how pandas holds an integer column with
+    nulls (float64) and every present value is a whole number within the integer's range.
+
+    So the verdict on a healthy table is the same whether or not some order lacks features.
+    """
+    if str(values.dtype) == expected:
+        return True
+    if not (expected.startswith("int") and str(values.dtype) == "float64"):
+        return False
+    present = values.dropna().to_numpy()
+    if len(present) == len(values):
+        return False  # no nulls: the join would have kept the integer type
+    limits = np.iinfo(np.dtype(expected))
+    return bool(
+        np.all(np.mod(present, 1) == 0)
+        and np.all(present >= limits.min)
+        and np.all(present <= limits.max)
     )
 
 
@@ -207,5 +230,40 @@ def features_not_from_the_future(frame: pd.DataFrame) -> GateOutcome:
         },
         description=f"{len(leaked)} rows joined a feature row from after the order"
         if len(leaked)
+        else "",
+    )
+
+
+def features_created_before_order(frame: pd.DataFrame) -> GateOutcome:
+    """No order was joined with a feature row written after the order's event time.
+
+    Such a row (a late correction or a backfill) was not known when the order happened, so a
+    model trained on it learns from the future. Feast's `filter_by_created_timestamp` (the
+    `feast` resource's setting) keeps such rows out of the join.
+    """
+    if FEATURE_CREATED not in frame.columns:
+        return GateOutcome(
+            False, {"missing_column": FEATURE_CREATED}, f"no {FEATURE_CREATED!r} column"
+        )
+    late = frame[frame[FEATURE_CREATED] > frame[EVENT_TIMESTAMP]]
+    examples = [
+        {
+            "event": str(row[EVENT_TIMESTAMP]),
+            "feature_row": str(row.get(FEATURE_TIMESTAMP)),
+            "created": str(row[FEATURE_CREATED]),
+        }
+        for _, row in late.head(5).iterrows()
+    ]
+    rate = len(late) / len(frame) if len(frame) else 0.0
+    return GateOutcome(
+        passed=late.empty,
+        evidence={
+            "expected": f"{FEATURE_CREATED} <= {EVENT_TIMESTAMP}",
+            "rows_created_after_order": len(late),
+            "rate": rate,
+            "examples": examples,
+        },
+        description=f"{len(late)} rows ({rate:.1%}) joined a feature row written after the order"
+        if len(late)
         else "",
     )

@@ -49,6 +49,12 @@ class GateLimits(BaseModel):
         "default: when the world moves, the drift sensor asks for the very retrain this gate "
         "would refuse; broken data is caught by the range, null and schema gates instead.",
     )
+    late_features_block: bool = Field(
+        default=False,
+        description="Whether orders joined with feature rows written after them (late "
+        "corrections, backfills) hold back registration; by default they warn. Turn on "
+        "feast.filter_by_created_timestamp to keep such rows out of the join.",
+    )
     regression_tolerance: float = Field(
         default=0.005, description="How much higher than the champion's the RMSE may be."
     )

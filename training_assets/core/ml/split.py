@@ -73,12 +73,22 @@ def split_frame(
     others = [column for column in frame.columns if column not in (*FEATURES, LABEL)]
     train_index, test_index = frame.index.take(train_rows), frame.index.take(test_rows)
     return Split(
-        train_x=_rows(frame, list(FEATURES), train_rows, train_index),
+        train_x=_inputs(_rows(frame, list(FEATURES), train_rows, train_index)),
         train_y=_column(frame, LABEL, train_rows, train_index),
-        test_x=_rows(frame, list(FEATURES), test_rows, test_index),
+        test_x=_inputs(_rows(frame, list(FEATURES), test_rows, test_index)),
         test_y=_column(frame, LABEL, test_rows, test_index),
         test_keys=_rows(frame, others, test_rows, test_index),
     )
+
+
+def _inputs(features: pd.DataFrame) -> pd.DataFrame:
+    """Model inputs with integer features as float64, as a table with missing values holds them.
+
+    The model's signature then does not depend on whether some order lacked features: an
+    integer column is int32 when every order has stats and float64 when one has none.
+    """
+    integers = [c for c in features.columns if pd.api.types.is_integer_dtype(features[c])]
+    return features.astype({column: "float64" for column in integers}) if integers else features
 
 
 def _rows(frame: pd.DataFrame, columns: list[str], rows: np.ndarray, index: pd.Index):

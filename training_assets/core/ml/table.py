@@ -11,10 +11,11 @@ import pyarrow.compute as pc
 
 from training_assets.core.schema import (
     EVENT_TIMESTAMP,
-    FEATURE_EPOCH,
+    FEATURE_CREATED,
     FEATURE_TIMESTAMP,
     FEATURES,
     LABEL,
+    PROVENANCE_PREFIX,
     TRAINING_COLUMNS,
 )
 from training_assets.core.timing import timed
@@ -38,21 +39,44 @@ def with_order_position(orders: pd.DataFrame) -> pd.DataFrame:
 
 
 @timed("as_training_table")
-def as_training_table(joined: pa.Table) -> pa.Table:
+def as_training_table(
+    joined: pa.Table, declared_types: dict[str, pa.DataType] | None = None
+) -> pa.Table:
     """The joined table back in input order, without the position column.
 
     Columns the schema knows come first, in schema order. Anything else is kept after them,
     so that the schema gates report it instead of it vanishing here. Event and feature times
-    become UTC nanosecond timestamps; naive times are UTC, as Feast reads them. Columns are
-    re-typed or reordered without copying the others.
+    become UTC nanosecond timestamps; naive times are UTC, as Feast reads them. The offline
+    store's provenance columns (one pair per feature view) become FEATURE_TIMESTAMP and
+    FEATURE_CREATED: the latest over the views, which is what a point-in-time audit needs.
+    Columns are re-typed or reordered without copying the others.
+
+    Args:
+        declared_types: The features' Arrow types as the feature view declares them. Each
+            feature is cast to its type when every value fits (float64 to float32, int64 or
+            whole floats to int32); one that does not fit is left as found, for the dtype gate
+            to name.
     """
     positions = joined.column(ORDER_POSITION)
     if len(positions) > 1 and not _is_increasing(positions):
         joined = joined.take(pc.sort_indices(positions))
-    if FEATURE_EPOCH in joined.column_names:
-        seconds = joined.column(FEATURE_EPOCH).cast(pa.int64())
-        nanoseconds = pc.multiply_checked(seconds, 1_000_000_000)
-        joined = joined.append_column(FEATURE_TIMESTAMP, nanoseconds.cast(UTC_NS))
+    for kind, column in (("timestamp", FEATURE_TIMESTAMP), ("created", FEATURE_CREATED)):
+        provenance = [
+            joined.column(name)
+            for name in joined.column_names
+            if name.startswith(PROVENANCE_PREFIX) and name.endswith(f"__{kind}")
+        ]
+        if provenance:
+            # Arrow compares zoned times only as their epoch integers.
+            epochs = [values.cast(UTC_NS).cast(pa.int64()) for values in provenance]
+            latest = epochs[0]
+            for other in epochs[1:]:
+                latest = pc.max_element_wise(latest, other)
+            joined = joined.append_column(column, latest.cast(UTC_NS))
+    for name, declared in (declared_types or {}).items():
+        if name in joined.column_names and joined.schema.field(name).type != declared:
+            index = joined.schema.get_field_index(name)
+            joined = joined.set_column(index, name, _cast_if_fits(joined.column(index), declared))
     if EVENT_TIMESTAMP in joined.column_names and pa.types.is_timestamp(
         joined.schema.field(EVENT_TIMESTAMP).type
     ):
@@ -60,10 +84,22 @@ def as_training_table(joined: pa.Table) -> pa.Table:
         joined = joined.set_column(index, EVENT_TIMESTAMP, joined.column(index).cast(UTC_NS))
     names = joined.column_names
     known = [column for column in TRAINING_COLUMNS if column in names]
-    dropped = {ORDER_POSITION, FEATURE_EPOCH}
-    extra = [c for c in names if c not in TRAINING_COLUMNS and c not in dropped]
+    extra = [
+        c
+        for c in names
+        if c not in TRAINING_COLUMNS and c != ORDER_POSITION and not c.startswith(PROVENANCE_PREFIX)
+    ]
     # Pandas metadata from an earlier frame would restore that frame's zones and dtypes.
     return joined.select(known + extra).replace_schema_metadata(None)
+
+
+def _cast_if_fits(column: pa.ChunkedArray, declared: pa.DataType) -> pa.ChunkedArray:
+    """`column` as `declared` when no value changes on the way, else as it was."""
+    # Arrow's safe cast refuses lost integers and fractions but lets floats narrow.
+    try:
+        return column.cast(declared, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return column
 
 
 def rows_without_features(table: pa.Table) -> int:

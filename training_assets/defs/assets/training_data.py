@@ -10,7 +10,7 @@ from training_assets.core.ml.table import (
     rows_without_features,
     with_order_position,
 )
-from training_assets.core.schema import TRAINING_FEATURE_SERVICE
+from training_assets.core.schema import FEATURE_SERVICE
 from training_assets.core.tracking.lineage import DATA_DIGEST_KEY
 from training_assets.defs.assets.sources import (
     driver_stats_source,
@@ -33,9 +33,9 @@ def training_data(
     orders_source: OrdersSource,
 ) -> pa.Table:
     """Orders joined point-in-time with driver features: one row per order, in order."""
-    if TRAINING_FEATURE_SERVICE not in feature_store["feature_services"]:
+    if FEATURE_SERVICE not in feature_store["feature_services"]:
         raise ValueError(
-            f"feature service {TRAINING_FEATURE_SERVICE!r} is not in the applied repo; "
+            f"feature service {FEATURE_SERVICE!r} is not in the applied repo; "
             f"found {feature_store['feature_services']}"
         )
     # Digest before reading, so new data landing mid-run is seen as new by the sensor.
@@ -43,8 +43,10 @@ def training_data(
     data_digest = fingerprints.combined_digest(orders_version, stats_version)
     order_frame = orders_source.read()
     context.log.info(f"Joining {len(order_frame)} orders from {orders_source.location()}")
-    joined = feast.historical_features(with_order_position(order_frame), TRAINING_FEATURE_SERVICE)
-    table = as_training_table(joined)
+    joined, feature_types = feast.historical_features(
+        with_order_position(order_frame), FEATURE_SERVICE
+    )
+    table = as_training_table(joined, feature_types)
     context.add_output_metadata(
         {
             "orders_path": MetadataValue.path(str(orders_source.location())),

@@ -41,6 +41,14 @@ class FeastResource(ConfigurableResource):
         ),
     )
 
+    filter_by_created_timestamp: bool = Field(
+        default=False,
+        description=(
+            "Join each order only with feature rows created at or before it, so that a late "
+            "correction or backfill is not used as if it had been known at prediction time."
+        ),
+    )
+
     def resolved_repo_path(self) -> Path:
         return Path(self.repo_path).resolve() if self.repo_path else paths.FEATURE_REPO
 
@@ -53,11 +61,14 @@ class FeastResource(ConfigurableResource):
         """Data version of the feature file: a hash of its bytes."""
         return fingerprints.content_digest([self.resolved_driver_stats_path()])
 
-    def store(self, coerce_tz_aware: bool | None = None) -> "FeatureStore":
+    def store(
+        self, coerce_tz_aware: bool | None = None, provenance: bool = False
+    ) -> "FeatureStore":
         """A FeatureStore on the repo's yaml with this resource's locations.
 
         Args:
             coerce_tz_aware: Overrides the yaml's `coerce_tz_aware` when given.
+            provenance: Ask the offline store for the matched rows' own times.
         """
         feast_dir = paths.default_feast_dir()
         return feast_repo.feature_store(
@@ -65,6 +76,7 @@ class FeastResource(ConfigurableResource):
             registry=Path(self.registry_path or feast_dir / "registry.db").resolve(),
             online_store=Path(self.online_store_path or feast_dir / "online_store.db").resolve(),
             coerce_tz_aware=coerce_tz_aware,
+            provenance=provenance,
         )
 
     def apply(self) -> dict[str, Any]:
@@ -78,9 +90,16 @@ class FeastResource(ConfigurableResource):
         )
 
     @timed("historical_features")
-    def historical_features(self, entity_df: pd.DataFrame, feature_service: str) -> pa.Table:
+    def historical_features(
+        self, entity_df: pd.DataFrame, feature_service: str
+    ) -> tuple[pa.Table, dict[str, pa.DataType]]:
         """Point-in-time join of `entity_df` with the features that `feature_service` names,
-        as an Arrow table."""
+        with the matched rows' provenance, as an Arrow table; and the features' declared types."""
         # Feast's tz coercion would only copy a frame whose times are all UTC already.
-        store = self.store(coerce_tz_aware=False if feast_repo.times_are_utc(entity_df) else None)
-        return feast_repo.historical_table(store, entity_df, feature_service)
+        store = self.store(
+            coerce_tz_aware=False if feast_repo.times_are_utc(entity_df) else None,
+            provenance=True,
+        )
+        return feast_repo.historical_table(
+            store, entity_df, feature_service, self.filter_by_created_timestamp
+        )

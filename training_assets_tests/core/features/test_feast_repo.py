@@ -69,7 +69,7 @@ def test_load_repo_from_another_directory_finds_what_feast_finds(
     assert "driver" in found["entities"]
     assert found["feature_views"] == ["driver_stats"]
     assert found["data_sources"] == ["driver_stats_source"]
-    assert found["feature_services"] == ["driver_activity_model", "driver_activity_training"]
+    assert found["feature_services"] == ["driver_activity_model"]
 
 
 def test_load_repo_leaves_cwd_sys_path_and_sys_modules_alone(

@@ -15,7 +15,13 @@ from training_assets.core.gates.catalog import (
 )
 from training_assets.core.gates.limits import GateLimits
 from training_assets.core.gates.outcome import GateOutcome
-from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURE_TIMESTAMP, LABEL
+from training_assets.core.schema import (
+    ENTITY_KEY,
+    EVENT_TIMESTAMP,
+    FEATURE_CREATED,
+    FEATURE_TIMESTAMP,
+    LABEL,
+)
 
 PASSED = GateOutcome(passed=True)
 FAILED = GateOutcome(passed=False, description="failed")
@@ -32,8 +38,9 @@ def training_frame(n: int = 20) -> pd.DataFrame:
             LABEL: np.array([0, 1] * (n // 2), dtype=np.int64),
             "conv_rate": rng.uniform(0, 1, n).astype(np.float32),
             "acc_rate": rng.uniform(0, 1, n).astype(np.float32),
-            "avg_daily_trips": rng.integers(0, 40, n).astype(np.float64),
+            "avg_daily_trips": rng.integers(0, 40, n).astype(np.int32),
             FEATURE_TIMESTAMP: events - pd.Timedelta(minutes=20),
+            FEATURE_CREATED: events - pd.Timedelta(minutes=15),
         }
     )
 
@@ -124,3 +131,18 @@ def test_evaluate_metric_gates_fails_the_gates_whose_limits_are_broken():
     outcomes = evaluate_metric_gates(evaluation, GateLimits())
 
     assert blocking_failures(outcomes) == ["beats_mean_baseline", "rmse_within_ceiling"]
+
+
+def test_rows_created_after_their_order_warn_by_default_and_block_when_configured():
+    frame = training_frame()
+    frame[FEATURE_CREATED] = frame[EVENT_TIMESTAMP] + pd.Timedelta(hours=1)
+
+    default = evaluate_data_gates(frame, GateLimits(min_rows=1), order_count=len(frame))
+    strict = evaluate_data_gates(
+        frame, GateLimits(min_rows=1, late_features_block=True), order_count=len(frame)
+    )
+
+    assert not default["features_created_before_order"].passed
+    assert default["features_created_before_order"].warn_only
+    assert "features_created_before_order" not in blocking_failures(default)
+    assert blocking_failures(strict) == ["features_created_before_order"]

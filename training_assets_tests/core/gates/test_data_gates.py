@@ -9,6 +9,7 @@ from training_assets.core.gates.data_gates import (
     expected_columns_with_dtypes,
     feature_nulls_within_rate,
     feature_values_in_range,
+    features_created_before_order,
     features_not_from_the_future,
     labels_are_binary,
     no_unexpected_columns,
@@ -19,6 +20,7 @@ from training_assets.core.gates.outcome import GateOutcome
 from training_assets.core.schema import (
     ENTITY_KEY,
     EVENT_TIMESTAMP,
+    FEATURE_CREATED,
     FEATURE_TIMESTAMP,
     LABEL,
     TRAINING_DTYPES,
@@ -35,10 +37,17 @@ def good_frame(n: int = 10) -> pd.DataFrame:
             LABEL: np.array([0, 1] * (n // 2) + [1] * (n % 2), dtype=np.int64),
             "conv_rate": rng.uniform(0, 1, n).astype(np.float32),
             "acc_rate": rng.uniform(0, 1, n).astype(np.float32),
-            "avg_daily_trips": rng.integers(0, 40, n).astype(np.float64),
+            "avg_daily_trips": rng.integers(0, 40, n).astype(np.int32),
             FEATURE_TIMESTAMP: pd.date_range("2025-11-30 23:00", periods=n, freq="h", tz="UTC"),
+            FEATURE_CREATED: pd.date_range("2025-11-30 23:05", periods=n, freq="h", tz="UTC"),
         }
-    ).astype({FEATURE_TIMESTAMP: "datetime64[ns, UTC]", EVENT_TIMESTAMP: "datetime64[ns, UTC]"})
+    ).astype(
+        {
+            FEATURE_TIMESTAMP: "datetime64[ns, UTC]",
+            FEATURE_CREATED: "datetime64[ns, UTC]",
+            EVENT_TIMESTAMP: "datetime64[ns, UTC]",
+        }
+    )
 
 
 def table(n: int = 20) -> pd.DataFrame:
@@ -54,6 +63,7 @@ def table(n: int = 20) -> pd.DataFrame:
             "acc_rate": rng.uniform(0, 1, n).astype(np.float32),
             "avg_daily_trips": rng.integers(0, 40, n).astype(float),
             FEATURE_TIMESTAMP: events - pd.Timedelta(minutes=20),
+            FEATURE_CREATED: events - pd.Timedelta(minutes=15),
         }
     )
 
@@ -129,7 +139,8 @@ def test_expected_columns_with_dtypes_fails_on_renamed_feature():
     [
         ("conv_rate", "float64", "float64"),
         ("conv_rate", "object", "object"),
-        ("avg_daily_trips", "int32", "int32"),
+        ("avg_daily_trips", "float64", "float64"),
+        ("avg_daily_trips", "int64", "int64"),
         (LABEL, "float64", "float64"),
     ],
 )
@@ -360,3 +371,110 @@ def test_leaky_join_with_a_feature_row_after_the_event_fails():
     assert not outcome.passed
     assert outcome.evidence["rows_from_the_future"] == 1
     assert outcome.evidence["examples"][0]["event"] == str(frame.loc[7, EVENT_TIMESTAMP])
+
+
+# --- an integer feature with and without missing values ------------------------------------
+
+
+def test_the_dtype_verdict_is_the_same_whether_or_not_some_order_lacks_features():
+    healthy = good_frame()
+    with_gaps = good_frame()
+    # How pandas loads an int32 column in which some order had no stats row.
+    with_gaps["avg_daily_trips"] = with_gaps["avg_daily_trips"].astype("float64")
+    with_gaps.loc[3, "avg_daily_trips"] = np.nan
+
+    assert expected_columns_with_dtypes(healthy).passed
+    assert expected_columns_with_dtypes(with_gaps).passed
+
+
+def test_an_integer_feature_holding_fractions_is_named():
+    frame = good_frame()
+    frame["avg_daily_trips"] = frame["avg_daily_trips"].astype("float64")
+    frame.loc[3, "avg_daily_trips"] = np.nan
+    frame.loc[4, "avg_daily_trips"] = 2.5
+
+    outcome = expected_columns_with_dtypes(frame)
+
+    assert not outcome.passed
+    assert outcome.evidence["mistyped_columns"] == {
+        "avg_daily_trips": {"expected": "int32", "found": "float64"}
+    }
+
+
+# --- point-in-time audits on joins that really leak ------------------------------------------
+
+
+def stats_and_orders():
+    """Hourly stats of one driver, each hour corrected three hours late, and orders between."""
+    hours = pd.date_range("2025-12-01", periods=8, freq="h", tz="UTC")
+    first = pd.DataFrame(
+        {
+            ENTITY_KEY: 1001,
+            "datetime": hours,
+            "created": hours + pd.Timedelta(minutes=5),
+            "conv_rate": np.float32(0.2),
+        }
+    )
+    corrected = first.assign(created=hours + pd.Timedelta(hours=3), conv_rate=np.float32(0.9))
+    stats = pd.concat([first, corrected], ignore_index=True)
+    orders = pd.DataFrame(
+        {
+            ENTITY_KEY: np.int64(1001),
+            EVENT_TIMESTAMP: hours[1:] + pd.Timedelta(minutes=30),
+            LABEL: np.int64(1),
+        }
+    )
+    return stats, orders
+
+
+def audited(orders: pd.DataFrame, joined: pd.DataFrame) -> pd.DataFrame:
+    return orders.assign(
+        **{
+            FEATURE_TIMESTAMP: joined["datetime"].to_numpy(),
+            FEATURE_CREATED: joined["created"].to_numpy(),
+        }
+    )
+
+
+def test_a_join_that_takes_the_nearest_stats_row_leaks_the_future():
+    stats, orders = stats_and_orders()
+    latest = stats.sort_values("created").drop_duplicates(["datetime"], keep="last")
+    # A common mistake: the nearest row in time rather than the latest one at or before.
+    leaky = pd.merge_asof(
+        orders.sort_values(EVENT_TIMESTAMP),
+        latest.sort_values("datetime"),
+        left_on=EVENT_TIMESTAMP,
+        right_on="datetime",
+        by=ENTITY_KEY,
+        direction="forward",
+    )
+
+    outcome = features_not_from_the_future(audited(orders, leaky))
+
+    assert not outcome.passed
+    assert outcome.evidence["rows_from_the_future"] == 6  # the last order has no later row
+
+
+def test_a_join_that_ignores_when_rows_were_written_uses_late_corrections():
+    stats, orders = stats_and_orders()
+    # The latest version per hour, as a join without filter_by_created_timestamp picks it.
+    latest = stats.sort_values("created").drop_duplicates(["datetime"], keep="last")
+    joined = pd.merge_asof(
+        orders.sort_values(EVENT_TIMESTAMP),
+        latest.sort_values("datetime"),
+        left_on=EVENT_TIMESTAMP,
+        right_on="datetime",
+        by=ENTITY_KEY,
+    )
+    table = audited(orders, joined)
+
+    outcome = features_created_before_order(table)
+
+    assert features_not_from_the_future(table).passed
+    assert not outcome.passed
+    assert outcome.evidence["rows_created_after_order"] == len(orders)
+    assert outcome.evidence["examples"][0]["created"] > outcome.evidence["examples"][0]["event"]
+
+
+def test_rows_written_before_their_order_pass_the_created_audit():
+    assert features_created_before_order(good_frame()).passed

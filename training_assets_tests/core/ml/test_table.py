@@ -8,11 +8,15 @@ from training_assets.core.ml.table import ORDER_POSITION, as_training_table, wit
 from training_assets.core.schema import (
     ENTITY_KEY,
     EVENT_TIMESTAMP,
-    FEATURE_EPOCH,
+    FEATURE_CREATED,
     FEATURE_TIMESTAMP,
     LABEL,
+    PROVENANCE_PREFIX,
     TRAINING_COLUMNS,
 )
+
+STAMP = f"{PROVENANCE_PREFIX}driver_stats__timestamp"
+CREATED = f"{PROVENANCE_PREFIX}driver_stats__created"
 
 
 def orders_frame() -> pd.DataFrame:
@@ -53,18 +57,21 @@ def joined_like_feast(orders: pd.DataFrame) -> pd.DataFrame:
     joined["conv_rate"] = np.array([0.1, 0.2, 0.3, 0.4, 0.5], dtype=np.float32)
     joined["acc_rate"] = np.array([0.9, 0.8, 0.7, 0.6, 0.5], dtype=np.float32)
     joined["aa_unknown"] = [5, 4, 3, 2, 1]
-    # Feast serves the joined row's time as epoch seconds, null where no row was joined.
-    joined[FEATURE_EPOCH] = [
-        *(joined[EVENT_TIMESTAMP].iloc[:4].astype("int64") // 10**9 - 1800),
-        np.nan,
-    ]
+    # The offline store's provenance of the matched rows, null where no row was joined.
+    joined[STAMP] = pd.Series(
+        [*(joined[EVENT_TIMESTAMP].iloc[:4] - pd.Timedelta(minutes=30)), pd.NaT]
+    ).astype("datetime64[us, UTC]")
+    joined[CREATED] = pd.Series(
+        [*(joined[EVENT_TIMESTAMP].iloc[:4] - pd.Timedelta(minutes=25)), pd.NaT]
+    ).astype("datetime64[us, UTC]")
     joined[EVENT_TIMESTAMP] = joined[EVENT_TIMESTAMP].astype("datetime64[us, UTC]")
     shuffled = joined.sample(frac=1, random_state=4)
     assert list(shuffled[ORDER_POSITION]) != [0, 1, 2, 3, 4]
     columns = [
         "zz_unknown",
-        FEATURE_EPOCH,
+        STAMP,
         "acc_rate",
+        CREATED,
         ORDER_POSITION,
         LABEL,
         "aa_unknown",
@@ -101,16 +108,47 @@ def test_as_training_table_drops_position_and_orders_columns():
     assert list(table.columns) == list(TRAINING_COLUMNS) + ["zz_unknown", "aa_unknown"]
 
 
-def test_as_training_table_turns_the_feature_epoch_into_a_utc_timestamp():
+def test_as_training_table_turns_the_provenance_into_utc_feature_times():
     orders = orders_frame()
     table = rebuilt(joined_like_feast(orders))
 
-    assert FEATURE_EPOCH not in table.columns
-    assert str(table[FEATURE_TIMESTAMP].dtype) == "datetime64[ns, UTC]"
-    assert table[FEATURE_TIMESTAMP].iloc[0] == orders[EVENT_TIMESTAMP].iloc[0] - pd.Timedelta(
-        minutes=30
-    )
-    assert pd.isna(table[FEATURE_TIMESTAMP].iloc[4])
+    assert not [column for column in table.columns if column.startswith(PROVENANCE_PREFIX)]
+    for column, minutes in ((FEATURE_TIMESTAMP, 30), (FEATURE_CREATED, 25)):
+        assert str(table[column].dtype) == "datetime64[ns, UTC]"
+        assert table[column].iloc[0] == orders[EVENT_TIMESTAMP].iloc[0] - pd.Timedelta(
+            minutes=minutes
+        )
+        assert pd.isna(table[column].iloc[4])
+
+
+def test_the_feature_times_of_several_views_are_the_latest_of_them():
+    joined = with_order_position(orders_frame())
+    early = joined[EVENT_TIMESTAMP] - pd.Timedelta(hours=2)
+    late = joined[EVENT_TIMESTAMP] - pd.Timedelta(hours=1)
+    joined[f"{PROVENANCE_PREFIX}a__timestamp"] = early
+    joined[f"{PROVENANCE_PREFIX}b__timestamp"] = late.where(joined.index != 0, pd.NaT)
+    joined[f"{PROVENANCE_PREFIX}a__created"] = early
+
+    table = rebuilt(joined)
+
+    assert table[FEATURE_TIMESTAMP].iloc[0] == early.iloc[0]
+    assert table[FEATURE_TIMESTAMP].iloc[1] == late.iloc[1]
+    assert table[FEATURE_CREATED].iloc[1] == early.iloc[1]
+
+
+def test_features_are_cast_to_their_declared_types_when_they_fit():
+    joined = with_order_position(orders_frame())
+    joined["conv_rate"] = np.array([0.1, 0.2, 0.3, 0.4, 0.5], dtype=np.float64)
+    joined["avg_daily_trips"] = np.array([10, 11, 12, 13, 14], dtype=np.int64)
+    joined["acc_rate"] = [1.0, 2.5, 3.0, 4.0, 5.0]
+    declared = {"conv_rate": pa.float32(), "avg_daily_trips": pa.int32(), "acc_rate": pa.int32()}
+
+    table = as_training_table(pa.Table.from_pandas(joined, preserve_index=False), declared)
+
+    assert table.schema.field("conv_rate").type == pa.float32()
+    assert table.schema.field("avg_daily_trips").type == pa.int32()
+    # 2.5 is no int32: the column stays as found, for the dtype gate to name.
+    assert table.schema.field("acc_rate").type == pa.float64()
 
 
 def test_as_training_table_normalises_timestamps_to_ns_utc():

@@ -212,25 +212,11 @@ def duplicate_rows_within_rate(frame: pd.DataFrame, max_rate: float) -> GateOutc
 
 def features_not_from_the_future(frame: pd.DataFrame) -> GateOutcome:
     """No order was joined with a feature row stamped after the order's event time."""
-    if FEATURE_TIMESTAMP not in frame.columns:
-        return GateOutcome(
-            False, {"missing_column": FEATURE_TIMESTAMP}, f"no {FEATURE_TIMESTAMP!r} column"
-        )
-    leaked = frame[frame[FEATURE_TIMESTAMP] > frame[EVENT_TIMESTAMP]]
-    examples = [
-        {"event": str(row[EVENT_TIMESTAMP]), "feature_row": str(row[FEATURE_TIMESTAMP])}
-        for _, row in leaked.head(5).iterrows()
-    ]
-    return GateOutcome(
-        passed=leaked.empty,
-        evidence={
-            "expected": f"{FEATURE_TIMESTAMP} <= {EVENT_TIMESTAMP}",
-            "rows_from_the_future": len(leaked),
-            "examples": examples,
-        },
-        description=f"{len(leaked)} rows joined a feature row from after the order"
-        if len(leaked)
-        else "",
+    return _times_not_after_order(
+        frame,
+        FEATURE_TIMESTAMP,
+        "rows_from_the_future",
+        "joined a feature row from after the order",
     )
 
 
@@ -241,29 +227,34 @@ def features_created_before_order(frame: pd.DataFrame) -> GateOutcome:
     model trained on it learns from the future. Feast's `filter_by_created_timestamp` (the
     `feast` resource's setting) keeps such rows out of the join.
     """
-    if FEATURE_CREATED not in frame.columns:
-        return GateOutcome(
-            False, {"missing_column": FEATURE_CREATED}, f"no {FEATURE_CREATED!r} column"
-        )
-    late = frame[frame[FEATURE_CREATED] > frame[EVENT_TIMESTAMP]]
+    return _times_not_after_order(
+        frame,
+        FEATURE_CREATED,
+        "rows_created_after_order",
+        "joined a feature row written after the order",
+    )
+
+
+def _times_not_after_order(frame: pd.DataFrame, column: str, count_key: str, what: str):
+    """The point-in-time audit of `column` (a provenance time of the joined rows) against each
+    order's event time; rows with no joined feature row pass."""
+    if column not in frame.columns:
+        return GateOutcome(False, {"missing_column": column}, f"no {column!r} column")
+    late = frame[frame[column] > frame[EVENT_TIMESTAMP]]
+    shown = [FEATURE_TIMESTAMP, FEATURE_CREATED]
     examples = [
-        {
-            "event": str(row[EVENT_TIMESTAMP]),
-            "feature_row": str(row.get(FEATURE_TIMESTAMP)),
-            "created": str(row[FEATURE_CREATED]),
-        }
+        {"event": str(row[EVENT_TIMESTAMP])}
+        | {name: str(row[name]) for name in shown if name in frame.columns}
         for _, row in late.head(5).iterrows()
     ]
     rate = len(late) / len(frame) if len(frame) else 0.0
     return GateOutcome(
         passed=late.empty,
         evidence={
-            "expected": f"{FEATURE_CREATED} <= {EVENT_TIMESTAMP}",
-            "rows_created_after_order": len(late),
+            "expected": f"{column} <= {EVENT_TIMESTAMP}",
+            count_key: len(late),
             "rate": rate,
             "examples": examples,
         },
-        description=f"{len(late)} rows ({rate:.1%}) joined a feature row written after the order"
-        if len(late)
-        else "",
+        description=f"{len(late)} rows ({rate:.1%}) {what}" if len(late) else "",
     )

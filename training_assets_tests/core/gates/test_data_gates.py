@@ -473,7 +473,9 @@ def test_a_join_that_ignores_when_rows_were_written_uses_late_corrections():
     assert features_not_from_the_future(table).passed
     assert not outcome.passed
     assert outcome.evidence["rows_created_after_order"] == len(orders)
-    assert outcome.evidence["examples"][0]["created"] > outcome.evidence["examples"][0]["event"]
+    assert (
+        outcome.evidence["examples"][0][FEATURE_CREATED] > outcome.evidence["examples"][0]["event"]
+    )
 
 
 def test_rows_written_before_their_order_pass_the_created_audit():

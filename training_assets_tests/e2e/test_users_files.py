@@ -42,6 +42,7 @@ def users_files(working_area: Path, tmp_path: Path) -> dict:
     logit = 5 * (current["conv_rate"] - 0.5) + 4 * (current["acc_rate"] - 0.5)
     logit += 0.002 * (current["avg_daily_trips"] - 500) + rng.normal(0, 0.3, count)
     orders["trip_completed"] = (rng.random(count) < 1 / (1 + np.exp(-logit))).astype(int)
+    orders["order_id"] = np.arange(count)  # a column the pipeline does not use
     orders_path = tmp_path / "driver_orders.csv"
     orders.to_csv(orders_path, sep="\t", index=False)
     assert "+00:00" in orders_path.read_text().splitlines()[1]
@@ -83,6 +84,8 @@ def test_the_standard_stats_file_and_a_tsv_of_orders_train_and_register(
     assert late.metadata["rows_created_after_order"].value == table.num_rows
     versions = mlflow_client.search_model_versions("name='sklearn-elastic-net-reg'")
     assert [int(version.version) for version in versions] == [1]
+    materialization = result.asset_materializations_for_node("training_data")[0]
+    assert materialization.metadata["ignored_order_columns"].value == ["order_id"]
 
 
 def test_filtering_by_created_time_keeps_rows_written_later_out_of_the_join(

@@ -23,6 +23,10 @@ _PARQUET_MAGIC = b"PAR1"
 _DELIMITERS = ("\t", ",", ";", "|")
 
 
+# Key of `DataFrame.attrs` under which read_orders lists the columns it left out.
+IGNORED_COLUMNS = "ignored_columns"
+
+
 class OrdersError(ValueError):
     """The orders location or its content does not fit the orders schema."""
 
@@ -110,7 +114,10 @@ def read_orders(location: Path) -> pd.DataFrame:
             f"orders folder {location} holds no orders files "
             f"({', '.join('*' + suffix for suffix in ORDERS_SUFFIXES)})"
         )
-    tables = [_validated(_read_table(path), source=str(path)) for path in files]
+    raw = [(path, _read_table(path)) for path in files]
+    ignored = sorted({c for _, table in raw for c in table.column_names if c not in ORDERS_DTYPES})
+    tables = [_validated(table, source=str(path)) for path, table in raw]
+    del raw
     # Labels are passed through as found, so files may disagree on their type; "permissive"
     # gives them a common one (int and float make float), as pandas would.
     table = pa.concat_tables(tables, promote_options="permissive")
@@ -119,6 +126,8 @@ def read_orders(location: Path) -> pd.DataFrame:
     # Arrow's allocator keeps the decompression buffers for reuse; the join that follows
     # allocates through DuckDB's, so hand them back now rather than carry them through it.
     pa.default_memory_pool().release_unused()
+    # Columns beyond the orders schema are left out; the training_data asset lists them.
+    frame.attrs[IGNORED_COLUMNS] = ignored
     return frame
 
 

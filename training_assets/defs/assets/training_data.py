@@ -4,6 +4,7 @@ import pyarrow as pa
 from dagster import AssetExecutionContext, MetadataValue, asset
 
 from training_assets.core.data import fingerprints
+from training_assets.core.data.orders import IGNORED_COLUMNS
 from training_assets.core.ml.table import (
     as_training_table,
     positive_rate,
@@ -54,6 +55,7 @@ def training_data(
             "orders_version": orders_version,
             "driver_stats_version": stats_version,
             "input_orders": len(order_frame),
+            "ignored_order_columns": MetadataValue.json(order_frame.attrs.get(IGNORED_COLUMNS, [])),
             "rows_without_features": rows_without_features(table),
             "positive_rate": positive_rate(table),
         }

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from training_assets.core.data.orders import (
+    IGNORED_COLUMNS,
     OrdersError,
     count_orders,
     order_files,
@@ -286,8 +287,9 @@ def test_feast_generated_orders_read_the_same_from_csv_parquet_and_a_mixed_folde
 
     pd.testing.assert_frame_equal(from_parquet, from_csv)
     pd.testing.assert_frame_equal(from_parquet, from_folder)
-    # The generator's extra columns (order_id, customer_id) are left out.
+    # The generator's extra columns (order_id, customer_id) are left out, and listed.
     assert set(from_parquet.columns) == set(ORDERS_DTYPES)
+    assert from_folder.attrs[IGNORED_COLUMNS] == ["customer_id", "order_id"]
     assert len(from_parquet) == count_orders(folder) == 40
 
 

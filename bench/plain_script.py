@@ -190,6 +190,12 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
                 model_settings.random_state,
             )
             prefix = lineage.LINEAGE_PREFIX
+            run_config = {
+                "ops": {
+                    "splits": {"config": split_settings.model_dump()},
+                    "trained_model": {"config": model_settings.model_dump()},
+                }
+            }
             info = model_log.log_trained_model(
                 model,
                 split.train_x,
@@ -202,6 +208,8 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
                 },
                 lineage={
                     f"{prefix}git_commit": lineage.git_commit(),
+                    f"{prefix}code_digest": lineage.code_digest(),
+                    f"{prefix}config_digest": lineage.config_digest(run_config),
                     f"{prefix}data_digest": fingerprints.combined_digest(
                         orders_version, stats_version
                     ),
@@ -209,12 +217,7 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
                     f"{prefix}driver_stats_version": stats_version,
                     f"{prefix}orders_path": str(location),
                 },
-                run_config={
-                    "ops": {
-                        "splits": {"config": split_settings.model_dump()},
-                        "trained_model": {"config": model_settings.model_dump()},
-                    }
-                },
+                run_config=run_config,
             )
             record = {"run_id": run_id, "model_uri": info.model_uri, "model_id": info.model_id}
             storage.write_json(io_dir / "trained_model.json", record)

@@ -99,7 +99,8 @@ def test_training_job_registers_a_champion_that_serves(working_area, instance, m
 
 def test_training_twice_adds_a_version_and_moves_the_alias(working_area, instance, mlflow_client):
     assert run_training(instance).success
-    second = run_training(instance)
+    # Another config: the same data, code and config would train the same model again.
+    second = run_training(instance, {"ops": {"trained_model": {"config": {"alpha": 0.45}}}})
 
     assert second.success
     assert sorted(int(v.version) for v in registered_versions(mlflow_client)) == [1, 2]
@@ -108,6 +109,19 @@ def test_training_twice_adds_a_version_and_moves_the_alias(working_area, instanc
         mlflow_client.get_model_version(MODEL_NAME, version).run_id for version in ("1", "2")
     )
     assert first_run != second_run, "each Dagster run logs into its own MLflow run"
+
+
+def test_unchanged_data_code_and_config_register_nothing_new(working_area, instance, mlflow_client):
+    assert run_training(instance).success
+
+    second = run_training(instance)
+
+    assert second.success
+    assert [int(v.version) for v in registered_versions(mlflow_client)] == [1]
+    record = second.output_for_node("registered_model_version")
+    assert record["version"] == 1 and record["outcome"] == "unchanged"
+    assert record["run_id"] == mlflow_client.get_model_version(MODEL_NAME, "1").run_id
+    assert record["trained_run_id"] != record["run_id"]
 
 
 def test_a_feature_value_that_does_not_fit_its_type_fails_the_schema_gate(

@@ -4,6 +4,8 @@ No Dagster here: the model asset adds the Dagster run to these tags, and the ben
 script logs the same lineage without it.
 """
 
+import hashlib
+import json
 import subprocess
 from importlib.metadata import version
 
@@ -20,6 +22,9 @@ LINEAGE_PREFIX = "training_assets."
 # lineage tags carry the same keys under LINEAGE_PREFIX.
 DATA_DIGEST_KEY = "data_digest"
 DATA_LINEAGE_KEYS = (DATA_DIGEST_KEY, "orders_version", "driver_stats_version", "orders_path")
+# The lineage tags that decide whether a new model could differ from the champion: the same
+# data, code and config train the same model, so it is not registered again.
+REPRODUCIBILITY_KEYS = (DATA_DIGEST_KEY, "code_digest", "config_digest")
 REFERENCE_PROFILE_ARTIFACT = "reference_profile.json"
 RUN_CONFIG_ARTIFACT = "run_config.json"
 # What a serving environment needs to load the model, pinned to the versions that trained it.
@@ -38,6 +43,23 @@ def training_dataset(train_x: pd.DataFrame, lineage: dict[str, str]) -> MetaData
         digest=lineage.get(f"{LINEAGE_PREFIX}data_digest", "unknown")[:32],
         schema=infer_signature(train_x.head(100)).inputs,
     )
+
+
+def code_digest() -> str:
+    """A SHA-256 over the pipeline's code and feature definitions (every .py file of the
+    package and the feature repo, by relative path and bytes): the code version of a model,
+    whether or not the tree is committed."""
+    digest = hashlib.sha256()
+    for root in (paths.PROJECT_ROOT / "training_assets", paths.FEATURE_REPO):
+        for path in sorted(root.rglob("*.py")):
+            digest.update(str(path.relative_to(paths.PROJECT_ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def config_digest(run_config: dict) -> str:
+    """A SHA-256 of a run config, independent of key order."""
+    return hashlib.sha256(json.dumps(run_config, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def git_commit() -> str:

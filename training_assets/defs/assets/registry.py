@@ -2,7 +2,11 @@
 
 from dagster import AssetExecutionContext, asset
 
-from training_assets.core.tracking.registry import register_with_alias
+from training_assets.core.tracking.registry import (
+    ALREADY_REGISTERED,
+    UNCHANGED,
+    register_with_alias,
+)
 from training_assets.defs.resources.mlflow import MlflowTracking, ModelRegistry
 
 
@@ -16,28 +20,37 @@ def registered_model_version(
 ) -> dict:
     """The gated model registered in MLflow, with the champion alias moved to it."""
     name, model_uri = model_registry.model_name, trained_model["model_uri"]
-    version, created = register_with_alias(
+    version, outcome = register_with_alias(
         mlflow_tracking.tracking.tracking_client,
         name,
         model_registry.alias,
         model_uri,
         trained_model["run_id"],
     )
-    if not created:
+    if outcome == ALREADY_REGISTERED:
         context.log.info(f"{model_uri} is already version {version.version}; not registering again")
+    elif outcome == UNCHANGED:
+        context.log.info(
+            f"Same data, code and config as {model_registry.alias} v{version.version}: "
+            "nothing new registered; the alias stays"
+        )
     record = {
         "name": name,
         "version": int(version.version),
         "alias": model_registry.alias,
-        "model_uri": model_uri,
-        "run_id": trained_model["run_id"],
+        # The version in force: this run's model, or the unchanged champion's.
+        "model_uri": version.source,
+        "run_id": version.run_id,
+        "trained_run_id": trained_model["run_id"],
         "rmse": evaluation["rmse"],
+        "outcome": outcome,
     }
     context.add_output_metadata(
         {
             "version": record["version"],
+            "outcome": outcome,
             "alias_uri": model_registry.champion_uri(),
-            "model_uri": model_uri,
+            "model_uri": version.source,
         }
     )
     return record

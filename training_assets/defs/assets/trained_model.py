@@ -5,7 +5,13 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MetadataValue, asset
 
 from training_assets.core.ml.elastic_net import coefficients, fit_elastic_net, search_elastic_net
-from training_assets.core.tracking.lineage import DATA_LINEAGE_KEYS, LINEAGE_PREFIX, git_commit
+from training_assets.core.tracking.lineage import (
+    DATA_LINEAGE_KEYS,
+    LINEAGE_PREFIX,
+    code_digest,
+    config_digest,
+    git_commit,
+)
 from training_assets.core.tracking.model_log import log_trained_model
 from training_assets.defs.config import ModelConfig
 from training_assets.defs.resources.mlflow import MlflowTracking, run_link
@@ -87,6 +93,8 @@ def lineage_tags(context: AssetExecutionContext) -> dict[str, str]:
     tags = {
         f"{LINEAGE_PREFIX}dagster_run_id": context.run.run_id,
         f"{LINEAGE_PREFIX}git_commit": git_commit(),
+        f"{LINEAGE_PREFIX}code_digest": code_digest(),
+        f"{LINEAGE_PREFIX}config_digest": config_digest(dict(context.run.run_config)),
     }
     event = context.instance.get_latest_materialization_event(AssetKey("training_data"))
     if event is not None and event.asset_materialization is not None:

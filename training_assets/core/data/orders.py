@@ -196,8 +196,9 @@ def _parsed_times(values: pa.ChunkedArray, source: str) -> pa.Array:
 
 
 def _unparseable(value: str) -> bool:
+    """Whether `value` alone fails the parse that `_parsed_times` applies to the column."""
     try:
-        pd.Timestamp(value)
+        pd.to_datetime([value], utc=True, format="ISO8601")
     except (ValueError, TypeError):
         return True
     return False

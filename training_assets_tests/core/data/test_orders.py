@@ -161,6 +161,15 @@ def test_read_orders_non_timestamp_event_time_names_the_column(tmp_path):
         read_orders(path)
 
 
+def test_a_day_first_date_is_named_as_not_iso(tmp_path):
+    frame = orders([1001, 1002])
+    frame[EVENT_TIMESTAMP] = ["2025-12-01T10:00:00Z", "01/02/2025 10:00"]
+    path = write(frame, tmp_path / "orders.parquet")
+
+    with pytest.raises(OrdersError, match=r"not an ISO 8601 timestamp: '01/02/2025 10:00'"):
+        read_orders(path)
+
+
 def test_read_orders_unparseable_string_time_names_the_file_column_and_value(tmp_path):
     frame = orders([1001, 1002])
     frame[EVENT_TIMESTAMP] = ["2025-12-01 10:00:00+00:00", "yesterday"]

@@ -20,15 +20,9 @@ PARSE_REPO = textwrap.dedent(
 
     from feast.repo_operations import parse_repo
 
-    contents = parse_repo(Path.cwd())
-    print(json.dumps({
-        "entities": sorted(o.name for o in contents.entities),
-        "feature_views": sorted(o.name for o in contents.feature_views),
-        "data_sources": sorted(o.name for o in contents.data_sources),
-        "feature_services": sorted(o.name for o in contents.feature_services),
-        "on_demand_feature_views": sorted(o.name for o in contents.on_demand_feature_views),
-        "stream_feature_views": sorted(o.name for o in contents.stream_feature_views),
-    }))
+    from training_assets_tests.core.features.test_feast_repo import names
+
+    print(json.dumps(names(parse_repo(Path.cwd()))))
     """
 )
 
@@ -49,6 +43,8 @@ def feast_names() -> dict[str, list[str]]:
     completed = subprocess.run(
         [sys.executable, "-c", PARSE_REPO],
         cwd=paths.FEATURE_REPO,
+        # The repo as cwd for parse_repo, the project on the path for `names`.
+        env={**os.environ, "PYTHONPATH": str(paths.PROJECT_ROOT)},
         capture_output=True,
         text=True,
         timeout=300,

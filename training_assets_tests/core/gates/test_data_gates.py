@@ -427,7 +427,20 @@ def stats_and_orders():
     return stats, orders
 
 
-def audited(orders: pd.DataFrame, joined: pd.DataFrame) -> pd.DataFrame:
+def joined_with_latest_versions(direction: str) -> pd.DataFrame:
+    """The orders joined with the latest-created version of each stats hour, as a join that
+    ignores when rows were written picks it, looking `direction` in time; with the matched
+    rows' times as the audit columns."""
+    stats, orders = stats_and_orders()
+    latest = stats.sort_values("created").drop_duplicates(["datetime"], keep="last")
+    joined = pd.merge_asof(
+        orders,  # already in time order, so the join's rows line up with them
+        latest.sort_values("datetime"),
+        left_on=EVENT_TIMESTAMP,
+        right_on="datetime",
+        by=ENTITY_KEY,
+        direction=direction,
+    )
     return orders.assign(
         **{
             FEATURE_TIMESTAMP: joined["datetime"].to_numpy(),
@@ -437,42 +450,22 @@ def audited(orders: pd.DataFrame, joined: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_a_join_that_takes_the_nearest_stats_row_leaks_the_future():
-    stats, orders = stats_and_orders()
-    latest = stats.sort_values("created").drop_duplicates(["datetime"], keep="last")
-    # A common mistake: the nearest row in time rather than the latest one at or before.
-    leaky = pd.merge_asof(
-        orders.sort_values(EVENT_TIMESTAMP),
-        latest.sort_values("datetime"),
-        left_on=EVENT_TIMESTAMP,
-        right_on="datetime",
-        by=ENTITY_KEY,
-        direction="forward",
-    )
-
-    outcome = features_not_from_the_future(audited(orders, leaky))
+    # A common mistake: the next row in time rather than the latest one at or before.
+    outcome = features_not_from_the_future(joined_with_latest_versions("forward"))
 
     assert not outcome.passed
     assert outcome.evidence["rows_from_the_future"] == 6  # the last order has no later row
 
 
 def test_a_join_that_ignores_when_rows_were_written_uses_late_corrections():
-    stats, orders = stats_and_orders()
     # The latest version per hour, as a join without filter_by_created_timestamp picks it.
-    latest = stats.sort_values("created").drop_duplicates(["datetime"], keep="last")
-    joined = pd.merge_asof(
-        orders.sort_values(EVENT_TIMESTAMP),
-        latest.sort_values("datetime"),
-        left_on=EVENT_TIMESTAMP,
-        right_on="datetime",
-        by=ENTITY_KEY,
-    )
-    table = audited(orders, joined)
+    table = joined_with_latest_versions("backward")
 
     outcome = features_created_before_order(table)
 
     assert features_not_from_the_future(table).passed
     assert not outcome.passed
-    assert outcome.evidence["rows_created_after_order"] == len(orders)
+    assert outcome.evidence["rows_created_after_order"] == len(table)
     assert (
         outcome.evidence["examples"][0][FEATURE_CREATED] > outcome.evidence["examples"][0]["event"]
     )

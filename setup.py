@@ -31,5 +31,12 @@ setup(
             # The benchmark samples each process's RSS.
             "psutil>=7,<8",
         ],
+        # The production profile (deploy/): Dagster's storage and Feast's SQL registry on
+        # PostgreSQL through psycopg2, and Feast's Redis online store.
+        "production": [
+            "dagster-postgres>=0.29,<0.30",
+            "psycopg2-binary>=2.9,<3",
+            "redis>=5,<9",
+        ],
     },
 )

@@ -124,7 +124,7 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
         """The store as FeastResource opens it on its defaults."""
         feast_dir = paths.default_feast_dir()
         return feast_repo.feature_store(
-            paths.FEATURE_REPO,
+            paths.feature_repo(),
             registry=feast_dir / "registry.db",
             online_store=feast_dir / "online_store.db",
             coerce_tz_aware=coerce_tz_aware,
@@ -133,11 +133,12 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
 
     with stages.stage("apply"):
         applied = feast_repo.apply_repo(
-            feature_store(), paths.FEATURE_REPO, paths.default_driver_stats_path()
+            feature_store(), paths.feature_repo(), paths.default_driver_stats_path()
         )
         storage.write_json(io_dir / "feature_store.json", applied)
     if FEATURE_SERVICE not in applied["feature_services"]:
         raise ValueError(f"feature service {FEATURE_SERVICE!r} is not in the repo")
+    schema = feast_repo.applied_schema(feature_store(), FEATURE_SERVICE)
 
     with stages.stage("read_orders"):
         location = paths.default_orders_path()
@@ -150,22 +151,24 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
         entity_df = with_order_position(order_frame)
         already_utc = feast_repo.times_are_utc(entity_df)
         store = feature_store(coerce_tz_aware=False if already_utc else None, provenance=True)
-        joined, feature_types = feast_repo.historical_table(store, entity_df, FEATURE_SERVICE)
-        table = as_training_table(joined, feature_types)
+        joined = feast_repo.historical_table(store, entity_df, FEATURE_SERVICE)
+        table = as_training_table(joined, schema)
         storage.write_parquet(io_dir / "training_data.parquet", table)
         result = {
             "rows": table.num_rows,
-            "rows_without_features": rows_without_features(table),
+            "rows_without_features": rows_without_features(table, schema.feature_names),
             "positive_rate": positive_rate(table),
         }
 
     with stages.stage("data_gates"):
         frame = table.to_pandas(split_blocks=True)
         del table, joined, order_frame
-        outcomes = catalog.evaluate_data_gates(frame, limits, orders.count_orders(location))
+        outcomes = catalog.evaluate_data_gates(frame, schema, limits, orders.count_orders(location))
         client = configure_mlflow(mlflow_dir)
         champion = registry.champion_version(client, name, alias)
-        outcomes[catalog.DRIFT_GATE.name] = catalog.evaluate_drift_gate(frame, champion, limits)
+        outcomes[catalog.DRIFT_GATE.name] = catalog.evaluate_drift_gate(
+            frame, schema, champion, limits
+        )
     result["gates"] = {name_: outcome.passed for name_, outcome in outcomes.items()}
     result["blocked_by"] = catalog.blocking_failures(outcomes)
     if result["blocked_by"]:
@@ -173,7 +176,11 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
 
     with stages.stage("split"):
         split = split_frame(
-            frame, split_settings.test_size, split_settings.random_seed, split_settings.strategy
+            frame,
+            schema.feature_names,
+            split_settings.test_size,
+            split_settings.random_seed,
+            split_settings.strategy,
         )
         for output, value in split._asdict().items():
             storage.write_parquet(io_dir / f"{output}.parquet", value)

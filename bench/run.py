@@ -47,7 +47,7 @@ import pandas as pd
 import psutil
 import pyarrow.parquet as pq
 
-from training_assets.core.schema import FEATURES
+from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "results" / "results.json"
@@ -392,14 +392,20 @@ def run_size(
 
     # Correctness: the baseline has one row per order; training_data and the Feast duckdb
     # store's output equal it row for row.
-    columns = list(FEATURES)
     if baseline.ok:
+        # The features the baseline's own query joins, which the sample's feature service names.
+        columns = [
+            name
+            for name in pq.read_schema(baseline_out).names
+            if name not in ("pos", ENTITY_KEY, EVENT_TIMESTAMP, LABEL)
+        ]
         expected = features_of(baseline_out, ["driver_id", *columns])
         check_rows(entry, failures, size, "baseline_rows_match_orders", len(expected), n_orders)
-        training_data = area / "assets" / f"{TRAINING_DATA_STEP}.parquet"
-        # Compared even when a later step of the run failed: the area is fresh, so the file
-        # is this run's materialization.
-        if training_data.exists():
+        # Compared even when a later step of the run failed: the area is fresh, so its one
+        # run folder is this run's.
+        written = sorted((area / "assets" / "runs").glob(f"*/{TRAINING_DATA_STEP}.parquet"))
+        training_data = written[0] if written else area / "assets" / "runs"
+        if written:
             actual = features_of(training_data, ["driver_id", *columns])
             check_rows(
                 entry, failures, size, "training_data_rows_match_orders", len(actual), n_orders

@@ -205,7 +205,7 @@ def pipeline(args: argparse.Namespace) -> dict:
 
 def training_set(args: argparse.Namespace) -> dict:
     """Materialize `training_data` alone, as a run worker would: the code location imported,
-    the applied repo's record (`feature_store`) loaded from the working area, no checks.
+    on the registry that training_job applied in the working area, no checks.
 
     Its process is this step's alone, so the process's peak RSS is the step's, imports
     included. `build_s` is the step without writing its output, as the baseline's join time
@@ -347,10 +347,7 @@ def feast_duckdb(args: argparse.Namespace) -> dict:
     from training_assets.core import paths
     from training_assets.core.data import orders
     from training_assets.core.ml.table import ORDER_POSITION, with_order_position
-    from training_assets.core.schema import (
-        FEATURE_SERVICE,
-        FEATURES,
-    )
+    from training_assets.core.schema import FEATURE_SERVICE
     from training_assets.defs.resources.feast import FeastResource
 
     imports_s = time.perf_counter() - started
@@ -381,7 +378,8 @@ def feast_duckdb(args: argparse.Namespace) -> dict:
     max_rss_after_join = max_rss_mib()
 
     position = ORDER_POSITION
-    out = joined.sort_values(position, kind="stable")[[position, *FEATURES]]
+    features = resource_.training_schema().feature_names
+    out = joined.sort_values(position, kind="stable")[[position, *features]]
     out.to_parquet(args.out, index=False)
     return {
         "imports_s": imports_s,

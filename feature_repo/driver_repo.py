@@ -32,16 +32,35 @@ driver_stats = FeatureView(
     entities=[driver],
     # Stats are hourly; a value older than a day says nothing about the driver's current state.
     ttl=timedelta(days=1),
+    # The `min`/`max` tags are each feature's valid range (inclusive), which the training
+    # pipeline's feature_values_in_range gate enforces.
     schema=[
-        Field(name="conv_rate", dtype=Float32, description="Share of offers converted."),
-        Field(name="acc_rate", dtype=Float32, description="Share of offers accepted."),
-        Field(name="avg_daily_trips", dtype=Int32, description="Trips per day, averaged."),
+        Field(
+            name="conv_rate",
+            dtype=Float32,
+            description="Share of offers converted.",
+            tags={"min": "0", "max": "1"},
+        ),
+        Field(
+            name="acc_rate",
+            dtype=Float32,
+            description="Share of offers accepted.",
+            tags={"min": "0", "max": "1"},
+        ),
+        Field(
+            name="avg_daily_trips",
+            dtype=Int32,
+            description="Trips per day, averaged.",
+            tags={"min": "0"},
+        ),
     ],
     source=driver_stats_source,
     online=True,
     description="Hourly driver performance statistics.",
 )
 
+# The model trains on exactly the features this service names, in this order; add one here
+# and the next run trains on it.
 driver_activity_model = FeatureService(
     name="driver_activity_model",
     features=[driver_stats[["conv_rate", "acc_rate", "avg_daily_trips"]]],

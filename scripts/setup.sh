@@ -11,7 +11,7 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev,production]"
 
 .venv/bin/python -m training_assets.core.data.sample_data
 
@@ -21,7 +21,7 @@ export DAGSTER_HOME="$root/dagster_home"
 cat <<MSG
 
 Training finished on the embedded defaults.
-  Asset outputs:   $root/var/assets/  (evaluation.json, registered_model_version.json, ...)
+  Asset outputs:   $root/var/assets/runs/<run id>/  (evaluation.json, registered_model_version.json, ...)
   MLflow store:    .venv/bin/mlflow ui --backend-store-uri sqlite:///$root/var/mlflow/mlflow.db
   Dagster UI:      DAGSTER_HOME=$root/dagster_home .venv/bin/dagster dev   (then open http://127.0.0.1:3000)
 MSG

@@ -10,14 +10,18 @@ from dagster import (
 from training_assets.defs import assets, checks
 from training_assets.defs.automation.jobs import training_job
 from training_assets.defs.automation.schedules import weekly_training_schedule
-from training_assets.defs.automation.sensors import drift_retrain_sensor, new_training_data_sensor
+from training_assets.defs.automation.sensors import (
+    dead_run_sensor,
+    drift_retrain_sensor,
+    new_training_data_sensor,
+)
 from training_assets.defs.resources import embedded_defaults
 
 defs = Definitions(
     assets=load_assets_from_package_module(assets),
     asset_checks=load_asset_checks_from_package_module(checks),
     jobs=[training_job],
-    sensors=[new_training_data_sensor, drift_retrain_sensor],
+    sensors=[new_training_data_sensor, drift_retrain_sensor, dead_run_sensor],
     schedules=[weekly_training_schedule],
     resources=embedded_defaults(),
     # Materializations started from the UI take the same single-process path as training_job.

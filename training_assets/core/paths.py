@@ -11,6 +11,15 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FEATURE_REPO = PROJECT_ROOT / "feature_repo"
 WORKING_AREA_ENV = "TRAINING_ASSETS_HOME"
+# The Feast repo is code (feast apply executes its modules), so where it lives is the
+# deployment's choice, made in the code location's environment, and never run config.
+FEATURE_REPO_ENV = "TRAINING_ASSETS_FEATURE_REPO"
+
+
+def feature_repo() -> Path:
+    """The Feast repo: `$TRAINING_ASSETS_FEATURE_REPO`, else the project's `feature_repo/`."""
+    configured = os.environ.get(FEATURE_REPO_ENV)
+    return Path(configured).resolve() if configured else FEATURE_REPO
 
 
 def working_area() -> Path:

@@ -1,15 +1,18 @@
-"""The training table's columns, declared once: keys, features, label and their dtypes.
+"""The training table's columns: the keys, label and provenance declared here, and the
+features as the configured Feast FeatureService names them.
 
-Every other module (the Feast join, the gates, the split, the model) takes its column names
-from here, so a renamed feature is a one-line change and a mismatch is caught by the gates.
+The features are not listed in code. `feature_repo/` declares them (name, Feast type,
+description and valid range as field tags) and `TrainingSchema` carries what the service names
+to the join, the gates, the split and the model. Adding a feature to the service trains on it.
 """
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 ENTITY_KEY = "driver_id"
 EVENT_TIMESTAMP = "event_timestamp"
 LABEL = "trip_completed"
-
-# Feature columns as the model sees them, in model input order.
-FEATURES = ("conv_rate", "acc_rate", "avg_daily_trips")
 
 # Provenance of the joined feature rows: the latest timestamp and created time of the rows an
 # order was joined with. The offline store returns them per view (columns named from
@@ -19,17 +22,6 @@ FEATURE_TIMESTAMP = "feature_timestamp"
 FEATURE_CREATED = "feature_created"
 PROVENANCE_PREFIX = "__provenance__"
 
-# Valid values per feature: (lowest, highest), None where unbounded.
-FEATURE_RANGES = {
-    "conv_rate": (0.0, 1.0),
-    "acc_rate": (0.0, 1.0),
-    "avg_daily_trips": (0.0, None),
-}
-
-# The FeatureService in feature_repo/ that names exactly FEATURES: what the model is trained on
-# and what a served model needs.
-FEATURE_SERVICE = "driver_activity_model"
-
 # Columns of the orders (label) files that users provide.
 ORDERS_DTYPES = {
     ENTITY_KEY: "int64",
@@ -37,19 +29,132 @@ ORDERS_DTYPES = {
     LABEL: "int64",
 }
 
-# Dtypes of the training table after the Feast join: the features as the feature view declares
-# them. An integer feature with nulls (an order with no feature row) loads into pandas as
-# float64; the dtype gate accepts that when every present value is a whole number that fits.
-# The join's timestamp unit varies by engine, so times are normalised to nanoseconds.
-TRAINING_DTYPES = {
-    ENTITY_KEY: "int64",
-    EVENT_TIMESTAMP: "datetime64[ns, UTC]",
-    LABEL: "int64",
-    "conv_rate": "float32",
-    "acc_rate": "float32",
-    "avg_daily_trips": "int32",
+# The FeatureService trained on unless the feast resource names another.
+FEATURE_SERVICE = "driver_activity_model"
+
+# The training table keeps the orders' columns first and the join's provenance last, around
+# the features. The join's timestamp unit varies by engine, so times are UTC nanoseconds.
+PROVENANCE_DTYPES = {
     FEATURE_TIMESTAMP: "datetime64[ns, UTC]",
     FEATURE_CREATED: "datetime64[ns, UTC]",
 }
 
-TRAINING_COLUMNS = tuple(TRAINING_DTYPES)
+# Feature tags in feature_repo/ that declare a feature's valid range (inclusive).
+MIN_TAG = "min"
+MAX_TAG = "max"
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One model input as the feature repo declares it.
+
+    Attributes:
+        dtype: The pandas dtype of the feature view's declared type (float32, int64, ...).
+            An integer feature with nulls (an order with no feature row) loads into pandas as
+            float64; the dtype gate accepts that when every present value is a whole number
+            that fits.
+        minimum, maximum: The valid range, inclusive; None where unbounded.
+    """
+
+    name: str
+    dtype: str
+    minimum: float | None = None
+    maximum: float | None = None
+    description: str = ""
+
+    def range_text(self) -> str:
+        low = "-inf" if self.minimum is None else f"{self.minimum:g}"
+        high = "inf" if self.maximum is None else f"{self.maximum:g}"
+        return f"[{low}, {high}]"
+
+
+@dataclass(frozen=True)
+class TrainingSchema:
+    """The training table's columns and dtypes: keys and label, the features of `service`
+    in its order (the model's input order), and the join's provenance."""
+
+    service: str
+    features: tuple[FeatureSpec, ...] = field(default_factory=tuple)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(feature.name for feature in self.features)
+
+    @property
+    def dtypes(self) -> dict[str, str]:
+        """Every column's dtype, in table order."""
+        return {
+            **ORDERS_DTYPES,
+            **{feature.name: feature.dtype for feature in self.features},
+            **PROVENANCE_DTYPES,
+        }
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.dtypes)
+
+    def with_ranges(
+        self, minimums: dict[str, float] | None = None, maximums: dict[str, float] | None = None
+    ) -> "TrainingSchema":
+        """This schema with the ranges that config sets in place of the repo's.
+
+        Raises:
+            ValueError: naming a configured feature that the service does not name.
+        """
+        minimums, maximums = dict(minimums or {}), dict(maximums or {})
+        unknown = sorted((set(minimums) | set(maximums)) - set(self.feature_names))
+        if unknown:
+            raise ValueError(
+                f"feature ranges are set for {unknown}, which feature service "
+                f"{self.service!r} does not name; its features are {list(self.feature_names)}"
+            )
+        return replace(
+            self,
+            features=tuple(
+                replace(
+                    feature,
+                    minimum=minimums.get(feature.name, feature.minimum),
+                    maximum=maximums.get(feature.name, feature.maximum),
+                )
+                for feature in self.features
+            ),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form, for metadata and lineage."""
+        return {
+            "service": self.service,
+            "features": [
+                {
+                    "name": f.name,
+                    "dtype": f.dtype,
+                    "minimum": f.minimum,
+                    "maximum": f.maximum,
+                    "description": f.description,
+                }
+                for f in self.features
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "TrainingSchema":
+        return cls(raw["service"], tuple(FeatureSpec(**f) for f in raw["features"]))
+
+
+def parse_bound(feature: str, tag: str, value: str | float | None) -> float | None:
+    """A range tag's value as a float, None when absent.
+
+    Raises:
+        ValueError: naming the feature, the tag and the value when it is not a number.
+    """
+    if value is None or value == "":
+        return None
+    try:
+        bound = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"feature {feature!r}: tag {tag!r} must be a number, found {value!r}"
+        ) from None
+    if math.isnan(bound):
+        raise ValueError(f"feature {feature!r}: tag {tag!r} must be a number, found {value!r}")
+    return bound

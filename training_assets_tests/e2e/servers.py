@@ -107,3 +107,71 @@ def _stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+class MlflowServer:
+    """`mlflow server` on 127.0.0.1 with served artifacts in `root`, on a sqlite backend there
+    unless another backend store is given."""
+
+    def __init__(self, root: Path, port: int | None = None, backend_store_uri: str | None = None):
+        self.root = root
+        self.port = port or free_port()
+        self.backend_store_uri = backend_store_uri or f"sqlite:///{root / 'mlflow.db'}"
+        self.process: subprocess.Popen | None = None
+        self.log = root / f"mlflow_server_{self.port}.log"
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "MlflowServer":
+        self.root.mkdir(parents=True, exist_ok=True)
+        command = [
+            str(Path(sys.executable).parent / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            self.backend_store_uri,
+            "--artifacts-destination",
+            str(self.root / "artifacts"),
+        ]
+        with self.log.open("ab") as output:
+            self.process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mlflow server exited:\n{self.log.read_text()[-4000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=5):
+                    return self
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise TimeoutError(f"mlflow server did not answer within {START_TIMEOUT_S}s")
+
+    def stop(self) -> None:
+        """Stop the server and the workers it started (its own process group), by its id."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.process = None
+
+
+@contextmanager
+def mlflow_server(root: Path, backend_store_uri: str | None = None):
+    server = MlflowServer(root, backend_store_uri=backend_store_uri).start()
+    try:
+        yield server
+    finally:
+        server.stop()

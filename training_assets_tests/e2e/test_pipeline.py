@@ -8,12 +8,10 @@ import pytest
 from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey
 
 from training_assets.core import paths
-from training_assets.core.schema import (
-    FEATURES,
-    LABEL,
-)
+from training_assets.core.schema import LABEL
 from training_assets.core.tracking.lineage import REFERENCE_PROFILE_ARTIFACT
 from training_assets.definitions import defs
+from training_assets_tests.repo_schema import repo_schema
 
 MODEL_NAME = "sklearn-elastic-net-reg"
 DATA_GATES = (
@@ -90,8 +88,8 @@ def test_training_job_registers_a_champion_that_serves(working_area, instance, m
     experiment = mlflow_client.get_experiment(run.info.experiment_id)
     assert experiment.artifact_location.startswith(working_area.as_uri())
 
-    # Outputs are persisted where the IO managers say, one file per asset.
-    stored = paths.default_io_dir()
+    # Outputs are persisted where the IO managers say, one file per asset in the run's folder.
+    stored = paths.default_io_dir() / "runs" / result.run_id
     table = pd.read_parquet(stored / "training_data.parquet")
     assert len(table) == len(pd.read_parquet(paths.default_sample_orders_file()))
     assert (stored / "registered_model_version.json").exists()
@@ -221,7 +219,9 @@ def test_orders_path_from_run_config_trains_on_another_file(
         + len(result.output_for_node("splits", "test_x"))
         == 3000
     )
-    assert set(result.output_for_node("splits", "train_x").columns) == set(FEATURES)
+    assert list(result.output_for_node("splits", "train_x").columns) == list(
+        repo_schema().feature_names
+    )
 
 
 def _ran(result, node: str) -> bool:

@@ -24,9 +24,16 @@ With `provenance_columns: true` it also returns, per feature view, the matched r
 timestamp and created timestamp (`__provenance__<view>__timestamp`, `__provenance__<view>__created`,
 UTC), so that a point-in-time audit can compare them with the entity row's time.
 
-Still DuckDB store's own code: materialization, `pull_latest_from_table_or_query`, and
-`get_historical_features` with a SQL-string entity frame, on-demand feature views or a source
-that is not a parquet FileSource (a warning names the reason when a join falls back).
+Saved datasets work as in Feast's stores: `persist` writes the joined rows through the DuckDB
+store's writer (`create_saved_dataset`, and the overwrite rule). Feature files that Feast's
+writer appended to (`write_to_offline_store`, a push to the offline store) hold their times as
+ISO 8601 text; the join reads text times as it reads timestamps.
+
+The DuckDB store's own code still runs for materialization, `pull_latest_from_table_or_query`,
+`pull_all_from_table_or_query` (which reads saved datasets back) and offline writes. Its join
+is used instead of the ASOF join, with a warning that names the reason, in exactly three cases:
+a SQL-string entity frame, requested on-demand feature views, and a view whose source is not a
+parquet FileSource.
 """
 
 import logging
@@ -153,7 +160,13 @@ class AsofDuckDBOfflineStore(DuckDBOfflineStore):
             max_event_timestamp=timestamps.max() if len(timestamps) else None,
         )
         return AsofRetrievalJob(
-            entity_df, timestamp_column, views, config.offline_store, full_feature_names, metadata
+            entity_df,
+            timestamp_column,
+            views,
+            config.offline_store,
+            full_feature_names,
+            metadata,
+            str(config.repo_path),
         )
 
 
@@ -168,8 +181,10 @@ class AsofRetrievalJob(RetrievalJob):
         settings: DuckDBOfflineStoreConfig,
         full_feature_names: bool,
         metadata: RetrievalMetadata,
+        repo_path: str = "",
     ):
         self._entity_df = entity_df
+        self._repo_path = repo_path
         self._timestamp_column = timestamp_column
         self._views = views
         self._settings = settings
@@ -195,7 +210,19 @@ class AsofRetrievalJob(RetrievalJob):
         return self._to_arrow_internal(timeout).to_pandas()
 
     def persist(self, storage, allow_overwrite: bool = False, timeout: int | None = None):
-        raise NotImplementedError("persist the frame from to_df(); saved datasets are not kept")
+        """Write the joined rows where `storage` says, as a saved dataset: through the DuckDB
+        store's own writer, so the file, the overwrite rule and the error for an existing
+        location are Feast's."""
+        import ibis
+        from feast.infra.offline_stores.duckdb import _write_data_source
+
+        _write_data_source(
+            ibis.memtable(self.to_arrow(timeout=timeout)),
+            storage.to_data_source(),
+            self._repo_path,
+            "overwrite",
+            allow_overwrite,
+        )
 
 
 @timed("asof_join")
@@ -368,20 +395,59 @@ def _feature_table(view: _ViewJoin) -> pa.Table:
     wanted = list(dict.fromkeys([*view.columns.values(), view.timestamp, view.created or ""]))
     table = pq.read_table(view.path, columns=[column for column in wanted if column])
     columns = {name: table.column(source) for name, source in view.columns.items()}
-    columns[_TS] = _epoch_ns(table.column(view.timestamp))
+    columns[_TS] = _epoch_ns(table.column(view.timestamp), view.path, view.timestamp)
     if view.created:
-        columns[_CREATED] = _epoch_ns(table.column(view.created))
+        columns[_CREATED] = _epoch_ns(table.column(view.created), view.path, view.created)
     return pa.table(columns)
 
 
-def _epoch_ns(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """UTC nanoseconds since the epoch of a timestamp column; naive values are UTC already."""
-    unit_type = (
-        pa.timestamp("ns", tz=column.type.tz) if pa.types.is_timestamp(column.type) else None
-    )
-    if unit_type is None:
-        raise TypeError(f"expected a timestamp column, found {column.type}")
-    return column.cast(unit_type).cast(pa.int64())
+def _epoch_ns(column: pa.ChunkedArray, path: str = "", name: str = "") -> pa.ChunkedArray:
+    """UTC nanoseconds since the epoch of a timestamp column; naive values are UTC already.
+
+    ISO 8601 text is read too: Feast's own writer (`write_to_offline_store`, a push to the
+    offline store) stores the times of the rows it appends as text such as
+    `2024-01-02 01:00:00.000000000Z`.
+
+    Raises:
+        ValueError: naming the file, the column and a value that is no time.
+    """
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        column = _parse_times(column, path, name)
+    if not pa.types.is_timestamp(column.type):
+        raise ValueError(
+            f"{path}: column {name!r} must hold timestamps or ISO 8601 text, found {column.type}"
+        )
+    return column.cast(pa.timestamp("ns", tz=column.type.tz)).cast(pa.int64())
+
+
+def _parse_times(column: pa.ChunkedArray, path: str, name: str) -> pa.ChunkedArray:
+    """ISO 8601 text as UTC timestamps: with offsets (Feast's writer ends them in Z) or naive."""
+    for target in (pa.timestamp("ns", tz="UTC"), pa.timestamp("ns")):
+        try:
+            return column.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    # Mixed offsets and naive text, or something that is no time at all: pandas reads the
+    # former the way Feast does and names the first value it cannot read.
+    values = column.to_pandas()
+    try:
+        parsed = pd.to_datetime(values, utc=True, format="ISO8601")
+    except (ValueError, TypeError):
+        bad = next(v for v in values.dropna() if _unreadable(v))
+        raise ValueError(
+            f"{path}: column {name!r} holds a value that is not an ISO 8601 time: {bad!r}"
+        ) from None
+    return pa.chunked_array([pa.Array.from_pandas(parsed, type=pa.timestamp("ns", tz="UTC"))])
+
+
+def _unreadable(value: str) -> bool:
+    try:
+        pd.to_datetime([value], utc=True, format="ISO8601")
+    except (ValueError, TypeError):
+        return True
+    return False
 
 
 def _latest_versions(table: pa.Table, keys: list[str]) -> pa.Table:

@@ -13,15 +13,28 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import yaml
 
+from training_assets.core.schema import MAX_TAG, MIN_TAG, FeatureSpec, TrainingSchema, parse_bound
+from training_assets.core.secrets import redact_uri
 from training_assets.core.timing import timed
 
 if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore
     from feast.repo_contents import RepoContents
+
+
+FEATURE_STORE_YAML_ENV = "FEAST_FS_YAML_FILE_PATH"
+
+
+def feature_store_yaml(repo: Path) -> Path:
+    """The repo's settings file: `$FEAST_FS_YAML_FILE_PATH` (Feast's own variable, which a
+    production profile sets), else `feature_store.yaml` in the repo."""
+    configured = os.environ.get(FEATURE_STORE_YAML_ENV)
+    return Path(configured) if configured else repo / "feature_store.yaml"
 
 
 def feature_store(
@@ -31,7 +44,11 @@ def feature_store(
     coerce_tz_aware: bool | None = None,
     provenance: bool = False,
 ) -> "FeatureStore":
-    """A FeatureStore on `repo`'s feature_store.yaml with the registry and online store moved.
+    """A FeatureStore on the repo's settings, with `${VAR}`s taken from the environment.
+
+    The embedded defaults (a registry file, a sqlite online store) move to `registry` and
+    `online_store`, so that state lives in the working area; a SQL registry, a Redis online
+    store or any other store the settings name is used as it is.
 
     Args:
         coerce_tz_aware: Overrides the yaml's `coerce_tz_aware` when given.
@@ -40,11 +57,19 @@ def feature_store(
     """
     from feast import FeatureStore, RepoConfig
 
-    raw = yaml.safe_load(os.path.expandvars((repo / "feature_store.yaml").read_text()))
-    registry.parent.mkdir(parents=True, exist_ok=True)
-    online_store.parent.mkdir(parents=True, exist_ok=True)
-    raw["registry"] = str(registry)
-    raw["online_store"] = {**raw.get("online_store", {}), "path": str(online_store)}
+    raw = yaml.safe_load(os.path.expandvars(feature_store_yaml(repo).read_text()))
+    if _is_file_registry(raw.get("registry")):
+        registry.parent.mkdir(parents=True, exist_ok=True)
+        settings = raw.get("registry")
+        raw["registry"] = (
+            {**settings, "path": str(registry)} if isinstance(settings, dict) else str(registry)
+        )
+    online = raw.get("online_store") or {}
+    if isinstance(online, str):
+        online = {"type": online}
+    if online.get("type", "sqlite") == "sqlite":
+        online_store.parent.mkdir(parents=True, exist_ok=True)
+        raw["online_store"] = {**online, "type": "sqlite", "path": str(online_store)}
     if coerce_tz_aware is not None:
         raw["coerce_tz_aware"] = coerce_tz_aware
     offline = raw.get("offline_store") or {}
@@ -53,6 +78,15 @@ def feature_store(
     config = RepoConfig(**raw)
     config.repo_path = repo
     return FeatureStore(config=config)
+
+
+def _is_file_registry(settings) -> bool:
+    """Whether the registry settings name a registry file (Feast's default), not SQL or a
+    remote registry."""
+    if settings is None or isinstance(settings, str):
+        return settings is None or "://" not in settings or settings.startswith("file://")
+    kind = str(settings.get("registry_type", "file"))
+    return kind == "file" and "://" not in str(settings.get("path", ""))
 
 
 @timed("feast apply")
@@ -79,7 +113,8 @@ def apply_repo(store: "FeatureStore", repo: Path, driver_stats: Path) -> dict[st
         "feature_views": sorted(view.name for view in contents.feature_views),
         "feature_services": sorted(service.name for service in contents.feature_services),
         "driver_stats_path": str(driver_stats),
-        "registry": str(store.config.registry.path),
+        # A SQL registry's path is a database URL, which may name its password.
+        "registry": redact_uri(str(store.config.registry.path)),
     }
 
 
@@ -101,7 +136,7 @@ def historical_table(
     entity_df: pd.DataFrame,
     feature_service: str,
     filter_by_created_timestamp: bool = False,
-) -> tuple[pa.Table, dict[str, pa.DataType]]:
+) -> pa.Table:
     """Point-in-time join of `entity_df` with the features that `feature_service` names.
 
     Args:
@@ -109,27 +144,69 @@ def historical_table(
             row's time, so that a later correction is not used before it existed.
 
     Returns:
-        The joined rows as an Arrow table (Feast's `to_df` would copy them once more), and each
-        feature's Arrow type as its feature view declares it.
+        The joined rows as an Arrow table (Feast's `to_df` would copy them once more).
     """
-    service = store.get_feature_service(feature_service)
     job = store.get_historical_features(
         entity_df=entity_df,
-        features=service,
+        features=store.get_feature_service(feature_service),
         filter_by_created_timestamp=filter_by_created_timestamp,
     )
-    return job.to_arrow(), declared_types(service)
+    return job.to_arrow()
 
 
-def declared_types(service: "FeatureService") -> dict[str, pa.DataType]:
-    """The Arrow type of each feature that `service` names, from its feature views' schemas."""
+def applied_schema(store: "FeatureStore", feature_service: str) -> TrainingSchema:
+    """The training schema of `feature_service` as the store's registry holds it.
+
+    Raises:
+        ValueError: naming the service and the registry when the service is not applied.
+    """
+    from feast.errors import FeatureServiceNotFoundException
+
+    try:
+        service = store.get_feature_service(feature_service)
+    except FeatureServiceNotFoundException:
+        applied = sorted(s.name for s in store.list_feature_services())
+        raise ValueError(
+            f"feature service {feature_service!r} is not in the registry at "
+            f"{redact_uri(str(store.config.registry.path))}; applied services: {applied}. "
+            "Materialize feature_store, or name one of these in the feast resource's "
+            "feature_service."
+        ) from None
+    return training_schema(service)
+
+
+def training_schema(service: "FeatureService") -> TrainingSchema:
+    """The model's inputs as `service` names them: each feature's name, its declared type as a
+    pandas dtype, its description and its valid range from the field's `min`/`max` tags.
+
+    Raises:
+        ValueError: naming the feature when its type is not numeric or a range tag is not a
+            number, and the service when it names no feature.
+    """
     from feast.type_map import feast_value_type_to_pa
 
-    return {
-        feature.name: feast_value_type_to_pa(feature.dtype.to_value_type())
-        for projection in service.feature_view_projections
-        for feature in projection.features
-    }
+    features = []
+    for projection in service.feature_view_projections:
+        for field in projection.features:
+            declared = feast_value_type_to_pa(field.dtype.to_value_type())
+            if not (pa.types.is_integer(declared) or pa.types.is_floating(declared)):
+                raise ValueError(
+                    f"feature {projection.name_to_use()}:{field.name} of service "
+                    f"{service.name!r} is {field.dtype}; the model takes numeric features "
+                    "(Float32, Float64, Int32, Int64)"
+                )
+            features.append(
+                FeatureSpec(
+                    name=field.name,
+                    dtype=str(np.dtype(declared.to_pandas_dtype())),
+                    minimum=parse_bound(field.name, MIN_TAG, field.tags.get(MIN_TAG)),
+                    maximum=parse_bound(field.name, MAX_TAG, field.tags.get(MAX_TAG)),
+                    description=field.description,
+                )
+            )
+    if not features:
+        raise ValueError(f"feature service {service.name!r} names no features")
+    return TrainingSchema(service.name, tuple(features))
 
 
 def load_repo(repo: Path) -> "RepoContents":

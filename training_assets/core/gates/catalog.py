@@ -15,6 +15,7 @@ from training_assets.core.gates.champion_gates import judge
 from training_assets.core.gates.drift_gate import judge_drift
 from training_assets.core.gates.limits import GateLimits
 from training_assets.core.gates.outcome import GateOutcome
+from training_assets.core.schema import TrainingSchema
 
 TRAINING_DATA = "training_data"
 EVALUATION = "evaluation"
@@ -61,7 +62,7 @@ DATA_GATES = (
     Gate(
         "feature_values_in_range",
         TRAINING_DATA,
-        "Rates lie in [0, 1] and trips are not negative.",
+        "Every feature value lies in the range its feature's min/max tags or config declare.",
     ),
     Gate(
         "features_not_from_the_future",
@@ -133,23 +134,26 @@ GATES_BY_NAME = {gate.name: gate for gate in ALL_GATES}
 
 
 def evaluate_data_gates(
-    frame: pd.DataFrame, limits: GateLimits, order_count: int
+    frame: pd.DataFrame, schema: TrainingSchema, limits: GateLimits, order_count: int
 ) -> dict[str, GateOutcome]:
     """The outcome of every data gate on the training table, by gate name.
 
     Args:
+        schema: The training table's columns as the feature service declares them; the
+            ranges that `limits` sets replace the repo's.
         order_count: How many orders went into the join.
     """
+    schema = schema.with_ranges(limits.feature_minimums, limits.feature_maximums)
     return {
-        "no_unexpected_columns": data_gates.no_unexpected_columns(frame),
-        "expected_columns_with_dtypes": data_gates.expected_columns_with_dtypes(frame),
+        "no_unexpected_columns": data_gates.no_unexpected_columns(frame, schema),
+        "expected_columns_with_dtypes": data_gates.expected_columns_with_dtypes(frame, schema),
         "labels_are_binary": data_gates.labels_are_binary(frame),
         "feature_nulls_within_rate": data_gates.feature_nulls_within_rate(
-            frame, limits.max_feature_null_rate
+            frame, schema, limits.max_feature_null_rate
         ),
         "row_count_at_least_minimum": data_gates.row_count_at_least(frame, limits.min_rows),
         "row_count_matches_orders": data_gates.row_count_matches_orders(frame, order_count),
-        "feature_values_in_range": data_gates.feature_values_in_range(frame),
+        "feature_values_in_range": data_gates.feature_values_in_range(frame, schema),
         "features_not_from_the_future": data_gates.features_not_from_the_future(frame),
         "features_created_before_order": _warns_unless(
             data_gates.features_created_before_order(frame), limits.late_features_block
@@ -165,9 +169,11 @@ def _warns_unless(outcome: GateOutcome, blocks: bool) -> GateOutcome:
     return replace(outcome, warn_only=not outcome.passed and not blocks)
 
 
-def evaluate_drift_gate(frame: pd.DataFrame, champion, limits: GateLimits) -> GateOutcome:
+def evaluate_drift_gate(
+    frame: pd.DataFrame, schema: TrainingSchema, champion, limits: GateLimits
+) -> GateOutcome:
     """The drift gate's outcome against the champion's MLflow model version (None: no champion)."""
-    return judge_drift(frame, champion, limits)
+    return judge_drift(frame, schema.feature_names, champion, limits)
 
 
 def evaluate_metric_gates(evaluation: dict, limits: GateLimits) -> dict[str, GateOutcome]:

@@ -11,30 +11,30 @@ from training_assets.core.schema import (
     ENTITY_KEY,
     EVENT_TIMESTAMP,
     FEATURE_CREATED,
-    FEATURE_RANGES,
     FEATURE_TIMESTAMP,
-    FEATURES,
     LABEL,
-    TRAINING_DTYPES,
+    TrainingSchema,
 )
 
 
-def no_unexpected_columns(frame: pd.DataFrame) -> GateOutcome:
+def no_unexpected_columns(frame: pd.DataFrame, schema: TrainingSchema) -> GateOutcome:
     """Only schema columns are present."""
-    unexpected = [column for column in frame.columns if column not in TRAINING_DTYPES]
+    expected = schema.columns
+    unexpected = [column for column in frame.columns if column not in expected]
     return GateOutcome(
         passed=not unexpected,
-        evidence={"expected_columns": list(TRAINING_DTYPES), "unexpected_columns": unexpected},
+        evidence={"expected_columns": list(expected), "unexpected_columns": unexpected},
         description=f"unexpected columns: {unexpected}" if unexpected else "",
     )
 
 
-def expected_columns_with_dtypes(frame: pd.DataFrame) -> GateOutcome:
+def expected_columns_with_dtypes(frame: pd.DataFrame, schema: TrainingSchema) -> GateOutcome:
     """Every schema column is present with its schema dtype."""
-    missing = [column for column in TRAINING_DTYPES if column not in frame.columns]
+    dtypes = schema.dtypes
+    missing = [column for column in dtypes if column not in frame.columns]
     mistyped = {
         column: {"expected": expected, "found": str(frame[column].dtype)}
-        for column, expected in TRAINING_DTYPES.items()
+        for column, expected in dtypes.items()
         if column in frame.columns and not _holds(frame[column], expected)
     }
     problems = []
@@ -45,7 +45,7 @@ def expected_columns_with_dtypes(frame: pd.DataFrame) -> GateOutcome:
     return GateOutcome(
         passed=not (missing or mistyped),
         evidence={
-            "expected_dtypes": dict(TRAINING_DTYPES),
+            "expected_dtypes": dtypes,
             "found_dtypes": {column: str(dtype) for column, dtype in frame.dtypes.items()},
             "missing_columns": missing,
             "mistyped_columns": mistyped,
@@ -96,12 +96,14 @@ def labels_are_binary(frame: pd.DataFrame) -> GateOutcome:
     )
 
 
-def feature_nulls_within_rate(frame: pd.DataFrame, max_null_rate: float) -> GateOutcome:
+def feature_nulls_within_rate(
+    frame: pd.DataFrame, schema: TrainingSchema, max_null_rate: float
+) -> GateOutcome:
     """Every feature column is present and null on at most `max_null_rate` of rows."""
-    missing = [column for column in FEATURES if column not in frame.columns]
+    missing = [column for column in schema.feature_names if column not in frame.columns]
     rates = {
         column: float(frame[column].isna().mean()) if len(frame) else 0.0
-        for column in FEATURES
+        for column in schema.feature_names
         if column not in missing
     }
     over = {column: rate for column, rate in rates.items() if rate > max_null_rate}
@@ -141,35 +143,32 @@ def row_count_matches_orders(frame: pd.DataFrame, order_count: int) -> GateOutco
     )
 
 
-def feature_values_in_range(frame: pd.DataFrame) -> GateOutcome:
-    """Every non-null feature value lies in the schema's range for it (validated by pandera)."""
+def feature_values_in_range(frame: pd.DataFrame, schema: TrainingSchema) -> GateOutcome:
+    """Every non-null feature value lies in its declared range (validated by pandera)."""
     import pandera.pandas as pa
 
-    schema = pa.DataFrameSchema(
-        {
-            feature: pa.Column(
-                checks=[
-                    pa.Check.in_range(low, high)
-                    if high is not None
-                    else pa.Check.greater_than_or_equal_to(low)
-                ],
-                nullable=True,
-                required=False,
-            )
-            for feature, (low, high) in FEATURE_RANGES.items()
-        }
-    )
-    expected = {
-        feature: f"[{low}, {'inf' if high is None else high}]"
-        for feature, (low, high) in FEATURE_RANGES.items()
+    bounded = [f for f in schema.features if f.minimum is not None or f.maximum is not None]
+    checks = {
+        feature.name: pa.Column(
+            checks=[
+                pa.Check.in_range(
+                    -np.inf if feature.minimum is None else feature.minimum,
+                    np.inf if feature.maximum is None else feature.maximum,
+                )
+            ],
+            nullable=True,
+            required=False,
+        )
+        for feature in bounded
     }
+    expected = {feature.name: feature.range_text() for feature in bounded}
     found = {
-        feature: [float(frame[feature].min()), float(frame[feature].max())]
-        for feature in FEATURE_RANGES
-        if feature in frame.columns and frame[feature].notna().any()
+        feature.name: [float(frame[feature.name].min()), float(frame[feature.name].max())]
+        for feature in bounded
+        if feature.name in frame.columns and frame[feature.name].notna().any()
     }
     try:
-        schema.validate(frame, lazy=True)
+        pa.DataFrameSchema(checks).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases
         out_of_range = {

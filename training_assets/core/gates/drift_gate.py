@@ -9,15 +9,18 @@ from training_assets.core.gates.champion_gates import NO_CHAMPION
 from training_assets.core.gates.limits import GateLimits
 from training_assets.core.gates.outcome import GateOutcome
 from training_assets.core.ml.drift import population_stability
-from training_assets.core.schema import FEATURES, LABEL
+from training_assets.core.schema import LABEL
 from training_assets.core.tracking.lineage import REFERENCE_PROFILE_ARTIFACT
 from training_assets.core.tracking.profiles import reference_profile
 
 
-def judge_drift(frame: pd.DataFrame, champion, limits: GateLimits) -> GateOutcome:
+def judge_drift(
+    frame: pd.DataFrame, features: tuple[str, ...], champion, limits: GateLimits
+) -> GateOutcome:
     """The drift gate's outcome for the training table `frame` against `champion`.
 
     Args:
+        features: The model inputs in `frame`.
         champion: The champion's MLflow model version, or None when there is none yet.
     """
     if champion is None:
@@ -36,7 +39,11 @@ def judge_drift(frame: pd.DataFrame, champion, limits: GateLimits) -> GateOutcom
             "the champion's training-data profile cannot be read, so drift cannot be judged; "
             "restore its artifacts or move the champion alias",
         )
-    psi = population_stability(reference["features"], frame[list(FEATURES)])
+    # Features added to or dropped from the service since the champion have no counterpart
+    # to drift from; they are listed, and the shared ones are compared.
+    profiled = reference["features"]
+    shared = [name for name in profiled if name in features]
+    psi = population_stability({name: profiled[name] for name in shared}, frame[shared])
     label_shift = float(frame[LABEL].mean()) - reference["label_rate"]
     outcome, level = drift_against_reference(
         psi,
@@ -46,7 +53,13 @@ def judge_drift(frame: pd.DataFrame, champion, limits: GateLimits) -> GateOutcom
         limits.label_shift_warn,
         limits.label_shift_block,
     )
-    evidence = {**outcome.evidence, "champion_version": int(champion.version), "level": level}
+    evidence = {
+        **outcome.evidence,
+        "champion_version": int(champion.version),
+        "level": level,
+        "features_new_since_champion": [name for name in features if name not in profiled],
+        "champion_features_dropped": [name for name in profiled if name not in shared],
+    }
     blocks = level == "block" and limits.drift_blocks
     return replace(outcome, evidence=evidence, warn_only=not outcome.passed and not blocks)
 

@@ -31,6 +31,16 @@ class GateLimits(BaseModel):
         default=0.03,
         description="Least relative RMSE gain over predicting the training mean, e.g. 0.03 = 3%.",
     )
+    feature_minimums: dict[str, float] = Field(
+        default_factory=dict,
+        description="Lowest valid value per feature, in place of its `min` tag in the feature "
+        "repo, e.g. {'avg_daily_trips': 1}.",
+    )
+    feature_maximums: dict[str, float] = Field(
+        default_factory=dict,
+        description="Highest valid value per feature, in place of its `max` tag in the feature "
+        "repo, e.g. {'avg_daily_trips': 500}.",
+    )
     max_duplicate_rate: float = Field(
         default=0.01,
         description="Share of rows repeating (driver_id, event_timestamp, label) that only warns.",

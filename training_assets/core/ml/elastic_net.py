@@ -9,10 +9,6 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from training_assets.core.schema import (
-    FEATURES,
-)
-
 
 class ElasticNetSettings(BaseModel):
     """ElasticNet hyperparameters, and an optional grid search over them."""
@@ -99,4 +95,5 @@ def search_elastic_net(
 
 def coefficients(model: Pipeline) -> dict[str, float]:
     """The fitted ElasticNet's coefficient per feature, on the scaled inputs."""
-    return dict(zip(FEATURES, map(float, model.named_steps["regress"].coef_), strict=True))
+    names = map(str, model.feature_names_in_)
+    return dict(zip(names, map(float, model.named_steps["regress"].coef_), strict=True))

@@ -7,11 +7,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 from sklearn.model_selection import train_test_split
 
-from training_assets.core.schema import (
-    EVENT_TIMESTAMP,
-    FEATURES,
-    LABEL,
-)
+from training_assets.core.schema import EVENT_TIMESTAMP, LABEL
 
 
 class SplitSettings(BaseModel):
@@ -36,12 +32,17 @@ class Split(NamedTuple):
 
 
 def split_frame(
-    frame: pd.DataFrame, test_size: float, random_seed: int, strategy: str = "random"
+    frame: pd.DataFrame,
+    features: tuple[str, ...],
+    test_size: float,
+    random_seed: int,
+    strategy: str = "random",
 ) -> Split:
-    """A train/test split with only the feature columns in X.
+    """A train/test split with only the feature columns in X, in the order of `features`.
 
     Args:
         frame: The training table.
+        features: The model's inputs: the columns of X.
         test_size: Share of rows held out for the test split, in (0, 1).
         random_seed: Seed of the shuffle for the random strategy.
         strategy: "random" shuffles with the seed; "time" trains on the earliest orders and tests
@@ -70,12 +71,12 @@ def split_frame(
     shared = int(in_test[train_rows].sum())
     if shared:
         raise ValueError(f"train and test splits share {shared} rows")
-    others = [column for column in frame.columns if column not in (*FEATURES, LABEL)]
+    others = [column for column in frame.columns if column not in (*features, LABEL)]
     train_index, test_index = frame.index.take(train_rows), frame.index.take(test_rows)
     return Split(
-        train_x=_inputs(_rows(frame, list(FEATURES), train_rows, train_index)),
+        train_x=_inputs(_rows(frame, list(features), train_rows, train_index)),
         train_y=_column(frame, LABEL, train_rows, train_index),
-        test_x=_inputs(_rows(frame, list(FEATURES), test_rows, test_index)),
+        test_x=_inputs(_rows(frame, list(features), test_rows, test_index)),
         test_y=_column(frame, LABEL, test_rows, test_index),
         test_keys=_rows(frame, others, test_rows, test_index),
     )

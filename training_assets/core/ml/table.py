@@ -13,10 +13,9 @@ from training_assets.core.schema import (
     EVENT_TIMESTAMP,
     FEATURE_CREATED,
     FEATURE_TIMESTAMP,
-    FEATURES,
     LABEL,
     PROVENANCE_PREFIX,
-    TRAINING_COLUMNS,
+    TrainingSchema,
 )
 from training_assets.core.timing import timed
 
@@ -39,9 +38,7 @@ def with_order_position(orders: pd.DataFrame) -> pd.DataFrame:
 
 
 @timed("as_training_table")
-def as_training_table(
-    joined: pa.Table, declared_types: dict[str, pa.DataType] | None = None
-) -> pa.Table:
+def as_training_table(joined: pa.Table, schema: TrainingSchema) -> pa.Table:
     """The joined table back in input order, without the position column.
 
     Columns the schema knows come first, in schema order. Anything else is kept after them,
@@ -52,10 +49,10 @@ def as_training_table(
     Columns are re-typed or reordered without copying the others.
 
     Args:
-        declared_types: The features' Arrow types as the feature view declares them. Each
-            feature is cast to its type when every value fits (float64 to float32, int64 or
-            whole floats to int32); one that does not fit is left as found, for the dtype gate
-            to name.
+        schema: The columns in order and the features' types as the feature views declare
+            them. Each feature is cast to its type when every value fits (float64 to float32,
+            int64 or whole floats to int32); one that does not fit is left as found, for the
+            dtype gate to name.
     """
     positions = joined.column(ORDER_POSITION)
     if len(positions) > 1 and not _is_increasing(positions):
@@ -73,7 +70,8 @@ def as_training_table(
             for other in epochs[1:]:
                 latest = pc.max_element_wise(latest, other)
             joined = joined.append_column(column, latest.cast(UTC_NS))
-    for name, declared in (declared_types or {}).items():
+    for feature in schema.features:
+        name, declared = feature.name, pa.from_numpy_dtype(np.dtype(feature.dtype))
         if name in joined.column_names and joined.schema.field(name).type != declared:
             index = joined.schema.get_field_index(name)
             joined = joined.set_column(index, name, _cast_if_fits(joined.column(index), declared))
@@ -83,11 +81,12 @@ def as_training_table(
         index = joined.schema.get_field_index(EVENT_TIMESTAMP)
         joined = joined.set_column(index, EVENT_TIMESTAMP, joined.column(index).cast(UTC_NS))
     names = joined.column_names
-    known = [column for column in TRAINING_COLUMNS if column in names]
+    columns = schema.columns
+    known = [column for column in columns if column in names]
     extra = [
         c
         for c in names
-        if c not in TRAINING_COLUMNS and c != ORDER_POSITION and not c.startswith(PROVENANCE_PREFIX)
+        if c not in columns and c != ORDER_POSITION and not c.startswith(PROVENANCE_PREFIX)
     ]
     # Pandas metadata from an earlier frame would restore that frame's zones and dtypes.
     return joined.select(known + extra).replace_schema_metadata(None)
@@ -102,9 +101,10 @@ def _cast_if_fits(column: pa.ChunkedArray, declared: pa.DataType) -> pa.ChunkedA
         return column
 
 
-def rows_without_features(table: pa.Table) -> int:
-    """Rows in which every feature the table has is null or NaN: orders no stats row matched."""
-    present = [table.column(name) for name in FEATURES if name in table.column_names]
+def rows_without_features(table: pa.Table, features: tuple[str, ...]) -> int:
+    """Rows in which every one of `features` the table has is null or NaN: orders no feature
+    row matched."""
+    present = [table.column(name) for name in features if name in table.column_names]
     if not present:
         return table.num_rows
     missing = pc.is_null(present[0], nan_is_null=True)

@@ -50,9 +50,10 @@ def code_digest() -> str:
     package and the feature repo, by relative path and bytes): the code version of a model,
     whether or not the tree is committed."""
     digest = hashlib.sha256()
-    for root in (paths.PROJECT_ROOT / "training_assets", paths.FEATURE_REPO):
+    for root in (paths.PROJECT_ROOT / "training_assets", paths.feature_repo()):
         for path in sorted(root.rglob("*.py")):
-            digest.update(str(path.relative_to(paths.PROJECT_ROOT)).encode())
+            # By path within its root, so the same code digests the same wherever it lies.
+            digest.update(f"{root.name}/{path.relative_to(root)}".encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
 

@@ -6,7 +6,7 @@ from dagster import AssetExecutionContext, MetadataValue, asset
 
 from training_assets.core.ml.metrics import regression_metrics
 from training_assets.core.tracking.model_log import log_scores
-from training_assets.defs.resources.mlflow import MlflowTracking
+from training_assets.defs.resources.mlflow import MlflowTracking, ModelRegistry
 
 
 @asset(group_name="training", io_manager_key="json_io_manager", kinds={"mlflow"}, code_version="1")
@@ -17,13 +17,28 @@ def evaluation(
     test_y: pd.Series,
     train_y: pd.Series,
     mlflow_tracking: MlflowTracking,
+    model_registry: ModelRegistry,
 ) -> dict:
-    """Test-split RMSE, MAE and R² of the trained model, and the mean predictor's RMSE."""
+    """Test-split RMSE, MAE and R² of the trained model, the mean predictor's RMSE, and the
+    champion version the model is judged against (pinned here for the champion gates and the
+    registration)."""
     model = mlflow.sklearn.load_model(trained_model["model_uri"])
     metrics = regression_metrics(model, test_x, test_y, train_y)
     # Into the model's own run, even when this asset is rematerialized in a later Dagster run.
     log_scores(mlflow_tracking.tracking.tracking_client, trained_model["run_id"], metrics)
+    champion = model_registry.champion(mlflow_tracking.tracking.tracking_client)
+    champion_version = None if champion is None else int(champion.version)
     context.add_output_metadata(
-        {name: MetadataValue.float(float(value)) for name, value in metrics.items()}
+        {
+            **{name: MetadataValue.float(float(value)) for name, value in metrics.items()},
+            "champion_version": MetadataValue.int(champion_version)
+            if champion_version is not None
+            else MetadataValue.text("none yet"),
+        }
     )
-    return {**metrics, "run_id": trained_model["run_id"], "model_uri": trained_model["model_uri"]}
+    return {
+        **metrics,
+        "run_id": trained_model["run_id"],
+        "model_uri": trained_model["model_uri"],
+        "champion_version": champion_version,
+    }

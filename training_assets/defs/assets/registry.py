@@ -1,10 +1,11 @@
 """The registered model version that passed every gate."""
 
-from dagster import AssetExecutionContext, asset
+from dagster import AssetExecutionContext, Failure, asset
 
 from training_assets.core.tracking.registry import (
     ALREADY_REGISTERED,
     UNCHANGED,
+    ChampionMoved,
     register_with_alias,
 )
 from training_assets.defs.resources.mlflow import MlflowTracking, ModelRegistry
@@ -20,13 +21,23 @@ def registered_model_version(
 ) -> dict:
     """The gated model registered in MLflow, with the champion alias moved to it."""
     name, model_uri = model_registry.model_name, trained_model["model_uri"]
-    version, outcome = register_with_alias(
-        mlflow_tracking.tracking.tracking_client,
-        name,
-        model_registry.alias,
-        model_uri,
-        trained_model["run_id"],
-    )
+    try:
+        version, outcome = register_with_alias(
+            mlflow_tracking.tracking.tracking_client,
+            name,
+            model_registry.alias,
+            model_uri,
+            trained_model["run_id"],
+            expected_champion=evaluation.get("champion_version"),
+        )
+    except ChampionMoved as moved:
+        raise Failure(
+            description=str(moved),
+            metadata={
+                "expected_champion": str(evaluation.get("champion_version")),
+                "model_uri": model_uri,
+            },
+        ) from None
     if outcome == ALREADY_REGISTERED:
         context.log.info(f"{model_uri} is already version {version.version}; not registering again")
     elif outcome == UNCHANGED:

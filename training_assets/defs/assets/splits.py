@@ -1,10 +1,11 @@
 """The train/test split of the training table."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetOut, Output, multi_asset
+from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output, multi_asset
 
 from training_assets.core.ml.split import split_frame
 from training_assets.defs.config import SplitConfig
+from training_assets.defs.resources.feast import FeastResource
 
 
 @multi_asset(
@@ -21,9 +22,18 @@ from training_assets.defs.config import SplitConfig
         ),
     },
 )
-def splits(context: AssetExecutionContext, config: SplitConfig, training_data: pd.DataFrame):
-    """A seeded split of the training table into train and test features, labels and keys."""
-    split = split_frame(training_data, config.test_size, config.random_seed, config.strategy)
+def splits(
+    context: AssetExecutionContext,
+    config: SplitConfig,
+    training_data: pd.DataFrame,
+    feast: FeastResource,
+):
+    """A seeded split of the training table into train and test features (those the feature
+    service names, in its order), labels and keys."""
+    features = feast.training_schema().feature_names
+    split = split_frame(
+        training_data, features, config.test_size, config.random_seed, config.strategy
+    )
     for name, value in split._asdict().items():
         yield Output(
             value,
@@ -32,5 +42,6 @@ def splits(context: AssetExecutionContext, config: SplitConfig, training_data: p
                 "test_size": config.test_size,
                 "random_seed": config.random_seed,
                 "strategy": config.strategy,
+                "features": MetadataValue.json(list(features)),
             },
         )

@@ -4,7 +4,9 @@ import mlflow
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MetadataValue, asset
 
+from training_assets.core import faults
 from training_assets.core.ml.elastic_net import coefficients, fit_elastic_net, search_elastic_net
+from training_assets.core.secrets import redact_config
 from training_assets.core.tracking.lineage import (
     DATA_LINEAGE_KEYS,
     LINEAGE_PREFIX,
@@ -14,6 +16,7 @@ from training_assets.core.tracking.lineage import (
 )
 from training_assets.core.tracking.model_log import log_trained_model
 from training_assets.defs.config import ModelConfig
+from training_assets.defs.materializations import materialization_for
 from training_assets.defs.resources.mlflow import MlflowTracking, run_link
 
 
@@ -52,6 +55,7 @@ def trained_model(
         alpha, l1_ratio = config.alpha, config.l1_ratio
         model = fit_elastic_net(train_x, train_y, alpha, l1_ratio, config.random_state)
 
+    faults.point(faults.TRAINING)
     # Logged into the run that the tracking resource made active for this Dagster run.
     model_info = log_trained_model(
         model,
@@ -64,7 +68,7 @@ def trained_model(
             "search": config.search,
         },
         lineage=lineage_tags(context),
-        run_config=dict(context.run.run_config),
+        run_config=redact_config(dict(context.run.run_config)),
     )
     record = {
         "run_id": mlflow_tracking.run_id,
@@ -88,7 +92,8 @@ def trained_model(
 def lineage_tags(context: AssetExecutionContext) -> dict[str, str]:
     """Tags tying a model to its Dagster run, data versions and code.
 
-    The data versions come from the training_data materialization this model was trained from.
+    The data versions come from the training_data materialization this model was trained from:
+    this run's, else the latest.
     """
     tags = {
         f"{LINEAGE_PREFIX}dagster_run_id": context.run.run_id,
@@ -96,7 +101,7 @@ def lineage_tags(context: AssetExecutionContext) -> dict[str, str]:
         f"{LINEAGE_PREFIX}code_digest": code_digest(),
         f"{LINEAGE_PREFIX}config_digest": config_digest(dict(context.run.run_config)),
     }
-    event = context.instance.get_latest_materialization_event(AssetKey("training_data"))
+    event = materialization_for(context.instance, context.run.run_id, AssetKey("training_data"))
     if event is not None and event.asset_materialization is not None:
         metadata = event.asset_materialization.metadata
         for key in DATA_LINEAGE_KEYS:

@@ -1,9 +1,9 @@
 """The training table: orders joined point-in-time with driver features."""
 
 import pyarrow as pa
-from dagster import AssetExecutionContext, MetadataValue, asset
+from dagster import AssetExecutionContext, MetadataValue, TableColumn, TableSchema, asset
 
-from training_assets.core.data import fingerprints
+from training_assets.core.data import fingerprints, snapshot
 from training_assets.core.data.orders import IGNORED_COLUMNS
 from training_assets.core.ml.table import (
     as_training_table,
@@ -11,43 +11,52 @@ from training_assets.core.ml.table import (
     rows_without_features,
     with_order_position,
 )
-from training_assets.core.schema import FEATURE_SERVICE
+from training_assets.core.schema import TrainingSchema
 from training_assets.core.tracking.lineage import DATA_DIGEST_KEY
+from training_assets.defs.assets.feature_store import feature_store
 from training_assets.defs.assets.sources import (
     driver_stats_source,
     orders,
 )
 from training_assets.defs.resources.feast import FeastResource
 from training_assets.defs.resources.orders import OrdersSource
+from training_assets.defs.tags import ORDERS_VERSION_TAG, STATS_VERSION_TAG
 
 
 @asset(
     group_name="training",
-    deps=[orders, driver_stats_source],
+    # The applied registry, not feature_store's record, is what the join reads: a dependency
+    # without an input, so training_data can rematerialize alone on the registry as it is.
+    deps=[orders, driver_stats_source, feature_store],
     kinds={"feast", "pyarrow"},
     code_version="2",
 )
 def training_data(
     context: AssetExecutionContext,
-    feature_store: dict,
     feast: FeastResource,
     orders_source: OrdersSource,
 ) -> pa.Table:
-    """Orders joined point-in-time with driver features: one row per order, in order."""
-    if FEATURE_SERVICE not in feature_store["feature_services"]:
-        raise ValueError(
-            f"feature service {FEATURE_SERVICE!r} is not in the applied repo; "
-            f"found {feature_store['feature_services']}"
-        )
-    # Digest before reading, so new data landing mid-run is seen as new by the sensor.
-    orders_version, stats_version = orders_source.content_hash(), feast.driver_stats_hash()
+    """Orders joined point-in-time with the configured FeatureService's features: one row per
+    order, in order, each feature cast to the type its feature view declares."""
+    # Raises naming the registry and the services it holds when the service is not applied.
+    schema = feast.training_schema()
+    # The snapshot this run trains on: the versions its request pinned in the run's tags (the
+    # new-data sensor's), else the files as they are now, which are then pinned the same way.
+    files = [*orders_source.files(), feast.resolved_driver_stats_path()]
+    states = snapshot.file_states(files)
+    versions = {
+        ORDERS_VERSION_TAG: orders_source.content_hash(),
+        STATS_VERSION_TAG: feast.driver_stats_hash(),
+    }
+    snapshot.verify_requested({tag: context.run.tags.get(tag, "") for tag in versions}, versions)
+    context.instance.add_run_tags(context.run_id, versions)
+    orders_version, stats_version = versions[ORDERS_VERSION_TAG], versions[STATS_VERSION_TAG]
     data_digest = fingerprints.combined_digest(orders_version, stats_version)
     order_frame = orders_source.read()
     context.log.info(f"Joining {len(order_frame)} orders from {orders_source.location()}")
-    joined, feature_types = feast.historical_features(
-        with_order_position(order_frame), FEATURE_SERVICE
-    )
-    table = as_training_table(joined, feature_types)
+    joined = feast.historical_features(with_order_position(order_frame))
+    snapshot.verify_unchanged(states, files)
+    table = as_training_table(joined, schema)
     context.add_output_metadata(
         {
             "orders_path": MetadataValue.path(str(orders_source.location())),
@@ -56,8 +65,31 @@ def training_data(
             "driver_stats_version": stats_version,
             "input_orders": len(order_frame),
             "ignored_order_columns": MetadataValue.json(order_frame.attrs.get(IGNORED_COLUMNS, [])),
-            "rows_without_features": rows_without_features(table),
+            "feature_service": schema.service,
+            "features": MetadataValue.json(schema.to_dict()["features"]),
+            "dagster/column_schema": column_schema(schema),
+            "rows_without_features": rows_without_features(table, schema.feature_names),
             "positive_rate": positive_rate(table),
         }
     )
     return table
+
+
+def column_schema(schema: TrainingSchema) -> TableSchema:
+    """The training table's columns as the Dagster catalog shows them, features described as
+    the feature repo describes them."""
+    features = {feature.name: feature for feature in schema.features}
+    return TableSchema(
+        columns=[
+            TableColumn(
+                name,
+                dtype,
+                description=(
+                    f"{features[name].description} Valid range {features[name].range_text()}."
+                    if name in features
+                    else ""
+                ).strip(),
+            )
+            for name, dtype in schema.dtypes.items()
+        ]
+    )

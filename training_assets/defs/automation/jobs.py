@@ -2,6 +2,8 @@
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
+from training_assets.defs.tags import SERIAL_TAG
+
 # The gates and the registration run in one job: blocking checks only hold back downstream
 # assets within the same run. One process for all steps: each step process would otherwise
 # pay seconds of imports (feast, mlflow), and the steps share one MLflow run.
@@ -10,6 +12,7 @@ training_job = define_asset_job(
     selection=AssetSelection.groups("training").materializable(),
     description="Apply the feature repo, build the training table, train, gate and register.",
     executor_def=in_process_executor,
-    # Matched by the run concurrency limit in dagster_home/dagster.yaml: one training at a time.
-    tags={"training_assets/serial": "training"},
+    # One queued training at a time (dagster_home/dagster.yaml); run monitoring fails a run
+    # still going after four hours.
+    tags={SERIAL_TAG: "training", "dagster/max_runtime": str(4 * 3600)},
 )

@@ -7,8 +7,10 @@ import pandas as pd
 from dagster import (
     AssetKey,
     AssetObservation,
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -18,12 +20,10 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from training_assets.core.data import fingerprints, orders, point_in_time
 from training_assets.core.ml import drift
-from training_assets.core.schema import (
-    EVENT_TIMESTAMP,
-    FEATURES,
-)
+from training_assets.core.schema import EVENT_TIMESTAMP
 from training_assets.core.tracking.lineage import DATA_DIGEST_KEY
 from training_assets.core.tracking.profiles import reference_profile
+from training_assets.defs import healing
 from training_assets.defs.automation.jobs import training_job
 from training_assets.defs.resources.feast import FeastResource
 from training_assets.defs.resources.gates import DriftSettings
@@ -32,8 +32,13 @@ from training_assets.defs.resources.mlflow import (
     ModelRegistry,
 )
 from training_assets.defs.resources.orders import OrdersSource
-
-TAG_PREFIX = "training_assets"
+from training_assets.defs.tags import (
+    DIED_TAG,
+    ORDERS_VERSION_TAG,
+    STATS_VERSION_TAG,
+    TAG_PREFIX,
+    TRIGGER_TAG,
+)
 
 
 def interval_seconds(variable: str, default: int) -> int:
@@ -96,11 +101,16 @@ def new_training_data_sensor(
     cursor = json.dumps({**state, "hashed": current, "versions": versions, "digest": digest})
 
     if digest in (state.get("digest"), _last_trained_digest(context)):
-        return SensorResult(
-            skip_reason=f"already trained on this data ({digest[:12]})",
-            asset_events=observations,
-            cursor=cursor,
-        )
+        died = _died_on(context, versions)
+        if died is None:
+            return SensorResult(
+                skip_reason=f"already trained on this data ({digest[:12]})",
+                asset_events=observations,
+                cursor=cursor,
+            )
+        # Its last run lost its process: ask again, under a key of its own.
+        context.log.info(f"Run {died} on data {digest[:12]} died; requesting the data again")
+        digest = f"{digest}:after:{died}"
     context.log.info(
         f"New data {digest[:12]}: orders {versions['orders'][:12]}, "
         f"driver stats {versions['driver_stats_source'][:12]}"
@@ -110,15 +120,47 @@ def new_training_data_sensor(
             RunRequest(
                 run_key=digest,
                 tags={
-                    f"{TAG_PREFIX}/trigger": "new_data",
-                    f"{TAG_PREFIX}/orders_version": versions["orders"],
-                    f"{TAG_PREFIX}/driver_stats_version": versions["driver_stats_source"],
+                    TRIGGER_TAG: "new_data",
+                    ORDERS_VERSION_TAG: versions["orders"],
+                    STATS_VERSION_TAG: versions["driver_stats_source"],
                 },
             )
         ],
         asset_events=observations,
         cursor=cursor,
     )
+
+
+def _died_on(context: SensorEvaluationContext, versions: dict[str, str]) -> str | None:
+    """The id of the latest run for these data versions, when its process died."""
+    runs = context.instance.get_runs(
+        filters=RunsFilter(
+            tags={
+                ORDERS_VERSION_TAG: versions["orders"],
+                STATS_VERSION_TAG: versions["driver_stats_source"],
+            }
+        ),
+        limit=1,
+    )
+    if runs and runs[0].tags.get(DIED_TAG) and runs[0].status == DagsterRunStatus.FAILURE:
+        return runs[0].run_id
+    return None
+
+
+@sensor(
+    minimum_interval_seconds=interval_seconds("DEAD_RUN_SENSOR_INTERVAL_SECONDS", 60),
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Marks failed the runs on this host whose process died; ends their MLflow runs.",
+)
+def dead_run_sensor(context: SensorEvaluationContext, mlflow_store: MlflowStore):
+    """Frees the training slot a dead run holds and closes its MLflow run (see defs/healing)."""
+    healed = healing.heal_dead_runs(context.instance)
+    for run_id in healed:
+        context.log.warning(f"Run {run_id} had lost its process; marked failed")
+    ended = healing.fail_orphaned_mlflow_runs(mlflow_store.configure_client(), context.instance)
+    if not (healed or ended):
+        return SkipReason("no run lost its process")
+    return SkipReason(f"marked failed: {healed}; MLflow runs ended as FAILED: {ended}")
 
 
 def _last_trained_digest(context: SensorEvaluationContext) -> str | None:
@@ -165,7 +207,15 @@ def drift_retrain_sensor(
         )
     stats = pd.read_parquet(feast.resolved_driver_stats_path())
     features = point_in_time.features_as_of(window, stats)
-    psi = drift.population_stability(profile, features[list(FEATURES)])
+    # The champion's inputs that the stats file holds; a feature from another view is not
+    # looked at here.
+    shared = {name: bins for name, bins in profile.items() if name in features.columns}
+    if not shared:
+        return SkipReason(
+            f"the stats file {feast.resolved_driver_stats_path()} holds none of the champion's "
+            f"features {sorted(profile)}"
+        )
+    psi = drift.population_stability(shared, features[list(shared)])
     summary = ", ".join(f"{name} {value:.3f}" for name, value in psi.items())
     context.log.info(
         f"PSI of {len(window)} orders up to {newest} against champion "
@@ -177,7 +227,7 @@ def drift_retrain_sensor(
     return RunRequest(
         run_key=f"drift-v{champion.version}-{newest.isoformat()}-{len(window)}",
         tags={
-            f"{TAG_PREFIX}/trigger": "drift",
+            TRIGGER_TAG: "drift",
             f"{TAG_PREFIX}/champion_version": str(champion.version),
             **{f"{TAG_PREFIX}/psi_{name}": f"{value:.4f}" for name, value in psi.items()},
         },

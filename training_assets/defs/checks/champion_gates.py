@@ -15,10 +15,11 @@ _INPUTS = ("trained_model", "test_x", "test_y", "test_keys")
 
 @multi_asset_check(
     specs=[check_spec(gate, additional_deps=list(_INPUTS)) for gate in CHAMPION_GATES],
-    ins={name: AssetIn(name) for name in _INPUTS},
+    ins={name: AssetIn(name) for name in ("evaluation", *_INPUTS)},
 )
 def champion_model_gates(
     context: AssetCheckExecutionContext,
+    evaluation: dict,
     trained_model: dict,
     test_x: pd.DataFrame,
     test_y: pd.Series,
@@ -28,9 +29,11 @@ def champion_model_gates(
     model_registry: ModelRegistry,
 ):
     """The model serves, keeps the champion's inputs, is fast enough and beats the champion
-    overall and on every large slice."""
-    champion = model_registry.champion(mlflow_store.configure_client())
-    champion_uri = None if champion is None else f"models:/{champion.name}/{champion.version}"
+    overall and on every large slice. The champion is the version `evaluation` pinned, which
+    the registration checks is still the champion."""
+    mlflow_store.configure_client()
+    pinned = evaluation.get("champion_version")
+    champion_uri = None if pinned is None else f"models:/{model_registry.model_name}/{pinned}"
     context.log.info(f"Challenger {trained_model['model_uri']} against {champion_uri}")
     outcomes, slice_table = evaluate_champion_gates(
         trained_model["model_uri"], champion_uri, test_x, test_y, test_keys, gates.limits()

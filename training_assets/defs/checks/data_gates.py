@@ -9,16 +9,22 @@ from dagster import multi_asset_check
 
 from training_assets.core.gates.catalog import DATA_GATES, evaluate_data_gates
 from training_assets.defs.checks.results import check_result, check_spec
+from training_assets.defs.resources.feast import FeastResource
 from training_assets.defs.resources.gates import GateThresholds
 from training_assets.defs.resources.orders import OrdersSource
 
 
 @multi_asset_check(specs=[check_spec(gate) for gate in DATA_GATES])
 def training_data_gates(
-    training_data: pd.DataFrame, gates: GateThresholds, orders_source: OrdersSource
+    training_data: pd.DataFrame,
+    gates: GateThresholds,
+    orders_source: OrdersSource,
+    feast: FeastResource,
 ):
-    """The training table fits the schema, has valid labels and values, one row per order and
-    no feature from an order's future."""
-    outcomes = evaluate_data_gates(training_data, gates.limits(), orders_source.count())
+    """The training table fits the feature service's schema, has valid labels and values, one
+    row per order and no feature from an order's future."""
+    outcomes = evaluate_data_gates(
+        training_data, feast.training_schema(), gates.limits(), orders_source.count()
+    )
     for name, outcome in outcomes.items():
         yield check_result(name, outcome)

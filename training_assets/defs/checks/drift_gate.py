@@ -6,6 +6,7 @@ from dagster import multi_asset_check
 
 from training_assets.core.gates.catalog import DRIFT_GATE, evaluate_drift_gate
 from training_assets.defs.checks.results import check_result, check_spec
+from training_assets.defs.resources.feast import FeastResource
 from training_assets.defs.resources.gates import GateThresholds
 from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
 
@@ -16,9 +17,11 @@ def drift_within_limits(
     gates: GateThresholds,
     mlflow_store: MlflowStore,
     model_registry: ModelRegistry,
+    feast: FeastResource,
 ):
     """Feature PSI and label rate against the champion's training data: warn, then block."""
     champion = model_registry.champion(mlflow_store.configure_client())
     yield check_result(
-        DRIFT_GATE.name, evaluate_drift_gate(training_data, champion, gates.limits())
+        DRIFT_GATE.name,
+        evaluate_drift_gate(training_data, feast.training_schema(), champion, gates.limits()),
     )

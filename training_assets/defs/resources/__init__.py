@@ -16,7 +16,9 @@ def embedded_defaults() -> dict[str, Any]:
     from training_assets.defs.resources.mlflow import MlflowStore, MlflowTracking, ModelRegistry
     from training_assets.defs.resources.orders import OrdersSource
 
-    mlflow_store = MlflowStore()
+    # Configured at launch, so that run config under `mlflow_store` also reaches the copy that
+    # mlflow_tracking holds: a store built here would be a separate, fixed instance there.
+    mlflow_store = MlflowStore.configure_at_launch()
     return {
         "feast": FeastResource(),
         "orders_source": OrdersSource(),

@@ -5,13 +5,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field
 
 from training_assets.core import paths
 from training_assets.core.data import fingerprints
 from training_assets.core.features import feast_repo
+from training_assets.core.schema import FEATURE_SERVICE, TrainingSchema
 from training_assets.core.timing import timed
+from training_assets.defs import healing
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -20,13 +22,13 @@ if TYPE_CHECKING:
 class FeastResource(ConfigurableResource):
     """A local Feast repo whose registry, online store and feature file can be moved by config.
 
+    The repo itself is code, so it is not run config: it is `$TRAINING_ASSETS_FEATURE_REPO` in
+    the code location's environment, else the project's `feature_repo/`.
+
     `feature_store.yaml` in the repo stays the source of truth for everything else (project,
     provider, offline store), so `feast` on the command line and the pipeline agree.
     """
 
-    repo_path: str | None = Field(
-        default=None, description="Feast repo directory. Default: the project's feature_repo/."
-    )
     registry_path: str | None = Field(
         default=None, description="Registry file. Default: <working area>/feast/registry.db."
     )
@@ -41,6 +43,13 @@ class FeastResource(ConfigurableResource):
         ),
     )
 
+    feature_service: str = Field(
+        default=FEATURE_SERVICE,
+        description=(
+            "The FeatureService in the repo whose features the model is trained on, in its "
+            "order, with their declared types and the ranges in their `min`/`max` tags."
+        ),
+    )
     filter_by_created_timestamp: bool = Field(
         default=False,
         description=(
@@ -49,8 +58,13 @@ class FeastResource(ConfigurableResource):
         ),
     )
 
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        # The first step of a training run uses this resource: the run records its process.
+        if context.instance is not None and context.run is not None:
+            healing.claim_run(context.instance, context.run.run_id)
+
     def resolved_repo_path(self) -> Path:
-        return Path(self.repo_path).resolve() if self.repo_path else paths.FEATURE_REPO
+        return paths.feature_repo()
 
     def resolved_driver_stats_path(self) -> Path:
         if self.driver_stats_path:
@@ -89,17 +103,19 @@ class FeastResource(ConfigurableResource):
             self.store(), self.resolved_repo_path(), self.resolved_driver_stats_path()
         )
 
+    def training_schema(self) -> TrainingSchema:
+        """The features of the configured service as the applied registry holds them."""
+        return feast_repo.applied_schema(self.store(), self.feature_service)
+
     @timed("historical_features")
-    def historical_features(
-        self, entity_df: pd.DataFrame, feature_service: str
-    ) -> tuple[pa.Table, dict[str, pa.DataType]]:
-        """Point-in-time join of `entity_df` with the features that `feature_service` names,
-        with the matched rows' provenance, as an Arrow table; and the features' declared types."""
+    def historical_features(self, entity_df: pd.DataFrame) -> pa.Table:
+        """Point-in-time join of `entity_df` with the configured service's features, with the
+        matched rows' provenance, as an Arrow table."""
         # Feast's tz coercion would only copy a frame whose times are all UTC already.
         store = self.store(
             coerce_tz_aware=False if feast_repo.times_are_utc(entity_df) else None,
             provenance=True,
         )
         return feast_repo.historical_table(
-            store, entity_df, feature_service, self.filter_by_created_timestamp
+            store, entity_df, self.feature_service, self.filter_by_created_timestamp
         )

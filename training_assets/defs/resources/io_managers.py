@@ -1,15 +1,26 @@
 """IO managers: parquet for frames, series and Arrow tables, JSON for small records, each
-written atomically (the files are `training_assets.core.data.storage`'s)."""
+written atomically (the files are `training_assets.core.data.storage`'s).
 
+Every run writes under a folder of its own, `<base>/runs/<run id>/<asset>`, so two runs at
+once (a sensor's, a click on "Materialize all", a CLI run) never read or replace each other's
+outputs. An asset is loaded from the folder of the run that materialized it: this run when
+it did, else the run of its latest materialization. Folders of runs that ended a while ago and
+hold no asset's latest materialization are removed when a later run writes its first output.
+"""
+
+import time
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 from dagster import (
     ConfigurableIOManagerFactory,
+    DagsterInstance,
+    DagsterInvariantViolationError,
     InputContext,
     MetadataValue,
     OutputContext,
+    RunsFilter,
     TableColumn,
     TableSchema,
     UPathIOManager,
@@ -19,9 +30,100 @@ from upath import UPath
 
 from training_assets.core import paths
 from training_assets.core.data import storage
+from training_assets.defs.materializations import materialization_for
+
+RUNS_DIR = "runs"
+# A finished run's folder outlives the run by this long, so that a run that has just looked up
+# an asset's latest materialization can still read it after a newer one lands.
+KEEP_FINISHED_SECONDS = 600
 
 
-class ParquetIOManager(UPathIOManager):
+class RunScopedIOManager(UPathIOManager):
+    """Outputs under `runs/<run id>/`; inputs from the run that materialized them."""
+
+    def __init__(self, base_path: UPath):
+        super().__init__(base_path=base_path)
+        self._pruned_for: set[str] = set()
+
+    def get_asset_relative_path(self, context: InputContext | OutputContext) -> UPath:
+        run_id = _output_run(context) if isinstance(context, OutputContext) else _input_run(context)
+        if run_id is None:
+            # A context built by hand, outside a run: the plain per-asset layout.
+            return super().get_asset_relative_path(context)
+        return UPath(RUNS_DIR, run_id, *context.asset_key.path)
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        super().handle_output(context, obj)
+        run_id = _output_run(context)
+        if run_id and run_id not in self._pruned_for:
+            self._pruned_for.add(run_id)
+            prune_run_folders(self._base_path / RUNS_DIR, context.step_context.instance, run_id)
+
+
+def _output_run(context: OutputContext) -> str | None:
+    try:
+        return context.step_context.run_id
+    except DagsterInvariantViolationError:
+        return None
+
+
+def _input_run(context: InputContext) -> str | None:
+    """The run whose folder holds the input: this run when it materialized the asset, else
+    the run of the asset's latest materialization."""
+    try:
+        step = context.step_context
+    except DagsterInvariantViolationError:
+        return None
+    event = materialization_for(step.instance, step.run_id, context.asset_key)
+    if event is None:
+        raise DagsterInvariantViolationError(
+            f"{context.asset_key.to_user_string()} has never been materialized; materialize "
+            "it before the assets that read it"
+        )
+    return event.run_id
+
+
+def prune_run_folders(runs: UPath, instance: DagsterInstance, current: str) -> list[str]:
+    """Remove the folders of runs that ended over KEEP_FINISHED_SECONDS ago and hold no
+    asset's latest materialization; remove temp files a killed run left in the others.
+
+    Returns:
+        The run ids whose folders were removed.
+    """
+    if not runs.exists():
+        return []
+    folders = {folder.name: folder for folder in runs.iterdir() if folder.is_dir()}
+    folders.pop(current, None)
+    if not folders:
+        return []
+    records = {
+        record.dagster_run.run_id: record
+        for record in instance.get_run_records(filters=RunsFilter(run_ids=list(folders)))
+    }
+    latest = set()
+    for key in instance.get_asset_keys():
+        event = instance.get_latest_materialization_event(key)
+        if event is not None:
+            latest.add(event.run_id)
+    removed = []
+    now = time.time()
+    for run_id, folder in folders.items():
+        record = records.get(run_id)
+        if record is not None and (
+            not record.dagster_run.is_finished
+            or now - (record.end_time or now) < KEEP_FINISHED_SECONDS
+        ):
+            continue
+        if run_id in latest:
+            for leftover in folder.rglob("*.tmp"):
+                leftover.unlink(missing_ok=True)
+            continue
+        folder.fs.rm(folder.path, recursive=True)
+        removed.append(run_id)
+    return removed
+
+
+class ParquetIOManager(RunScopedIOManager):
     """Frames and series as parquet files via pyarrow, under any fsspec base path."""
 
     extension = ".parquet"
@@ -64,7 +166,7 @@ def _loaded_dtype(field: pa.Field, null_count: int) -> str:
     return str(pa.schema([field]).empty_table().to_pandas().dtypes.iloc[0])
 
 
-class JsonIOManager(UPathIOManager):
+class JsonIOManager(RunScopedIOManager):
     """Small records (model reference, evaluation, registered version) as JSON files."""
 
     extension = ".json"
@@ -81,7 +183,7 @@ class _BasePathSetting(ConfigurableIOManagerFactory):
         default=None,
         description=(
             "Directory or fsspec URL (s3://bucket/prefix, gs://...) under which outputs are "
-            "stored, one file per asset. Default: <working area>/assets."
+            "stored, one folder per run (runs/<run id>/). Default: <working area>/assets."
         ),
     )
 

@@ -25,9 +25,10 @@ from mlflow.entities import RunStatus
 from pydantic import Field, PrivateAttr
 
 from training_assets.core import paths
+from training_assets.core.secrets import redact_uri, split_credentials
 from training_assets.core.tracking import registry
-
-DAGSTER_RUN_TAG = "dagster_run_id"
+from training_assets.defs import healing
+from training_assets.defs.tags import DAGSTER_RUN_TAG
 
 
 class MlflowStore(ConfigurableResource):
@@ -54,7 +55,21 @@ class MlflowStore(ConfigurableResource):
         ),
     )
 
-    def resolved_tracking_uri(self) -> str:
+    request_timeout_seconds: int = Field(
+        default=10,
+        ge=1,
+        description="Seconds an HTTP request to the tracking server may take before it fails.",
+    )
+    max_retries: int = Field(
+        default=2,
+        ge=0,
+        description=(
+            "Retries of a failed HTTP request to the tracking server, 1 s, 2 s, ... apart. With "
+            "the timeout, an unreachable server fails the step within about a minute."
+        ),
+    )
+
+    def _configured_tracking_uri(self) -> str:
         if self.tracking_uri:
             return self.tracking_uri
         if os.environ.get("MLFLOW_TRACKING_URI"):
@@ -62,6 +77,15 @@ class MlflowStore(ConfigurableResource):
         store = paths.default_mlflow_dir()
         store.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{store / 'mlflow.db'}"
+
+    def resolved_tracking_uri(self) -> str:
+        """The tracking URI without the user and password an HTTP URI may name; the client
+        sends those as a header (see `configure_client`)."""
+        return split_credentials(self._configured_tracking_uri())[0]
+
+    def display_uri(self) -> str:
+        """The tracking URI as it is safe to show: no password, no token."""
+        return redact_uri(self._configured_tracking_uri())
 
     def resolved_artifact_location(self) -> str | None:
         """Where a new experiment keeps artifacts: beside a sqlite store, else the server's.
@@ -77,14 +101,42 @@ class MlflowStore(ConfigurableResource):
         return None
 
     def configure_client(self) -> mlflow.MlflowClient:
-        """Point this process's mlflow at the configured stores; returns a client on them."""
-        uri = self.resolved_tracking_uri()
+        """Point this process's mlflow at the configured stores; returns a client on them.
+
+        Credentials in an HTTP URI move to MLflow's basic-auth variables and out of every URI
+        mlflow keeps, so no message it prints (a failed request names its URL) can show them.
+        The timeout and retry budget are MLflow's HTTP settings, which it reads per request.
+        """
+        configured = self._configured_tracking_uri()
+        uri, user, password = split_credentials(configured)
+        _use_credentials(user, password)
+        if os.environ.get("MLFLOW_TRACKING_URI") == configured:
+            os.environ["MLFLOW_TRACKING_URI"] = uri
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(self.request_timeout_seconds)
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(self.max_retries)
+        os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = "1"
         mlflow.set_tracking_uri(uri)
         registry = self.registry_uri or os.environ.get("MLFLOW_REGISTRY_URI")
         if registry:
-            mlflow.set_registry_uri(registry)
+            registry_uri, user, password = split_credentials(registry)
+            _use_credentials(user, password)
+            if os.environ.get("MLFLOW_REGISTRY_URI") == registry:
+                os.environ["MLFLOW_REGISTRY_URI"] = registry_uri
+            mlflow.set_registry_uri(registry_uri)
         with _sqlite_creation_lock(uri):
             return mlflow.MlflowClient()
+
+
+def _use_credentials(user: str | None, password: str | None) -> None:
+    """Hand a URI's user and password to MLflow's basic auth, unless the environment set one."""
+    if user and not os.environ.get("MLFLOW_TRACKING_USERNAME"):
+        os.environ["MLFLOW_TRACKING_USERNAME"] = user
+    if password and not os.environ.get("MLFLOW_TRACKING_PASSWORD"):
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = password
+
+
+class MlflowUnavailable(RuntimeError):
+    """The MLflow tracking store could not be reached within the configured budget."""
 
 
 class MlflowTracking(ConfigurableResource):
@@ -113,8 +165,31 @@ class MlflowTracking(ConfigurableResource):
         return self._run_id
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        self.store.configure_client()
+        client = self.store.configure_client()
+        if context.instance is not None:
+            # Before this run takes the training slot: runs whose process died give theirs up.
+            healing.claim_run(context.instance, context.run.run_id)
+            for run_id in healing.heal_dead_runs(context.instance):
+                context.log.warning(f"Run {run_id} had lost its process; marked failed")
         _end_foreign_run(context.run.run_id)
+        try:
+            self._start(context)
+        except Exception as error:
+            # MLflow's own message names only the request; say which store, and the budget.
+            raise MlflowUnavailable(
+                f"MLflow tracking at {self.store.display_uri()} failed to start this run "
+                f"(request timeout {self.store.request_timeout_seconds} s, "
+                f"{self.store.max_retries} retries): "
+                f"{type(error).__name__}: {redact_uri(str(error))[:1000]}"
+            ) from None
+        self._run_id = mlflow.active_run().info.run_id
+        if context.instance is not None:
+            for run_id in healing.fail_orphaned_mlflow_runs(
+                client, context.instance, current_run_id=context.run.run_id
+            ):
+                context.log.warning(f"MLflow run {run_id} of a finished Dagster run: FAILED")
+
+    def _start(self, context: InitResourceContext) -> None:
         if mlflow.get_experiment_by_name(self.experiment_name) is None:
             mlflow.create_experiment(
                 self.experiment_name, artifact_location=self.store.resolved_artifact_location()
@@ -129,7 +204,6 @@ class MlflowTracking(ConfigurableResource):
                 }
             )
         )
-        self._run_id = mlflow.active_run().info.run_id
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         active = mlflow.active_run()
@@ -177,7 +251,7 @@ def _end_foreign_run(dagster_run_id: str | None) -> None:
 def run_link(experiment_id: str, run_id: str) -> MetadataValue:
     """A link to the run in the MLflow UI: absolute for a tracking server, else the UI's path."""
     path = f"#/experiments/{experiment_id}/runs/{run_id}"
-    uri = mlflow.get_tracking_uri()
+    uri = redact_uri(mlflow.get_tracking_uri())
     if uri.startswith(("http://", "https://")):
         return MetadataValue.url(f"{uri.rstrip('/')}/{path}")
     return MetadataValue.text(f"{path} (open `mlflow ui --backend-store-uri {uri}`)")
@@ -187,10 +261,14 @@ class ModelRegistry(ConfigurableResource):
     """The registered model that gated models join and the alias that marks production."""
 
     model_name: str = Field(
-        default=registry.DEFAULT_MODEL_NAME, description="Registered model name in MLflow."
+        default=registry.DEFAULT_MODEL_NAME,
+        pattern=registry.MODEL_NAME_PATTERN,
+        description="Registered model name in MLflow: letters, digits, '_', '.' or '-'.",
     )
     alias: str = Field(
-        default=registry.DEFAULT_ALIAS, description="Alias moved to each newly registered version."
+        default=registry.DEFAULT_ALIAS,
+        pattern=registry.ALIAS_PATTERN,
+        description="Alias moved to each newly registered version: letters, digits, '_', '-'.",
     )
 
     def champion(self, client: mlflow.MlflowClient):

@@ -30,5 +30,9 @@ class OrdersSource(ConfigurableResource):
     def count(self) -> int:
         return orders.count_orders(self.location())
 
+    def files(self) -> list[Path]:
+        """The orders files, in the order they are read."""
+        return orders.order_files(self.location())
+
     def content_hash(self) -> str:
-        return fingerprints.content_digest(orders.order_files(self.location()))
+        return fingerprints.content_digest(self.files())

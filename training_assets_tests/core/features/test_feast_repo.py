@@ -79,3 +79,20 @@ def test_load_repo_leaves_cwd_sys_path_and_sys_modules_alone(
     assert os.getcwd() == cwd
     assert sys.path == path
     assert not [name for name in set(sys.modules) - modules if "driver_repo" in name]
+
+
+@pytest.mark.parametrize(
+    ("settings", "moved"),
+    [
+        (None, True),
+        ("../var/feast/registry.db", True),
+        ({"registry_type": "file", "path": "registry.db"}, True),
+        ({"registry_type": "sql", "path": "postgresql+psycopg2://u:p@db/feast"}, False),
+        ("s3://bucket/registry.pb", False),
+        ({"registry_type": "remote", "path": "feast-registry:6570"}, False),
+    ],
+)
+def test_only_an_embedded_registry_file_is_moved_into_the_working_area(settings, moved):
+    from training_assets.core.features.feast_repo import _is_file_registry
+
+    assert _is_file_registry(settings) is moved

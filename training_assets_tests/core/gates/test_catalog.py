@@ -22,6 +22,7 @@ from training_assets.core.schema import (
     FEATURE_TIMESTAMP,
     LABEL,
 )
+from training_assets_tests.repo_schema import repo_schema
 
 PASSED = GateOutcome(passed=True)
 FAILED = GateOutcome(passed=False, description="failed")
@@ -101,7 +102,9 @@ def test_every_gate_key_is_its_asset_and_name():
 def test_evaluate_data_gates_returns_exactly_the_data_gates():
     frame = training_frame()
 
-    outcomes = evaluate_data_gates(frame, GateLimits(min_rows=10), order_count=len(frame))
+    outcomes = evaluate_data_gates(
+        frame, repo_schema(), GateLimits(min_rows=10), order_count=len(frame)
+    )
 
     assert sorted(outcomes) == sorted(gate.name for gate in DATA_GATES)
     assert all(isinstance(outcome, GateOutcome) for outcome in outcomes.values())
@@ -111,7 +114,9 @@ def test_evaluate_data_gates_returns_exactly_the_data_gates():
 def test_evaluate_data_gates_reports_a_failure_under_its_gate_name():
     frame = training_frame()
 
-    outcomes = evaluate_data_gates(frame, GateLimits(min_rows=10), order_count=len(frame) + 1)
+    outcomes = evaluate_data_gates(
+        frame, repo_schema(), GateLimits(min_rows=10), order_count=len(frame) + 1
+    )
 
     assert blocking_failures(outcomes) == ["row_count_matches_orders"]
 
@@ -137,12 +142,37 @@ def test_rows_created_after_their_order_warn_by_default_and_block_when_configure
     frame = training_frame()
     frame[FEATURE_CREATED] = frame[EVENT_TIMESTAMP] + pd.Timedelta(hours=1)
 
-    default = evaluate_data_gates(frame, GateLimits(min_rows=1), order_count=len(frame))
+    default = evaluate_data_gates(
+        frame, repo_schema(), GateLimits(min_rows=1), order_count=len(frame)
+    )
     strict = evaluate_data_gates(
-        frame, GateLimits(min_rows=1, late_features_block=True), order_count=len(frame)
+        frame,
+        repo_schema(),
+        GateLimits(min_rows=1, late_features_block=True),
+        order_count=len(frame),
     )
 
     assert not default["features_created_before_order"].passed
     assert default["features_created_before_order"].warn_only
     assert "features_created_before_order" not in blocking_failures(default)
     assert blocking_failures(strict) == ["features_created_before_order"]
+
+
+def test_a_configured_range_replaces_the_repos_and_fails_the_range_gate():
+    frame = training_frame()
+    frame["avg_daily_trips"] = np.int32(30)
+
+    default = evaluate_data_gates(frame, repo_schema(), GateLimits(min_rows=1), len(frame))
+    narrowed = evaluate_data_gates(
+        frame,
+        repo_schema(),
+        GateLimits(min_rows=1, feature_maximums={"avg_daily_trips": 25}),
+        len(frame),
+    )
+
+    assert default["feature_values_in_range"].passed
+    failed = narrowed["feature_values_in_range"]
+    assert not failed.passed
+    assert failed.evidence["expected_ranges"]["avg_daily_trips"] == "[0, 25]"
+    assert failed.evidence["out_of_range"]["avg_daily_trips"]["rows"] == len(frame)
+    assert blocking_failures(narrowed) == ["feature_values_in_range"]

@@ -19,8 +19,10 @@ from training_assets.core.gates.champion_gates import (
 from training_assets.core.gates.limits import GateLimits
 from training_assets.core.ml.elastic_net import SKOPS_TRUSTED_TYPES, fit_elastic_net
 from training_assets.core.ml.metrics import slice_rmse
-from training_assets.core.schema import FEATURES
 from training_assets.defs.resources.mlflow import MlflowStore
+from training_assets_tests.repo_schema import repo_schema
+
+FEATURES = repo_schema().feature_names
 
 # --- the gate functions, on constructed values ---------------------------------------------
 

@@ -23,8 +23,11 @@ from training_assets.core.schema import (
     FEATURE_CREATED,
     FEATURE_TIMESTAMP,
     LABEL,
-    TRAINING_DTYPES,
 )
+from training_assets_tests.repo_schema import repo_schema
+
+SCHEMA = repo_schema()
+TRAINING_DTYPES = SCHEMA.dtypes
 
 
 def good_frame(n: int = 10) -> pd.DataFrame:
@@ -77,7 +80,7 @@ def test_good_frame_matches_the_schema():
 
 
 def test_no_unexpected_columns_passes_on_schema_columns():
-    outcome = no_unexpected_columns(good_frame())
+    outcome = no_unexpected_columns(good_frame(), SCHEMA)
 
     assert outcome == GateOutcome(
         passed=True,
@@ -87,7 +90,7 @@ def test_no_unexpected_columns_passes_on_schema_columns():
 
 
 def test_no_unexpected_columns_fails_on_extra_column():
-    outcome = no_unexpected_columns(good_frame().assign(driver_name="x"))
+    outcome = no_unexpected_columns(good_frame().assign(driver_name="x"), SCHEMA)
 
     assert not outcome.passed
     assert outcome.evidence["expected_columns"] == list(TRAINING_DTYPES)
@@ -96,7 +99,9 @@ def test_no_unexpected_columns_fails_on_extra_column():
 
 
 def test_no_unexpected_columns_reports_renamed_feature():
-    outcome = no_unexpected_columns(good_frame().rename(columns={"conv_rate": "conversion_rate"}))
+    outcome = no_unexpected_columns(
+        good_frame().rename(columns={"conv_rate": "conversion_rate"}), SCHEMA
+    )
 
     assert not outcome.passed
     assert outcome.evidence["unexpected_columns"] == ["conversion_rate"]
@@ -106,7 +111,7 @@ def test_no_unexpected_columns_reports_renamed_feature():
 
 
 def test_expected_columns_with_dtypes_passes_on_good_frame():
-    outcome = expected_columns_with_dtypes(good_frame())
+    outcome = expected_columns_with_dtypes(good_frame(), SCHEMA)
 
     assert outcome.passed
     assert outcome.evidence["missing_columns"] == []
@@ -118,12 +123,12 @@ def test_expected_columns_with_dtypes_passes_on_good_frame():
 
 def test_expected_columns_with_dtypes_ignores_extra_columns():
     # Extra columns are the job of no_unexpected_columns.
-    assert expected_columns_with_dtypes(good_frame().assign(extra=1)).passed
+    assert expected_columns_with_dtypes(good_frame().assign(extra=1), SCHEMA).passed
 
 
 def test_expected_columns_with_dtypes_fails_on_renamed_feature():
     outcome = expected_columns_with_dtypes(
-        good_frame().rename(columns={"conv_rate": "conversion_rate"})
+        good_frame().rename(columns={"conv_rate": "conversion_rate"}), SCHEMA
     )
 
     assert not outcome.passed
@@ -148,7 +153,7 @@ def test_expected_columns_with_dtypes_fails_on_wrong_dtype(column, bad_dtype, fo
     frame = good_frame()
     frame[column] = frame[column].astype(bad_dtype)
 
-    outcome = expected_columns_with_dtypes(frame)
+    outcome = expected_columns_with_dtypes(frame, SCHEMA)
 
     assert not outcome.passed
     assert outcome.evidence["missing_columns"] == []
@@ -163,7 +168,7 @@ def test_expected_columns_with_dtypes_fails_on_microsecond_timestamps():
     frame = good_frame()
     frame[EVENT_TIMESTAMP] = frame[EVENT_TIMESTAMP].astype("datetime64[us, UTC]")
 
-    outcome = expected_columns_with_dtypes(frame)
+    outcome = expected_columns_with_dtypes(frame, SCHEMA)
 
     assert not outcome.passed
     assert outcome.evidence["mistyped_columns"] == {
@@ -231,7 +236,7 @@ def test_feature_nulls_within_rate_passes_at_the_limit():
     frame = good_frame(10)
     frame.loc[[0, 1], "avg_daily_trips"] = np.nan  # 20 %, equal to the limit
 
-    outcome = feature_nulls_within_rate(frame, max_null_rate=0.2)
+    outcome = feature_nulls_within_rate(frame, SCHEMA, max_null_rate=0.2)
 
     assert outcome.passed
     assert outcome.evidence == {
@@ -246,7 +251,7 @@ def test_feature_nulls_within_rate_fails_above_the_limit():
     frame = good_frame(10)
     frame.loc[[0, 1, 2], "avg_daily_trips"] = np.nan  # 30 %
 
-    outcome = feature_nulls_within_rate(frame, max_null_rate=0.2)
+    outcome = feature_nulls_within_rate(frame, SCHEMA, max_null_rate=0.2)
 
     assert not outcome.passed
     assert outcome.evidence["max_null_rate"] == 0.2
@@ -258,7 +263,7 @@ def test_feature_nulls_within_rate_fails_above_the_limit():
 def test_feature_nulls_within_rate_fails_when_a_feature_is_renamed():
     frame = good_frame().rename(columns={"conv_rate": "conversion_rate"})
 
-    outcome = feature_nulls_within_rate(frame, max_null_rate=0.5)
+    outcome = feature_nulls_within_rate(frame, SCHEMA, max_null_rate=0.5)
 
     assert not outcome.passed
     assert "conv_rate" not in outcome.evidence["null_rates"]
@@ -267,7 +272,7 @@ def test_feature_nulls_within_rate_fails_when_a_feature_is_renamed():
 def test_feature_nulls_within_rate_names_a_missing_feature():
     frame = good_frame().rename(columns={"conv_rate": "conversion_rate"})
 
-    outcome = feature_nulls_within_rate(frame, max_null_rate=0.5)
+    outcome = feature_nulls_within_rate(frame, SCHEMA, max_null_rate=0.5)
 
     assert "conv_rate" in outcome.description or "conv_rate" in str(outcome.evidence)
 
@@ -310,10 +315,10 @@ def test_row_count_matches_orders_fails_on_mismatch(orders, difference):
 
 
 def test_values_in_range_pass_on_valid_rates_and_trips():
-    outcome = feature_values_in_range(table())
+    outcome = feature_values_in_range(table(), SCHEMA)
 
     assert outcome.passed
-    assert outcome.evidence["expected_ranges"]["conv_rate"] == "[0.0, 1.0]"
+    assert outcome.evidence["expected_ranges"]["conv_rate"] == "[0, 1]"
 
 
 def test_values_out_of_range_are_named_with_examples():
@@ -321,7 +326,7 @@ def test_values_out_of_range_are_named_with_examples():
     frame.loc[3, "acc_rate"] = 1.7
     frame.loc[5, "avg_daily_trips"] = -2.0
 
-    outcome = feature_values_in_range(frame)
+    outcome = feature_values_in_range(frame, SCHEMA)
 
     assert not outcome.passed
     assert outcome.evidence["out_of_range"] == {
@@ -383,8 +388,8 @@ def test_the_dtype_verdict_is_the_same_whether_or_not_some_order_lacks_features(
     with_gaps["avg_daily_trips"] = with_gaps["avg_daily_trips"].astype("float64")
     with_gaps.loc[3, "avg_daily_trips"] = np.nan
 
-    assert expected_columns_with_dtypes(healthy).passed
-    assert expected_columns_with_dtypes(with_gaps).passed
+    assert expected_columns_with_dtypes(healthy, SCHEMA).passed
+    assert expected_columns_with_dtypes(with_gaps, SCHEMA).passed
 
 
 def test_an_integer_feature_holding_fractions_is_named():
@@ -393,7 +398,7 @@ def test_an_integer_feature_holding_fractions_is_named():
     frame.loc[3, "avg_daily_trips"] = np.nan
     frame.loc[4, "avg_daily_trips"] = 2.5
 
-    outcome = expected_columns_with_dtypes(frame)
+    outcome = expected_columns_with_dtypes(frame, SCHEMA)
 
     assert not outcome.passed
     assert outcome.evidence["mistyped_columns"] == {

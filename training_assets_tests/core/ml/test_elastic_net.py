@@ -5,7 +5,10 @@ import pandas as pd
 from sklearn.linear_model import ElasticNet
 
 from training_assets.core.ml.elastic_net import coefficients, fit_elastic_net
-from training_assets.core.schema import FEATURES, LABEL
+from training_assets.core.schema import LABEL
+from training_assets_tests.repo_schema import repo_schema
+
+FEATURES = repo_schema().feature_names
 
 
 def linear_data(n: int = 2000, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:

@@ -5,7 +5,10 @@ import pandas as pd
 import pytest
 
 from training_assets.core.ml.split import split_frame
-from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES, LABEL
+from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL
+from training_assets_tests.repo_schema import repo_schema
+
+FEATURES = repo_schema().feature_names
 
 
 def training_table(n: int = 100, seed: int = 0) -> pd.DataFrame:
@@ -24,7 +27,7 @@ def training_table(n: int = 100, seed: int = 0) -> pd.DataFrame:
 
 @pytest.mark.parametrize(("test_size", "n_test"), [(0.2, 20), (0.25, 25), (0.5, 50)])
 def test_split_sizes_match_test_size(test_size, n_test):
-    split = split_frame(training_table(100), test_size=test_size, random_seed=1)
+    split = split_frame(training_table(100), FEATURES, test_size=test_size, random_seed=1)
 
     assert len(split.test_x) == len(split.test_y) == n_test
     assert len(split.train_x) == len(split.train_y) == 100 - n_test
@@ -32,7 +35,7 @@ def test_split_sizes_match_test_size(test_size, n_test):
 
 def test_split_partitions_the_rows():
     frame = training_table(100)
-    split = split_frame(frame, test_size=0.3, random_seed=1)
+    split = split_frame(frame, FEATURES, test_size=0.3, random_seed=1)
 
     train_rows, test_rows = set(split.train_x.index), set(split.test_x.index)
     assert train_rows.isdisjoint(test_rows)
@@ -44,8 +47,8 @@ def test_split_partitions_the_rows():
 
 def test_split_same_seed_gives_same_split():
     frame = training_table(100)
-    first = split_frame(frame, test_size=0.2, random_seed=7)
-    second = split_frame(frame, test_size=0.2, random_seed=7)
+    first = split_frame(frame, FEATURES, test_size=0.2, random_seed=7)
+    second = split_frame(frame, FEATURES, test_size=0.2, random_seed=7)
 
     pd.testing.assert_frame_equal(first.train_x, second.train_x)
     pd.testing.assert_frame_equal(first.test_x, second.test_x)
@@ -55,15 +58,15 @@ def test_split_same_seed_gives_same_split():
 
 def test_split_different_seed_gives_different_split():
     frame = training_table(100)
-    first = split_frame(frame, test_size=0.2, random_seed=7)
-    second = split_frame(frame, test_size=0.2, random_seed=8)
+    first = split_frame(frame, FEATURES, test_size=0.2, random_seed=7)
+    second = split_frame(frame, FEATURES, test_size=0.2, random_seed=8)
 
     assert set(first.test_x.index) != set(second.test_x.index)
 
 
 def test_split_x_holds_only_features_and_y_only_label():
     frame = training_table(50).assign(extra=1.0)
-    split = split_frame(frame, test_size=0.2, random_seed=0)
+    split = split_frame(frame, FEATURES, test_size=0.2, random_seed=0)
 
     assert list(split.train_x.columns) == list(FEATURES)
     assert list(split.test_x.columns) == list(FEATURES)
@@ -76,4 +79,4 @@ def test_split_x_holds_only_features_and_y_only_label():
 @pytest.mark.parametrize("test_size", [0, 1, -0.1, 1.5, float("nan")])
 def test_split_rejects_bad_test_size(test_size):
     with pytest.raises(ValueError, match="test_size must be in \\(0, 1\\)"):
-        split_frame(training_table(20), test_size=test_size, random_seed=0)
+        split_frame(training_table(20), FEATURES, test_size=test_size, random_seed=0)

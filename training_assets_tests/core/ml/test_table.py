@@ -12,8 +12,10 @@ from training_assets.core.schema import (
     FEATURE_TIMESTAMP,
     LABEL,
     PROVENANCE_PREFIX,
-    TRAINING_COLUMNS,
+    FeatureSpec,
+    TrainingSchema,
 )
+from training_assets_tests.repo_schema import repo_schema
 
 STAMP = f"{PROVENANCE_PREFIX}driver_stats__timestamp"
 CREATED = f"{PROVENANCE_PREFIX}driver_stats__created"
@@ -85,7 +87,8 @@ def joined_like_feast(orders: pd.DataFrame) -> pd.DataFrame:
 
 def rebuilt(joined: pd.DataFrame) -> pd.DataFrame:
     """as_training_table on the Arrow table of `joined`, back as a frame to assert on."""
-    return as_training_table(pa.Table.from_pandas(joined, preserve_index=False)).to_pandas()
+    table = pa.Table.from_pandas(joined, preserve_index=False)
+    return as_training_table(table, repo_schema()).to_pandas()
 
 
 def test_as_training_table_restores_input_order():
@@ -105,7 +108,7 @@ def test_as_training_table_drops_position_and_orders_columns():
 
     assert ORDER_POSITION not in table.columns
     # Schema columns first in schema order, unknown ones after them in the order found.
-    assert list(table.columns) == list(TRAINING_COLUMNS) + ["zz_unknown", "aa_unknown"]
+    assert list(table.columns) == list(repo_schema().columns) + ["zz_unknown", "aa_unknown"]
 
 
 def test_as_training_table_turns_the_provenance_into_utc_feature_times():
@@ -141,7 +144,14 @@ def test_features_are_cast_to_their_declared_types_when_they_fit():
     joined["conv_rate"] = np.array([0.1, 0.2, 0.3, 0.4, 0.5], dtype=np.float64)
     joined["avg_daily_trips"] = np.array([10, 11, 12, 13, 14], dtype=np.int64)
     joined["acc_rate"] = [1.0, 2.5, 3.0, 4.0, 5.0]
-    declared = {"conv_rate": pa.float32(), "avg_daily_trips": pa.int32(), "acc_rate": pa.int32()}
+    declared = TrainingSchema(
+        "service",
+        (
+            FeatureSpec("conv_rate", "float32"),
+            FeatureSpec("avg_daily_trips", "int32"),
+            FeatureSpec("acc_rate", "int32"),
+        ),
+    )
 
     table = as_training_table(pa.Table.from_pandas(joined, preserve_index=False), declared)
 

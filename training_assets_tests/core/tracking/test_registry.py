@@ -5,10 +5,20 @@ import http.server
 import threading
 
 import mlflow
+import mlflow.sklearn
 import pytest
 from mlflow.exceptions import MlflowException
+from sklearn.dummy import DummyRegressor
 
-from training_assets.core.tracking.registry import champion_version
+from training_assets.core.tracking.registry import (
+    COMPLETE,
+    PENDING,
+    REGISTRATION_TAG,
+    ChampionMoved,
+    champion_version,
+    finish_or_remove_pending,
+    register_with_alias,
+)
 
 
 def test_no_model_and_no_alias_mean_no_champion(tmp_path):
@@ -51,3 +61,71 @@ def test_a_server_error_fails_closed(failing_server, monkeypatch):
 
     with pytest.raises(MlflowException):
         champion_version(client, "model", "champion")
+
+
+# --- registration on a real sqlite store ---------------------------------------------------
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A sqlite MLflow store as the process's tracking store, with a helper that logs a model."""
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("e", artifact_location=(tmp_path / "a").as_uri())
+
+    def logged(status: str = "FINISHED") -> tuple[str, str]:
+        run = client.create_run(experiment)
+        with mlflow.start_run(run_id=run.info.run_id):
+            info = mlflow.sklearn.log_model(
+                DummyRegressor().fit([[0.0], [1.0]], [0.0, 1.0]), name="model"
+            )
+        if status != "RUNNING":
+            client.set_terminated(run.info.run_id, status=status)
+        else:
+            client.update_run(run.info.run_id, status="RUNNING")
+        return run.info.run_id, info.model_uri
+
+    yield client, logged
+    mlflow.set_tracking_uri(None)
+
+
+def test_registration_refuses_when_the_champion_moved_since_the_gates(store):
+    client, logged = store
+    first_run, first_uri = logged()
+    second_run, second_uri = logged()
+    register_with_alias(client, "m", "champion", first_uri, first_run, expected_champion=None)
+
+    with pytest.raises(ChampionMoved, match="is version 1 now, but this run's gates compared"):
+        register_with_alias(client, "m", "champion", second_uri, second_run, expected_champion=None)
+
+    assert [int(v.version) for v in client.search_model_versions("name='m'")] == [1]
+
+
+def test_half_made_versions_are_finished_removed_or_left_to_their_running_registration(store):
+    client, logged = store
+    client.create_registered_model("m")
+
+    def pending(status: str) -> int:
+        run_id, uri = logged(status)
+        version = mlflow.register_model(uri, "m", tags={REGISTRATION_TAG: PENDING})
+        return int(version.version)
+
+    dead, aliased, in_progress = pending("FAILED"), pending("FAILED"), pending("RUNNING")
+    client.set_registered_model_alias("m", "champion", aliased)
+
+    done = finish_or_remove_pending(client, "m", "champion")
+
+    assert done == {"finished": [aliased], "removed": [dead]}
+    left = {
+        int(v.version): v.tags[REGISTRATION_TAG] for v in client.search_model_versions("name='m'")
+    }
+    assert left == {aliased: COMPLETE, in_progress: PENDING}
+
+
+def test_a_model_name_with_a_quote_is_refused_before_the_registry_is_asked(store):
+    client, logged = store
+    run_id, uri = logged()
+
+    with pytest.raises(ValueError, match=r"model name \"m'x\" must be letters"):
+        register_with_alias(client, "m'x", "champion", uri, run_id)

@@ -302,3 +302,51 @@ def test_json_rejects_unserialisable_record_and_keeps_the_old_one(base):
 
     assert load(manager, "evaluation") == {"version": 1}
     assert listing(base) == ["evaluation.json"]
+
+
+# --- one folder per run ----------------------------------------------------------------------
+
+
+def test_each_run_writes_its_own_folder_and_old_ones_are_pruned(tmp_path, instance, monkeypatch):
+    from dagster import asset, materialize
+
+    from training_assets.defs.resources import io_managers
+    from training_assets.defs.resources.io_managers import JsonIOManagerResource
+
+    monkeypatch.setattr(io_managers, "KEEP_FINISHED_SECONDS", 0)
+
+    @asset(io_manager_key="json")
+    def record() -> dict:
+        return {"n": 1}
+
+    @asset(io_manager_key="json")
+    def reader(record: dict) -> dict:
+        return {"read": record["n"]}
+
+    resources = {"json": JsonIOManagerResource(base_path=str(tmp_path / "assets"))}
+    runs = tmp_path / "assets" / "runs"
+    first = materialize([record, reader], instance=instance, resources=resources)
+    assert (runs / first.run_id / "record.json").exists()
+    # Only the reader: it loads the record from the run that materialized it.
+    second = materialize(
+        [record, reader], instance=instance, resources=resources, selection=["reader"]
+    )
+    assert second.output_for_node("reader") == {"read": 1}
+    assert not (runs / second.run_id / "record.json").exists()
+    leftover = runs / first.run_id / ".record.json.0123.tmp"
+    leftover.write_text("half")
+    # Two more reader runs. When the last one writes, the first run's folder still holds
+    # record's latest materialization, so it stays, without the temp file a crash would leave;
+    # the second run's reader was superseded by the third's, so its folder goes.
+    third = materialize(
+        [reader, record], instance=instance, resources=resources, selection=["reader"]
+    )
+    fourth = materialize(
+        [reader, record], instance=instance, resources=resources, selection=["reader"]
+    )
+
+    assert fourth.success
+    assert sorted(p.name for p in runs.iterdir()) == sorted(
+        [first.run_id, third.run_id, fourth.run_id]
+    )
+    assert not leftover.exists()

@@ -1,0 +1,61 @@
+"""The data snapshot a training run is for, and the checks that it trained on exactly that.
+
+A run is requested for given contents of the orders and the feature file (the new-data sensor
+pins their digests in the run's tags). When its step runs, the files must still hold those
+contents, and they must not change while the step reads them; otherwise the run would train
+on data nobody asked for, under tags that name other data.
+"""
+
+from pathlib import Path
+
+from training_assets.core.data import fingerprints
+
+
+class SnapshotChanged(RuntimeError):
+    """The data differs from the snapshot the run was requested for, or changed mid-read."""
+
+
+def verify_requested(requested: dict[str, str], found: dict[str, str]) -> None:
+    """Each pinned version in `requested` equals the one `found` now.
+
+    Raises:
+        SnapshotChanged: naming each input with the version requested and the one found.
+    """
+    differing = {
+        name: (version, found.get(name))
+        for name, version in requested.items()
+        if version and found.get(name) != version
+    }
+    if differing:
+        detail = "; ".join(
+            f"{name}: requested {want[:12]}, found {(got or 'nothing')[:12]}"
+            for name, (want, got) in differing.items()
+        )
+        raise SnapshotChanged(
+            f"the data changed after this run was requested ({detail}). It trains on nothing "
+            "rather than on data it was not requested for; the new-data sensor requests a run "
+            "for the data as it is now."
+        )
+
+
+def file_states(files: list[Path]) -> dict[str, list[int]]:
+    """Size and modification time of each file, which any write changes."""
+    return fingerprints.signatures(files)
+
+
+def verify_unchanged(before: dict[str, list[int]], files: list[Path]) -> None:
+    """The files are the same set, of the same sizes and times, as `before`.
+
+    Raises:
+        SnapshotChanged: naming the files that changed, appeared or went away.
+    """
+    after = file_states([path for path in files if path.exists()])
+    changed = sorted(
+        name for name in set(before) | set(after) if before.get(name) != after.get(name)
+    )
+    if changed:
+        raise SnapshotChanged(
+            f"files changed while this run read them: {changed}. Write new data to a new "
+            "file and move it into place, or wait for the run to finish; the new-data sensor "
+            "requests a run once the files hold still."
+        )

@@ -1,0 +1,26 @@
+"""The materialization of an asset that a run reads: its own, else the latest.
+
+Two runs can be in progress at once, so "the latest materialization" may be another run's.
+A run that materialized an asset itself reads its own; only an asset it did not materialize
+comes from the latest run that did.
+"""
+
+from dagster import AssetKey, DagsterEventType, DagsterInstance, EventLogEntry
+
+
+def materialization_for(
+    instance: DagsterInstance, run_id: str, key: AssetKey
+) -> EventLogEntry | None:
+    """The event of `key`'s materialization in run `run_id`, else its latest, else None."""
+    records = instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    own = [
+        record.event_log_entry
+        for record in records
+        if record.event_log_entry.dagster_event is not None
+        and record.event_log_entry.dagster_event.asset_key == key
+    ]
+    if own:
+        return own[-1]
+    return instance.get_latest_materialization_event(key)

@@ -1,0 +1,17 @@
+"""The Dagster run tags this project reads and writes, named once."""
+
+TAG_PREFIX = "training_assets"
+TRIGGER_TAG = f"{TAG_PREFIX}/trigger"
+# The data snapshot of a run: pinned by the request that made it (the new-data sensor), else by
+# training_data when it starts reading.
+ORDERS_VERSION_TAG = f"{TAG_PREFIX}/orders_version"
+STATS_VERSION_TAG = f"{TAG_PREFIX}/driver_stats_version"
+# Matched by the run queue's limit in dagster_home/dagster.yaml: one queued training at a time.
+SERIAL_TAG = f"{TAG_PREFIX}/serial"
+# Where a run's process lives, so that a run whose process died can be told from a slow one.
+HOST_TAG = f"{TAG_PREFIX}/host"
+PID_TAG = f"{TAG_PREFIX}/pid"
+# Set on a run found dead: the new-data sensor requests its data again.
+DIED_TAG = f"{TAG_PREFIX}/process_died"
+# The tag dagster-mlflow puts on the MLflow run of a Dagster run.
+DAGSTER_RUN_TAG = "dagster_run_id"

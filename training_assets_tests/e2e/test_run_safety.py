@@ -108,11 +108,11 @@ def test_two_runs_at_once_each_register_only_their_own_model(
     open_instance(home).dispose()
     first = cli_run(working_area, home, "first", config=alpha(0.05))
     second = cli_run(working_area, home, "second", config=alpha(0.5), launch=second_launch)
-    launched = [first, second]
     codes = [finish(*first), finish(*second)]
+    texts = {log.name: log.read_text() for _, log in (first, second)}
     logs = "\n".join(
-        f"--- {log.name} (exit {code})\n{log.read_text()[-3000:]}"
-        for (_, log), code in zip(launched, codes, strict=True)
+        f"--- {name} (exit {code})\n{text[-3000:]}"
+        for (name, text), code in zip(texts.items(), codes, strict=True)
     )
 
     instance = open_instance(home)
@@ -139,7 +139,8 @@ def test_two_runs_at_once_each_register_only_their_own_model(
         evaluations = instance.fetch_materializations(AssetKey("evaluation"), limit=10).records
         [evaluated] = [record for record in evaluations if record.run_id == run_id]
         champion = evaluated.asset_materialization.metadata.get("champion_version")
-        moved_meanwhile = "another run registered meanwhile" in logs
+        [own_log] = [text for text in texts.values() if run_id in text]
+        moved_meanwhile = "another run registered meanwhile" in own_log
         judged_against_other = champion is not None and champion.value in registered_by.values()
         assert moved_meanwhile or judged_against_other, (
             f"run {run_id} registered nothing, judged against champion {champion}\n{logs}"

@@ -15,6 +15,7 @@ from dagster._core.instance.ref import InstanceRef
 from training_assets.core import paths
 from training_assets.definitions import defs
 from training_assets.defs.resources.feast import FeastResource
+from training_assets_tests.core.features.test_materialize import joined_after_newest_row, online
 from training_assets_tests.e2e.servers import mlflow_server
 from training_assets_tests.services import (
     POSTGRES,
@@ -126,3 +127,22 @@ def test_the_redis_online_store_serves_what_was_written(feast_on_services):
 
     assert online["conv_rate"].tolist() == [0.25, 0.75]
     assert online["avg_daily_trips"].tolist() == [12, 30]
+
+
+def test_materialized_redis_features_equal_the_training_join_after_the_newest_row(
+    feast_on_services,
+):
+    feast = FeastResource()
+    feast.apply()
+
+    [loaded] = feast.materialize_online()
+
+    store = feast.store()
+    assert store.config.online_store.type == "redis"
+    assert loaded["how"] == "initial"
+    expected = joined_after_newest_row(store, feast.resolved_driver_stats_path())
+    served = online(store, expected.index)
+    assert not served.isna().any().any()
+    pd.testing.assert_frame_equal(served, expected, check_dtype=False)
+    [again] = feast.materialize_online()
+    assert again["how"] == "up to date"

@@ -30,7 +30,9 @@ writer appended to (`write_to_offline_store`, a push to the offline store) hold 
 ISO 8601 text; the join reads text times as it reads timestamps.
 
 The DuckDB store's own code still runs for materialization, `pull_latest_from_table_or_query`,
-`pull_all_from_table_or_query` (which reads saved datasets back) and offline writes. Its join
+`pull_all_from_table_or_query` (which reads saved datasets back) and offline writes; the two
+pulls read nanosecond timestamp columns (pandas' default in parquet, and what Feast's own data
+generator writes) as microseconds, which the DuckDB store's time filter fails on otherwise. Its join
 is used instead of the ASOF join, with a warning that names the reason, in exactly three cases:
 a SQL-string entity frame, requested on-demand feature views, and a view whose source is not a
 parquet FileSource.
@@ -38,7 +40,7 @@ parquet FileSource.
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -50,8 +52,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from feast.data_source import DataSource
 from feast.feature_view import FeatureView
+from feast.infra.offline_stores import duckdb as feast_duckdb
 from feast.infra.offline_stores.duckdb import DuckDBOfflineStore, DuckDBOfflineStoreConfig
 from feast.infra.offline_stores.file_source import FileSource
+from feast.infra.offline_stores.ibis import (
+    pull_all_from_table_or_query_ibis,
+    pull_latest_from_table_or_query_ibis,
+)
 from feast.infra.offline_stores.offline_store import RetrievalJob, RetrievalMetadata
 from feast.infra.offline_stores.offline_utils import infer_event_timestamp_from_entity_df
 from feast.infra.registry.base_registry import BaseRegistry
@@ -168,6 +175,80 @@ class AsofDuckDBOfflineStore(DuckDBOfflineStore):
             metadata,
             str(config.repo_path),
         )
+
+    @staticmethod
+    def pull_latest_from_table_or_query(
+        config: RepoConfig,
+        data_source: DataSource,
+        join_key_columns: list[str],
+        feature_name_columns: list[str],
+        timestamp_field: str,
+        created_timestamp_column: str | None,
+        start_date: datetime,
+        end_date: datetime,
+    ) -> RetrievalJob:
+        """The latest row per key in a time range, as `feast materialize` reads it."""
+        return pull_latest_from_table_or_query_ibis(
+            config=config,
+            data_source=data_source,
+            join_key_columns=join_key_columns,
+            feature_name_columns=feature_name_columns,
+            timestamp_field=timestamp_field,
+            created_timestamp_column=created_timestamp_column,
+            start_date=start_date,
+            end_date=end_date,
+            data_source_reader=_read_in_microseconds,
+            data_source_writer=feast_duckdb._write_data_source,
+            staging_location=config.offline_store.staging_location,
+            staging_location_endpoint_override=config.offline_store.staging_location_endpoint_override,
+        )
+
+    @staticmethod
+    def pull_all_from_table_or_query(
+        config: RepoConfig,
+        data_source: DataSource,
+        join_key_columns: list[str],
+        feature_name_columns: list[str],
+        timestamp_field: str,
+        created_timestamp_column: str | None = None,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> RetrievalJob:
+        """Every row in a time range, as saved datasets and batch materialization read them."""
+        return pull_all_from_table_or_query_ibis(
+            config=config,
+            data_source=data_source,
+            join_key_columns=join_key_columns,
+            feature_name_columns=feature_name_columns,
+            timestamp_field=timestamp_field,
+            created_timestamp_column=created_timestamp_column,
+            start_date=start_date,
+            end_date=end_date,
+            data_source_reader=_read_in_microseconds,
+            data_source_writer=feast_duckdb._write_data_source,
+            staging_location=config.offline_store.staging_location,
+            staging_location_endpoint_override=config.offline_store.staging_location_endpoint_override,
+        )
+
+
+def _read_in_microseconds(data_source: DataSource, repo_path: str):
+    """The DuckDB store's reader, with nanosecond timestamp columns cast to microseconds.
+
+    DuckDB reads nanosecond parquet times as TIMESTAMP(TZ)_NS, a type ibis does not know and
+    that DuckDB cannot cast to the naive TIMESTAMP the store's time range is compared with
+    ("Unimplemented type for cast (TIMESTAMPTZ_NS -> TIMESTAMP)").
+    """
+    import ibis.expr.datatypes as dt
+
+    table = feast_duckdb._read_data_source(data_source, repo_path)
+    casts = {}
+    for name, dtype in table.schema().items():
+        kind = str(dtype) if dtype.is_unknown() else ""
+        if "TIMESTAMPTZ_NS" in kind:
+            casts[name] = table[name].cast(dt.Timestamp(timezone="UTC"))
+        elif "TIMESTAMP_NS" in kind:
+            casts[name] = table[name].cast(dt.Timestamp())
+    return table.mutate(**casts) if casts else table
 
 
 class AsofRetrievalJob(RetrievalJob):

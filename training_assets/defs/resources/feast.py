@@ -103,6 +103,11 @@ class FeastResource(ConfigurableResource):
             self.store(), self.resolved_repo_path(), self.resolved_driver_stats_path()
         )
 
+    def materialize_online(self) -> list[dict[str, Any]]:
+        """Load the newest values of the configured service's features into the online store:
+        a view's whole range the first time, then what is new since the last load."""
+        return feast_repo.materialize_online(self.store(), self.feature_service)
+
     def training_schema(self) -> TrainingSchema:
         """The features of the configured service as the applied registry holds them."""
         return feast_repo.applied_schema(self.store(), self.feature_service)

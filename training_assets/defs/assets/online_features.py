@@ -1,0 +1,31 @@
+"""The online store, loaded from the offline data for serving."""
+
+from dagster import AssetExecutionContext, MetadataValue, asset
+
+from training_assets.defs.assets.feature_store import feature_store
+from training_assets.defs.resources.feast import FeastResource
+
+
+@asset(
+    group_name="serving",
+    deps=[feature_store, "driver_stats_source"],
+    kinds={"feast"},
+    code_version="1",
+)
+def online_features(context: AssetExecutionContext, feast: FeastResource) -> None:
+    """The newest feature values of the model's FeatureService in Feast's online store (sqlite
+    on the embedded defaults, Redis on the production profile), as `feast materialize` loads
+    them: the data's whole range the first time, then incrementally."""
+    loaded = feast.materialize_online()
+    for view in loaded:
+        context.log.info(
+            f"{view['view']}: {view['how']}"
+            + (f", {view['start']} to {view['end']}" if view["start"] else "")
+        )
+    context.add_output_metadata(
+        {
+            # The type only: a Redis connection string carries its password in plain text.
+            "online_store": feast.store().config.online_store.type,
+            "views": MetadataValue.json(loaded),
+        }
+    )

@@ -32,11 +32,14 @@ setup(
             "psutil>=7,<8",
         ],
         # The production profile (deploy/): Dagster's storage and Feast's SQL registry on
-        # PostgreSQL through psycopg2, and Feast's Redis online store.
+        # PostgreSQL through psycopg2, Feast's Redis online store, and the executors a
+        # deployment can choose (TRAINING_ASSETS_EXECUTOR): Celery workers and Kubernetes Jobs.
         "production": [
             "dagster-postgres>=0.29,<0.30",
             "psycopg2-binary>=2.9,<3",
             "redis>=5,<9",
+            "dagster-celery>=0.29,<0.30",
+            "dagster-k8s>=0.29,<0.30",
         ],
     },
 )

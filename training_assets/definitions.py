@@ -2,7 +2,6 @@
 
 from dagster import (
     Definitions,
-    in_process_executor,
     load_asset_checks_from_package_module,
     load_assets_from_package_module,
 )
@@ -15,6 +14,7 @@ from training_assets.defs.automation.sensors import (
     drift_retrain_sensor,
     new_training_data_sensor,
 )
+from training_assets.defs.executors import training_executor
 from training_assets.defs.resources import embedded_defaults
 
 defs = Definitions(
@@ -24,6 +24,7 @@ defs = Definitions(
     sensors=[new_training_data_sensor, drift_retrain_sensor, dead_run_sensor],
     schedules=[weekly_training_schedule],
     resources=embedded_defaults(),
-    # Materializations started from the UI take the same single-process path as training_job.
-    executor=in_process_executor,
+    # In process unless the deployment or run config chooses otherwise (defs/executors.py);
+    # training_job and materializations started from the UI take the same executor.
+    executor=training_executor(),
 )

@@ -2,92 +2,32 @@
 runs killed with SIGKILL at named points and healed, an MLflow server stopped mid-run, and a
 password in the tracking URI searched for in every store and log afterwards."""
 
-import os
-import shutil
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import mlflow
 import pytest
-import yaml
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter, build_sensor_context
-from dagster._core.instance.ref import InstanceRef
+from dagster import AssetKey, DagsterRunStatus, RunsFilter, build_sensor_context
 
-from training_assets.core import faults, paths
+from training_assets.core import faults
 from training_assets.defs.automation.sensors import dead_run_sensor, new_training_data_sensor
 from training_assets.defs.resources.feast import FeastResource
 from training_assets.defs.resources.mlflow import MlflowStore
 from training_assets.defs.resources.orders import OrdersSource
 from training_assets.defs.tags import DIED_TAG
+from training_assets_tests.e2e.cli import (
+    JOB,
+    MATERIALIZE_ALL,
+    RUN_TIMEOUT_S,
+    cli_run,
+    finish,
+    open_instance,
+)
 from training_assets_tests.e2e.servers import MlflowServer, mlflow_server
 
 pytestmark = pytest.mark.slow
 
 MODEL_NAME = "sklearn-elastic-net-reg"
-RUN_TIMEOUT_S = 300
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    """A DAGSTER_HOME with the instance config the project ships."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(paths.PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    return home
-
-
-def open_instance(home: Path) -> DagsterInstance:
-    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
-
-
-JOB = ("job", "execute", "-m", "training_assets.definitions", "-j", "training_job")
-# What "Materialize all" in the UI launches: an asset job run without training_job's tags.
-MATERIALIZE_ALL = ("asset", "materialize", "-m", "training_assets.definitions", "--select")
-
-
-def cli_run(
-    area: Path,
-    home: Path,
-    name: str,
-    env: dict | None = None,
-    config: dict | None = None,
-    launch: tuple[str, ...] = JOB,
-) -> tuple[subprocess.Popen, Path]:
-    """Start `dagster job execute` of training_job (or another `launch`) in a process of its
-    own; returns it and the file its output goes to."""
-    command = [str(Path(sys.executable).parent / "dagster"), *launch]
-    if config:
-        config_path = area.parent / f"{name}.yaml"
-        config_path.write_text(yaml.safe_dump(config))
-        command += ["-c", str(config_path)]
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
-    environment.update(
-        {"DAGSTER_HOME": str(home), paths.WORKING_AREA_ENV: str(area), **(env or {})}
-    )
-    log = area.parent / f"{name}.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=paths.PROJECT_ROOT,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return process, log
-
-
-def finish(process: subprocess.Popen, log: Path, timeout: float = RUN_TIMEOUT_S) -> int:
-    """The process's exit code; stopped by its id when it overstays."""
-    try:
-        return process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-        pytest.fail(f"{process.args} ran over {timeout}s:\n{log.read_text()[-3000:]}")
 
 
 def alpha(model: float) -> dict:

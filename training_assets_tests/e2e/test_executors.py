@@ -1,0 +1,154 @@
+"""training_job under each executor a deployment can choose, with real processes: in process
+(the default), one process per step (multiprocess) and Celery workers on a Redis broker. Each
+gives one MLflow run per Dagster run, and the same metrics."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster import DagsterRunStatus
+
+from training_assets.core import paths
+from training_assets.defs.executors import EXECUTOR_ENV
+from training_assets.defs.tags import PID_TAG
+from training_assets_tests.e2e.cli import cli_run, finish, open_instance
+from training_assets_tests.services import REDIS_HOST, REDIS_PORT, redis_database
+
+pytestmark = pytest.mark.slow
+
+EXPERIMENT = "driver-trip-completion"
+METRICS = ("rmse", "mae", "baseline_rmse")
+
+
+def mlflow_runs_by_dagster_run(client) -> dict[str, list]:
+    experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    runs: dict[str, list] = {}
+    for run in client.search_runs([experiment]):
+        runs.setdefault(run.data.tags["dagster_run_id"], []).append(run)
+    return runs
+
+
+def run_in_process_then(working_area, home, mlflow_client, name, config, env=None):
+    """Train in process, then under the executor that `config` and `env` choose; returns the
+    two MLflow runs, each its Dagster run's only one, and the second Dagster run."""
+    baseline = cli_run(working_area, home, "in_process")
+    assert finish(*baseline) == 0, baseline[1].read_text()[-3000:]
+    chosen = cli_run(working_area, home, name, env=env, config=config)
+    assert finish(*chosen) == 0, chosen[1].read_text()[-3000:]
+
+    instance = open_instance(home)
+    dagster_runs = list(reversed(instance.get_runs()))  # newest first, as stored
+    assert [run.status for run in dagster_runs] == [DagsterRunStatus.SUCCESS] * 2
+    by_run = mlflow_runs_by_dagster_run(mlflow_client)
+    assert sorted(by_run) == sorted(run.run_id for run in dagster_runs)
+    mlflow_runs = []
+    for dagster_run in dagster_runs:
+        [only] = by_run[dagster_run.run_id]
+        assert only.info.status == "FINISHED"
+        mlflow_runs.append(only)
+    return mlflow_runs, dagster_runs[1], chosen[0]
+
+
+def assert_same_metrics(first, second):
+    for metric in METRICS:
+        assert second.data.metrics[metric] == pytest.approx(first.data.metrics[metric]), metric
+
+
+def test_multiprocess_chosen_by_run_config(working_area, home, mlflow_client):
+    config = {"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}}
+
+    (baseline, chosen), run, process = run_in_process_then(
+        working_area, home, mlflow_client, "multiprocess", config
+    )
+
+    assert_same_metrics(baseline, chosen)
+    # The run is claimed by the process that orchestrates it, not by a step process that
+    # comes and goes: a healer would take the run for dead once that step was over.
+    assert run.tags[PID_TAG].split(":")[0] == str(process.pid)
+    steps = instance_step_pids(home, run.run_id)
+    assert len(steps) > 1 and process.pid not in steps
+
+
+def instance_step_pids(home: Path, run_id: str) -> set[int]:
+    """The processes that ran the run's steps, as their step events record them."""
+    records = open_instance(home).all_logs(run_id)
+    return {
+        record.dagster_event.pid
+        for record in records
+        if record.dagster_event is not None
+        and record.dagster_event.event_type_value == "STEP_START"
+    }
+
+
+@pytest.mark.services
+def test_celery_workers_on_a_redis_broker_chosen_by_the_environment(
+    working_area, home, mlflow_client, tmp_path
+):
+    with redis_database() as index:
+        broker = f"redis://{REDIS_HOST}:{REDIS_PORT}/{index}"
+        settings = {"execution": {"config": {"broker": broker, "backend": broker}}}
+        worker_config = tmp_path / "celery.yaml"
+        worker_config.write_text(yaml.safe_dump(settings))
+        worker = start_celery_worker(working_area, home, worker_config, tmp_path / "worker.log")
+        try:
+            (baseline, chosen), run, _ = run_in_process_then(
+                working_area, home, mlflow_client, "celery", settings, {EXECUTOR_ENV: "celery"}
+            )
+        finally:
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(timeout=10)
+
+    assert_same_metrics(baseline, chosen)
+    # The steps ran on the worker, not in the process that launched the run.
+    assert instance_step_pids(home, run.run_id).isdisjoint({int(run.tags[PID_TAG].split(":")[0])})
+
+
+def start_celery_worker(area: Path, home: Path, config: Path, log: Path) -> subprocess.Popen:
+    bin_dir = Path(sys.executable).parent
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+    environment.update(
+        {
+            "DAGSTER_HOME": str(home),
+            paths.WORKING_AREA_ENV: str(area),
+            EXECUTOR_ENV: "celery",
+            # dagster-celery starts the `celery` command of this environment.
+            "PATH": f"{bin_dir}{os.pathsep}{environment.get('PATH', '')}",
+        }
+    )
+    with log.open("wb") as output:
+        worker = subprocess.Popen(
+            [
+                str(bin_dir / "dagster-celery"),
+                "worker",
+                "start",
+                "-A",
+                "dagster_celery.app",
+                "-y",
+                str(config),
+                "-l",
+                "info",
+                "--",
+                "--concurrency",
+                "1",
+            ],
+            cwd=paths.PROJECT_ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 120
+    while "ready." not in log.read_text():
+        assert worker.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.5)
+    return worker

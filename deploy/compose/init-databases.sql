@@ -1,0 +1,4 @@
+-- The profile's three databases, each for one service (deploy/production.env names them).
+CREATE DATABASE dagster;
+CREATE DATABASE feast_registry;
+CREATE DATABASE mlflow;

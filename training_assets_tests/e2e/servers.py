@@ -43,11 +43,17 @@ class DagsterDev:
 
 
 @contextmanager
-def dagster_dev(working_area: Path, tmp_path: Path, extra_env: dict[str, str] | None = None):
-    """Run `dagster dev` on the project's workspace with the shipped instance config."""
+def dagster_dev(
+    working_area: Path,
+    tmp_path: Path,
+    extra_env: dict[str, str] | None = None,
+    instance_config: Path = paths.PROJECT_ROOT / "dagster_home" / "dagster.yaml",
+):
+    """Run `dagster dev` on the project's workspace with an instance config (by default the
+    embedded one the project ships)."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(paths.PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(instance_config, home / "dagster.yaml")
     port = free_port()
     env = {
         **os.environ,

@@ -16,7 +16,7 @@ from training_assets.core import paths
 from training_assets.definitions import defs
 from training_assets.defs.resources.feast import FeastResource
 from training_assets_tests.core.features.test_materialize import joined_after_newest_row, online
-from training_assets_tests.e2e.servers import mlflow_server
+from training_assets_tests.e2e.servers import dagster_dev, mlflow_server
 from training_assets_tests.services import (
     POSTGRES,
     postgres_database,
@@ -146,3 +146,46 @@ def test_materialized_redis_features_equal_the_training_join_after_the_newest_ro
     pd.testing.assert_frame_equal(served, expected, check_dtype=False)
     [again] = feast.materialize_online()
     assert again["how"] == "up to date"
+
+
+def test_the_daemon_on_postgres_queues_a_second_training_behind_the_first(
+    working_area, tmp_path, monkeypatch
+):
+    from dagster_graphql import DagsterGraphQLClient
+
+    with postgres_database("dagster") as database:
+        environment = {"DAGSTER_POSTGRES_URL": postgres_url(database, SECRET)}
+        monkeypatch.setenv("DAGSTER_POSTGRES_URL", environment["DAGSTER_POSTGRES_URL"])
+        with dagster_dev(
+            working_area, tmp_path, environment, instance_config=DEPLOY / "dagster.yaml"
+        ) as server:
+            client = DagsterGraphQLClient("127.0.0.1", port_number=server.port)
+            # The queue is first in, first out: the default model, then a better one (as in
+            # test_training_twice_on_the_production_profile), so both pass the champion gates.
+            submitted = [
+                client.submit_job_execution("training_job", run_config=config)
+                for config in ({}, {"ops": {"trained_model": {"config": {"alpha": 0.45}}}})
+            ]
+            with server.instance() as instance:
+                statuses = wait_for_runs(instance, submitted, server.log_tail)
+                records = {r.dagster_run.run_id: r for r in instance.get_run_records()}
+        assert "runs" in tables(database)
+
+    assert statuses == ["SUCCESS", "SUCCESS"], server.log_tail()
+    first, second = sorted((records[run_id] for run_id in submitted), key=lambda r: r.start_time)
+    # Both were submitted at once; the serial limit held the second in the queue until the
+    # first was over.
+    assert second.create_timestamp.timestamp() < first.end_time
+    assert second.start_time >= first.end_time
+
+
+def wait_for_runs(instance, run_ids, log_tail, timeout_s=600) -> list[str]:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        runs = [instance.get_run_by_id(run_id) for run_id in run_ids]
+        if all(run.is_finished for run in runs):
+            return [run.status.value for run in runs]
+        time.sleep(2)
+    pytest.fail(f"runs not finished after {timeout_s}s:\n{log_tail()}")

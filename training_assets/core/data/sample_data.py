@@ -136,9 +136,7 @@ def write_sample(spec: SampleSpec, orders_path: Path, stats_path: Path) -> tuple
     for path, frame in ((stats_path, stats), (orders_path, order_frame)):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        # Microseconds, not pandas' nanoseconds: Spark refuses nanosecond parquet times, and
-        # they are what other writers (DuckDB, Spark, warehouses' exports) produce.
-        frame.to_parquet(tmp, index=False, coerce_timestamps="us")
+        frame.to_parquet(tmp, index=False)
         tmp.replace(path)
     return len(order_frame), len(stats)
 

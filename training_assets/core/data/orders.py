@@ -183,7 +183,7 @@ def _parsed_times(values: pa.ChunkedArray, source: str) -> pa.Array:
     try:
         parsed = pd.to_datetime(strings, utc=True, format="ISO8601")
     except (ValueError, TypeError) as error:
-        bad = next((v for v in strings if _unparseable(v)), None)
+        bad = next((v for v in strings if unparseable_time(v)), None)
         raise OrdersError(
             f"{source}: column {EVENT_TIMESTAMP!r} holds a value that is not an ISO 8601 "
             f"timestamp: {bad!r}"
@@ -195,7 +195,7 @@ def _parsed_times(values: pa.ChunkedArray, source: str) -> pa.Array:
     return pa.array(parsed, type=pa.timestamp("ns", tz="UTC"))
 
 
-def _unparseable(value: str) -> bool:
+def unparseable_time(value: str) -> bool:
     """Whether `value` alone fails the parse that `_parsed_times` applies to the column."""
     try:
         pd.to_datetime([value], utc=True, format="ISO8601")

@@ -66,6 +66,7 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.repo_config import RepoConfig
 
 from training_assets.core import paths
+from training_assets.core.data.orders import unparseable_time
 from training_assets.core.schema import PROVENANCE_PREFIX
 from training_assets.core.timing import timed
 
@@ -197,10 +198,7 @@ class AsofDuckDBOfflineStore(DuckDBOfflineStore):
             created_timestamp_column=created_timestamp_column,
             start_date=start_date,
             end_date=end_date,
-            data_source_reader=_read_in_microseconds,
-            data_source_writer=feast_duckdb._write_data_source,
-            staging_location=config.offline_store.staging_location,
-            staging_location_endpoint_override=config.offline_store.staging_location_endpoint_override,
+            **_duckdb_io(config),
         )
 
     @staticmethod
@@ -224,11 +222,20 @@ class AsofDuckDBOfflineStore(DuckDBOfflineStore):
             created_timestamp_column=created_timestamp_column,
             start_date=start_date,
             end_date=end_date,
-            data_source_reader=_read_in_microseconds,
-            data_source_writer=feast_duckdb._write_data_source,
-            staging_location=config.offline_store.staging_location,
-            staging_location_endpoint_override=config.offline_store.staging_location_endpoint_override,
+            **_duckdb_io(config),
         )
+
+
+def _duckdb_io(config: RepoConfig) -> dict:
+    """How the DuckDB store's pulls read and write their data, with this store's reader."""
+    return {
+        "data_source_reader": _read_in_microseconds,
+        "data_source_writer": feast_duckdb._write_data_source,
+        "staging_location": config.offline_store.staging_location,
+        "staging_location_endpoint_override": (
+            config.offline_store.staging_location_endpoint_override
+        ),
+    }
 
 
 def _read_in_microseconds(data_source: DataSource, repo_path: str):
@@ -516,19 +523,11 @@ def _parse_times(column: pa.ChunkedArray, path: str, name: str) -> pa.ChunkedArr
     try:
         parsed = pd.to_datetime(values, utc=True, format="ISO8601")
     except (ValueError, TypeError):
-        bad = next(v for v in values.dropna() if _unreadable(v))
+        bad = next(v for v in values.dropna() if unparseable_time(v))
         raise ValueError(
             f"{path}: column {name!r} holds a value that is not an ISO 8601 time: {bad!r}"
         ) from None
     return pa.chunked_array([pa.Array.from_pandas(parsed, type=pa.timestamp("ns", tz="UTC"))])
-
-
-def _unreadable(value: str) -> bool:
-    try:
-        pd.to_datetime([value], utc=True, format="ISO8601")
-    except (ValueError, TypeError):
-        return True
-    return False
 
 
 def _latest_versions(table: pa.Table, keys: list[str]) -> pa.Table:

@@ -22,10 +22,15 @@ def features_as_of(order_frame: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFra
     The latest stats row at or before the order wins; among rows of the same driver and time,
     the one with the latest `created`. Orders with no earlier stats row get nulls.
     """
+    # merge_asof refuses keys of different units (files written in microseconds, such as
+    # Spark's or Feast's pushes, against nanosecond orders) and naive against aware times.
+    stats = stats.assign(**{STATS_TIMESTAMP: _utc_ns(stats[STATS_TIMESTAMP])})
     latest = stats.sort_values([STATS_TIMESTAMP, STATS_CREATED]).drop_duplicates(
         [ENTITY_KEY, STATS_TIMESTAMP], keep="last"
     )
-    left = order_frame[[EVENT_TIMESTAMP, ENTITY_KEY]].reset_index().sort_values(EVENT_TIMESTAMP)
+    left = order_frame[[EVENT_TIMESTAMP, ENTITY_KEY]].reset_index()
+    left[EVENT_TIMESTAMP] = _utc_ns(left[EVENT_TIMESTAMP])
+    left = left.sort_values(EVENT_TIMESTAMP)
     joined = pd.merge_asof(
         left,
         latest,
@@ -35,3 +40,10 @@ def features_as_of(order_frame: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFra
         direction="backward",
     )
     return joined.set_index("index").reindex(order_frame.index)
+
+
+def _utc_ns(times: pd.Series) -> pd.Series:
+    """Times as UTC nanoseconds; naive times are read as UTC, as Feast reads them."""
+    if not isinstance(times.dtype, pd.DatetimeTZDtype):
+        times = pd.to_datetime(times).dt.tz_localize("UTC")
+    return times.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")

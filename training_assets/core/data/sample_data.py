@@ -136,7 +136,9 @@ def write_sample(spec: SampleSpec, orders_path: Path, stats_path: Path) -> tuple
     for path, frame in ((stats_path, stats), (orders_path, order_frame)):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        frame.to_parquet(tmp, index=False)
+        # Microseconds, the unit Spark, BigQuery and DuckDB's own timestamps use: Spark refuses
+        # nanosecond parquet times, and the sample's times are whole seconds anyway.
+        frame.to_parquet(tmp, index=False, coerce_timestamps="us", allow_truncated_timestamps=False)
         tmp.replace(path)
     return len(order_frame), len(stats)
 

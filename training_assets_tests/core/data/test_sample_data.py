@@ -2,6 +2,8 @@
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from training_assets.core.data import sample_data
@@ -176,11 +178,20 @@ def test_write_sample_writes_readable_parquet(tmp_path, stats, orders):
     counts = write_sample(SPEC, orders_path, stats_path)
 
     assert counts == (len(orders), len(stats))
-    pd.testing.assert_frame_equal(pd.read_parquet(stats_path), stats)
-    pd.testing.assert_frame_equal(pd.read_parquet(orders_path), orders)
+    # Times are stored in microseconds, which Spark and DuckDB read; the values are unchanged.
+    for path in (stats_path, orders_path):
+        units = {f.type.unit for f in pq.read_schema(path) if pa.types.is_timestamp(f.type)}
+        assert units == {"us"}, path
+    pd.testing.assert_frame_equal(_in_ns(pd.read_parquet(stats_path)), stats)
+    pd.testing.assert_frame_equal(_in_ns(pd.read_parquet(orders_path)), orders)
     pd.testing.assert_frame_equal(
         read_orders(orders_path), orders[[EVENT_TIMESTAMP, ENTITY_KEY, LABEL]]
     )
     # No temporary files left beside the outputs.
     assert sorted(p.name for p in orders_path.parent.iterdir()) == ["orders.parquet"]
     assert sorted(p.name for p in stats_path.parent.iterdir()) == ["driver_stats.parquet"]
+
+
+def _in_ns(frame: pd.DataFrame) -> pd.DataFrame:
+    times = frame.select_dtypes("datetimetz").columns
+    return frame.astype({name: "datetime64[ns, UTC]" for name in times})

@@ -30,16 +30,21 @@ setup(
             "import-linter>=2.16,<3",
             # The benchmark samples each process's RSS.
             "psutil>=7,<8",
+            # An S3-compatible server on 127.0.0.1 for the object-store tests.
+            "moto[server]>=5.1,<6",
         ],
         # The production profile (deploy/): Dagster's storage and Feast's SQL registry on
         # PostgreSQL through psycopg2, Feast's Redis online store, and the executors a
         # deployment can choose (TRAINING_ASSETS_EXECUTOR): Celery workers and Kubernetes Jobs.
+        # gcsfs or adlfs, installed beside them, open gs:// and abfs:// locations the same way.
         "production": [
             "dagster-postgres>=0.29,<0.30",
             "psycopg2-binary>=2.9,<3",
             "redis>=5,<9",
             "dagster-celery>=0.29,<0.30",
             "dagster-k8s>=0.29,<0.30",
+            # Orders and driver stats in S3 (fsspec's S3 file system).
+            "s3fs>=2026.9,<2027",
         ],
     },
 )

@@ -6,18 +6,17 @@ row, so a file still being copied in is never picked up half-written.
 """
 
 import hashlib
-from pathlib import Path
 
+from upath import UPath
+
+from training_assets.core.data import locations
 from training_assets.core.timing import timed
 
 
-def signatures(files: list[Path]) -> dict[str, list[int]]:
-    """Name to [size, mtime_ns] of each file, the state that must hold still between ticks."""
-    result = {}
-    for path in files:
-        stat = path.stat()
-        result[str(path)] = [stat.st_size, stat.st_mtime_ns]
-    return result
+def signatures(files: list[UPath]) -> dict[str, list]:
+    """Name to [size, modification marker] of each file (local or in an object store), the
+    state that must hold still between ticks."""
+    return {str(path): locations.state(path) for path in files}
 
 
 def combined_digest(*digests: str) -> str:
@@ -26,7 +25,7 @@ def combined_digest(*digests: str) -> str:
 
 
 @timed("digest")
-def content_digest(files: list[Path]) -> str:
+def content_digest(files: list[UPath]) -> str:
     """A SHA-256 over the files' names and bytes: the data version of a set of files."""
     digest = hashlib.sha256()
     for path in files:

@@ -1,13 +1,13 @@
 """Reading the orders (label) files users provide: one file or a folder of them, each parquet
-or delimited text (CSV, TSV), with timestamps as timestamps or as ISO strings."""
-
-from pathlib import Path
+or delimited text (CSV, TSV), with timestamps as timestamps or as ISO strings. A location is a
+local path or an fsspec URL (`s3://bucket/orders/`); see `locations`."""
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
+from upath import UPath
 
+from training_assets.core.data import locations
 from training_assets.core.schema import (
     ENTITY_KEY,
     EVENT_TIMESTAMP,
@@ -31,7 +31,7 @@ class OrdersError(ValueError):
     """The orders location or its content does not fit the orders schema."""
 
 
-def order_files(location: Path) -> list[Path]:
+def order_files(location: UPath) -> list[UPath]:
     """The orders files at `location`: the file itself, or a folder's parquet, CSV and TSV
     files by name.
 
@@ -51,50 +51,53 @@ def order_files(location: Path) -> list[Path]:
     raise OrdersError(f"orders location {location} does not exist")
 
 
-def count_orders(location: Path) -> int:
+def count_orders(location: UPath) -> int:
     """The number of order rows at `location`; parquet files are counted from their footers."""
     total = 0
     for path in order_files(location):
         if _is_parquet(path):
-            total += pq.ParquetFile(path).metadata.num_rows
+            total += locations.parquet_rows(path)
         else:
             total += _read_text(path, columns=[ENTITY_KEY]).num_rows
     return total
 
 
-def _is_parquet(path: Path) -> bool:
+def _is_parquet(path: UPath) -> bool:
     """Parquet by content, whatever the name: the format's magic bytes open the file."""
     with path.open("rb") as handle:
         return handle.read(len(_PARQUET_MAGIC)) == _PARQUET_MAGIC
 
 
-def _read_table(path: Path) -> pa.Table:
+def _read_table(path: UPath) -> pa.Table:
     """The file at `path` as an Arrow table, parquet or delimited text."""
     if _is_parquet(path):
         try:
-            return pq.read_table(path)
+            return locations.read_parquet(path)
         except (pa.ArrowInvalid, OSError) as error:
             raise OrdersError(f"{path}: unreadable parquet file: {error}") from error
     return _read_text(path)
 
 
-def _read_text(path: Path, columns: list[str] | None = None) -> pa.Table:
+def _read_text(path: UPath, columns: list[str] | None = None) -> pa.Table:
     """A CSV or TSV file, its delimiter read off the header line."""
     delimiter = _delimiter(path)
     try:
-        return pacsv.read_csv(
-            path,
-            parse_options=pacsv.ParseOptions(delimiter=delimiter),
-            # An empty field is a missing value, which the null check then names.
-            convert_options=pacsv.ConvertOptions(include_columns=columns, strings_can_be_null=True),
-        )
+        with locations.open_input(path) as handle:
+            return pacsv.read_csv(
+                handle,
+                parse_options=pacsv.ParseOptions(delimiter=delimiter),
+                # An empty field is a missing value, which the null check then names.
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=columns, strings_can_be_null=True
+                ),
+            )
     except (pa.ArrowInvalid, KeyError) as error:
         raise OrdersError(
             f"{path}: not a readable delimited file (delimiter {delimiter!r}): {error}"
         ) from error
 
 
-def _delimiter(path: Path) -> str:
+def _delimiter(path: UPath) -> str:
     """The delimiter that splits the header line into the most fields (tab, comma, ; or |)."""
     with path.open("rb") as handle:
         header = handle.readline(1 << 16).decode("utf-8", errors="replace")
@@ -102,7 +105,7 @@ def _delimiter(path: Path) -> str:
 
 
 @timed("orders read")
-def read_orders(location: Path) -> pd.DataFrame:
+def read_orders(location: UPath) -> pd.DataFrame:
     """Read and validate the orders at `location` into the orders schema.
 
     Raises:

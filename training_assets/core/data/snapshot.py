@@ -6,7 +6,7 @@ contents, and they must not change while the step reads them; otherwise the run 
 on data nobody asked for, under tags that name other data.
 """
 
-from pathlib import Path
+from upath import UPath
 
 from training_assets.core.data import fingerprints
 
@@ -38,12 +38,12 @@ def verify_requested(requested: dict[str, str], found: dict[str, str]) -> None:
         )
 
 
-def file_states(files: list[Path]) -> dict[str, list[int]]:
+def file_states(files: list[UPath]) -> dict[str, list]:
     """Size and modification time of each file, which any write changes."""
     return fingerprints.signatures(files)
 
 
-def verify_unchanged(before: dict[str, list[int]], files: list[Path]) -> None:
+def verify_unchanged(before: dict[str, list], files: list[UPath]) -> None:
     """The files are the same set, of the same sizes and times, as `before`.
 
     Raises:

@@ -49,7 +49,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from feast.data_source import DataSource
 from feast.feature_view import FeatureView
 from feast.infra.offline_stores import duckdb as feast_duckdb
@@ -66,6 +65,7 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.repo_config import RepoConfig
 
 from training_assets.core import paths
+from training_assets.core.data import locations
 from training_assets.core.data.orders import unparseable_time
 from training_assets.core.schema import PROVENANCE_PREFIX
 from training_assets.core.timing import timed
@@ -245,8 +245,13 @@ def _read_in_microseconds(data_source: DataSource, repo_path: str):
     that DuckDB cannot cast to the naive TIMESTAMP the store's time range is compared with
     ("Unimplemented type for cast (TIMESTAMPTZ_NS -> TIMESTAMP)").
     """
+    import ibis
     import ibis.expr.datatypes as dt
 
+    if _in_object_store(data_source):
+        # DuckDB reads object stores only through its httpfs extension, which is downloaded on
+        # first use and knows nothing of fsspec's settings; fsspec reads the file instead.
+        return ibis.memtable(_times_in_microseconds(locations.read_parquet(data_source.path)))
     table = feast_duckdb._read_data_source(data_source, repo_path)
     casts = {}
     for name, dtype in table.schema().items():
@@ -438,6 +443,19 @@ def _provenance_as_timestamps(table: pa.Table) -> pa.Table:
     return table
 
 
+def _in_object_store(data_source: DataSource) -> bool:
+    path = getattr(data_source, "path", "") or ""
+    return "://" in path and not locations.is_local(locations.resolve(path))
+
+
+def _times_in_microseconds(table: pa.Table) -> pa.Table:
+    for index, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.unit == "ns":
+            kind = pa.timestamp("us", tz=field.type.tz)
+            table = table.set_column(index, field.name, table.column(index).cast(kind, safe=False))
+    return table
+
+
 def _register_visible_versions(
     con: duckdb.DuckDBPyConnection, alias: str, table: pa.Table, keys: list[str]
 ) -> None:
@@ -481,7 +499,7 @@ def _feature_table(view: _ViewJoin) -> pa.Table:
     may not be installable where this runs; naive times count as UTC, as Feast reads them.
     """
     wanted = list(dict.fromkeys([*view.columns.values(), view.timestamp, view.created or ""]))
-    table = pq.read_table(view.path, columns=[column for column in wanted if column])
+    table = locations.read_parquet(view.path, columns=[column for column in wanted if column])
     columns = {name: table.column(source) for name, source in view.columns.items()}
     columns[_TS] = _epoch_ns(table.column(view.timestamp), view.path, view.timestamp)
     if view.created:

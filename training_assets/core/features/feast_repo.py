@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
+from training_assets.core.data import locations
 from training_assets.core.schema import MAX_TAG, MIN_TAG, FeatureSpec, TrainingSchema, parse_bound
 from training_assets.core.secrets import redact_uri
 from training_assets.core.timing import timed
@@ -326,9 +327,7 @@ def materialize_online(store: "FeatureStore", feature_service: str) -> list[dict
 def _time_range(source) -> tuple[Any, Any]:
     """The first and last event time in a view's parquet source, as UTC datetimes; (None,
     None) for a source with no rows. Only the time column is read."""
-    import pyarrow.parquet as pq
-
-    column = pq.read_table(source.path, columns=[source.timestamp_field]).column(0)
+    column = locations.read_parquet(source.path, columns=[source.timestamp_field]).column(0)
     # Feast's offline writes store times as ISO 8601 text.
     times = pd.to_datetime(column.to_pandas(), utc=True, format="ISO8601")
     if times.isna().all():

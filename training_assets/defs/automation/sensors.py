@@ -18,7 +18,7 @@ from dagster import (
 )
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
-from training_assets.core.data import fingerprints, orders, point_in_time
+from training_assets.core.data import fingerprints, locations, orders, point_in_time
 from training_assets.core.ml import drift
 from training_assets.core.schema import EVENT_TIMESTAMP
 from training_assets.core.tracking.lineage import DATA_DIGEST_KEY
@@ -205,7 +205,7 @@ def drift_retrain_sensor(
             f"{len(window)} orders in the last {drift_settings.window_hours} h, "
             f"fewer than {drift_settings.min_rows}"
         )
-    stats = pd.read_parquet(feast.resolved_driver_stats_path())
+    stats = locations.read_parquet(feast.resolved_driver_stats_path()).to_pandas()
     features = point_in_time.features_as_of(window, stats)
     # The champion's inputs that the stats file holds; a feature from another view is not
     # looked at here.

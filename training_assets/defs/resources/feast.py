@@ -7,9 +7,10 @@ import pandas as pd
 import pyarrow as pa
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field
+from upath import UPath
 
 from training_assets.core import paths
-from training_assets.core.data import fingerprints
+from training_assets.core.data import fingerprints, locations
 from training_assets.core.features import feast_repo
 from training_assets.core.schema import FEATURE_SERVICE, TrainingSchema
 from training_assets.core.timing import timed
@@ -39,7 +40,8 @@ class FeastResource(ConfigurableResource):
     driver_stats_path: str | None = Field(
         default=None,
         description=(
-            "Parquet file of driver stats. Default: <working area>/data/driver_stats.parquet."
+            "Parquet file of driver stats: a local path or an fsspec URL such as "
+            "s3://bucket/driver_stats.parquet. Default: <working area>/data/driver_stats.parquet."
         ),
     )
 
@@ -66,10 +68,8 @@ class FeastResource(ConfigurableResource):
     def resolved_repo_path(self) -> Path:
         return paths.feature_repo()
 
-    def resolved_driver_stats_path(self) -> Path:
-        if self.driver_stats_path:
-            return Path(self.driver_stats_path).resolve()
-        return paths.default_driver_stats_path()
+    def resolved_driver_stats_path(self) -> UPath:
+        return locations.resolve(self.driver_stats_path or paths.default_driver_stats_path())
 
     def driver_stats_hash(self) -> str:
         """Data version of the feature file: a hash of its bytes."""

@@ -1,13 +1,12 @@
 """Where the orders (labels) live: a resource so that run config can point at other files."""
 
-from pathlib import Path
-
 import pandas as pd
 from dagster import ConfigurableResource
 from pydantic import Field
+from upath import UPath
 
 from training_assets.core import paths
-from training_assets.core.data import fingerprints, orders
+from training_assets.core.data import fingerprints, locations, orders
 
 
 class OrdersSource(ConfigurableResource):
@@ -16,13 +15,16 @@ class OrdersSource(ConfigurableResource):
     orders_path: str | None = Field(
         default=None,
         description=(
-            "Parquet file or folder of parquet files with event_timestamp, driver_id and "
-            "trip_completed. Default: the folder <working area>/data/orders/."
+            "File or folder of parquet, CSV or TSV files with event_timestamp, driver_id and "
+            "trip_completed: a local path or an fsspec URL such as s3://bucket/orders/. "
+            "Default: the folder <working area>/data/orders/."
         ),
     )
 
-    def location(self) -> Path:
-        return Path(self.orders_path).resolve() if self.orders_path else paths.default_orders_path()
+    def location(self) -> UPath:
+        if self.orders_path:
+            return locations.resolve(self.orders_path)
+        return locations.resolve(paths.default_orders_path())
 
     def read(self) -> pd.DataFrame:
         return orders.read_orders(self.location())
@@ -30,7 +32,7 @@ class OrdersSource(ConfigurableResource):
     def count(self) -> int:
         return orders.count_orders(self.location())
 
-    def files(self) -> list[Path]:
+    def files(self) -> list[UPath]:
         """The orders files, in the order they are read."""
         return orders.order_files(self.location())
 

@@ -3,6 +3,7 @@
 data's range, then an incremental one. What the online store serves equals what the
 point-in-time join gives at a time after the newest row."""
 
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from feast.driver_test_data import create_driver_hourly_stats_df
+from upath import UPath
 
 from training_assets.core import paths
 from training_assets.core.data.sample_data import SampleSpec, write_sample
@@ -120,3 +122,28 @@ def test_new_rows_are_loaded_incrementally_and_nothing_when_nothing_is_new(worki
     pd.testing.assert_frame_equal(
         after, joined_after_newest_row(store, stats).loc[DRIVERS], check_dtype=False
     )
+
+
+def test_a_stats_file_in_an_object_store_joins_and_materializes_like_a_local_one(
+    working_area, tmp_path
+):
+    """fsspec's in-memory file system stands in for a bucket: the same fsspec calls as S3."""
+    local = feast_generated(tmp_path / "driver_stats.parquet", "2021-04-01", "2021-04-03", 7)
+    remote = UPath(f"memory://features-{uuid.uuid4().hex[:8]}/driver_stats.parquet")
+    remote.write_bytes(local.read_bytes())
+    try:
+        local_store = applied_store(tmp_path / "local", local)
+        remote_store = applied_store(tmp_path / "remote", remote)
+        [loaded] = feast_repo.materialize_online(remote_store, FEATURE_SERVICE)
+
+        expected = joined_after_newest_row(local_store, local)
+        joined = joined_after_newest_row(remote_store, local)
+        served = online(remote_store, expected.index)
+    finally:
+        remote.fs.rm(remote.parent.path, recursive=True)
+
+    assert remote_store.get_feature_view("driver_stats").batch_source.path == str(remote)
+    assert loaded["how"] == "initial"
+    pd.testing.assert_frame_equal(joined, expected)
+    assert not served.isna().any().any()
+    pd.testing.assert_frame_equal(served, expected, check_dtype=False)

@@ -1,0 +1,81 @@
+"""Where data lives: a local path, or an fsspec URL such as `s3://bucket/orders/`,
+`gs://bucket/driver_stats.parquet` or `memory://...`.
+
+Every reader of users' data goes through here, so that a location is a local file and a
+bucket alike for the reads, the data versions and the sensors' change detection. Credentials
+and endpoints come from the file system's own environment (`AWS_*` for S3, or fsspec's
+`FSSPEC_<PROTOCOL>_<OPTION>` such as `FSSPEC_S3_ENDPOINT_URL`), never from run config.
+"""
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from upath import UPath
+
+_LOCAL_PROTOCOLS = ("", "file", "local")
+
+
+class LocationError(ValueError):
+    """A location that cannot be opened: an unknown scheme or a missing file system package."""
+
+
+def resolve(location: str | os.PathLike) -> UPath:
+    """`location` as a path object: a local path made absolute, a URL kept as given.
+
+    Raises:
+        LocationError: for a scheme fsspec does not know or whose package is not installed,
+            naming the location and the package.
+    """
+    text = os.fspath(location)
+    if "://" not in text:
+        return UPath(Path(text).expanduser().resolve())
+    if text.startswith(("file://", "local://")):
+        return UPath(Path(text.split("://", 1)[1]).resolve())
+    try:
+        return UPath(text)
+    except (ImportError, ValueError) as error:
+        raise LocationError(f"cannot open {text}: {error}") from error
+
+
+def is_local(path: Path | UPath) -> bool:
+    """Whether `path` is on the local disk (a plain `Path` is)."""
+    return getattr(path, "protocol", "") in _LOCAL_PROTOCOLS
+
+
+def read_parquet(path: str | UPath, columns: list[str] | None = None) -> pa.Table:
+    """A parquet file as an Arrow table, from the local disk or through fsspec."""
+    path = path if isinstance(path, Path | UPath) else resolve(path)
+    if is_local(path):
+        return pq.read_table(str(path), columns=columns)
+    return pq.read_table(path.path, columns=columns, filesystem=path.fs)
+
+
+def open_input(path: UPath):
+    """The file opened for Arrow's readers: a native Arrow file locally, fsspec's otherwise."""
+    return pa.OSFile(str(path)) if is_local(path) else path.open("rb")
+
+
+def parquet_rows(path: UPath) -> int:
+    """Row count from the parquet footer, without reading the data."""
+    with open_input(path) as handle:
+        return pq.ParquetFile(handle).metadata.num_rows
+
+
+def state(path: UPath) -> list:
+    """What any write to the file changes: its size and its modification time (local), or
+    its size and the object's ETag or modification time (object stores)."""
+    if is_local(path):
+        stat = path.stat()
+        return [stat.st_size, stat.st_mtime_ns]
+    info = path.fs.info(path.path)
+    marker = next(
+        (
+            info[key]
+            for key in ("ETag", "etag", "md5Hash", "LastModified", "mtime", "updated", "created")
+            if info.get(key) is not None
+        ),
+        None,
+    )
+    return [int(info.get("size") or 0), str(marker)]

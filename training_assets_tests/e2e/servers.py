@@ -181,3 +181,48 @@ def mlflow_server(root: Path, backend_store_uri: str | None = None):
         yield server
     finally:
         server.stop()
+
+
+# moto's documented placeholder credentials: its server accepts any, and nothing real is used.
+S3_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@contextmanager
+def s3_server(root: Path):
+    """An S3-compatible server (moto's server mode) on 127.0.0.1, stopped by its id.
+
+    Yields the environment that points boto3, s3fs and so fsspec's `s3://` URLs at it.
+    """
+    port = free_port()
+    log = root / f"s3_server_{port}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"moto_server exited:\n{log.read_text()[-4000:]}")
+            try:
+                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"moto_server did not answer within {START_TIMEOUT_S}s"
+                    ) from None
+                time.sleep(0.3)
+        yield {**S3_TEST_ENV, "AWS_ENDPOINT_URL": endpoint}
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)

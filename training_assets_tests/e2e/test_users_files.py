@@ -20,13 +20,18 @@ DRIVERS = list(range(5001, 5021))
 
 @pytest.fixture
 def users_files(working_area: Path, tmp_path: Path) -> dict:
-    """Feast's generated stats and course-style orders whose labels follow those stats."""
+    return feast_style_files(tmp_path)
+
+
+def feast_style_files(folder: Path) -> dict:
+    """Feast's generated stats and course-style orders whose labels follow those stats, as
+    `driver_stats.parquet` and `driver_orders.csv` (tab-separated) in `folder`."""
     np.random.seed(11)
     generated = create_driver_hourly_stats_df(DRIVERS, START, END)
     stats = generated.rename(columns={"event_timestamp": "datetime"})[
         ["datetime", "driver_id", "conv_rate", "acc_rate", "avg_daily_trips", "created"]
     ].astype({"conv_rate": "float64", "acc_rate": "float64", "avg_daily_trips": "int64"})
-    stats_path = tmp_path / "driver_stats.parquet"
+    stats_path = folder / "driver_stats.parquet"
     stats.to_parquet(stats_path, index=False)
 
     rng = np.random.default_rng(12)
@@ -43,7 +48,7 @@ def users_files(working_area: Path, tmp_path: Path) -> dict:
     logit += 0.002 * (current["avg_daily_trips"] - 500) + rng.normal(0, 0.3, count)
     orders["trip_completed"] = (rng.random(count) < 1 / (1 + np.exp(-logit))).astype(int)
     orders["order_id"] = np.arange(count)  # a column the pipeline does not use
-    orders_path = tmp_path / "driver_orders.csv"
+    orders_path = folder / "driver_orders.csv"
     orders.to_csv(orders_path, sep="\t", index=False)
     assert "+00:00" in orders_path.read_text().splitlines()[1]
     return {"stats": stats_path, "orders": orders_path}

@@ -52,6 +52,13 @@ def read_parquet(path: str | UPath, columns: list[str] | None = None) -> pa.Tabl
     return pq.read_table(path.path, columns=columns, filesystem=path.fs)
 
 
+def forget_listings(path: Path | UPath) -> None:
+    """Drop fsspec's cached listings of `path`'s file system, so that a long-lived process
+    (the sensor daemon, a code server) sees an object store as it is now, not as it was."""
+    if not is_local(path):
+        path.fs.invalidate_cache()
+
+
 def open_input(path: UPath):
     """The file opened for Arrow's readers: a native Arrow file locally, fsspec's otherwise."""
     return pa.OSFile(str(path)) if is_local(path) else path.open("rb")
@@ -69,6 +76,7 @@ def state(path: UPath) -> list:
     if is_local(path):
         stat = path.stat()
         return [stat.st_size, stat.st_mtime_ns]
+    forget_listings(path)
     info = path.fs.info(path.path)
     marker = next(
         (

@@ -38,6 +38,7 @@ def order_files(location: UPath) -> list[UPath]:
     Hidden files and files with a temporary suffix are skipped, so that a file still being
     copied in under a temporary name is never read half-written.
     """
+    locations.forget_listings(location)
     if location.is_file():
         return [location]
     if location.is_dir():
@@ -100,7 +101,8 @@ def _read_text(path: UPath, columns: list[str] | None = None) -> pa.Table:
 def _delimiter(path: UPath) -> str:
     """The delimiter that splits the header line into the most fields (tab, comma, ; or |)."""
     with path.open("rb") as handle:
-        header = handle.readline(1 << 16).decode("utf-8", errors="replace")
+        # read() and a split rather than readline(limit), which fsspec's files do not take.
+        header = handle.read(1 << 16).split(b"\n", 1)[0].decode("utf-8", errors="replace")
     return max(_DELIMITERS, key=header.count)
 
 

@@ -46,5 +46,8 @@ setup(
             # Orders and driver stats in S3 (fsspec's S3 file system).
             "s3fs>=2026.9,<2027",
         ],
+        # Feast's Spark offline store, for data past one machine (README: "Past one machine");
+        # the parity test runs it in local mode against the embedded store. Needs Java 17+.
+        "spark": ["pyspark>=4.0,<5"],
     },
 )

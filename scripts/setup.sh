@@ -11,7 +11,7 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev,production]"
+.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev,production,spark]"
 
 .venv/bin/python -m training_assets.core.data.sample_data
 

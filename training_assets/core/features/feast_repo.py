@@ -81,6 +81,19 @@ def feature_store(
     return FeatureStore(config=config)
 
 
+def service_outage_errors() -> tuple[type[BaseException], ...]:
+    """The errors of a registry database or Redis online store that could not be reached or
+    stopped answering: worth trying again, unlike a wrong setting or a missing table."""
+    from sqlalchemy.exc import DisconnectionError, OperationalError
+
+    errors: tuple[type[BaseException], ...] = (OperationalError, DisconnectionError)
+    try:
+        from redis.exceptions import ConnectionError, TimeoutError
+    except ImportError:  # Redis is the production extra's
+        return errors
+    return (*errors, ConnectionError, TimeoutError)
+
+
 def _is_file_registry(settings) -> bool:
     """Whether the registry settings name a registry file (Feast's default), not SQL or a
     remote registry."""

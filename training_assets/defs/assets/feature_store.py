@@ -8,7 +8,8 @@ from training_assets.defs.resources.feast import FeastResource
 @asset(group_name="training", io_manager_key="json_io_manager", kinds={"feast"}, code_version="1")
 def feature_store(context: AssetExecutionContext, feast: FeastResource) -> dict:
     """The feature repo applied to the registry, as `feast apply` does."""
-    applied = feast.apply()
+    with feast.retried_on_outage():
+        applied = feast.apply()
     context.add_output_metadata(
         {
             "project": applied["project"],

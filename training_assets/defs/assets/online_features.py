@@ -16,7 +16,8 @@ def online_features(context: AssetExecutionContext, feast: FeastResource) -> Non
     """The newest feature values of the model's FeatureService in Feast's online store (sqlite
     on the embedded defaults, Redis on the production profile), as `feast materialize` loads
     them: the data's whole range the first time, then incrementally."""
-    loaded = feast.materialize_online()
+    with feast.retried_on_outage():
+        loaded = feast.materialize_online()
     for view in loaded:
         context.log.info(
             f"{view['view']}: {view['how']}"

@@ -39,7 +39,8 @@ def training_data(
     """Orders joined point-in-time with the configured FeatureService's features: one row per
     order, in order, each feature cast to the type its feature view declares."""
     # Raises naming the registry and the services it holds when the service is not applied.
-    schema = feast.training_schema()
+    with feast.retried_on_outage():
+        schema = feast.training_schema()
     # The snapshot this run trains on: the versions its request pinned in the run's tags (the
     # new-data sensor's), else the files as they are now, which are then pinned the same way.
     files = [*orders_source.files(), feast.resolved_driver_stats_path()]
@@ -54,7 +55,8 @@ def training_data(
     data_digest = fingerprints.combined_digest(orders_version, stats_version)
     order_frame = orders_source.read()
     context.log.info(f"Joining {len(order_frame)} orders from {orders_source.location()}")
-    joined = feast.historical_features(with_order_position(order_frame))
+    with feast.retried_on_outage():
+        joined = feast.historical_features(with_order_position(order_frame))
     snapshot.verify_unchanged(states, files)
     table = as_training_table(joined, schema)
     context.add_output_metadata(

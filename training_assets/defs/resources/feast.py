@@ -1,11 +1,13 @@
 """The Feast feature store as a resource: apply the repo and run point-in-time joins."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import ConfigurableResource, InitResourceContext, RetryRequested
 from pydantic import Field
 from upath import UPath
 
@@ -59,6 +61,29 @@ class FeastResource(ConfigurableResource):
             "correction or backfill is not used as if it had been known at prediction time."
         ),
     )
+
+    service_retries: int = Field(
+        default=2,
+        ge=0,
+        description=(
+            "Times a step that could not reach the registry database or the Redis online store "
+            "(refused, timed out, connection lost) is tried again before it fails."
+        ),
+    )
+    service_retry_wait_s: float = Field(
+        default=10.0, ge=0, description="Seconds between those tries."
+    )
+
+    @contextmanager
+    def retried_on_outage(self) -> Iterator[None]:
+        """Ask Dagster to run the step again when a Feast service is unreachable; the step's
+        retries show in the UI and the last failure keeps the service's own error."""
+        try:
+            yield
+        except feast_repo.service_outage_errors() as error:
+            raise RetryRequested(
+                max_retries=self.service_retries, seconds_to_wait=self.service_retry_wait_s
+            ) from error
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         # The first step of a training run uses this resource: the run records its process.

@@ -14,6 +14,9 @@ import pytest
 
 POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+RABBITMQ_HOST, RABBITMQ_PORT = "127.0.0.1", 5672
+# RabbitMQ's own default account, which only accepts connections from the local machine.
+RABBITMQ_USER = "guest"
 
 
 def _unavailable(message: str) -> None:
@@ -74,3 +77,40 @@ def redis_database() -> Iterator[int]:
                 client.flushdb()
             return
     _unavailable("no empty Redis database index between 1 and 15 on 127.0.0.1:6379")
+
+
+@contextmanager
+def rabbitmq_vhost() -> Iterator[str]:
+    """A virtual host of the test's own on the local RabbitMQ, so that no queue of anyone else
+    is read or purged; yields its AMQP URL and deletes it afterwards."""
+    import shutil
+    import subprocess
+
+    from kombu import Connection
+
+    probe = f"amqp://{RABBITMQ_USER}:{RABBITMQ_USER}@{RABBITMQ_HOST}:{RABBITMQ_PORT}//"
+    try:
+        with Connection(probe, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as error:  # kombu wraps socket and AMQP errors alike
+        _unavailable(
+            f"RabbitMQ is not reachable on 127.0.0.1:5672 as guest ({error}); start it "
+            "(e.g. `service rabbitmq-server start`)"
+        )
+    control = shutil.which("rabbitmqctl")
+    if control is None:
+        _unavailable("rabbitmqctl is not on PATH; it makes and removes the test's virtual host")
+    vhost = f"ta_{uuid.uuid4().hex[:12]}"
+
+    def ctl(*args: str) -> None:
+        subprocess.run([control, *args], check=True, capture_output=True, timeout=60)
+
+    try:
+        ctl("add_vhost", vhost)
+    except subprocess.CalledProcessError as error:
+        _unavailable(f"rabbitmqctl add_vhost failed: {error.stderr.decode(errors='replace')}")
+    try:
+        ctl("set_permissions", "-p", vhost, RABBITMQ_USER, ".*", ".*", ".*")
+        yield f"amqp://{RABBITMQ_USER}:{RABBITMQ_USER}@{RABBITMQ_HOST}:{RABBITMQ_PORT}/{vhost}"
+    finally:
+        ctl("delete_vhost", vhost)

@@ -1,12 +1,14 @@
 """training_job under each executor a deployment can choose, with real processes: in process
-(the default), one process per step (multiprocess) and Celery workers on a Redis broker. Each
-gives one MLflow run per Dagster run, and the same metrics."""
+(the default), one process per step (multiprocess) and Celery workers on a Redis or a
+RabbitMQ broker. Each gives one MLflow run per Dagster run, and the same metrics."""
 
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,12 @@ from training_assets.core import paths
 from training_assets.defs.executors import EXECUTOR_ENV
 from training_assets.defs.tags import PID_TAG
 from training_assets_tests.e2e.cli import cli_run, finish, open_instance
-from training_assets_tests.services import REDIS_HOST, REDIS_PORT, redis_database
+from training_assets_tests.services import (
+    REDIS_HOST,
+    REDIS_PORT,
+    rabbitmq_vhost,
+    redis_database,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -85,13 +92,25 @@ def instance_step_pids(home: Path, run_id: str) -> set[int]:
     }
 
 
+@contextmanager
+def celery_broker(kind: str) -> Iterator[tuple[str, str]]:
+    """(broker, result backend) URLs on the local Redis or RabbitMQ, of this test's own."""
+    if kind == "redis":
+        with redis_database() as index:
+            url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{index}"
+            yield url, url
+    else:
+        with rabbitmq_vhost() as url:
+            yield url, "rpc://"
+
+
 @pytest.mark.services
-def test_celery_workers_on_a_redis_broker_chosen_by_the_environment(
-    working_area, home, mlflow_client, tmp_path
+@pytest.mark.parametrize("broker_kind", ["redis", "rabbitmq"])
+def test_celery_workers_on_a_broker_chosen_by_the_environment(
+    working_area, home, mlflow_client, tmp_path, broker_kind
 ):
-    with redis_database() as index:
-        broker = f"redis://{REDIS_HOST}:{REDIS_PORT}/{index}"
-        settings = {"execution": {"config": {"broker": broker, "backend": broker}}}
+    with celery_broker(broker_kind) as (broker, backend):
+        settings = {"execution": {"config": {"broker": broker, "backend": backend}}}
         worker_config = tmp_path / "celery.yaml"
         worker_config.write_text(yaml.safe_dump(settings))
         worker = start_celery_worker(working_area, home, worker_config, tmp_path / "worker.log")

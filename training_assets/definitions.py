@@ -7,7 +7,11 @@ from dagster import (
 )
 
 from training_assets.defs import assets, checks
-from training_assets.defs.automation.jobs import training_job
+from training_assets.defs.automation.jobs import (
+    promote_model_job,
+    rollback_model_job,
+    training_job,
+)
 from training_assets.defs.automation.schedules import weekly_training_schedule
 from training_assets.defs.automation.sensors import (
     dead_run_sensor,
@@ -20,7 +24,7 @@ from training_assets.defs.resources import embedded_defaults
 defs = Definitions(
     assets=load_assets_from_package_module(assets),
     asset_checks=load_asset_checks_from_package_module(checks),
-    jobs=[training_job],
+    jobs=[training_job, promote_model_job, rollback_model_job],
     sensors=[new_training_data_sensor, drift_retrain_sensor, dead_run_sensor],
     schedules=[weekly_training_schedule],
     resources=embedded_defaults(),

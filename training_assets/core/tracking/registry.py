@@ -1,7 +1,11 @@
-"""The MLflow model registry: the champion a new model is judged against, and registering a
-gated model with the alias moved to it."""
+"""The MLflow model registry: the champion a new model is judged against, registering a gated
+model as the challenger, and moving the champion alias (automatically, by a promotion, or back
+by a rollback), each move recorded on the version and in the model's alias history."""
 
+import json
 import re
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
@@ -13,6 +17,7 @@ from training_assets.core.tracking.lineage import LINEAGE_PREFIX, REPRODUCIBILIT
 DEFAULT_EXPERIMENT = "driver-trip-completion"
 DEFAULT_MODEL_NAME = "sklearn-elastic-net-reg"
 DEFAULT_ALIAS = "champion"
+CHALLENGER_ALIAS = "challenger"
 
 # Names that MLflow's search filters can hold unquoted: registry searches splice the model name
 # into a filter string (MLflow has no parameters there), so anything else is refused up front.
@@ -72,6 +77,170 @@ class ChampionMoved(RuntimeError):
     """The alias moved after this run's gates compared against the champion."""
 
 
+class PromotionRefused(ValueError):
+    """A promotion or rollback that would put an ungated or missing version in production."""
+
+
+# The registered model's record of alias moves, newest last, as JSON. MLflow keeps tag values
+# to a few thousand characters, so the oldest moves give way first.
+ALIAS_HISTORY_TAG = f"{LINEAGE_PREFIX}alias_history"
+_HISTORY_MAX_CHARS = 4500
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    """One move of an alias: to which version, from which, by what, when and why."""
+
+    alias: str
+    version: int
+    previous: int | None
+    moved_by: str
+    reason: str
+    at: str
+
+
+def move_alias(
+    client: mlflow.MlflowClient,
+    model_name: str,
+    alias: str,
+    version: int | str,
+    moved_by: str,
+    reason: str,
+    record_previous: bool = True,
+) -> AliasMove:
+    """Point `alias` at `version` and record the move: on the version (tags
+    `training_assets.<alias>.moved_by`, `.moved_at`, `.reason`, `.previous`) and in the model's
+    alias history.
+
+    Args:
+        record_previous: Whether the version's `.previous` tag becomes the version the alias
+            leaves. A rollback keeps the tag as it was, so that a second rollback goes further
+            back instead of returning.
+    """
+    current = champion_version(client, model_name, alias)
+    previous = None if current is None else int(current.version)
+    client.set_registered_model_alias(model_name, alias, str(version))
+    move = AliasMove(
+        alias=alias,
+        version=int(version),
+        previous=previous,
+        moved_by=moved_by,
+        reason=reason,
+        at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    record = {"moved_by": moved_by, "moved_at": move.at, "reason": reason}
+    if record_previous:
+        record["previous"] = "" if previous is None else str(previous)
+    for key, value in record.items():
+        client.set_model_version_tag(
+            model_name, str(version), f"{LINEAGE_PREFIX}{alias}.{key}", value
+        )
+    history = [*alias_history(client, model_name), asdict(move)]
+    text = json.dumps(history)
+    while len(text) > _HISTORY_MAX_CHARS and len(history) > 1:
+        history.pop(0)
+        text = json.dumps(history)
+    client.set_registered_model_tag(model_name, ALIAS_HISTORY_TAG, text)
+    return move
+
+
+def alias_history(client: mlflow.MlflowClient, model_name: str) -> list[dict]:
+    """The recorded alias moves of `model_name`, oldest first."""
+    try:
+        tags = client.get_registered_model(model_name).tags
+    except MlflowException as error:
+        if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return []
+        raise
+    return json.loads(tags.get(ALIAS_HISTORY_TAG, "[]"))
+
+
+def promote(
+    client: mlflow.MlflowClient,
+    model_name: str,
+    champion_alias: str,
+    challenger_alias: str,
+    moved_by: str,
+    reason: str,
+    version: int | None = None,
+) -> tuple[ModelVersion, AliasMove | None]:
+    """Move `champion_alias` to `version`, by default the current challenger.
+
+    Only versions that a gated training run registered (tag `training_assets.registration`
+    complete) can become champion: a version registered by hand passed no gate.
+
+    Returns:
+        The champion afterwards, and the move (None when it was the champion already).
+
+    Raises:
+        PromotionRefused: naming the version and why.
+    """
+    check_model_name(model_name)
+    if version is None:
+        target = champion_version(client, model_name, challenger_alias)
+        if target is None:
+            raise PromotionRefused(
+                f"{model_name} has no @{challenger_alias}: no gated model awaits promotion. "
+                "Train one, or name the version to promote."
+            )
+    else:
+        target = _gated_version(client, model_name, version)
+    if target.tags.get(REGISTRATION_TAG) != COMPLETE:
+        raise PromotionRefused(
+            f"{model_name} version {target.version} was not registered by a gated training "
+            f"run ({REGISTRATION_TAG} is {target.tags.get(REGISTRATION_TAG)!r}, expected "
+            f"{COMPLETE!r}); only a version that passed every gate can become @{champion_alias}"
+        )
+    current = champion_version(client, model_name, champion_alias)
+    if current is not None and current.version == target.version:
+        return current, None
+    move = move_alias(client, model_name, champion_alias, target.version, moved_by, reason)
+    return client.get_model_version(model_name, target.version), move
+
+
+def rollback(
+    client: mlflow.MlflowClient, model_name: str, champion_alias: str, moved_by: str, reason: str
+) -> tuple[ModelVersion, AliasMove]:
+    """Move `champion_alias` back to the champion before the current one (the current
+    version's `.previous` tag); a second rollback goes one further back.
+
+    Raises:
+        PromotionRefused: when there is no champion, or none before it.
+    """
+    check_model_name(model_name)
+    current = champion_version(client, model_name, champion_alias)
+    if current is None:
+        raise PromotionRefused(f"{model_name} has no @{champion_alias} to roll back")
+    previous = current.tags.get(f"{LINEAGE_PREFIX}{champion_alias}.previous", "")
+    if not previous:
+        raise PromotionRefused(
+            f"{model_name}@{champion_alias} is version {current.version}, which had no "
+            f"@{champion_alias} before it: there is nothing to roll back to"
+        )
+    target = _gated_version(client, model_name, int(previous))
+    move = move_alias(
+        client,
+        model_name,
+        champion_alias,
+        target.version,
+        moved_by,
+        f"rollback from version {current.version}: {reason}"
+        if reason
+        else f"rollback from version {current.version}",
+        record_previous=False,
+    )
+    return client.get_model_version(model_name, target.version), move
+
+
+def _gated_version(client: mlflow.MlflowClient, model_name: str, version: int) -> ModelVersion:
+    try:
+        return client.get_model_version(model_name, str(version))
+    except MlflowException as error:
+        if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+            raise PromotionRefused(f"{model_name} has no version {version}") from None
+        raise
+
+
 def register_with_alias(
     client: mlflow.MlflowClient,
     model_name: str,
@@ -79,8 +248,13 @@ def register_with_alias(
     model_uri: str,
     run_id: str,
     expected_champion: "int | None | object" = UNCHECKED,
+    challenger_alias: str | None = None,
+    promote: bool = True,
+    moved_by: str = "a training run",
+    reason: str = "passed every gate",
 ) -> tuple[ModelVersion, str]:
-    """Register the logged model `model_uri` of `run_id` and move `alias` to it.
+    """Register the logged model `model_uri` of `run_id`, move `challenger_alias` to it and,
+    when `promote`, `alias` (the champion) too; each move is recorded (`move_alias`).
 
     The version carries the run's lineage tags, so the alias leads to data and code. A model
     that is already a version (a re-executed run) is not registered twice, and a model trained
@@ -93,15 +267,16 @@ def register_with_alias(
             none). When the alias points elsewhere now, another run registered meanwhile.
 
     Returns:
-        The version `alias` points at afterwards, and what happened: REGISTERED,
-        ALREADY_REGISTERED or UNCHANGED (nothing registered, the alias stays).
+        The version registered (or found registered), and what happened: REGISTERED,
+        ALREADY_REGISTERED or UNCHANGED (nothing registered: the champion's or the
+        challenger's version, and the aliases stay).
 
     Raises:
         ChampionMoved: naming the version compared against and the one found.
     """
     check_model_name(model_name)
     run_tags = client.get_run(run_id).data.tags
-    finish_or_remove_pending(client, model_name, alias, keep_run=run_id)
+    finish_or_remove_pending(client, model_name, alias, keep_run=run_id, also=challenger_alias)
     current = champion_version(client, model_name, alias)
     found = None if current is None else int(current.version)
     if (
@@ -114,8 +289,13 @@ def register_with_alias(
             f"against version {expected_champion}: another run registered meanwhile. Nothing "
             "was registered; run again to judge this model against the new champion."
         )
-    if current is not None and current.run_id != run_id and _same_lineage(run_tags, current.tags):
-        return current, UNCHANGED
+    challenger = (
+        champion_version(client, model_name, challenger_alias) if challenger_alias else None
+    )
+    for standing in (current, challenger):
+        if standing is not None and standing.run_id != run_id:
+            if _same_lineage(run_tags, standing.tags):
+                return standing, UNCHANGED
     existing = [
         version
         for version in client.search_model_versions(f"name='{model_name}'")
@@ -128,17 +308,28 @@ def register_with_alias(
         tags[REGISTRATION_TAG] = PENDING
         version, outcome = mlflow.register_model(model_uri, model_name, tags=tags), REGISTERED
         faults.point(faults.AFTER_REGISTER)
-    client.set_registered_model_alias(model_name, alias, version.version)
+    moves = [challenger_alias] if challenger_alias else []
+    if promote:
+        moves.append(alias)
+    for name in moves:
+        standing = champion_version(client, model_name, name)
+        if standing is None or standing.version != version.version:
+            move_alias(client, model_name, name, version.version, moved_by, reason)
     client.set_model_version_tag(model_name, version.version, REGISTRATION_TAG, COMPLETE)
     return version, outcome
 
 
 def finish_or_remove_pending(
-    client: mlflow.MlflowClient, model_name: str, alias: str, keep_run: str | None = None
+    client: mlflow.MlflowClient,
+    model_name: str,
+    alias: str,
+    keep_run: str | None = None,
+    also: str | None = None,
 ) -> dict[str, list[int]]:
-    """Versions left pending by a registration that crashed: finished when the alias reached
-    them, removed when their MLflow run is over; one whose run is still running (a registration
-    in progress) and those of `keep_run` are left alone.
+    """Versions left pending by a registration that crashed: finished when the alias (or the
+    alias `also`, the challenger) reached them, removed when their MLflow run is over; one
+    whose run is still running (a registration in progress) and those of `keep_run` are left
+    alone.
 
     Returns:
         The versions finished and removed.
@@ -152,12 +343,18 @@ def finish_or_remove_pending(
         if error.error_code == "RESOURCE_DOES_NOT_EXIST":
             return done
         raise
-    # Searches do not return aliases on every store; ask for the alias itself.
-    champion = champion_version(client, model_name, alias) if versions else None
+    # Searches do not return aliases on every store; ask for the aliases themselves.
+    reached = {
+        standing.version
+        for name in (alias, also)
+        if name and versions
+        for standing in [champion_version(client, model_name, name)]
+        if standing is not None
+    }
     for version in versions:
         if version.run_id == keep_run:
             continue
-        if champion is not None and champion.version == version.version:
+        if version.version in reached:
             client.set_model_version_tag(model_name, version.version, REGISTRATION_TAG, COMPLETE)
             done["finished"].append(int(version.version))
         elif client.get_run(version.run_id).info.status != "RUNNING":

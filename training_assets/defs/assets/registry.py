@@ -1,17 +1,35 @@
-"""The registered model version that passed every gate."""
+"""The registered model version that passed every gate, and the champion in production."""
 
-from dagster import AssetExecutionContext, Failure, asset
+from typing import Literal
 
+from dagster import (
+    AssetExecutionContext,
+    Config,
+    DataVersion,
+    Failure,
+    MetadataValue,
+    Output,
+    asset,
+)
+from pydantic import Field
+
+from training_assets.core.tracking import registry
 from training_assets.core.tracking.registry import (
     ALREADY_REGISTERED,
     UNCHANGED,
     ChampionMoved,
+    PromotionRefused,
     register_with_alias,
 )
-from training_assets.defs.resources.mlflow import MlflowTracking, ModelRegistry
+from training_assets.defs.resources.mlflow import MlflowStore, MlflowTracking, ModelRegistry
 
 
-@asset(group_name="training", io_manager_key="json_io_manager", kinds={"mlflow"}, code_version="1")
+def _mover(context: AssetExecutionContext) -> str:
+    """Who moved an alias: the job and run, which the Dagster UI finds by its id."""
+    return f"{context.job_name} run {context.run_id}"
+
+
+@asset(group_name="training", io_manager_key="json_io_manager", kinds={"mlflow"}, code_version="2")
 def registered_model_version(
     context: AssetExecutionContext,
     trained_model: dict,
@@ -19,8 +37,10 @@ def registered_model_version(
     mlflow_tracking: MlflowTracking,
     model_registry: ModelRegistry,
 ) -> dict:
-    """The gated model registered in MLflow, with the champion alias moved to it."""
+    """The gated model registered in MLflow as the challenger; with automatic promotion (the
+    default) the champion alias moves to it as well."""
     name, model_uri = model_registry.model_name, trained_model["model_uri"]
+    automatic = model_registry.promotion == "automatic"
     try:
         version, outcome = register_with_alias(
             mlflow_tracking.tracking.tracking_client,
@@ -29,6 +49,10 @@ def registered_model_version(
             model_uri,
             trained_model["run_id"],
             expected_champion=evaluation.get("champion_version"),
+            challenger_alias=model_registry.challenger_alias,
+            promote=automatic,
+            moved_by=_mover(context),
+            reason=f"passed every gate (RMSE {evaluation['rmse']:.4f})",
         )
     except ChampionMoved as moved:
         raise Failure(
@@ -42,13 +66,20 @@ def registered_model_version(
         context.log.info(f"{model_uri} is already version {version.version}; not registering again")
     elif outcome == UNCHANGED:
         context.log.info(
-            f"Same data, code and config as {model_registry.alias} v{version.version}: "
-            "nothing new registered; the alias stays"
+            f"Same data, code and config as version {version.version}: nothing new registered; "
+            "the aliases stay"
+        )
+    elif not automatic:
+        context.log.info(
+            f"Version {version.version} is @{model_registry.challenger_alias}, awaiting "
+            f"promotion: read its report, then launch promote_model_job"
         )
     record = {
         "name": name,
         "version": int(version.version),
         "alias": model_registry.alias,
+        "challenger_alias": model_registry.challenger_alias,
+        "promotion": model_registry.promotion,
         # The version in force: this run's model, or the unchanged champion's.
         "model_uri": version.source,
         "run_id": version.run_id,
@@ -60,8 +91,115 @@ def registered_model_version(
         {
             "version": record["version"],
             "outcome": outcome,
+            "promotion": (
+                model_registry.promotion
+                if automatic or outcome == UNCHANGED
+                else "manual: awaiting promote_model_job"
+            ),
             "alias_uri": model_registry.champion_uri(),
             "model_uri": version.source,
         }
     )
     return record
+
+
+class ChampionConfig(Config):
+    """What to do with the champion alias."""
+
+    action: Literal["report", "promote", "rollback"] = Field(
+        default="report",
+        description=(
+            "report: record the champion as it is (what training_job does). promote: move it "
+            "to `version`, by default the challenger. rollback: move it back to the champion "
+            "before the current one."
+        ),
+    )
+    version: int | None = Field(
+        default=None, description="The version to promote. Default: the current challenger."
+    )
+    reason: str = Field(
+        default="",
+        description="Why, in a sentence: recorded on the version and in the alias history.",
+    )
+
+
+@asset(
+    group_name="training",
+    deps=[registered_model_version],
+    io_manager_key="json_io_manager",
+    kinds={"mlflow"},
+    code_version="1",
+)
+def champion_model(
+    context: AssetExecutionContext,
+    config: ChampionConfig,
+    mlflow_store: MlflowStore,
+    model_registry: ModelRegistry,
+) -> Output[dict]:
+    """The version in production (@champion), with how it got there. training_job records it
+    after registration; promote_model_job and rollback_model_job move it. Its data version is
+    the champion's version, so what scores with the champion is stale when it changes."""
+    client = mlflow_store.configure_client()
+    name, alias = model_registry.model_name, model_registry.alias
+    move = None
+    try:
+        if config.action == "promote":
+            champion, move = registry.promote(
+                client,
+                name,
+                alias,
+                model_registry.challenger_alias,
+                moved_by=_mover(context),
+                reason=config.reason or "promoted by hand",
+                version=config.version,
+            )
+        elif config.action == "rollback":
+            champion, move = registry.rollback(
+                client, name, alias, moved_by=_mover(context), reason=config.reason
+            )
+        else:
+            champion = model_registry.champion(client)
+    except PromotionRefused as refused:
+        raise Failure(description=str(refused)) from None
+    if champion is None:
+        raise Failure(description=f"{name} has no @{alias} yet: no model passed every gate")
+    challenger = registry.champion_version(client, name, model_registry.challenger_alias)
+    prefix = f"{registry.LINEAGE_PREFIX}{alias}."
+    record = {
+        "name": name,
+        "alias": alias,
+        "version": int(champion.version),
+        "model_uri": f"models:/{name}/{champion.version}",
+        "run_id": champion.run_id,
+        "challenger_version": None if challenger is None else int(challenger.version),
+        "moved_now": move is not None,
+        "moved_by": champion.tags.get(f"{prefix}moved_by", ""),
+        "moved_at": champion.tags.get(f"{prefix}moved_at", ""),
+        "reason": champion.tags.get(f"{prefix}reason", ""),
+        "previous": champion.tags.get(f"{prefix}previous", ""),
+    }
+    if move is not None:
+        record.update(moved_by=move.moved_by, moved_at=move.at, reason=move.reason)
+        context.log.info(f"{name}@{alias}: version {move.previous} -> {move.version}")
+    history = registry.alias_history(client, name)[-10:]
+    return Output(
+        record,
+        data_version=DataVersion(f"{name}/{champion.version}"),
+        metadata={
+            "version": record["version"],
+            "challenger_version": record["challenger_version"] or 0,
+            "moved_by": record["moved_by"],
+            "moved_at": record["moved_at"],
+            "reason": record["reason"],
+            "alias_history": MetadataValue.md(_history_table(history)),
+        },
+    )
+
+
+def _history_table(history: list[dict]) -> str:
+    rows = [
+        f"| {m['at']} | @{m['alias']} | {m['previous'] or '-'} → {m['version']} "
+        f"| {m['moved_by']} | {m['reason']} |"
+        for m in reversed(history)
+    ]
+    return "\n".join(["| when | alias | version | by | why |", "|---|---|---|---|---|", *rows])

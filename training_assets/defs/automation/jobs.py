@@ -15,3 +15,20 @@ training_job = define_asset_job(
     # still going after four hours.
     tags={SERIAL_TAG: "training", "dagster/max_runtime": str(4 * 3600)},
 )
+
+# Moving the champion by hand: launched from the UI's Jobs page (the launchpad shows the
+# config to fill in: the version, default the challenger, and why) or the CLI.
+promote_model_job = define_asset_job(
+    name="promote_model_job",
+    selection=AssetSelection.assets("champion_model"),
+    description="Move @champion to the challenger (or the version given), recording who and why.",
+    config={"ops": {"champion_model": {"config": {"action": "promote", "reason": ""}}}},
+    tags={SERIAL_TAG: "training"},
+)
+rollback_model_job = define_asset_job(
+    name="rollback_model_job",
+    selection=AssetSelection.assets("champion_model"),
+    description="Move @champion back to the champion before the current one, recording why.",
+    config={"ops": {"champion_model": {"config": {"action": "rollback", "reason": ""}}}},
+    tags={SERIAL_TAG: "training"},
+)

@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import mlflow
 from dagster import ConfigurableResource, DagsterEventType, InitResourceContext, MetadataValue
@@ -268,7 +269,23 @@ class ModelRegistry(ConfigurableResource):
     alias: str = Field(
         default=registry.DEFAULT_ALIAS,
         pattern=registry.ALIAS_PATTERN,
-        description="Alias moved to each newly registered version: letters, digits, '_', '-'.",
+        description=(
+            "Alias of the version in production (the champion), which new models are judged "
+            "against: letters, digits, '_', '-'."
+        ),
+    )
+    challenger_alias: str = Field(
+        default=registry.CHALLENGER_ALIAS,
+        pattern=registry.ALIAS_PATTERN,
+        description="Alias moved to each newly registered version, which passed every gate.",
+    )
+    promotion: Literal["automatic", "manual"] = Field(
+        default="automatic",
+        description=(
+            "automatic: a version that passed every gate becomes the champion at once. "
+            "manual: it stays the challenger until promote_model_job runs (after reading its "
+            "report); nothing else moves the champion."
+        ),
     )
 
     def champion(self, client: mlflow.MlflowClient):

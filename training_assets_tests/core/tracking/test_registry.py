@@ -8,7 +8,6 @@ import mlflow
 import mlflow.sklearn
 import pytest
 from mlflow.exceptions import MlflowException
-from sklearn.dummy import DummyRegressor
 
 from training_assets.core.tracking.registry import (
     COMPLETE,
@@ -64,30 +63,6 @@ def test_a_server_error_fails_closed(failing_server, monkeypatch):
 
 
 # --- registration on a real sqlite store ---------------------------------------------------
-
-
-@pytest.fixture
-def store(tmp_path):
-    """A sqlite MLflow store as the process's tracking store, with a helper that logs a model."""
-    uri = f"sqlite:///{tmp_path / 'm.db'}"
-    mlflow.set_tracking_uri(uri)
-    client = mlflow.MlflowClient(tracking_uri=uri)
-    experiment = client.create_experiment("e", artifact_location=(tmp_path / "a").as_uri())
-
-    def logged(status: str = "FINISHED") -> tuple[str, str]:
-        run = client.create_run(experiment)
-        with mlflow.start_run(run_id=run.info.run_id):
-            info = mlflow.sklearn.log_model(
-                DummyRegressor().fit([[0.0], [1.0]], [0.0, 1.0]), name="model"
-            )
-        if status != "RUNNING":
-            client.set_terminated(run.info.run_id, status=status)
-        else:
-            client.update_run(run.info.run_id, status="RUNNING")
-        return run.info.run_id, info.model_uri
-
-    yield client, logged
-    mlflow.set_tracking_uri(None)
 
 
 def test_registration_refuses_when_the_champion_moved_since_the_gates(store):

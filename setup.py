@@ -20,6 +20,8 @@ setup(
         "pyarrow>=25,<27",
         "pandera[pandas]>=0.35,<0.36",
         "universal-pathlib>=0.3,<0.4",
+        # The model report's plots (scikit-learn's calibration and prediction-error displays).
+        "matplotlib>=3.9,<4",
     ],
     extras_require={
         "dev": [

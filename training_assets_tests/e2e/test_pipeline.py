@@ -355,3 +355,48 @@ def test_a_champion_without_its_profile_blocks_with_the_missing_artifact_named(
     assert "profile cannot be read" in drift.metadata["reason"].value
     assert not _ran(result, "splits")
     assert len(registered_versions(mlflow_client)) == 1
+
+
+def _report(result) -> str:
+    record = result.output_for_node("model_report")
+    return Path(record["report"].removeprefix("file://")).read_text()
+
+
+def test_a_rejected_model_has_a_report_naming_the_gates_that_stopped_it(
+    working_area, instance, mlflow_client
+):
+    result = run_training(
+        instance, run_config={"resources": {"gates": {"config": {"rmse_ceiling": 0.05}}}}
+    )
+
+    assert not result.success
+    assert registered_versions(mlflow_client) == []
+    record = result.output_for_node("model_report")
+    assert record["verdict"] == "rejected"
+    assert "rmse_within_ceiling" in record["gates_failed"]
+    run = mlflow_client.get_run(record["run_id"])
+    assert run.data.tags["training_assets.gate_verdict"] == "rejected"
+    assert "rmse_within_ceiling" in run.data.tags["training_assets.gates_failed"].split(",")
+    artifacts = [a.path for a in mlflow_client.list_artifacts(record["run_id"])]
+    assert "model_report.html" in artifacts
+    page = _report(result)
+    assert "Rejected by" in page and "rmse_within_ceiling" in page
+    # The data gates of the same run are in it too, with their figures.
+    assert "labels_are_binary" in page and "positive_rate" in page
+    # AUC, log loss and Brier score are logged with RMSE and MAE.
+    assert {"auc", "log_loss", "brier", "rmse", "mae"} <= set(run.data.metrics)
+
+
+def test_a_registered_model_has_a_report_against_the_champion(
+    working_area, instance, mlflow_client
+):
+    assert run_training(instance).success
+    second = run_training(instance, {"ops": {"trained_model": {"config": {"alpha": 0.45}}}})
+
+    assert second.success
+    record = second.output_for_node("model_report")
+    assert record["verdict"] == "passed" and record["gates_failed"] == []
+    page = _report(second)
+    assert "Passed every gate" in page
+    assert "judged against champion version 1" in page
+    assert "champion_rmse" in page  # slices beside the champion's

@@ -2,17 +2,26 @@
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+from sklearn.metrics import (
+    brier_score_loss,
+    log_loss,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+    roc_auc_score,
+)
 from sklearn.pipeline import Pipeline
 
 
 def regression_metrics(
     model: Pipeline, test_x: pd.DataFrame, test_y: pd.Series, train_y: pd.Series
 ) -> dict[str, float]:
-    """RMSE, MAE and R² on the test split, and the RMSE of predicting the training mean.
+    """RMSE, MAE and R² on the test split, the RMSE of predicting the training mean, and for a
+    0/1 label the scores of the predictions read as probabilities.
 
     Returns:
-        `rmse`, `mae`, `r2`, `baseline_rmse` and `test_rows`.
+        `rmse`, `mae`, `r2`, `baseline_rmse`, `test_rows`, and `auc`, `log_loss`, `brier`
+        when the test labels are 0 and 1 (see `probability_metrics`).
     """
     predicted = model.predict(test_x)
     baseline = np.full(len(test_y), float(train_y.mean()))
@@ -22,7 +31,38 @@ def regression_metrics(
         "r2": float(r2_score(test_y, predicted)),
         "baseline_rmse": float(np.sqrt(mean_squared_error(test_y, baseline))),
         "test_rows": len(test_y),
+        **probability_metrics(test_y, predicted),
     }
+
+
+# Log loss is infinite at a predicted 0 or 1 for the other class; the regression's outputs are
+# clipped this far inside [0, 1] to be read as probabilities.
+_PROBABILITY_EPSILON = 1e-6
+
+
+def probability_metrics(truth: pd.Series, predicted: np.ndarray) -> dict[str, float]:
+    """ROC AUC, log loss and Brier score of `predicted` read as P(label = 1), for a 0/1 label
+    with both classes present; empty otherwise (the labels_are_binary gate says why).
+
+    The ElasticNet is a regression, so its outputs are clipped into (0, 1) first: what a
+    caller using the score as a probability gets.
+    """
+    labels = np.asarray(truth, dtype=float)
+    if len(labels) == 0 or not np.isin(labels, (0.0, 1.0)).all() or len(np.unique(labels)) < 2:
+        return {}
+    probability = probabilities(predicted)
+    return {
+        "auc": float(roc_auc_score(labels, probability)),
+        "log_loss": float(log_loss(labels, probability, labels=[0, 1])),
+        "brier": float(brier_score_loss(labels, probability)),
+    }
+
+
+def probabilities(predicted: np.ndarray) -> np.ndarray:
+    """Regression outputs clipped into (0, 1), to be read as probabilities of the label 1."""
+    return np.clip(
+        np.asarray(predicted, dtype=float), _PROBABILITY_EPSILON, 1 - _PROBABILITY_EPSILON
+    )
 
 
 def slice_rmse(slice_values: pd.Series, truth: pd.Series, predicted: np.ndarray) -> pd.DataFrame:

@@ -8,7 +8,7 @@ import pytest
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import Pipeline
 
-from training_assets.core.ml.metrics import regression_metrics, slice_rmse
+from training_assets.core.ml.metrics import probability_metrics, regression_metrics, slice_rmse
 from training_assets.core.schema import LABEL
 
 # --- regression_metrics --------------------------------------------------------------------
@@ -71,6 +71,35 @@ def test_baseline_rmse_predicts_the_train_mean_not_the_test_mean():
     assert metrics["baseline_rmse"] == pytest.approx(expected)
     # Predicting the test mean (1) would give sqrt(2/3); the gate must not get that.
     assert metrics["baseline_rmse"] != pytest.approx(math.sqrt(2 / 3))
+
+
+# --- probability_metrics -------------------------------------------------------------------
+
+
+def test_probability_metrics_known_values():
+    truth = pd.Series([0, 0, 1, 1])
+    predicted = np.array([0.1, 0.4, 0.35, 0.8])
+
+    metrics = probability_metrics(truth, predicted)
+
+    # Of the four (positive, negative) pairs, 0.35 < 0.4 is the one ranked wrong.
+    assert metrics["auc"] == pytest.approx(0.75)
+    assert metrics["brier"] == pytest.approx((0.1**2 + 0.4**2 + 0.65**2 + 0.2**2) / 4)
+    expected = -(math.log(0.9) + math.log(0.6) + math.log(0.35) + math.log(0.8)) / 4
+    assert metrics["log_loss"] == pytest.approx(expected)
+
+
+def test_regression_outputs_outside_zero_one_are_clipped_before_scoring():
+    metrics = probability_metrics(pd.Series([0, 1]), np.array([-0.3, 1.4]))
+
+    assert metrics["auc"] == 1.0
+    assert metrics["brier"] == pytest.approx(0.0, abs=1e-9)
+    assert math.isfinite(metrics["log_loss"]) and metrics["log_loss"] < 1e-5
+
+
+@pytest.mark.parametrize("labels", [[0.0, 0.5, 1.0], [1, 1, 1], []])
+def test_no_probability_metrics_without_both_classes_of_a_binary_label(labels):
+    assert probability_metrics(pd.Series(labels, dtype=float), np.zeros(len(labels))) == {}
 
 
 # --- slice_rmse ----------------------------------------------------------------------------

@@ -1,0 +1,184 @@
+"""The model report: one self-contained HTML page per trained model that answers "is this model
+better, and where is it worse?" without a notebook.
+
+It shows the gates' verdicts with their figures, the scores against the mean baseline and the
+champion, per-slice RMSE beside the champion's, calibration and predicted-against-observed
+plots (scikit-learn's displays), the coefficients and the drift of each feature. Plots are
+embedded as PNG, so the page opens from an MLflow artifact or a file alike.
+"""
+
+import base64
+import html
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from training_assets.core.ml.metrics import probabilities
+
+REPORT_ARTIFACT = "model_report.html"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One gate's verdict as the report shows it."""
+
+    gate: str
+    asset: str
+    passed: bool
+    blocks: bool
+    reason: str = ""
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Everything the page shows; built by the caller from the run's own results."""
+
+    title: str
+    subtitle: str
+    verdicts: list[Verdict]
+    metrics: dict[str, float]
+    champion_metrics: dict[str, float] | None
+    slices: pd.DataFrame  # slice, rows, rmse, and champion_rmse when there is a champion
+    truth: np.ndarray
+    predicted: np.ndarray
+    coefficients: dict[str, float]
+    psi: dict[str, float] | None
+
+
+def render(inputs: ReportInputs) -> str:
+    """The report as one HTML document."""
+    failed = [v.gate for v in inputs.verdicts if v.blocks]
+    headline = (
+        f"Rejected by {', '.join(failed)}"
+        if failed
+        else "Passed every gate"
+        if inputs.verdicts
+        else "No gate verdicts"
+    )
+    sections = [
+        f"<h1>{_e(inputs.title)}</h1><p>{_e(inputs.subtitle)}</p>",
+        f'<p class="{"bad" if failed else "good"}"><b>{_e(headline)}</b></p>',
+        "<h2>Gates</h2>" + _verdicts(inputs.verdicts),
+        "<h2>Scores</h2>" + _scores(inputs.metrics, inputs.champion_metrics),
+        "<h2>Slices (worst first)</h2>" + _table(inputs.slices.head(25)),
+        "<h2>Calibration and predicted against observed</h2>" + _plots(inputs),
+        "<h2>Coefficients</h2>"
+        + _table(
+            pd.DataFrame(
+                {
+                    "input": list(inputs.coefficients),
+                    "coefficient": list(inputs.coefficients.values()),
+                }
+            )
+        ),
+        "<h2>Drift against the champion's training data (PSI)</h2>"
+        + (
+            _table(pd.DataFrame({"feature": list(inputs.psi), "psi": list(inputs.psi.values())}))
+            if inputs.psi
+            else "<p>No champion yet, or no drift figures: nothing to compare against.</p>"
+        ),
+    ]
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{_e(inputs.title)}</title><style>{_STYLE}</style></head><body>"
+        + "\n".join(sections)
+        + "</body></html>"
+    )
+
+
+def _verdicts(verdicts: list[Verdict]) -> str:
+    rows = []
+    for v in verdicts:
+        state = "blocked" if v.blocks else "passed" if v.passed else "warned"
+        figures = "; ".join(f"{k}: {_short(value)}" for k, value in v.figures.items())
+        rows.append(
+            f'<tr class="{state}"><td>{_e(v.gate)}</td><td>{_e(v.asset)}</td>'
+            f"<td>{state}</td><td>{_e(v.reason)}</td><td>{_e(figures)}</td></tr>"
+        )
+    return (
+        "<table><tr><th>gate</th><th>asset</th><th>verdict</th><th>why</th><th>figures</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+def _scores(metrics: dict[str, float], champion: dict[str, float] | None) -> str:
+    names = [n for n in ("rmse", "mae", "r2", "auc", "log_loss", "brier") if n in metrics]
+    frame = pd.DataFrame(
+        {
+            "metric": names,
+            "this model": [metrics[n] for n in names],
+            "mean baseline": [metrics["baseline_rmse"] if n == "rmse" else None for n in names],
+            "champion": [None if champion is None else champion.get(n) for n in names],
+        }
+    )
+    return _table(frame) + f"<p>{int(metrics.get('test_rows', 0))} test rows.</p>"
+
+
+def _plots(inputs: ReportInputs) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no screen where the pipeline runs
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import CalibrationDisplay
+    from sklearn.metrics import PredictionErrorDisplay
+
+    truth = np.asarray(inputs.truth, dtype=float)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    try:
+        if np.isin(truth, (0.0, 1.0)).all() and len(np.unique(truth)) == 2:
+            CalibrationDisplay.from_predictions(
+                truth,
+                probabilities(inputs.predicted),
+                n_bins=10,
+                strategy="quantile",
+                name="this model",
+                ax=left,
+            )
+            left.set_title("Calibration (predictions clipped to [0, 1])")
+        else:
+            left.set_axis_off()
+            left.set_title("Calibration: the label is not 0/1")
+        PredictionErrorDisplay.from_predictions(
+            truth,
+            np.asarray(inputs.predicted, dtype=float),
+            kind="actual_vs_predicted",
+            ax=right,
+            subsample=2000,
+            random_state=0,
+        )
+        right.set_title("Observed against predicted")
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=90)
+    finally:
+        plt.close(figure)
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    alt = "calibration and predicted against observed"
+    return f'<img alt="{alt}" src="data:image/png;base64,{encoded}">'
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="", border=0)
+
+
+def _short(value: Any) -> str:
+    text = f"{value:.4f}" if isinstance(value, float) else str(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _e(text: str) -> str:
+    return html.escape(str(text))
+
+
+_STYLE = """
+body { font-family: sans-serif; margin: 2em; max-width: 1100px; }
+table { border-collapse: collapse; margin: 0.5em 0; }
+td, th { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left; font-size: 90%; }
+tr.blocked td { background: #fde2e2; } tr.warned td { background: #fff4d6; }
+.bad { color: #a40000; } .good { color: #1a6d1a; }
+"""

@@ -1,0 +1,158 @@
+"""The trained model's HTML report, logged to its MLflow run, whether or not it passed.
+
+It is built beside `evaluation`, not after it: a blocking gate on `evaluation` holds back what
+is downstream of it, and a rejected model needs its report most. So it scores the model and
+runs the model gates' own functions (core/gates/catalog.py) on the same split, and takes the
+data gates' verdicts from this run's check results.
+"""
+
+import mlflow.sklearn
+import pandas as pd
+from dagster import AssetExecutionContext, AssetKey, DagsterEventType, MetadataValue, asset
+
+from training_assets.core.gates import catalog
+from training_assets.core.ml import serving
+from training_assets.core.ml.elastic_net import coefficients
+from training_assets.core.ml.metrics import regression_metrics, slice_rmse
+from training_assets.core.ml.report import REPORT_ARTIFACT, ReportInputs, Verdict, render
+from training_assets.core.tracking.lineage import LINEAGE_PREFIX
+from training_assets.defs.resources.gates import GateThresholds
+from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
+
+# Tags on the model's MLflow run: what the gates said, for a search such as
+# tags.`training_assets.gate_verdict` = 'rejected'.
+VERDICT_TAG = f"{LINEAGE_PREFIX}gate_verdict"
+FAILED_GATES_TAG = f"{LINEAGE_PREFIX}gates_failed"
+
+
+@asset(
+    group_name="training",
+    io_manager_key="json_io_manager",
+    kinds={"mlflow", "html"},
+    code_version="1",
+)
+def model_report(
+    context: AssetExecutionContext,
+    trained_model: dict,
+    test_x: pd.DataFrame,
+    test_y: pd.Series,
+    test_keys: pd.DataFrame,
+    train_y: pd.Series,
+    gates: GateThresholds,
+    mlflow_store: MlflowStore,
+    model_registry: ModelRegistry,
+) -> dict:
+    """The model's report (gates, scores against the baseline and the champion, slices,
+    calibration, coefficients, drift) as `model_report.html` in its MLflow run, with the run
+    tagged by the gates that stopped it."""
+    client = mlflow_store.configure_client()
+    limits = gates.limits()
+    run_id = trained_model["run_id"]
+    model = mlflow.sklearn.load_model(trained_model["model_uri"])
+    predicted = model.predict(test_x)
+    metrics = regression_metrics(model, test_x, test_y, train_y)
+    slices = catalog.slice_values(limits.slice_column, test_x, test_keys)
+    slice_table = slice_rmse(slices, test_y, predicted)
+
+    champion = model_registry.champion(client)
+    champion_uri = (
+        None if champion is None else f"models:/{model_registry.model_name}/{champion.version}"
+    )
+    champion_metrics = None
+    if champion_uri is not None:
+        try:
+            scorer = serving.load_pyfunc(champion_uri)
+            champion_metrics = regression_metrics(scorer, test_x, test_y, train_y)
+            by_slice = slice_rmse(slices, test_y, scorer.predict(test_x))
+            slice_table = slice_table.merge(
+                by_slice[["slice", "rmse"]].rename(columns={"rmse": "champion_rmse"}),
+                on="slice",
+                how="left",
+            )
+        except Exception as error:  # the champion gate reports why; the report goes on
+            context.log.warning(f"The champion {champion_uri} cannot score this split: {error}")
+
+    outcomes = {
+        **catalog.evaluate_metric_gates(metrics, limits),
+        **catalog.evaluate_champion_gates(
+            trained_model["model_uri"], champion_uri, test_x, test_y, test_keys, limits
+        )[0],
+    }
+    verdicts = _data_gate_verdicts(context) + [
+        Verdict(
+            gate=name,
+            asset=catalog.GATES_BY_NAME[name].asset,
+            passed=outcome.passed,
+            blocks=catalog.blocks(name, outcome),
+            reason=outcome.description,
+            figures=outcome.evidence,
+        )
+        for name, outcome in outcomes.items()
+    ]
+    psi = next((v.figures.get("psi") for v in verdicts if v.gate == "drift_within_limits"), None)
+    failed = [verdict.gate for verdict in verdicts if verdict.blocks]
+
+    page = render(
+        ReportInputs(
+            title=f"{model_registry.model_name}: model of Dagster run {context.run_id[:8]}",
+            subtitle=(
+                f"MLflow run {run_id}; judged against "
+                + (f"champion version {champion.version}" if champion else "no champion yet")
+            ),
+            verdicts=verdicts,
+            metrics=metrics,
+            champion_metrics=champion_metrics,
+            slices=slice_table,
+            truth=test_y.to_numpy(),
+            predicted=predicted,
+            coefficients=coefficients(model),
+            psi=psi if isinstance(psi, dict) else None,
+        )
+    )
+    client.log_text(run_id, page, REPORT_ARTIFACT)
+    verdict = "rejected" if failed else "passed"
+    client.set_tag(run_id, VERDICT_TAG, verdict)
+    client.set_tag(run_id, FAILED_GATES_TAG, ",".join(failed) or "none")
+    location = f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{REPORT_ARTIFACT}"
+    context.add_output_metadata(
+        {
+            "report": _link(location),
+            "verdict": verdict,
+            "gates_failed": MetadataValue.json(failed),
+            **{name: MetadataValue.float(float(value)) for name, value in metrics.items()},
+        }
+    )
+    return {"run_id": run_id, "report": location, "verdict": verdict, "gates_failed": failed}
+
+
+def _data_gate_verdicts(context: AssetExecutionContext) -> list[Verdict]:
+    """The checks of training_data that ran in this run (its blocking ones had to pass for
+    this model to be trained; the warnings are shown as they were)."""
+    verdicts = []
+    for record in context.instance.all_logs(
+        context.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+    ):
+        evaluation = record.dagster_event.event_specific_data
+        if evaluation.asset_key != AssetKey(catalog.TRAINING_DATA):
+            continue
+        figures = {key: value.value for key, value in evaluation.metadata.items()}
+        reason = str(figures.pop("reason", ""))
+        verdicts.append(
+            Verdict(
+                gate=evaluation.check_name,
+                asset=catalog.TRAINING_DATA,
+                passed=evaluation.passed,
+                blocks=not evaluation.passed and evaluation.severity.value == "ERROR",
+                reason=reason,
+                figures=figures,
+            )
+        )
+    return verdicts
+
+
+def _link(location: str) -> MetadataValue:
+    if location.startswith("file://"):
+        return MetadataValue.path(location.removeprefix("file://"))
+    if location.startswith(("http://", "https://")):
+        return MetadataValue.url(location)
+    return MetadataValue.text(location)

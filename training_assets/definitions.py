@@ -8,12 +8,14 @@ from dagster import (
 
 from training_assets.defs import assets, checks
 from training_assets.defs.automation.jobs import (
+    batch_predictions_job,
     promote_model_job,
     rollback_model_job,
     training_job,
 )
 from training_assets.defs.automation.schedules import weekly_training_schedule
 from training_assets.defs.automation.sensors import (
+    batch_scoring_sensor,
     dead_run_sensor,
     drift_retrain_sensor,
     new_training_data_sensor,
@@ -24,8 +26,13 @@ from training_assets.defs.resources import embedded_defaults
 defs = Definitions(
     assets=load_assets_from_package_module(assets),
     asset_checks=load_asset_checks_from_package_module(checks),
-    jobs=[training_job, promote_model_job, rollback_model_job],
-    sensors=[new_training_data_sensor, drift_retrain_sensor, dead_run_sensor],
+    jobs=[training_job, promote_model_job, rollback_model_job, batch_predictions_job],
+    sensors=[
+        new_training_data_sensor,
+        drift_retrain_sensor,
+        dead_run_sensor,
+        batch_scoring_sensor,
+    ],
     schedules=[weekly_training_schedule],
     resources=embedded_defaults(),
     # In process unless the deployment or run config chooses otherwise (defs/executors.py);

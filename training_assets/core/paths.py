@@ -37,6 +37,11 @@ def default_sample_orders_file() -> Path:
     return default_orders_path() / "sample.parquet"
 
 
+def default_batch_requests_path() -> Path:
+    """The folder batch scoring requests are dropped into."""
+    return working_area() / "data" / "batch_requests"
+
+
 def default_driver_stats_path() -> Path:
     return working_area() / "data" / "driver_stats.parquet"
 

@@ -136,15 +136,34 @@ def read_orders(location: UPath) -> pd.DataFrame:
     return frame
 
 
-def _validated(table: pa.Table, source: str) -> pa.Table:
+@timed("requests read")
+def read_requests(location: UPath) -> pd.DataFrame:
+    """Read a batch scoring request: the orders layout without the label (`event_timestamp`,
+    `driver_id`; a label column, if any, is left out), from the same file types and folders.
+
+    Raises:
+        OrdersError: naming the file and column that is missing, mistyped or null.
+    """
+    files = order_files(location)
+    if not files:
+        raise OrdersError(
+            f"request folder {location} holds no request files "
+            f"({', '.join('*' + suffix for suffix in ORDERS_SUFFIXES)})"
+        )
+    tables = [_validated(_read_table(path), str(path), label=False) for path in files]
+    return pa.concat_tables(tables).to_pandas()
+
+
+def _validated(table: pa.Table, source: str, label: bool = True) -> pa.Table:
     """The orders columns of `table`, checked and cast: UTC nanosecond times, int64 keys."""
-    missing = [column for column in ORDERS_DTYPES if column not in table.column_names]
+    expected = [column for column in ORDERS_DTYPES if label or column != LABEL]
+    missing = [column for column in expected if column not in table.column_names]
     if missing:
         raise OrdersError(
-            f"{source}: missing column(s) {missing}; expected {list(ORDERS_DTYPES)}, "
+            f"{source}: missing column(s) {missing}; expected {expected}, "
             f"found {table.column_names}"
         )
-    table = table.select(list(ORDERS_DTYPES)).replace_schema_metadata(None)
+    table = table.select(expected).replace_schema_metadata(None)
     # The join needs keys and times; the label is passed through as found, so that the
     # `labels_are_binary` gate reports bad labels with evidence instead of a read error.
     nulls = {
@@ -175,6 +194,8 @@ def _validated(table: pa.Table, source: str) -> pa.Table:
         entity_keys = table.column(ENTITY_KEY).cast(pa.int64())
     except pa.ArrowInvalid as error:
         raise OrdersError(f"{source}: {error}") from error
+    if not label:
+        return pa.table({EVENT_TIMESTAMP: event_times, ENTITY_KEY: entity_keys})
     labels = table.column(LABEL)
     # Integer labels of any width read alike; others pass through for the label gate to judge.
     if pa.types.is_integer(labels.type):

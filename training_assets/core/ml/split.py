@@ -74,15 +74,15 @@ def split_frame(
     others = [column for column in frame.columns if column not in (*features, LABEL)]
     train_index, test_index = frame.index.take(train_rows), frame.index.take(test_rows)
     return Split(
-        train_x=_inputs(_rows(frame, list(features), train_rows, train_index)),
+        train_x=model_inputs(_rows(frame, list(features), train_rows, train_index)),
         train_y=_column(frame, LABEL, train_rows, train_index),
-        test_x=_inputs(_rows(frame, list(features), test_rows, test_index)),
+        test_x=model_inputs(_rows(frame, list(features), test_rows, test_index)),
         test_y=_column(frame, LABEL, test_rows, test_index),
         test_keys=_rows(frame, others, test_rows, test_index),
     )
 
 
-def _inputs(features: pd.DataFrame) -> pd.DataFrame:
+def model_inputs(features: pd.DataFrame) -> pd.DataFrame:
     """Model inputs with integer features as float64, as a table with missing values holds them.
 
     The model's signature then does not depend on whether some order lacked features: an

@@ -32,3 +32,9 @@ rollback_model_job = define_asset_job(
     config={"ops": {"champion_model": {"config": {"action": "rollback", "reason": ""}}}},
     tags={SERIAL_TAG: "training"},
 )
+
+batch_predictions_job = define_asset_job(
+    name="batch_predictions_job",
+    selection=AssetSelection.assets("batch_predictions"),
+    description="Score the batch request files with @champion and Feast's point-in-time features.",
+)

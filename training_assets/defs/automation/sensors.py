@@ -24,7 +24,8 @@ from training_assets.core.schema import EVENT_TIMESTAMP
 from training_assets.core.tracking.lineage import DATA_DIGEST_KEY
 from training_assets.core.tracking.profiles import reference_profile
 from training_assets.defs import healing
-from training_assets.defs.automation.jobs import training_job
+from training_assets.defs.automation.jobs import batch_predictions_job, training_job
+from training_assets.defs.resources.batch_requests import BatchRequests
 from training_assets.defs.resources.feast import FeastResource
 from training_assets.defs.resources.gates import DriftSettings
 from training_assets.defs.resources.mlflow import (
@@ -230,5 +231,46 @@ def drift_retrain_sensor(
             TRIGGER_TAG: "drift",
             f"{TAG_PREFIX}/champion_version": str(champion.version),
             **{f"{TAG_PREFIX}/psi_{name}": f"{value:.4f}" for name, value in psi.items()},
+        },
+    )
+
+
+@sensor(
+    job=batch_predictions_job,
+    minimum_interval_seconds=interval_seconds("BATCH_SENSOR_INTERVAL_SECONDS", 30),
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Scores the batch requests again when a request file lands or @champion moves.",
+)
+def batch_scoring_sensor(
+    context: SensorEvaluationContext,
+    batch_requests: BatchRequests,
+    mlflow_store: MlflowStore,
+    model_registry: ModelRegistry,
+):
+    """Requests one batch_predictions run per settled content of the request files and
+    champion version: the run key is both, so neither the same requests nor the same champion
+    score twice."""
+    state = json.loads(context.cursor) if context.cursor else {}
+    try:
+        files = batch_requests.files()
+    except orders.OrdersError as error:
+        return SkipReason(str(error))
+    if not files:
+        return SkipReason(f"no request files in {batch_requests.location()} yet")
+    current = fingerprints.signatures(files)
+    if current != state.get("seen"):
+        context.update_cursor(json.dumps({**state, "seen": current}))
+        return SkipReason("request files changed since the last tick; waiting for them to settle")
+    champion = model_registry.champion(mlflow_store.configure_client())
+    if champion is None:
+        return SkipReason(f"{model_registry.champion_uri()} does not exist yet")
+    digest = state["digest"] if state.get("hashed") == current else batch_requests.content_hash()
+    context.update_cursor(json.dumps({**state, "hashed": current, "digest": digest}))
+    return RunRequest(
+        run_key=f"{digest[:16]}-v{champion.version}",
+        tags={
+            TRIGGER_TAG: "batch_requests",
+            f"{TAG_PREFIX}/requests_version": digest,
+            f"{TAG_PREFIX}/champion_version": str(champion.version),
         },
     )

@@ -7,6 +7,7 @@ from typing import Any
 def embedded_defaults() -> dict[str, Any]:
     """Every resource on the embedded defaults: local Feast, a sqlite MLflow store, files under
     the working area. Run config and the environment move each of them."""
+    from training_assets.defs.resources.batch_requests import BatchRequests
     from training_assets.defs.resources.feast import FeastResource
     from training_assets.defs.resources.gates import DriftSettings, GateThresholds
     from training_assets.defs.resources.io_managers import (
@@ -22,6 +23,7 @@ def embedded_defaults() -> dict[str, Any]:
     return {
         "feast": FeastResource(),
         "orders_source": OrdersSource(),
+        "batch_requests": BatchRequests(),
         "mlflow_store": mlflow_store,
         "mlflow_tracking": MlflowTracking(store=mlflow_store),
         "model_registry": ModelRegistry(),

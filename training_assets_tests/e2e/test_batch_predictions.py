@@ -1,0 +1,106 @@
+"""Batch predictions on the real Feast repo, MLflow store and instance: a request file in the
+course's format (tab-separated event_timestamp, driver_id), scored by @champion with
+point-in-time features, equals scoring the same rows by hand; the scoring sensor asks again
+when the champion moves."""
+
+import numpy as np
+import pandas as pd
+from dagster import RunRequest, build_sensor_context
+
+from training_assets.core import paths
+from training_assets.core.data.point_in_time import features_as_of
+from training_assets.definitions import defs
+from training_assets.defs.automation.sensors import batch_scoring_sensor
+from training_assets.defs.resources.batch_requests import BatchRequests
+from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
+from training_assets_tests.e2e.test_pipeline import MODEL_NAME, run_training
+
+FEATURES = ["conv_rate", "acc_rate", "avg_daily_trips"]
+TTL = pd.Timedelta(days=1)
+
+
+def request_file(count: int = 300) -> pd.DataFrame:
+    """Rows at random times within the stats' range, one before any stats and one for a
+    driver with none, written where the requests land by default."""
+    stats = pd.read_parquet(paths.default_driver_stats_path())
+    rng = np.random.default_rng(21)
+    start, end = stats["datetime"].min(), stats["datetime"].max()
+    seconds = rng.integers(0, int((end - start).total_seconds()), count)
+    rows = pd.DataFrame(
+        {
+            "event_timestamp": start + pd.to_timedelta(seconds, unit="s"),
+            "driver_id": rng.choice(stats["driver_id"].unique(), count),
+        }
+    )
+    extra = pd.DataFrame(
+        {
+            "event_timestamp": [start - pd.Timedelta(hours=3), end],
+            "driver_id": [int(stats["driver_id"].iloc[0]), 999_999],
+        }
+    )
+    rows = pd.concat([rows, extra], ignore_index=True)
+    folder = paths.default_batch_requests_path()
+    folder.mkdir(parents=True)
+    rows.to_csv(folder / "driver_orders.tsv", sep="\t", index=False)
+    return rows
+
+
+def by_hand(rows: pd.DataFrame, train_x: pd.DataFrame) -> np.ndarray:
+    """The same rows scored without Feast: the stats row in force (within the view's TTL),
+    then the champion loaded from the registry."""
+    import mlflow.pyfunc
+
+    stats = pd.read_parquet(paths.default_driver_stats_path())
+    found = features_as_of(rows, stats)
+    stale = (rows["event_timestamp"] - found["datetime"]) > TTL
+    features = found[FEATURES].mask(stale)
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
+    return np.asarray(model.predict(features.astype(train_x.dtypes.to_dict())), dtype=float)
+
+
+def tick(instance, cursor):
+    context = build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={
+            "batch_requests": BatchRequests(),
+            "mlflow_store": MlflowStore(),
+            "model_registry": ModelRegistry(),
+        },
+    )
+    return batch_scoring_sensor(context), context.cursor
+
+
+def test_batch_predictions_equal_scoring_by_hand_and_follow_the_champion(
+    working_area, instance, mlflow_client
+):
+    first = run_training(instance)
+    assert first.success
+    rows = request_file()
+
+    skipped, cursor = tick(instance, None)
+    assert "waiting for them to settle" in skipped.skip_message
+    request, cursor = tick(instance, cursor)
+    assert isinstance(request, RunRequest) and request.run_key.endswith("-v1")
+    result = defs.resolve_job_def("batch_predictions_job").execute_in_process(
+        instance=instance, tags=request.tags
+    )
+
+    assert result.success
+    scored = result.output_for_node("batch_predictions")
+    assert len(scored) == len(rows)
+    pd.testing.assert_series_equal(
+        scored["driver_id"], rows["driver_id"].astype("int64"), check_names=False
+    )
+    assert (scored["model_version"] == 1).all() and (scored["model_name"] == MODEL_NAME).all()
+    expected = by_hand(rows, first.output_for_node("splits", "train_x"))
+    np.testing.assert_allclose(scored["prediction"].to_numpy(), expected, rtol=1e-5)
+    # The row before any stats and the unknown driver were scored on missing features.
+    assert scored.iloc[-2:][FEATURES].isna().all(axis=None)
+    assert instance.get_run_by_id(result.run_id).tags["training_assets/scored_by_version"] == "1"
+
+    # The champion moves: the same requests are asked for again, under a new key.
+    assert run_training(instance, {"ops": {"trained_model": {"config": {"alpha": 0.45}}}}).success
+    again, cursor = tick(instance, cursor)
+    assert isinstance(again, RunRequest) and again.run_key.endswith("-v2")
+    assert again.run_key.split("-v")[0] == request.run_key.split("-v")[0]

@@ -23,6 +23,9 @@ setup(
         # The model report's plots (scikit-learn's calibration and prediction-error displays).
         "matplotlib>=3.9,<4",
     ],
+    entry_points={
+        "console_scripts": ["training-assets-predict=training_assets.cli:predict"],
+    },
     extras_require={
         "dev": [
             "pytest>=9,<10",

@@ -31,5 +31,6 @@ def test_online_features_loads_the_store_once_and_then_reports_it_up_to_date(
     training = defs.resolve_job_def("training_job")
     assert AssetKey("online_features") not in training.asset_layer.executable_asset_keys
     assert AssetSelection.groups("serving").resolve(defs.resolve_asset_graph()) == {
-        AssetKey("online_features")
+        AssetKey("online_features"),
+        AssetKey("batch_predictions"),
     }

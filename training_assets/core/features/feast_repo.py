@@ -320,7 +320,7 @@ def materialize_online(store: "FeatureStore", feature_service: str) -> list[dict
     loaded = []
     for projection in service.feature_view_projections:
         view = store.get_feature_view(projection.name)
-        first, last = _time_range(view.batch_source)
+        first, last = source_time_range(view.batch_source)
         previous = view.most_recent_end_time
         if last is None or (previous is not None and last <= previous):
             loaded.append({"view": view.name, "start": None, "end": None, "how": "up to date"})
@@ -337,7 +337,7 @@ def materialize_online(store: "FeatureStore", feature_service: str) -> list[dict
     return loaded
 
 
-def _time_range(source) -> tuple[Any, Any]:
+def source_time_range(source) -> tuple[Any, Any]:
     """The first and last event time in a view's parquet source, as UTC datetimes; (None,
     None) for a source with no rows. Only the time column is read."""
     column = locations.read_parquet(source.path, columns=[source.timestamp_field]).column(0)

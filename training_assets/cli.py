@@ -1,0 +1,49 @@
+"""`training-assets-predict`: score drivers with the champion on their online features, as a
+serving endpoint would (`python -m training_assets.cli` does the same).
+
+    training-assets-predict 1001 1002
+    training-assets-predict --model-uri models:/sklearn-elastic-net-reg/3 1001
+
+Prints one JSON object per driver: its features as the online store holds them, whether the
+store knew it, and the prediction. Reads the same settings as the pipeline: the feature repo
+(FEAST_FS_YAML_FILE_PATH for the production profile), MLFLOW_TRACKING_URI, the working area.
+Load the online store first (the online_features asset, or `feast materialize`).
+"""
+
+import argparse
+import sys
+
+from training_assets.core.schema import FEATURE_SERVICE
+
+
+def predict(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="training-assets-predict", description=__doc__)
+    parser.add_argument("driver_ids", nargs="+", type=int, help="drivers to score")
+    parser.add_argument("--model-uri", help="the model; default models:/<model name>@champion")
+    parser.add_argument("--feature-service", default=FEATURE_SERVICE)
+    args = parser.parse_args(argv)
+
+    from mlflow.exceptions import MlflowException
+
+    from training_assets.core.features import online
+    from training_assets.defs.resources.feast import FeastResource
+    from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
+
+    MlflowStore().configure_client()
+    model_uri = args.model_uri or ModelRegistry().champion_uri()
+    try:
+        frame = online.predict_online(
+            FeastResource().store(), args.feature_service, model_uri, args.driver_ids
+        )
+    except MlflowException as error:
+        print(f"cannot load {model_uri}: {error.message}", file=sys.stderr)
+        return 2
+    features = [c for c in frame.columns if c not in ("driver_id", "prediction")]
+    frame.insert(1, "features_found", frame[features].notna().any(axis=1))
+    frame["model_uri"] = model_uri
+    print(frame.to_json(orient="records", lines=True), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(predict())

@@ -1,0 +1,101 @@
+"""Online serving on the real Feast repo, MLflow store and instance: after online_features
+loads the store, its skew check passes, `training-assets-predict` (a real process) scores
+drivers with the champion as the offline features would, and a tampered online store fails the
+check with the driver named."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from dagster import AssetCheckKey, AssetKey
+
+from training_assets.core import paths
+from training_assets.definitions import defs
+from training_assets.defs.resources.feast import FeastResource
+from training_assets_tests.e2e.test_online_features import materialize_online
+from training_assets_tests.e2e.test_pipeline import MODEL_NAME, run_training
+
+CHECK = AssetCheckKey(AssetKey("online_features"), "online_matches_offline")
+FEATURES = ["conv_rate", "acc_rate", "avg_daily_trips"]
+
+
+def skew_check(result):
+    [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == CHECK.name]
+    return evaluation
+
+
+def predict_cli(area: Path, *drivers: int) -> list[dict]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    environment[paths.WORKING_AREA_ENV] = str(area)
+    output = subprocess.run(
+        [str(Path(sys.executable).parent / "training-assets-predict"), *map(str, drivers)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return [json.loads(line) for line in output.stdout.splitlines()]
+
+
+def test_online_serving_matches_offline_and_the_check_catches_a_tampered_store(
+    working_area, instance, mlflow_client
+):
+    assert run_training(instance).success
+    loaded = materialize_online(instance)
+    assert loaded.success
+    check = skew_check(loaded)
+    assert check.passed, check.metadata
+    assert check.metadata["compared_drivers"].value > 0
+
+    stats = pd.read_parquet(paths.default_driver_stats_path())
+    drivers = sorted(stats["driver_id"].unique())[:3]
+    served = predict_cli(working_area, *drivers, 424242)
+
+    assert [row["driver_id"] for row in served] == [*drivers, 424242]
+    assert [row["features_found"] for row in served] == [True, True, True, False]
+    assert {row["model_uri"] for row in served} == {f"models:/{MODEL_NAME}@champion"}
+    # The same drivers scored by hand: the newest stats row of each, and the champion.
+    import mlflow.pyfunc
+
+    newest = stats.sort_values(["datetime", "created"]).groupby("driver_id").last()
+    by_hand = newest.loc[drivers, FEATURES].astype(
+        {"conv_rate": "float32", "acc_rate": "float32", "avg_daily_trips": "float64"}
+    )
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
+    np.testing.assert_allclose(
+        [row["prediction"] for row in served[:3]], model.predict(by_hand), rtol=1e-5
+    )
+
+    # Someone writes a wrong value into the online store for one driver.
+    store = FeastResource().store()
+    tampered = int(drivers[1])
+    store.write_to_online_store(
+        "driver_stats",
+        pd.DataFrame(
+            {
+                "driver_id": [tampered],
+                "conv_rate": [0.987],
+                "acc_rate": [float(newest.loc[tampered, "acc_rate"])],
+                "avg_daily_trips": [int(newest.loc[tampered, "avg_daily_trips"])],
+                "datetime": [newest.loc[tampered, "datetime"] + pd.Timedelta(minutes=1)],
+                "created": [newest.loc[tampered, "created"] + pd.Timedelta(minutes=1)],
+            }
+        ),
+    )
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={AssetKey("online_features")}
+    )
+    again = job.execute_in_process(instance=instance, raise_on_error=False)
+
+    failed = skew_check(again)
+    assert not failed.passed
+    assert failed.metadata["differing_drivers"].value == [tampered]
+    [difference] = failed.metadata["differences"].value
+    assert difference["feature"] == "conv_rate"
+    assert difference["online"] == pytest.approx(0.987)  # stored as float32

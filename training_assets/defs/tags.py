@@ -15,3 +15,5 @@ PID_TAG = f"{TAG_PREFIX}/pid"
 DIED_TAG = f"{TAG_PREFIX}/process_died"
 # The tag dagster-mlflow puts on the MLflow run of a Dagster run.
 DAGSTER_RUN_TAG = "dagster_run_id"
+# Who answers for the pipeline's assets, as the Dagster UI shows it ("team:<name>" or an email).
+OWNERS = ["team:ml-platform"]

@@ -195,7 +195,7 @@ def test_impossible_ceiling_from_run_config_blocks_registration(
     evaluation = instance.get_latest_asset_check_evaluation_record(
         AssetCheckKey(AssetKey("evaluation"), "mae_within_ceiling")
     )
-    assert evaluation.event.asset_check_evaluation.metadata["ceiling"].value == 0.01
+    assert evaluation.event.asset_check_evaluation.metadata["ceiling"].value == "0.01"
     assert registered_versions(mlflow_client) == []
 
 

@@ -129,7 +129,17 @@ CHAMPION_GATES = (
     ),
 )
 
-ALL_GATES = (*DATA_GATES, DRIFT_GATE, *METRIC_GATES, *CHAMPION_GATES)
+# Serving: nothing is downstream of the online store, so the skew check reports and holds
+# nothing back.
+SKEW_GATE = Gate(
+    "online_matches_offline",
+    "online_features",
+    "What the online store serves equals the offline point-in-time features at the newest "
+    "feature time (training/serving skew), for every driver whose value has not expired.",
+    blocking=False,
+)
+
+ALL_GATES = (*DATA_GATES, DRIFT_GATE, *METRIC_GATES, *CHAMPION_GATES, SKEW_GATE)
 GATES_BY_NAME = {gate.name: gate for gate in ALL_GATES}
 
 

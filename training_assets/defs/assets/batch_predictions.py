@@ -11,12 +11,13 @@ from training_assets.defs.assets.registry import champion_model
 from training_assets.defs.resources.batch_requests import BatchRequests
 from training_assets.defs.resources.feast import FeastResource
 from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
-from training_assets.defs.tags import TAG_PREFIX
+from training_assets.defs.tags import OWNERS, TAG_PREFIX
 
 SCORED_BY_TAG = f"{TAG_PREFIX}/scored_by_version"
 
 
 @asset(
+    owners=OWNERS,
     group_name="serving",
     deps=[champion_model, feature_store, "driver_stats_source"],
     kinds={"mlflow", "feast", "parquet"},

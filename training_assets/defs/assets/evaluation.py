@@ -7,9 +7,16 @@ from dagster import AssetExecutionContext, MetadataValue, asset
 from training_assets.core.ml.metrics import regression_metrics
 from training_assets.core.tracking.model_log import log_scores
 from training_assets.defs.resources.mlflow import MlflowTracking, ModelRegistry
+from training_assets.defs.tags import OWNERS
 
 
-@asset(group_name="training", io_manager_key="json_io_manager", kinds={"mlflow"}, code_version="1")
+@asset(
+    owners=OWNERS,
+    group_name="training",
+    io_manager_key="json_io_manager",
+    kinds={"mlflow"},
+    code_version="1",
+)
 def evaluation(
     context: AssetExecutionContext,
     trained_model: dict,

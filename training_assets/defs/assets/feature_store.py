@@ -3,9 +3,16 @@
 from dagster import AssetExecutionContext, MetadataValue, asset
 
 from training_assets.defs.resources.feast import FeastResource
+from training_assets.defs.tags import OWNERS
 
 
-@asset(group_name="training", io_manager_key="json_io_manager", kinds={"feast"}, code_version="1")
+@asset(
+    owners=OWNERS,
+    group_name="training",
+    io_manager_key="json_io_manager",
+    kinds={"feast"},
+    code_version="1",
+)
 def feature_store(context: AssetExecutionContext, feast: FeastResource) -> dict:
     """The feature repo applied to the registry, as `feast apply` does."""
     with feast.retried_on_outage():

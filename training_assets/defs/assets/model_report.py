@@ -16,8 +16,10 @@ from training_assets.core.ml.elastic_net import coefficients
 from training_assets.core.ml.metrics import regression_metrics, slice_rmse
 from training_assets.core.ml.report import REPORT_ARTIFACT, ReportInputs, Verdict, render
 from training_assets.core.tracking.lineage import LINEAGE_PREFIX
+from training_assets.defs import links
 from training_assets.defs.resources.gates import GateThresholds
 from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
+from training_assets.defs.tags import OWNERS
 
 # Tags on the model's MLflow run: what the gates said, for a search such as
 # tags.`training_assets.gate_verdict` = 'rejected'.
@@ -26,6 +28,7 @@ FAILED_GATES_TAG = f"{LINEAGE_PREFIX}gates_failed"
 
 
 @asset(
+    owners=OWNERS,
     group_name="training",
     io_manager_key="json_io_manager",
     kinds={"mlflow", "html"},
@@ -117,6 +120,9 @@ def model_report(
     context.add_output_metadata(
         {
             "report": _link(location),
+            "mlflow_run": links.mlflow_run(
+                mlflow_store.ui_base_url(), client.get_run(run_id).info.experiment_id, run_id
+            ),
             "verdict": verdict,
             "gates_failed": MetadataValue.json(failed),
             **{name: MetadataValue.float(float(value)) for name, value in metrics.items()},
@@ -135,7 +141,12 @@ def _data_gate_verdicts(context: AssetExecutionContext) -> list[Verdict]:
         evaluation = record.dagster_event.event_specific_data
         if evaluation.asset_key != AssetKey(catalog.TRAINING_DATA):
             continue
-        figures = {key: value.value for key, value in evaluation.metadata.items()}
+        figures = {
+            key: value.value
+            for key, value in evaluation.metadata.items()
+            # "psi.conv_rate" repeats an entry of "psi", split out for the UI's plots.
+            if key.split(".", 1)[0] == key or key.split(".", 1)[0] not in evaluation.metadata
+        }
         reason = str(figures.pop("reason", ""))
         verdicts.append(
             Verdict(

@@ -4,9 +4,11 @@ from dagster import AssetExecutionContext, MetadataValue, asset
 
 from training_assets.defs.assets.feature_store import feature_store
 from training_assets.defs.resources.feast import FeastResource
+from training_assets.defs.tags import OWNERS
 
 
 @asset(
+    owners=OWNERS,
     group_name="serving",
     deps=[feature_store, "driver_stats_source"],
     kinds={"feast"},

@@ -21,7 +21,9 @@ from training_assets.core.tracking.registry import (
     PromotionRefused,
     register_with_alias,
 )
+from training_assets.defs import links
 from training_assets.defs.resources.mlflow import MlflowStore, MlflowTracking, ModelRegistry
+from training_assets.defs.tags import OWNERS
 
 
 def _mover(context: AssetExecutionContext) -> str:
@@ -29,7 +31,13 @@ def _mover(context: AssetExecutionContext) -> str:
     return f"{context.job_name} run {context.run_id}"
 
 
-@asset(group_name="training", io_manager_key="json_io_manager", kinds={"mlflow"}, code_version="2")
+@asset(
+    owners=OWNERS,
+    group_name="training",
+    io_manager_key="json_io_manager",
+    kinds={"mlflow"},
+    code_version="2",
+)
 def registered_model_version(
     context: AssetExecutionContext,
     trained_model: dict,
@@ -98,6 +106,10 @@ def registered_model_version(
             ),
             "alias_uri": model_registry.champion_uri(),
             "model_uri": version.source,
+            "mlflow_run_id": version.run_id,
+            "mlflow_version": links.mlflow_version(
+                mlflow_tracking.store.ui_base_url(), name, version.version
+            ),
         }
     )
     return record
@@ -124,6 +136,7 @@ class ChampionConfig(Config):
 
 
 @asset(
+    owners=OWNERS,
     group_name="training",
     deps=[registered_model_version],
     io_manager_key="json_io_manager",
@@ -188,6 +201,9 @@ def champion_model(
         metadata={
             "version": record["version"],
             "challenger_version": record["challenger_version"] or 0,
+            "mlflow_version": links.mlflow_version(
+                mlflow_store.ui_base_url(), name, champion.version
+            ),
             "moved_by": record["moved_by"],
             "moved_at": record["moved_at"],
             "reason": record["reason"],

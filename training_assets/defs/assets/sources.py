@@ -1,18 +1,57 @@
-"""The external inputs: orders (labels) and the driver stats file behind the feature view."""
+"""The external inputs: orders (labels) and the driver stats file behind the feature view.
 
-from dagster import DataVersion, observable_source_asset
+Observing one records its data version, a digest of its files' names and bytes, so the UI marks
+what was built from older data as stale; the new-data sensor records the same observations.
+"""
+
+from dagster import AssetSpec, DataVersion, ObserveResult, multi_observable_source_asset
 
 from training_assets.defs.resources.feast import FeastResource
 from training_assets.defs.resources.orders import OrdersSource
+from training_assets.defs.tags import OWNERS
 
 
-@observable_source_asset(group_name="training")
-def orders(orders_source: OrdersSource) -> DataVersion:
-    """Orders with their trip_completed label; the data version is a hash of the files."""
-    return DataVersion(orders_source.content_hash())
+@multi_observable_source_asset(
+    specs=[
+        AssetSpec(
+            "orders",
+            group_name="training",
+            description=(
+                "Orders with their trip_completed label: event_timestamp, driver_id, "
+                "trip_completed, in parquet, CSV or TSV files (orders_source.orders_path)."
+            ),
+            owners=OWNERS,
+            kinds={"parquet", "csv"},
+        )
+    ]
+)
+def orders(orders_source: OrdersSource):
+    files = orders_source.files()
+    yield ObserveResult(
+        asset_key="orders",
+        data_version=DataVersion(orders_source.content_hash()),
+        metadata={"location": str(orders_source.location()), "files": len(files)},
+    )
 
 
-@observable_source_asset(group_name="training")
-def driver_stats_source(feast: FeastResource) -> DataVersion:
-    """The parquet file of hourly driver stats; the data version is a hash of its bytes."""
-    return DataVersion(feast.driver_stats_hash())
+@multi_observable_source_asset(
+    specs=[
+        AssetSpec(
+            "driver_stats_source",
+            group_name="training",
+            description=(
+                "Hourly driver stats (datetime, driver_id, conv_rate, acc_rate, "
+                "avg_daily_trips, created): the parquet file behind the driver_stats view "
+                "(feast.driver_stats_path)."
+            ),
+            owners=OWNERS,
+            kinds={"parquet", "feast"},
+        )
+    ]
+)
+def driver_stats_source(feast: FeastResource):
+    yield ObserveResult(
+        asset_key="driver_stats_source",
+        data_version=DataVersion(feast.driver_stats_hash()),
+        metadata={"location": str(feast.resolved_driver_stats_path())},
+    )

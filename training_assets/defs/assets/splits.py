@@ -6,17 +6,27 @@ from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output, mult
 from training_assets.core.ml.split import split_frame
 from training_assets.defs.config import SplitConfig
 from training_assets.defs.resources.feast import FeastResource
+from training_assets.defs.tags import OWNERS
 
 
 @multi_asset(
     group_name="training",
     code_version="1",
     outs={
-        "train_x": AssetOut(description="Feature columns of the training rows.", kinds={"pandas"}),
-        "train_y": AssetOut(description="Labels of the training rows.", kinds={"pandas"}),
-        "test_x": AssetOut(description="Feature columns of the held-out rows.", kinds={"pandas"}),
-        "test_y": AssetOut(description="Labels of the held-out rows.", kinds={"pandas"}),
+        "train_x": AssetOut(
+            owners=OWNERS, description="Feature columns of the training rows.", kinds={"pandas"}
+        ),
+        "train_y": AssetOut(
+            owners=OWNERS, description="Labels of the training rows.", kinds={"pandas"}
+        ),
+        "test_x": AssetOut(
+            owners=OWNERS, description="Feature columns of the held-out rows.", kinds={"pandas"}
+        ),
+        "test_y": AssetOut(
+            owners=OWNERS, description="Labels of the held-out rows.", kinds={"pandas"}
+        ),
         "test_keys": AssetOut(
+            owners=OWNERS,
             description="Keys and feature timestamps of the held-out rows, for slicing.",
             kinds={"pandas"},
         ),
@@ -39,6 +49,7 @@ def splits(
             value,
             output_name=name,
             metadata={
+                "dagster/row_count": len(value),
                 "test_size": config.test_size,
                 "random_seed": config.random_seed,
                 "strategy": config.strategy,

@@ -15,12 +15,18 @@ from training_assets.core.tracking.lineage import (
     git_commit,
 )
 from training_assets.core.tracking.model_log import log_trained_model
+from training_assets.defs import links
 from training_assets.defs.config import ModelConfig
 from training_assets.defs.materializations import materialization_for
-from training_assets.defs.resources.mlflow import MlflowTracking, run_link
+from training_assets.defs.resources.mlflow import MlflowTracking
+from training_assets.defs.tags import OWNERS
+
+DATA_DIGEST_TAG = f"{LINEAGE_PREFIX}data_digest"
+CONFIG_DIGEST_TAG = f"{LINEAGE_PREFIX}config_digest"
 
 
 @asset(
+    owners=OWNERS,
     group_name="training",
     io_manager_key="json_io_manager",
     kinds={"mlflow", "sklearn"},
@@ -56,6 +62,13 @@ def trained_model(
         model = fit_elastic_net(train_x, train_y, alpha, l1_ratio, config.random_state)
 
     faults.point(faults.TRAINING)
+    lineage = lineage_tags(context)
+    # Named for what ran, not for the job: the data and config it was trained on.
+    mlflow.set_tag(
+        "mlflow.runName",
+        f"{context.job_name} data {lineage.get(DATA_DIGEST_TAG, 'unknown')[:8]} "
+        f"config {lineage[CONFIG_DIGEST_TAG][:8]} alpha {alpha} l1 {l1_ratio}",
+    )
     # Logged into the run that the tracking resource made active for this Dagster run.
     model_info = log_trained_model(
         model,
@@ -67,7 +80,7 @@ def trained_model(
             "random_state": config.random_state,
             "search": config.search,
         },
-        lineage=lineage_tags(context),
+        lineage=lineage,
         run_config=redact_config(dict(context.run.run_config)),
     )
     record = {
@@ -80,7 +93,9 @@ def trained_model(
         {
             "mlflow_run_id": record["run_id"],
             "model_uri": record["model_uri"],
-            "mlflow_run": run_link(record["experiment_id"], record["run_id"]),
+            "mlflow_run": links.mlflow_run(
+                mlflow_tracking.store.ui_base_url(), record["experiment_id"], record["run_id"]
+            ),
             "alpha": alpha,
             "l1_ratio": l1_ratio,
             "coefficients": MetadataValue.json(coefficients(model)),
@@ -97,6 +112,8 @@ def lineage_tags(context: AssetExecutionContext) -> dict[str, str]:
     """
     tags = {
         f"{LINEAGE_PREFIX}dagster_run_id": context.run.run_id,
+        # Back to Dagster from the MLflow UI: the run's page.
+        f"{LINEAGE_PREFIX}dagster_run_url": links.dagster_run_url(context.run.run_id),
         f"{LINEAGE_PREFIX}git_commit": git_commit(),
         f"{LINEAGE_PREFIX}code_digest": code_digest(),
         f"{LINEAGE_PREFIX}config_digest": config_digest(dict(context.run.run_config)),

@@ -20,10 +20,11 @@ from training_assets.defs.assets.sources import (
 )
 from training_assets.defs.resources.feast import FeastResource
 from training_assets.defs.resources.orders import OrdersSource
-from training_assets.defs.tags import ORDERS_VERSION_TAG, STATS_VERSION_TAG
+from training_assets.defs.tags import ORDERS_VERSION_TAG, OWNERS, STATS_VERSION_TAG
 
 
 @asset(
+    owners=OWNERS,
     group_name="training",
     # The applied registry, not feature_store's record, is what the join reads: a dependency
     # without an input, so training_data can rematerialize alone on the registry as it is.
@@ -61,6 +62,7 @@ def training_data(
     table = as_training_table(joined, schema)
     context.add_output_metadata(
         {
+            "dagster/row_count": table.num_rows,
             "orders_path": MetadataValue.path(str(orders_source.location())),
             DATA_DIGEST_KEY: data_digest,
             "orders_version": orders_version,

@@ -3,6 +3,7 @@
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
 from training_assets.core.features import online
+from training_assets.core.gates.catalog import SKEW_GATE
 from training_assets.defs.assets.online_features import online_features
 from training_assets.defs.resources.feast import FeastResource
 
@@ -10,13 +11,7 @@ from training_assets.defs.resources.feast import FeastResource
 _LISTED = 50
 
 
-@asset_check(
-    asset=online_features,
-    description=(
-        "What the online store serves equals the offline point-in-time features at the newest "
-        "feature time (training/serving skew), for every driver whose value has not expired."
-    ),
-)
+@asset_check(asset=online_features, name=SKEW_GATE.name, description=SKEW_GATE.description)
 def online_matches_offline(
     context: AssetCheckExecutionContext, feast: FeastResource
 ) -> AssetCheckResult:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 import mlflow
-from dagster import ConfigurableResource, DagsterEventType, InitResourceContext, MetadataValue
+from dagster import ConfigurableResource, DagsterEventType, InitResourceContext
 from dagster_mlflow.resources import MlFlow
 from mlflow.entities import RunStatus
 from pydantic import Field, PrivateAttr
@@ -56,6 +56,15 @@ class MlflowStore(ConfigurableResource):
         ),
     )
 
+    ui_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL of the MLflow UI, for the links in Dagster. Default: "
+            "$TRAINING_ASSETS_MLFLOW_UI_URL, else the tracking server's URL, else "
+            "http://127.0.0.1:5000 (`mlflow ui`)."
+        ),
+    )
+
     request_timeout_seconds: int = Field(
         default=10,
         ge=1,
@@ -83,6 +92,17 @@ class MlflowStore(ConfigurableResource):
         """The tracking URI without the user and password an HTTP URI may name; the client
         sends those as a header (see `configure_client`)."""
         return split_credentials(self._configured_tracking_uri())[0]
+
+    def ui_base_url(self) -> str:
+        """Where users open the MLflow UI: the setting, else the tracking server, else the
+        address `mlflow ui` serves a local store at. Never with credentials."""
+        from training_assets.defs import links
+
+        configured = self.ui_url or os.environ.get(links.MLFLOW_UI_ENV)
+        if configured:
+            return split_credentials(configured)[0]
+        uri = self.resolved_tracking_uri()
+        return uri if uri.startswith(("http://", "https://")) else links.MLFLOW_UI_DEFAULT
 
     def display_uri(self) -> str:
         """The tracking URI as it is safe to show: no password, no token."""
@@ -247,15 +267,6 @@ def _end_foreign_run(dagster_run_id: str | None) -> None:
     active = mlflow.active_run()
     if active is not None and active.data.tags.get(DAGSTER_RUN_TAG) != dagster_run_id:
         mlflow.end_run()
-
-
-def run_link(experiment_id: str, run_id: str) -> MetadataValue:
-    """A link to the run in the MLflow UI: absolute for a tracking server, else the UI's path."""
-    path = f"#/experiments/{experiment_id}/runs/{run_id}"
-    uri = redact_uri(mlflow.get_tracking_uri())
-    if uri.startswith(("http://", "https://")):
-        return MetadataValue.url(f"{uri.rstrip('/')}/{path}")
-    return MetadataValue.text(f"{path} (open `mlflow ui --backend-store-uri {uri}`)")
 
 
 class ModelRegistry(ConfigurableResource):

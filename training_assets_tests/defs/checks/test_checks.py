@@ -83,3 +83,17 @@ def test_a_passed_gate_passes():
 
     assert result.passed
     assert result.asset_key == AssetKey("evaluation")
+
+
+def test_limits_are_text_and_per_feature_figures_are_numbers_the_ui_plots():
+    outcome = GateOutcome(
+        passed=True,
+        evidence={"psi": {"conv_rate": 0.03, "acc_rate": 0.12}, "warn_psi": 0.1, "level": "ok"},
+    )
+
+    result = check_result(DRIFT_GATE.name, outcome)
+
+    assert result.metadata["psi.conv_rate"].value == 0.03
+    assert result.metadata["psi.acc_rate"].value == 0.12
+    assert result.metadata["psi"].value == {"conv_rate": 0.03, "acc_rate": 0.12}
+    assert result.metadata["warn_psi"].value == "0.1"  # a limit, not a figure to plot

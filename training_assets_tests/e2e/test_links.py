@@ -1,0 +1,43 @@
+"""Dagster and MLflow link to each other: the MLflow run and version are URLs in Dagster's
+metadata under the configured MLflow UI, the MLflow run and version carry the Dagster run's
+URL, and the MLflow run is named for the data and config it trained on."""
+
+from dagster import AssetKey
+
+from training_assets.defs import links
+from training_assets_tests.e2e.test_pipeline import MODEL_NAME, run_training
+
+MLFLOW_UI = "https://mlflow.example.internal"
+DAGSTER_UI = "https://dagster.example.internal/"
+
+
+def metadata(instance, asset: str) -> dict:
+    event = instance.get_latest_materialization_event(AssetKey(asset))
+    return event.asset_materialization.metadata
+
+
+def test_links_both_ways_and_a_run_name_that_says_what_ran(
+    working_area, instance, mlflow_client, monkeypatch
+):
+    monkeypatch.setenv(links.MLFLOW_UI_ENV, MLFLOW_UI)
+    monkeypatch.setenv(links.DAGSTER_UI_ENV, DAGSTER_UI)
+
+    result = run_training(instance)
+
+    assert result.success
+    trained = result.output_for_node("trained_model")
+    run = mlflow_client.get_run(trained["run_id"])
+    assert metadata(instance, "trained_model")["mlflow_run"].value == (
+        f"{MLFLOW_UI}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    )
+    assert metadata(instance, "registered_model_version")["mlflow_version"].value == (
+        f"{MLFLOW_UI}/#/models/{MODEL_NAME}/versions/1"
+    )
+    dagster_url = f"https://dagster.example.internal/runs/{result.run_id}"
+    assert run.data.tags["training_assets.dagster_run_url"] == dagster_url
+    version = mlflow_client.get_model_version(MODEL_NAME, "1")
+    assert version.tags["training_assets.dagster_run_url"] == dagster_url
+    digest = metadata(instance, "training_data")["data_digest"].value
+    assert f"data {digest[:8]}" in run.info.run_name
+    assert "alpha 0.5" in run.info.run_name
+    assert metadata(instance, "training_data")["dagster/row_count"].value == 5000

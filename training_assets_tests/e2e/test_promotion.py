@@ -83,3 +83,21 @@ def test_promoting_a_version_that_does_not_exist_fails_and_moves_nothing(
     )
     assert f"{MODEL_NAME} has no version 7" in failure.step_failure_data.error.message
     assert aliases(mlflow_client) == (1, 1)
+
+
+def test_the_first_model_under_manual_promotion_waits_with_no_champion(
+    working_area, instance, mlflow_client
+):
+    first = run_training(instance, MANUAL)
+
+    assert first.success
+    reported = first.output_for_node("champion_model")
+    assert reported["version"] is None and reported["challenger_version"] == 1
+    assert [
+        a
+        for v in mlflow_client.search_model_versions(f"name='{MODEL_NAME}'")
+        for a in mlflow_client.get_model_version(MODEL_NAME, v.version).aliases
+    ] == ["challenger"]
+
+    assert launch(instance, "promote_model_job", action="promote", reason="first").success
+    assert aliases(mlflow_client) == (1, 1)

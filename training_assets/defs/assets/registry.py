@@ -174,9 +174,19 @@ def champion_model(
             champion = model_registry.champion(client)
     except PromotionRefused as refused:
         raise Failure(description=str(refused)) from None
-    if champion is None:
-        raise Failure(description=f"{name} has no @{alias} yet: no model passed every gate")
     challenger = registry.champion_version(client, name, model_registry.challenger_alias)
+    if champion is None:
+        # Manual promotion before the first promotion: nothing is in production yet.
+        waiting = None if challenger is None else int(challenger.version)
+        context.log.info(f"{name} has no @{alias} yet; @challenger is version {waiting}")
+        return Output(
+            {"name": name, "alias": alias, "version": None, "challenger_version": waiting},
+            data_version=DataVersion(f"{name}/none"),
+            metadata={
+                "version": MetadataValue.text("none yet"),
+                "challenger_version": waiting or 0,
+            },
+        )
     prefix = f"{registry.LINEAGE_PREFIX}{alias}."
     record = {
         "name": name,

@@ -103,32 +103,93 @@ def _is_file_registry(settings) -> bool:
     return kind == "file" and "://" not in str(settings.get("path", ""))
 
 
+# Tag on every applied FeatureService: the digest of the definitions and settings applied, so
+# that an unchanged repo is not applied again (and a registry that lacks it, new or wiped, is).
+REPO_DIGEST_TAG = "training_assets.repo_digest"
+
+
+def repo_digest(repo: Path, driver_stats) -> str:
+    """A SHA-256 of what `feast apply` would read from `repo` (each file by relative path and
+    bytes, `.feastignore` honoured), the settings file, and the feature file's location."""
+    from feast.repo_operations import get_repo_files
+
+    digest = hashlib.sha256()
+    for path in sorted(get_repo_files(repo)):
+        digest.update(str(Path(path).relative_to(repo)).encode())
+        digest.update(Path(path).read_bytes())
+    digest.update(feature_store_yaml(repo).read_bytes())
+    digest.update(str(driver_stats).encode())
+    return digest.hexdigest()
+
+
 @timed("feast apply")
-def apply_repo(store: "FeatureStore", repo: Path, driver_stats: Path) -> dict[str, Any]:
+def apply_repo(
+    store: "FeatureStore", repo: Path, driver_stats: Path, force: bool = False
+) -> dict[str, Any]:
     """Apply `repo`'s definitions the way `feast apply` does, deleting stale objects, with the
-    feature views' file sources pointed at `driver_stats`.
+    feature views' file sources pointed at `driver_stats`; skipped when the registry already
+    holds exactly these definitions (`applied` False), unless `force`.
 
     Returns:
-        The names of the applied entities, feature views and feature services.
+        The names of the applied entities, feature views and feature services, whether they
+        were applied now, and the repo digest.
     """
     from feast.repo_operations import extract_objects_for_apply_delete
 
+    digest = repo_digest(repo, driver_stats)
+    if not force and _applied_digest(store) == digest:
+        return {
+            **_names(
+                store.list_entities(), store.list_feature_views(), store.list_feature_services()
+            ),
+            **_record(store, driver_stats, digest, applied=False),
+        }
     contents = load_repo(repo)
     for view in contents.feature_views:
         if view.batch_source is not None and hasattr(view.batch_source, "file_options"):
             view.batch_source.file_options.uri = str(driver_stats)
+    for service in contents.feature_services:
+        service.tags = {**service.tags, REPO_DIGEST_TAG: digest}
     to_apply, to_delete, _, _ = extract_objects_for_apply_delete(
         store.project, store.registry, contents
     )
     store.apply(to_apply, objects_to_delete=to_delete, partial=False)
     return {
+        **_names(contents.entities, contents.feature_views, contents.feature_services),
+        **_record(store, driver_stats, digest, applied=True),
+    }
+
+
+def _applied_digest(store: "FeatureStore") -> str | None:
+    """The repo digest every applied FeatureService carries, or None (none applied yet, or
+    applied by something else)."""
+    try:
+        services = store.list_feature_services()
+    except Exception:  # a registry that cannot be read yet is applied to, which says why
+        return None
+    digests = {service.tags.get(REPO_DIGEST_TAG) for service in services}
+    return digests.pop() if len(digests) == 1 else None
+
+
+def _names(entities, views, services) -> dict[str, Any]:
+    from feast.feature_view import DUMMY_ENTITY_NAME
+
+    return {
+        # Feast's placeholder entity of entityless views is applied but never listed.
+        "entities": sorted(entity.name for entity in entities if entity.name != DUMMY_ENTITY_NAME),
+        "feature_views": sorted(view.name for view in views),
+        "feature_services": sorted(service.name for service in services),
+    }
+
+
+def _record(store: "FeatureStore", driver_stats, digest: str, applied: bool) -> dict[str, Any]:
+    return {
         "project": store.project,
-        "entities": sorted(entity.name for entity in contents.entities),
-        "feature_views": sorted(view.name for view in contents.feature_views),
-        "feature_services": sorted(service.name for service in contents.feature_services),
         "driver_stats_path": str(driver_stats),
         # A SQL registry's path is a database URL, which may name its password.
         "registry": redact_uri(str(store.config.registry.path)),
+        "repo_digest": digest,
+        "applied": applied,
     }
 
 

@@ -62,6 +62,13 @@ class FeastResource(ConfigurableResource):
         ),
     )
 
+    always_apply: bool = Field(
+        default=False,
+        description=(
+            "Apply the feature repo on every run. By default it is applied only when its "
+            "definitions, settings or feature file location differ from what the registry holds."
+        ),
+    )
     service_retries: int = Field(
         default=2,
         ge=0,
@@ -125,7 +132,10 @@ class FeastResource(ConfigurableResource):
             The names of the applied entities, feature views and feature services.
         """
         return feast_repo.apply_repo(
-            self.store(), self.resolved_repo_path(), self.resolved_driver_stats_path()
+            self.store(),
+            self.resolved_repo_path(),
+            self.resolved_driver_stats_path(),
+            force=self.always_apply,
         )
 
     def materialize_online(self) -> list[dict[str, Any]]:

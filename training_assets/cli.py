@@ -5,9 +5,12 @@ serving endpoint would (`python -m training_assets.cli` does the same).
     training-assets-predict --model-uri models:/sklearn-elastic-net-reg/3 1001
 
 Prints one JSON object per driver: its features as the online store holds them, whether the
-store knew it, and the prediction. Reads the same settings as the pipeline: the feature repo
-(FEAST_FS_YAML_FILE_PATH for the production profile), MLFLOW_TRACKING_URI, the working area.
-Load the online store first (the online_features asset, or `feast materialize`).
+store knew it, and the prediction. Reads the environment the pipeline reads: the feature repo
+(TRAINING_ASSETS_FEATURE_REPO, FEAST_FS_YAML_FILE_PATH for the production profile),
+MLFLOW_TRACKING_URI and the working area; the resources' defaults for the rest, and run
+config set for the pipeline does not reach it (name the model with --model-name or
+--model-uri). Load the online store first (the online_features asset, or `feast
+materialize`).
 """
 
 import argparse
@@ -19,7 +22,9 @@ from training_assets.core.schema import FEATURE_SERVICE
 def predict(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="training-assets-predict", description=__doc__)
     parser.add_argument("driver_ids", nargs="+", type=int, help="drivers to score")
-    parser.add_argument("--model-uri", help="the model; default models:/<model name>@champion")
+    parser.add_argument("--model-uri", help="the model; default models:/<model name>@<alias>")
+    parser.add_argument("--model-name", default=None, help="registered model name")
+    parser.add_argument("--alias", default=None, help="alias to score with (default champion)")
     parser.add_argument("--feature-service", default=FEATURE_SERVICE)
     args = parser.parse_args(argv)
 
@@ -30,13 +35,21 @@ def predict(argv: list[str] | None = None) -> int:
     from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
 
     MlflowStore().configure_client()
-    model_uri = args.model_uri or ModelRegistry().champion_uri()
+    names = {"model_name": args.model_name, "alias": args.alias}
+    registry = ModelRegistry(**{key: value for key, value in names.items() if value})
+    model_uri = args.model_uri or registry.champion_uri()
     try:
-        frame = online.predict_online(
-            FeastResource().store(), args.feature_service, model_uri, args.driver_ids
-        )
+        store = FeastResource().store()
+        frame = online.predict_online(store, args.feature_service, model_uri, args.driver_ids)
     except MlflowException as error:
         print(f"cannot load {model_uri}: {error.message}", file=sys.stderr)
+        return 2
+    except Exception as error:  # Feast's errors have no common base; say which and stop
+        print(
+            f"cannot read the online features of {args.feature_service!r}: "
+            f"{type(error).__name__}: {error}",
+            file=sys.stderr,
+        )
         return 2
     features = [c for c in frame.columns if c not in ("driver_id", "prediction")]
     frame.insert(1, "features_found", frame[features].notna().any(axis=1))

@@ -19,7 +19,9 @@ MLFLOW_UI_DEFAULT = "http://127.0.0.1:5000"
 
 def dagster_run_url(run_id: str) -> str:
     """The Dagster UI's page of run `run_id`."""
-    base = os.environ.get(DAGSTER_UI_ENV) or DAGSTER_UI_DEFAULT
+    from training_assets.core.secrets import redact_uri
+
+    base = redact_uri(os.environ.get(DAGSTER_UI_ENV) or DAGSTER_UI_DEFAULT)
     return f"{base.rstrip('/')}/runs/{run_id}"
 
 

@@ -17,3 +17,6 @@ DIED_TAG = f"{TAG_PREFIX}/process_died"
 DAGSTER_RUN_TAG = "dagster_run_id"
 # Who answers for the pipeline's assets, as the Dagster UI shows it ("team:<name>" or an email).
 OWNERS = ["team:ml-platform"]
+# The champion version a batch scoring run is for: pinned by the scoring sensor's request,
+# else resolved when batch_predictions starts, and recorded either way.
+CHAMPION_VERSION_TAG = f"{TAG_PREFIX}/champion_version"

@@ -81,7 +81,7 @@ def test_batch_predictions_equal_scoring_by_hand_and_follow_the_champion(
     skipped, cursor = tick(instance, None)
     assert "waiting for them to settle" in skipped.skip_message
     request, cursor = tick(instance, cursor)
-    assert isinstance(request, RunRequest) and request.run_key.endswith("-v1")
+    assert isinstance(request, RunRequest) and "-v1-" in request.run_key
     result = defs.resolve_job_def("batch_predictions_job").execute_in_process(
         instance=instance, tags=request.tags
     )
@@ -97,10 +97,18 @@ def test_batch_predictions_equal_scoring_by_hand_and_follow_the_champion(
     np.testing.assert_allclose(scored["prediction"].to_numpy(), expected, rtol=1e-5)
     # The row before any stats and the unknown driver were scored on missing features.
     assert scored.iloc[-2:][FEATURES].isna().all(axis=None)
-    assert instance.get_run_by_id(result.run_id).tags["training_assets/scored_by_version"] == "1"
+    assert instance.get_run_by_id(result.run_id).tags["training_assets/champion_version"] == "1"
 
     # The champion moves: the same requests are asked for again, under a new key.
     assert run_training(instance, {"ops": {"trained_model": {"config": {"alpha": 0.45}}}}).success
     again, cursor = tick(instance, cursor)
-    assert isinstance(again, RunRequest) and again.run_key.endswith("-v2")
+    assert isinstance(again, RunRequest) and "-v2-" in again.run_key
     assert again.run_key.split("-v")[0] == request.run_key.split("-v")[0]
+
+    # Rolled back to version 1, which scored these requests before: they are scored again,
+    # since the latest predictions are version 2's.
+    rollback = defs.resolve_job_def("rollback_model_job").execute_in_process(instance=instance)
+    assert rollback.success
+    back, cursor = tick(instance, cursor)
+    assert isinstance(back, RunRequest) and "-v1-" in back.run_key
+    assert back.run_key != request.run_key

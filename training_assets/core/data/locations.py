@@ -34,9 +34,11 @@ def resolve(location: str | os.PathLike) -> UPath:
     if text.startswith(("file://", "local://")):
         return UPath(Path(text.split("://", 1)[1]).resolve())
     try:
-        return UPath(text)
+        path = UPath(text)
+        path.fs  # noqa: B018 (the file system is made lazily; a missing package shows here)
     except (ImportError, ValueError) as error:
         raise LocationError(f"cannot open {text}: {error}") from error
+    return path
 
 
 def is_local(path: Path | UPath) -> bool:

@@ -82,8 +82,13 @@ def feature_store(
 
 
 def service_outage_errors() -> tuple[type[BaseException], ...]:
-    """The errors of a registry database or Redis online store that could not be reached or
-    stopped answering: worth trying again, unlike a wrong setting or a missing table."""
+    """The errors of a registry database or Redis online store that could not be reached,
+    refused the connection or stopped answering: worth trying again.
+
+    SQLAlchemy's OperationalError also covers a refused login or a missing table, which a
+    retry does not mend; those fail after the retries with the same error. Redis's refused
+    login (AuthenticationError) is not retried.
+    """
     from sqlalchemy.exc import DisconnectionError, OperationalError
 
     errors: tuple[type[BaseException], ...] = (OperationalError, DisconnectionError)
@@ -92,6 +97,15 @@ def service_outage_errors() -> tuple[type[BaseException], ...]:
     except ImportError:  # Redis is the production extra's
         return errors
     return (*errors, ConnectionError, TimeoutError)
+
+
+def is_service_outage(error: BaseException) -> bool:
+    """Whether `error` is a Feast service outage worth retrying (see service_outage_errors)."""
+    try:
+        from redis.exceptions import AuthenticationError
+    except ImportError:
+        AuthenticationError = ()  # noqa: N806 (no Redis installed: nothing to exclude)
+    return isinstance(error, service_outage_errors()) and not isinstance(error, AuthenticationError)
 
 
 def _is_file_registry(settings) -> bool:
@@ -138,10 +152,20 @@ def apply_repo(
 
     digest = repo_digest(repo, driver_stats)
     if not force and _applied_digest(store) == digest:
+        entities, views = store.list_entities(), store.list_feature_views()
+        # The registry is unchanged, but the online store may be new or moved (another
+        # sqlite file, another Redis): its tables are made as `feast apply` makes them, which
+        # for existing tables does nothing.
+        store._get_provider().update_infra(
+            project=store.project,
+            tables_to_delete=[],
+            tables_to_keep=views,
+            entities_to_delete=[],
+            entities_to_keep=entities,
+            partial=True,
+        )
         return {
-            **_names(
-                store.list_entities(), store.list_feature_views(), store.list_feature_services()
-            ),
+            **_names(entities, views, store.list_feature_services()),
             **_record(store, driver_stats, digest, applied=False),
         }
     contents = load_repo(repo)
@@ -185,7 +209,7 @@ def _names(entities, views, services) -> dict[str, Any]:
 def _record(store: "FeatureStore", driver_stats, digest: str, applied: bool) -> dict[str, Any]:
     return {
         "project": store.project,
-        "driver_stats_path": str(driver_stats),
+        "driver_stats_path": redact_uri(str(driver_stats)),
         # A SQL registry's path is a database URL, which may name its password.
         "registry": redact_uri(str(store.config.registry.path)),
         "repo_digest": digest,

@@ -70,7 +70,11 @@ def skew(
         store.get_feature_view(projection.name).batch_source
         for projection in store.get_feature_service(feature_service).feature_view_projections
     ]
-    last = max(feast_repo.source_time_range(source)[1] for source in sources)
+    ends = [feast_repo.source_time_range(source)[1] for source in sources]
+    ends = [end for end in ends if end is not None]
+    if not ends:
+        return {"moment": None, "compared": 0, "expired": 0, "differing": []}
+    last = max(ends)
     keys = sorted(
         {
             int(key)

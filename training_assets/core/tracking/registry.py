@@ -119,7 +119,6 @@ def move_alias(
     """
     current = champion_version(client, model_name, alias)
     previous = None if current is None else int(current.version)
-    client.set_registered_model_alias(model_name, alias, str(version))
     move = AliasMove(
         alias=alias,
         version=int(version),
@@ -131,6 +130,8 @@ def move_alias(
     record = {"moved_by": moved_by, "moved_at": move.at, "reason": reason}
     if record_previous:
         record["previous"] = "" if previous is None else str(previous)
+    # The record first, the alias last: a move that fails half-way leaves the alias where it
+    # was, never an alias whose record names another previous version.
     for key, value in record.items():
         client.set_model_version_tag(
             model_name, str(version), f"{LINEAGE_PREFIX}{alias}.{key}", value
@@ -141,6 +142,7 @@ def move_alias(
         history.pop(0)
         text = json.dumps(history)
     client.set_registered_model_tag(model_name, ALIAS_HISTORY_TAG, text)
+    client.set_registered_model_alias(model_name, alias, str(version))
     return move
 
 
@@ -152,7 +154,11 @@ def alias_history(client: mlflow.MlflowClient, model_name: str) -> list[dict]:
         if error.error_code == "RESOURCE_DOES_NOT_EXIST":
             return []
         raise
-    return json.loads(tags.get(ALIAS_HISTORY_TAG, "[]"))
+    try:
+        history = json.loads(tags.get(ALIAS_HISTORY_TAG, "[]"))
+    except json.JSONDecodeError:  # edited by hand: the moves from now on are still recorded
+        return []
+    return history if isinstance(history, list) else []
 
 
 def promote(
@@ -183,14 +189,8 @@ def promote(
                 f"{model_name} has no @{challenger_alias}: no gated model awaits promotion. "
                 "Train one, or name the version to promote."
             )
-    else:
-        target = _gated_version(client, model_name, version)
-    if target.tags.get(REGISTRATION_TAG) != COMPLETE:
-        raise PromotionRefused(
-            f"{model_name} version {target.version} was not registered by a gated training "
-            f"run ({REGISTRATION_TAG} is {target.tags.get(REGISTRATION_TAG)!r}, expected "
-            f"{COMPLETE!r}); only a version that passed every gate can become @{champion_alias}"
-        )
+        version = int(target.version)
+    target = _gated_version(client, model_name, version, champion_alias)
     current = champion_version(client, model_name, champion_alias)
     if current is not None and current.version == target.version:
         return current, None
@@ -202,7 +202,9 @@ def rollback(
     client: mlflow.MlflowClient, model_name: str, champion_alias: str, moved_by: str, reason: str
 ) -> tuple[ModelVersion, AliasMove]:
     """Move `champion_alias` back to the champion before the current one (the current
-    version's `.previous` tag); a second rollback goes one further back.
+    version's `.previous` tag); a second rollback goes one further back. A version promoted
+    again records the champion it replaced as its `.previous`, so a rollback after that
+    returns there.
 
     Raises:
         PromotionRefused: when there is no champion, or none before it.
@@ -217,7 +219,7 @@ def rollback(
             f"{model_name}@{champion_alias} is version {current.version}, which had no "
             f"@{champion_alias} before it: there is nothing to roll back to"
         )
-    target = _gated_version(client, model_name, int(previous))
+    target = _gated_version(client, model_name, int(previous), champion_alias)
     move = move_alias(
         client,
         model_name,
@@ -232,13 +234,27 @@ def rollback(
     return client.get_model_version(model_name, target.version), move
 
 
-def _gated_version(client: mlflow.MlflowClient, model_name: str, version: int) -> ModelVersion:
+def _gated_version(
+    client: mlflow.MlflowClient, model_name: str, version: int, alias: str
+) -> ModelVersion:
+    """Version `version`, when a gated training run registered it.
+
+    Raises:
+        PromotionRefused: when it does not exist, or was registered by hand (no gate passed).
+    """
     try:
-        return client.get_model_version(model_name, str(version))
+        target = client.get_model_version(model_name, str(version))
     except MlflowException as error:
         if error.error_code == "RESOURCE_DOES_NOT_EXIST":
             raise PromotionRefused(f"{model_name} has no version {version}") from None
         raise
+    if target.tags.get(REGISTRATION_TAG) != COMPLETE:
+        raise PromotionRefused(
+            f"{model_name} version {target.version} was not registered by a gated training "
+            f"run ({REGISTRATION_TAG} is {target.tags.get(REGISTRATION_TAG)!r}, expected "
+            f"{COMPLETE!r}); only a version that passed every gate can become @{alias}"
+        )
+    return target
 
 
 def register_with_alias(
@@ -249,18 +265,19 @@ def register_with_alias(
     run_id: str,
     expected_champion: "int | None | object" = UNCHECKED,
     challenger_alias: str | None = None,
-    promote: bool = True,
+    move_champion: bool = True,
     moved_by: str = "a training run",
     reason: str = "passed every gate",
 ) -> tuple[ModelVersion, str]:
     """Register the logged model `model_uri` of `run_id`, move `challenger_alias` to it and,
-    when `promote`, `alias` (the champion) too; each move is recorded (`move_alias`).
+    when `move_champion`, `alias` (the champion) too; each move is recorded (`move_alias`).
 
     The version carries the run's lineage tags, so the alias leads to data and code. A model
     that is already a version (a re-executed run) is not registered twice, and a model trained
-    on the same data, code and config as the current `alias` version is not registered at all:
-    it would be the same model under a new number. Versions that a crashed registration left
-    pending are finished (the alias reached them) or removed (their run is over) first.
+    on the same data, code and config as the current `alias` or `challenger_alias` version is
+    not registered at all: it would be the same model under a new number. Versions that a
+    crashed registration left pending are finished (an alias reached them) or removed (their
+    run is over) first.
 
     Args:
         expected_champion: The champion version the gates compared against (None: there was
@@ -309,7 +326,7 @@ def register_with_alias(
         version, outcome = mlflow.register_model(model_uri, model_name, tags=tags), REGISTERED
         faults.point(faults.AFTER_REGISTER)
     moves = [challenger_alias] if challenger_alias else []
-    if promote:
+    if move_champion:
         moves.append(alias)
     for name in moves:
         standing = champion_version(client, model_name, name)

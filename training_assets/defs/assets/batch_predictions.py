@@ -3,6 +3,7 @@
 import pandas as pd
 from dagster import AssetExecutionContext, Failure, MetadataValue, asset
 
+from training_assets.core.data.locations import LocationError
 from training_assets.core.data.orders import OrdersError
 from training_assets.core.ml.batch import score
 from training_assets.core.ml.table import with_order_position
@@ -11,9 +12,7 @@ from training_assets.defs.assets.registry import champion_model
 from training_assets.defs.resources.batch_requests import BatchRequests
 from training_assets.defs.resources.feast import FeastResource
 from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
-from training_assets.defs.tags import OWNERS, TAG_PREFIX
-
-SCORED_BY_TAG = f"{TAG_PREFIX}/scored_by_version"
+from training_assets.defs.tags import CHAMPION_VERSION_TAG, OWNERS
 
 
 @asset(
@@ -34,18 +33,24 @@ def batch_predictions(
     the features it was scored on as of its own time, the prediction, and the model version."""
     try:
         requests = batch_requests.read()
-    except OrdersError as error:
+    except (OrdersError, LocationError) as error:
         raise Failure(description=str(error)) from None
+    files = batch_requests.files()
     client = mlflow_store.configure_client()
-    champion = model_registry.champion(client)
-    if champion is None:
-        raise Failure(
-            description=f"{model_registry.champion_uri()} does not exist yet: train a model first"
-        )
-    # The version is resolved once, so every row is scored by the same model even if the
-    # alias moves meanwhile.
-    version = int(champion.version)
-    context.instance.add_run_tags(context.run_id, {SCORED_BY_TAG: str(version)})
+    pinned = context.run.tags.get(CHAMPION_VERSION_TAG)
+    if pinned:
+        # The version the scoring sensor saw: the run scores with what its key names.
+        version = int(pinned)
+    else:
+        champion = model_registry.champion(client)
+        if champion is None:
+            raise Failure(
+                description=f"{model_registry.champion_uri()} does not exist yet: train a "
+                "model (or, with manual promotion, promote one) first"
+            )
+        # Resolved once, so every row is scored by the same model even if the alias moves.
+        version = int(champion.version)
+        context.instance.add_run_tags(context.run_id, {CHAMPION_VERSION_TAG: str(version)})
     with feast.retried_on_outage():
         schema = feast.training_schema()
         joined = feast.historical_features(with_order_position(requests))
@@ -55,7 +60,7 @@ def batch_predictions(
             "dagster/row_count": len(scored),
             "model_version": version,
             "model_uri": f"models:/{model_registry.model_name}/{version}",
-            "requests": MetadataValue.json([str(path) for path in batch_requests.files()]),
+            "requests": MetadataValue.json([str(path) for path in files]),
             "rows_without_features": int(
                 scored[list(schema.feature_names)].isna().all(axis=1).sum()
             ),

@@ -13,7 +13,7 @@ from dagster import AssetExecutionContext, AssetKey, DagsterEventType, MetadataV
 from training_assets.core.gates import catalog
 from training_assets.core.ml import serving
 from training_assets.core.ml.elastic_net import coefficients
-from training_assets.core.ml.metrics import regression_metrics, slice_rmse
+from training_assets.core.ml.metrics import regression_metrics
 from training_assets.core.ml.report import REPORT_ARTIFACT, ReportInputs, Verdict, render
 from training_assets.core.tracking.lineage import LINEAGE_PREFIX
 from training_assets.defs import links
@@ -54,9 +54,6 @@ def model_report(
     model = mlflow.sklearn.load_model(trained_model["model_uri"])
     predicted = model.predict(test_x)
     metrics = regression_metrics(model, test_x, test_y, train_y)
-    slices = catalog.slice_values(limits.slice_column, test_x, test_keys)
-    slice_table = slice_rmse(slices, test_y, predicted)
-
     champion = model_registry.champion(client)
     champion_uri = (
         None if champion is None else f"models:/{model_registry.model_name}/{champion.version}"
@@ -66,21 +63,14 @@ def model_report(
         try:
             scorer = serving.load_pyfunc(champion_uri)
             champion_metrics = regression_metrics(scorer, test_x, test_y, train_y)
-            by_slice = slice_rmse(slices, test_y, scorer.predict(test_x))
-            slice_table = slice_table.merge(
-                by_slice[["slice", "rmse"]].rename(columns={"rmse": "champion_rmse"}),
-                on="slice",
-                how="left",
-            )
         except Exception as error:  # the champion gate reports why; the report goes on
             context.log.warning(f"The champion {champion_uri} cannot score this split: {error}")
 
-    outcomes = {
-        **catalog.evaluate_metric_gates(metrics, limits),
-        **catalog.evaluate_champion_gates(
-            trained_model["model_uri"], champion_uri, test_x, test_y, test_keys, limits
-        )[0],
-    }
+    # The gates' own functions: the slice table comes with the champion's RMSE per slice.
+    champion_outcomes, slice_table = catalog.evaluate_champion_gates(
+        trained_model["model_uri"], champion_uri, test_x, test_y, test_keys, limits
+    )
+    outcomes = {**catalog.evaluate_metric_gates(metrics, limits), **champion_outcomes}
     verdicts = _data_gate_verdicts(context) + [
         Verdict(
             gate=name,

@@ -50,6 +50,10 @@ def registered_model_version(
     name, model_uri = model_registry.model_name, trained_model["model_uri"]
     automatic = model_registry.promotion == "automatic"
     try:
+        model_registry.check_aliases()
+    except ValueError as error:
+        raise Failure(description=str(error)) from None
+    try:
         version, outcome = register_with_alias(
             mlflow_tracking.tracking.tracking_client,
             name,
@@ -58,7 +62,7 @@ def registered_model_version(
             trained_model["run_id"],
             expected_champion=evaluation.get("champion_version"),
             challenger_alias=model_registry.challenger_alias,
-            promote=automatic,
+            move_champion=automatic,
             moved_by=_mover(context),
             reason=f"passed every gate (RMSE {evaluation['rmse']:.4f})",
         )
@@ -88,7 +92,8 @@ def registered_model_version(
         "alias": model_registry.alias,
         "challenger_alias": model_registry.challenger_alias,
         "promotion": model_registry.promotion,
-        # The version in force: this run's model, or the unchanged champion's.
+        # The version this run registered, or, when nothing new was registered (unchanged),
+        # the champion's or challenger's it equals.
         "model_uri": version.source,
         "run_id": version.run_id,
         "trained_run_id": trained_model["run_id"],
@@ -155,6 +160,10 @@ def champion_model(
     client = mlflow_store.configure_client()
     name, alias = model_registry.model_name, model_registry.alias
     move = None
+    try:
+        model_registry.check_aliases()
+    except ValueError as error:
+        raise Failure(description=str(error)) from None
     try:
         if config.action == "promote":
             champion, move = registry.promote(

@@ -6,6 +6,7 @@ what was built from older data as stale; the new-data sensor records the same ob
 
 from dagster import AssetSpec, DataVersion, ObserveResult, multi_observable_source_asset
 
+from training_assets.core.secrets import redact_uri
 from training_assets.defs.resources.feast import FeastResource
 from training_assets.defs.resources.orders import OrdersSource
 from training_assets.defs.tags import OWNERS
@@ -30,7 +31,7 @@ def orders(orders_source: OrdersSource):
     yield ObserveResult(
         asset_key="orders",
         data_version=DataVersion(orders_source.content_hash()),
-        metadata={"location": str(orders_source.location()), "files": len(files)},
+        metadata={"location": redact_uri(str(orders_source.location())), "files": len(files)},
     )
 
 
@@ -53,5 +54,5 @@ def driver_stats_source(feast: FeastResource):
     yield ObserveResult(
         asset_key="driver_stats_source",
         data_version=DataVersion(feast.driver_stats_hash()),
-        metadata={"location": str(feast.resolved_driver_stats_path())},
+        metadata={"location": redact_uri(str(feast.resolved_driver_stats_path()))},
     )

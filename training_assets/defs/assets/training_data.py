@@ -12,6 +12,7 @@ from training_assets.core.ml.table import (
     with_order_position,
 )
 from training_assets.core.schema import TrainingSchema
+from training_assets.core.secrets import redact_uri
 from training_assets.core.tracking.lineage import DATA_DIGEST_KEY
 from training_assets.defs.assets.feature_store import feature_store
 from training_assets.defs.assets.sources import (
@@ -63,7 +64,7 @@ def training_data(
     context.add_output_metadata(
         {
             "dagster/row_count": table.num_rows,
-            "orders_path": MetadataValue.path(str(orders_source.location())),
+            "orders_path": MetadataValue.path(redact_uri(str(orders_source.location()))),
             DATA_DIGEST_KEY: data_digest,
             "orders_version": orders_version,
             "driver_stats_version": stats_version,

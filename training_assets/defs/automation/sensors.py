@@ -21,7 +21,7 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from training_assets.core.data import fingerprints, locations, orders, point_in_time
 from training_assets.core.ml import drift
 from training_assets.core.schema import EVENT_TIMESTAMP
-from training_assets.core.tracking.lineage import DATA_DIGEST_KEY
+from training_assets.core.tracking.lineage import DATA_DIGEST_KEY, LINEAGE_PREFIX
 from training_assets.core.tracking.profiles import reference_profile
 from training_assets.defs import healing
 from training_assets.defs.automation.jobs import batch_predictions_job, training_job
@@ -34,6 +34,7 @@ from training_assets.defs.resources.mlflow import (
 )
 from training_assets.defs.resources.orders import OrdersSource
 from training_assets.defs.tags import (
+    CHAMPION_VERSION_TAG,
     DIED_TAG,
     ORDERS_VERSION_TAG,
     STATS_VERSION_TAG,
@@ -73,11 +74,11 @@ def new_training_data_sensor(
     state = json.loads(context.cursor) if context.cursor else {}
     try:
         order_files = orders.order_files(orders_source.location())
-    except orders.OrdersError as error:
+        stats_path = feast.resolved_driver_stats_path()
+    except (orders.OrdersError, locations.LocationError) as error:
         return SkipReason(str(error))
     if not order_files:
         return SkipReason(f"no orders files in {orders_source.location()} yet")
-    stats_path = feast.resolved_driver_stats_path()
     if not stats_path.exists():
         return SkipReason(f"feature file {stats_path} does not exist")
 
@@ -195,7 +196,7 @@ def drift_retrain_sensor(
 
     try:
         order_frame = orders_source.read()
-    except orders.OrdersError as error:
+    except (orders.OrdersError, locations.LocationError) as error:
         return SkipReason(str(error))
     newest = order_frame[EVENT_TIMESTAMP].max()
     window = order_frame[
@@ -253,7 +254,7 @@ def batch_scoring_sensor(
     state = json.loads(context.cursor) if context.cursor else {}
     try:
         files = batch_requests.files()
-    except orders.OrdersError as error:
+    except (orders.OrdersError, locations.LocationError) as error:
         return SkipReason(str(error))
     if not files:
         return SkipReason(f"no request files in {batch_requests.location()} yet")
@@ -266,11 +267,13 @@ def batch_scoring_sensor(
         return SkipReason(f"{model_registry.champion_uri()} does not exist yet")
     digest = state["digest"] if state.get("hashed") == current else batch_requests.content_hash()
     context.update_cursor(json.dumps({**state, "hashed": current, "digest": digest}))
+    # When it moved too, so that a champion that comes back (a rollback) scores again.
+    moved_at = champion.tags.get(f"{LINEAGE_PREFIX}{model_registry.alias}.moved_at", "")
     return RunRequest(
-        run_key=f"{digest[:16]}-v{champion.version}",
+        run_key=f"{digest[:16]}-v{champion.version}-{moved_at}",
         tags={
             TRIGGER_TAG: "batch_requests",
             f"{TAG_PREFIX}/requests_version": digest,
-            f"{TAG_PREFIX}/champion_version": str(champion.version),
+            CHAMPION_VERSION_TAG: str(champion.version),
         },
     )

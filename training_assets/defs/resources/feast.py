@@ -88,6 +88,8 @@ class FeastResource(ConfigurableResource):
         try:
             yield
         except feast_repo.service_outage_errors() as error:
+            if not feast_repo.is_service_outage(error):
+                raise
             raise RetryRequested(
                 max_retries=self.service_retries, seconds_to_wait=self.service_retry_wait_s
             ) from error

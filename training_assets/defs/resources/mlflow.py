@@ -100,7 +100,7 @@ class MlflowStore(ConfigurableResource):
 
         configured = self.ui_url or os.environ.get(links.MLFLOW_UI_ENV)
         if configured:
-            return split_credentials(configured)[0]
+            return redact_uri(split_credentials(configured)[0])
         uri = self.resolved_tracking_uri()
         return uri if uri.startswith(("http://", "https://")) else links.MLFLOW_UI_DEFAULT
 
@@ -295,13 +295,22 @@ class ModelRegistry(ConfigurableResource):
         description=(
             "automatic: a version that passed every gate becomes the champion at once. "
             "manual: it stays the challenger until promote_model_job runs (after reading its "
-            "report); nothing else moves the champion."
+            "report); only that job and rollback_model_job move the champion."
         ),
     )
 
     def champion(self, client: mlflow.MlflowClient):
         """The version the alias points at, or None when there is none yet."""
         return registry.champion_version(client, self.model_name, self.alias)
+
+    def check_aliases(self) -> None:
+        """The champion and challenger aliases differ; the same name for both would move
+        the champion at every registration, promotion mode or not."""
+        if self.alias == self.challenger_alias:
+            raise ValueError(
+                f"model_registry.alias and challenger_alias are both {self.alias!r}; "
+                "give the challenger an alias of its own"
+            )
 
     def champion_uri(self) -> str:
         return f"models:/{self.model_name}@{self.alias}"

@@ -61,3 +61,20 @@ def test_a_changed_definition_another_file_or_a_new_registry_are_applied(
     assert {f.name: f.description for f in view.features}["acc_rate"] == (
         "Share of offers the driver accepted."
     )
+
+
+def test_a_skipped_apply_still_makes_the_tables_of_a_new_online_store(working_area, repo, tmp_path):
+    from training_assets.core.schema import FEATURE_SERVICE
+
+    stats = paths.default_driver_stats_path()
+    registry = tmp_path / "feast" / "registry.db"
+    feast_repo.apply_repo(store(repo, registry), repo, stats)
+    moved = feast_repo.feature_store(
+        repo, registry=registry, online_store=tmp_path / "elsewhere" / "online.db"
+    )
+
+    skipped = feast_repo.apply_repo(moved, repo, stats)
+    [loaded] = feast_repo.materialize_online(moved, FEATURE_SERVICE)
+
+    assert not skipped["applied"]
+    assert loaded["how"] == "initial"

@@ -27,7 +27,7 @@ def register(client, logged, promote_now: bool, by: str = "training_job run r") 
         uri,
         run_id,
         challenger_alias="challenger",
-        promote=promote_now,
+        move_champion=promote_now,
         moved_by=by,
         reason="passed every gate",
     )
@@ -108,3 +108,17 @@ def test_rollback_goes_back_one_champion_at_a_time(store):
         rollback(client, "m", "champion", "x", "")
     # The challenger stays on the newest gated version.
     assert alias(client, "challenger") == v3
+
+
+def test_rollback_refuses_a_previous_champion_that_was_set_by_hand(store):
+    client, logged = store
+    register(client, logged, promote_now=True)
+    run_id, uri = logged()
+    by_hand = mlflow.register_model(uri, "m")
+    client.set_registered_model_alias("m", "champion", by_hand.version)  # outside the pipeline
+    gated = register(client, logged, promote_now=True)
+
+    with pytest.raises(PromotionRefused, match=rf"version {by_hand.version} was not registered"):
+        rollback(client, "m", "champion", "x", "")
+
+    assert alias(client, "champion") == gated

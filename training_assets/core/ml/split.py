@@ -1,4 +1,5 @@
-"""The train/test split of the training table: by a seeded shuffle or by time."""
+"""The train/test split of the training table: by a hash of each order's key, by a seeded
+shuffle, or by time."""
 
 from typing import Literal, NamedTuple
 
@@ -7,17 +8,26 @@ import pandas as pd
 from pydantic import BaseModel, Field
 from sklearn.model_selection import train_test_split
 
-from training_assets.core.schema import EVENT_TIMESTAMP, LABEL
+from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL
+
+# The hash split's resolution: an order is held out when its hash, reduced to this many
+# buckets, falls below test_size of them.
+_BUCKETS = 1 << 32
 
 
 class SplitSettings(BaseModel):
     """How the training table is split into train and test rows."""
 
     test_size: float = Field(default=0.2, gt=0, lt=1, description="Share of rows held out.")
-    random_seed: int = Field(default=17, description="Seed of the shuffle before the split.")
-    strategy: Literal["random", "time"] = Field(
-        default="random",
-        description="'random': seeded shuffle. 'time': train on the earliest orders, test on "
+    random_seed: int = Field(
+        default=17, description="Seed of the hash (strategy 'hash') or of the shuffle ('random')."
+    )
+    strategy: Literal["hash", "random", "time"] = Field(
+        default="hash",
+        description="'hash': an order is held out by a seeded hash of its driver and event "
+        "time, so it stays on its side when new orders arrive and repeated orders share a "
+        "side; about test_size of the rows are held out. 'random': seeded shuffle of row "
+        "positions, exactly test_size held out. 'time': train on the earliest orders, test on "
         "the latest test_size share.",
     )
 
@@ -36,7 +46,7 @@ def split_frame(
     features: tuple[str, ...],
     test_size: float,
     random_seed: int,
-    strategy: str = "random",
+    strategy: str = "hash",
 ) -> Split:
     """A train/test split with only the feature columns in X, in the order of `features`.
 
@@ -44,9 +54,12 @@ def split_frame(
         frame: The training table.
         features: The model's inputs: the columns of X.
         test_size: Share of rows held out for the test split, in (0, 1).
-        random_seed: Seed of the shuffle for the random strategy.
-        strategy: "random" shuffles with the seed; "time" trains on the earliest orders and tests
-            on the latest `test_size` share, as a model is used on orders after its training.
+        random_seed: Seed of the hash or of the shuffle.
+        strategy: "hash" holds out the orders whose seeded key hash (driver and event time)
+            falls in the lowest `test_size` share of hash values: deterministic, stable when
+            orders are added, and about `test_size` of the rows. "random" shuffles with the
+            seed; "time" trains on the earliest orders and tests on the latest `test_size`
+            share, as a model is used on orders after its training.
 
     Raises:
         ValueError: on a bad `test_size` or `strategy`, or if the splits would share a row.
@@ -56,7 +69,18 @@ def split_frame(
     # Row positions are split, and each output gathers only its own columns: no copy of the
     # whole table on the way. The positions are those train_test_split gives the frame.
     count = len(frame)
-    if strategy == "random":
+    if strategy == "hash":
+        in_test = held_out_by_hash(
+            frame[ENTITY_KEY].to_numpy(), frame[EVENT_TIMESTAMP], test_size, random_seed
+        )
+        train_rows, test_rows = np.flatnonzero(~in_test), np.flatnonzero(in_test)
+        if count and not (len(train_rows) and len(test_rows)):
+            side = "test" if len(test_rows) == 0 else "train"
+            raise ValueError(
+                f"the hash split left the {side} side empty for {count} rows at test_size "
+                f"{test_size}; use strategy 'random' for a table this small"
+            )
+    elif strategy == "random":
         train_rows, test_rows = train_test_split(
             np.arange(count), test_size=test_size, random_state=random_seed
         )
@@ -65,7 +89,7 @@ def split_frame(
         cut = count - int(np.ceil(count * test_size))
         train_rows, test_rows = order[:cut], order[cut:]
     else:
-        raise ValueError(f"strategy must be 'random' or 'time', found {strategy!r}")
+        raise ValueError(f"strategy must be 'hash', 'random' or 'time', found {strategy!r}")
     in_test = np.zeros(count, dtype=bool)
     in_test[test_rows] = True
     shared = int(in_test[train_rows].sum())
@@ -80,6 +104,32 @@ def split_frame(
         test_y=_column(frame, LABEL, test_rows, test_index),
         test_keys=_rows(frame, others, test_rows, test_index),
     )
+
+
+def held_out_by_hash(
+    driver_ids: np.ndarray, event_times: pd.Series, test_size: float, seed: int
+) -> np.ndarray:
+    """Whether each order is held out: its (seed, driver, event time) hash falls in the lowest
+    `test_size` share of hash values.
+
+    The verdict on an order depends on that order alone, so adding orders never moves one
+    across, and a repeated order lands on the side of its twin. The hash is SplitMix64's
+    finalizer, written out rather than taken from a library whose hash may change between
+    versions: the same order must fall on the same side next year.
+    """
+    times = pd.DatetimeIndex(pd.to_datetime(event_times, utc=True)).as_unit("ns").asi8
+    mixed = _mix(np.asarray(driver_ids).astype(np.uint64) ^ _mix(np.full(1, seed, np.uint64)))
+    mixed = _mix(mixed ^ times.astype(np.uint64))
+    return (mixed >> np.uint64(32)) < np.uint64(int(test_size * _BUCKETS))
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """SplitMix64's finalizer: each input bit flips about half the output bits."""
+    with np.errstate(over="ignore"):
+        z = values + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
 
 
 def model_inputs(features: pd.DataFrame) -> pd.DataFrame:

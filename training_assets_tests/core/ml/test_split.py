@@ -26,8 +26,10 @@ def training_table(n: int = 100, seed: int = 0) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize(("test_size", "n_test"), [(0.2, 20), (0.25, 25), (0.5, 50)])
-def test_split_sizes_match_test_size(test_size, n_test):
-    split = split_frame(training_table(100), FEATURES, test_size=test_size, random_seed=1)
+def test_random_split_sizes_match_test_size(test_size, n_test):
+    split = split_frame(
+        training_table(100), FEATURES, test_size=test_size, random_seed=1, strategy="random"
+    )
 
     assert len(split.test_x) == len(split.test_y) == n_test
     assert len(split.train_x) == len(split.train_y) == 100 - n_test
@@ -80,3 +82,58 @@ def test_split_x_holds_only_features_and_y_only_label():
 def test_split_rejects_bad_test_size(test_size):
     with pytest.raises(ValueError, match="test_size must be in \\(0, 1\\)"):
         split_frame(training_table(20), FEATURES, test_size=test_size, random_seed=0)
+
+
+@pytest.mark.parametrize("test_size", [0.1, 0.2, 0.5])
+def test_hash_split_holds_out_about_test_size(test_size):
+    frame = training_table(20_000)
+    split = split_frame(frame, FEATURES, test_size=test_size, random_seed=3)
+
+    # A binomial share: within five standard deviations of test_size.
+    spread = 5 * np.sqrt(test_size * (1 - test_size) / len(frame))
+    assert abs(len(split.test_x) / len(frame) - test_size) < spread
+    assert len(split.train_x) + len(split.test_x) == len(frame)
+
+
+def test_hash_split_keeps_each_order_on_its_side_when_orders_arrive():
+    first = training_table(1_000, seed=1)
+    later = pd.concat(
+        [training_table(1_000, seed=2).assign(driver_id=lambda f: f.driver_id + 7), first]
+    )
+    later = later.sample(frac=1.0, random_state=0).reset_index(drop=True)
+
+    before = split_frame(first, FEATURES, test_size=0.2, random_seed=5)
+    after = split_frame(later, FEATURES, test_size=0.2, random_seed=5)
+
+    def held_out(split):
+        return set(zip(split.test_keys[ENTITY_KEY], split.test_keys[EVENT_TIMESTAMP], strict=True))
+
+    old_orders = set(zip(first[ENTITY_KEY], first[EVENT_TIMESTAMP], strict=True))
+    assert held_out(after) & old_orders == held_out(before)
+
+
+def test_hash_split_puts_repeated_orders_on_one_side():
+    frame = training_table(500)
+    repeated = pd.concat([frame, frame], ignore_index=True)
+    split = split_frame(repeated, FEATURES, test_size=0.3, random_seed=2)
+
+    test_keys = split.test_keys.assign(**{LABEL: split.test_y})
+    per_order = test_keys.groupby([ENTITY_KEY, EVENT_TIMESTAMP]).size()
+    assert (per_order == 2).all()
+    assert len(per_order) > 0
+
+
+def test_hash_split_names_an_empty_side():
+    with pytest.raises(ValueError, match="left the test side empty for 2 rows"):
+        split_frame(training_table(2), FEATURES, test_size=0.01, random_seed=0)
+
+
+def test_time_split_tests_on_the_latest_orders():
+    frame = training_table(100).sample(frac=1.0, random_state=1)
+    split = split_frame(frame, FEATURES, test_size=0.2, random_seed=0, strategy="time")
+
+    assert len(split.test_x) == 20
+    assert (
+        split.test_keys[EVENT_TIMESTAMP].min()
+        > frame.loc[split.train_x.index, EVENT_TIMESTAMP].max()
+    )

@@ -18,7 +18,8 @@ setup(
         "scikit-learn>=1.9,<1.10",
         "pandas>=2.3,<3",
         "pyarrow>=25,<27",
-        "pandera[pandas]>=0.35,<0.36",
+        # Queries the training table's file for the gates and drift, and runs the ASOF join.
+        "duckdb>=2.0,<3",
         "universal-pathlib>=0.3,<0.4",
         # The model report's plots (scikit-learn's calibration and prediction-error displays).
         "matplotlib>=3.9,<4",

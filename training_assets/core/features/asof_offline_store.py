@@ -555,17 +555,17 @@ def _latest_versions(table: pa.Table, keys: list[str]) -> pa.Table:
     as long on two cores. Only the sort keys are put in order; the kept rows are taken from
     the table once, so it is never held twice over.
     """
-    order = [(key, "ascending") for key in keys] + [(_TS, "ascending")]
+    # Nulls first, so a version with a created time beats one without (DESC NULLS LAST there).
+    order = [(key, "ascending", "at_start") for key in keys] + [(_TS, "ascending", "at_start")]
     if _CREATED in table.column_names:
-        order.append((_CREATED, "ascending"))
+        order.append((_CREATED, "ascending", "at_start"))
     # Among rows equal in keys, timestamp and created, the first in the file wins, as in the
     # DuckDB store's ranking.
-    sort_keys = table.select([name for name, _ in order]).append_column(
+    sort_keys = table.select([name for name, _, _ in order]).append_column(
         _FILE_ROW, pa.array(np.arange(len(table), dtype=np.int64))
     )
-    order.append((_FILE_ROW, "descending"))
-    # Nulls first, so a version with a created time beats one without (DESC NULLS LAST there).
-    indices = pc.sort_indices(sort_keys, sort_keys=order, null_placement="at_start")
+    order.append((_FILE_ROW, "descending", "at_start"))
+    indices = pc.sort_indices(sort_keys, sort_keys=order)
     if len(indices) < 2:
         return table.take(indices)
     ordered = sort_keys.select([*keys, _TS]).take(indices)

@@ -144,34 +144,36 @@ GATES_BY_NAME = {gate.name: gate for gate in ALL_GATES}
 
 
 def evaluate_data_gates(
-    frame: pd.DataFrame, schema: TrainingSchema, limits: GateLimits, order_count: int
+    table: data_gates.Table, schema: TrainingSchema, limits: GateLimits, order_count: int
 ) -> dict[str, GateOutcome]:
     """The outcome of every data gate on the training table, by gate name.
 
     Args:
+        table: A TableQuery on the table's file, or the table as a frame or Arrow table.
         schema: The training table's columns as the feature service declares them; the
             ranges that `limits` sets replace the repo's.
         order_count: How many orders went into the join.
     """
     schema = schema.with_ranges(limits.feature_minimums, limits.feature_maximums)
-    return {
-        "no_unexpected_columns": data_gates.no_unexpected_columns(frame, schema),
-        "expected_columns_with_dtypes": data_gates.expected_columns_with_dtypes(frame, schema),
-        "labels_are_binary": data_gates.labels_are_binary(frame),
-        "feature_nulls_within_rate": data_gates.feature_nulls_within_rate(
-            frame, schema, limits.max_feature_null_rate
-        ),
-        "row_count_at_least_minimum": data_gates.row_count_at_least(frame, limits.min_rows),
-        "row_count_matches_orders": data_gates.row_count_matches_orders(frame, order_count),
-        "feature_values_in_range": data_gates.feature_values_in_range(frame, schema),
-        "features_not_from_the_future": data_gates.features_not_from_the_future(frame),
-        "features_created_before_order": _warns_unless(
-            data_gates.features_created_before_order(frame), limits.late_features_block
-        ),
-        "duplicate_rows_within_rate": data_gates.duplicate_rows_within_rate(
-            frame, limits.max_duplicate_rate
-        ),
-    }
+    with data_gates.queried(table) as query:
+        return {
+            "no_unexpected_columns": data_gates.no_unexpected_columns(query, schema),
+            "expected_columns_with_dtypes": data_gates.expected_columns_with_dtypes(query, schema),
+            "labels_are_binary": data_gates.labels_are_binary(query),
+            "feature_nulls_within_rate": data_gates.feature_nulls_within_rate(
+                query, schema, limits.max_feature_null_rate
+            ),
+            "row_count_at_least_minimum": data_gates.row_count_at_least(query, limits.min_rows),
+            "row_count_matches_orders": data_gates.row_count_matches_orders(query, order_count),
+            "feature_values_in_range": data_gates.feature_values_in_range(query, schema),
+            "features_not_from_the_future": data_gates.features_not_from_the_future(query),
+            "features_created_before_order": _warns_unless(
+                data_gates.features_created_before_order(query), limits.late_features_block
+            ),
+            "duplicate_rows_within_rate": data_gates.duplicate_rows_within_rate(
+                query, limits.max_duplicate_rate
+            ),
+        }
 
 
 def _warns_unless(outcome: GateOutcome, blocks: bool) -> GateOutcome:
@@ -180,10 +182,10 @@ def _warns_unless(outcome: GateOutcome, blocks: bool) -> GateOutcome:
 
 
 def evaluate_drift_gate(
-    frame: pd.DataFrame, schema: TrainingSchema, champion, limits: GateLimits
+    table: data_gates.Table, schema: TrainingSchema, champion, limits: GateLimits
 ) -> GateOutcome:
     """The drift gate's outcome against the champion's MLflow model version (None: no champion)."""
-    return judge_drift(frame, schema.feature_names, champion, limits)
+    return judge_drift(table, schema.feature_names, champion, limits)
 
 
 def evaluate_metric_gates(evaluation: dict, limits: GateLimits) -> dict[str, GateOutcome]:

@@ -2,10 +2,14 @@
 point-in-time correctness. Each judges one property and returns the evidence for its verdict.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from training_assets.core.data.table_query import TableQuery, quote
 from training_assets.core.gates.outcome import GateOutcome
 from training_assets.core.schema import (
     ENTITY_KEY,
@@ -16,11 +20,26 @@ from training_assets.core.schema import (
     TrainingSchema,
 )
 
+# What a gate reads: the training table's file (through a TableQuery), a frame or an Arrow table.
+Table = TableQuery | pd.DataFrame | pa.Table
 
-def no_unexpected_columns(frame: pd.DataFrame, schema: TrainingSchema) -> GateOutcome:
+
+@contextmanager
+def queried(table: Table) -> Iterator[TableQuery]:
+    """`table` as a TableQuery: the one given, or one opened on the frame and closed after."""
+    if isinstance(table, TableQuery):
+        yield table
+        return
+    with TableQuery(table) as query:
+        yield query
+
+
+def no_unexpected_columns(table: Table, schema: TrainingSchema) -> GateOutcome:
     """Only schema columns are present."""
+    with queried(table) as query:
+        columns = query.columns
     expected = schema.columns
-    unexpected = [column for column in frame.columns if column not in expected]
+    unexpected = [column for column in columns if column not in expected]
     return GateOutcome(
         passed=not unexpected,
         evidence={"expected_columns": list(expected), "unexpected_columns": unexpected},
@@ -28,15 +47,17 @@ def no_unexpected_columns(frame: pd.DataFrame, schema: TrainingSchema) -> GateOu
     )
 
 
-def expected_columns_with_dtypes(frame: pd.DataFrame, schema: TrainingSchema) -> GateOutcome:
+def expected_columns_with_dtypes(table: Table, schema: TrainingSchema) -> GateOutcome:
     """Every schema column is present with its schema dtype."""
     dtypes = schema.dtypes
-    missing = [column for column in dtypes if column not in frame.columns]
-    mistyped = {
-        column: {"expected": expected, "found": str(frame[column].dtype)}
-        for column, expected in dtypes.items()
-        if column in frame.columns and not _holds(frame[column], expected)
-    }
+    with queried(table) as query:
+        found = query.dtypes
+        missing = [column for column in dtypes if column not in found]
+        mistyped = {
+            column: {"expected": expected, "found": found[column]}
+            for column, expected in dtypes.items()
+            if column in found and not _holds(query, column, expected)
+        }
     problems = []
     if missing:
         problems.append(f"missing columns: {missing}")
@@ -46,7 +67,7 @@ def expected_columns_with_dtypes(frame: pd.DataFrame, schema: TrainingSchema) ->
         passed=not (missing or mistyped),
         evidence={
             "expected_dtypes": dtypes,
-            "found_dtypes": {column: str(dtype) for column, dtype in frame.dtypes.items()},
+            "found_dtypes": found,
             "missing_columns": missing,
             "mistyped_columns": mistyped,
         },
@@ -54,57 +75,83 @@ def expected_columns_with_dtypes(frame: pd.DataFrame, schema: TrainingSchema) ->
     )
 
 
-def _holds(values: pd.Series, expected: str) -> bool:
-    """Whether `values` has the dtype `expected`, or is how pandas holds an integer column with
+def _holds(query: TableQuery, column: str, expected: str) -> bool:
+    """Whether `column` has the dtype `expected`, or is how pandas holds an integer column with
     nulls (float64) and every present value is a whole number within the integer's range.
 
     So the verdict on a healthy table is the same whether or not some order lacks features.
     """
-    if str(values.dtype) == expected:
+    found = query.dtypes[column]
+    if found == expected:
         return True
-    if not (expected.startswith("int") and str(values.dtype) == "float64"):
+    if not (expected.startswith("int") and found == "float64"):
         return False
-    present = values.dropna().to_numpy()
-    if len(present) == len(values):
-        return False  # no nulls: the join would have kept the integer type
     limits = np.iinfo(np.dtype(expected))
-    return bool(
-        np.all(np.mod(present, 1) == 0)
-        and np.all(present >= limits.min)
-        and np.all(present <= limits.max)
+    name = quote(column)
+    nulls, bad = query.one(
+        f"SELECT count(*) FILTER ({query.missing(column)}), "
+        f"count(*) FILTER (NOT {query.missing(column)} AND ({name} <> floor({name}) "
+        f"OR {name} < {limits.min} OR {name} > {limits.max})) FROM {{t}}"
     )
+    # No nulls: the join would have kept the integer type.
+    return nulls > 0 and bad == 0
 
 
-def labels_are_binary(frame: pd.DataFrame) -> GateOutcome:
+def labels_are_binary(table: Table) -> GateOutcome:
     """The label is 0 or 1 on every row, never null."""
-    if LABEL not in frame.columns:
-        return GateOutcome(False, {"missing_column": LABEL}, f"no {LABEL!r} column")
-    labels = frame[LABEL]
-    nulls = int(labels.isna().sum())
-    present = labels.dropna()
-    bad = present[~present.isin([0, 1])]
+    with queried(table) as query:
+        if LABEL not in query.columns:
+            return GateOutcome(False, {"missing_column": LABEL}, f"no {LABEL!r} column")
+        # As a number: a text or other label is then simply not 0 or 1.
+        label, missing = f"TRY_CAST({quote(LABEL)} AS DOUBLE)", query.missing(LABEL)
+        nulls, bad, positives, present = query.one(
+            f"SELECT count(*) FILTER ({missing}), "
+            f"count(*) FILTER (NOT {missing} AND coalesce({label} NOT IN (0, 1), true)), "
+            f"count(*) FILTER ({label} = 1), count(*) FILTER (NOT {missing}) FROM {{t}}"
+        )
+        examples = (
+            [
+                value
+                for (value,) in query.rows(
+                    f"SELECT DISTINCT {quote(LABEL)} FROM {{t}} "
+                    f"WHERE NOT {missing} AND coalesce({label} NOT IN (0, 1), true) LIMIT 10"
+                )
+            ]
+            if bad
+            else []
+        )
     return GateOutcome(
-        passed=nulls == 0 and bad.empty,
+        passed=nulls == 0 and bad == 0,
         evidence={
             "expected_values": [0, 1],
             "null_labels": nulls,
-            "non_binary_labels": len(bad),
-            "non_binary_examples": sorted(map(str, bad.unique()[:10])),
-            "positive_rate": float((present == 1).mean()) if len(present) else 0.0,
+            "non_binary_labels": bad,
+            "non_binary_examples": sorted(map(str, examples)),
+            "positive_rate": positives / present if present else 0.0,
         },
-        description=(f"{nulls} null and {len(bad)} non-binary labels" if nulls or len(bad) else ""),
+        description=(f"{nulls} null and {bad} non-binary labels" if nulls or bad else ""),
     )
 
 
 def feature_nulls_within_rate(
-    frame: pd.DataFrame, schema: TrainingSchema, max_null_rate: float
+    table: Table, schema: TrainingSchema, max_null_rate: float
 ) -> GateOutcome:
     """Every feature column is present and null on at most `max_null_rate` of rows."""
-    missing = [column for column in schema.feature_names if column not in frame.columns]
+    with queried(table) as query:
+        missing = [column for column in schema.feature_names if column not in query.columns]
+        present = [column for column in schema.feature_names if column not in missing]
+        counts = (
+            query.one(
+                "SELECT "
+                + ", ".join(f"count(*) FILTER ({query.missing(c)})" for c in present)
+                + " FROM {t}"
+            )
+            if present
+            else ()
+        )
+        rows = query.num_rows
     rates = {
-        column: float(frame[column].isna().mean()) if len(frame) else 0.0
-        for column in schema.feature_names
-        if column not in missing
+        column: count / rows if rows else 0.0 for column, count in zip(present, counts, strict=True)
     }
     over = {column: rate for column, rate in rates.items() if rate > max_null_rate}
     problems = []
@@ -124,18 +171,19 @@ def feature_nulls_within_rate(
     )
 
 
-def row_count_at_least(frame: pd.DataFrame, minimum: int) -> GateOutcome:
+def row_count_at_least(table: Table, minimum: int) -> GateOutcome:
     """The table has at least `minimum` rows."""
+    rows = _rows(table)
     return GateOutcome(
-        passed=len(frame) >= minimum,
-        evidence={"min_rows": minimum, "rows": len(frame)},
-        description=f"{len(frame)} rows, fewer than {minimum}" if len(frame) < minimum else "",
+        passed=rows >= minimum,
+        evidence={"min_rows": minimum, "rows": rows},
+        description=f"{rows} rows, fewer than {minimum}" if rows < minimum else "",
     )
 
 
-def row_count_matches_orders(frame: pd.DataFrame, order_count: int) -> GateOutcome:
+def row_count_matches_orders(table: Table, order_count: int) -> GateOutcome:
     """The join kept every order exactly once: as many rows as input orders."""
-    rows = len(frame)
+    rows = _rows(table)
     return GateOutcome(
         passed=rows == order_count,
         evidence={"orders": order_count, "rows": rows, "difference": rows - order_count},
@@ -143,63 +191,73 @@ def row_count_matches_orders(frame: pd.DataFrame, order_count: int) -> GateOutco
     )
 
 
-def feature_values_in_range(frame: pd.DataFrame, schema: TrainingSchema) -> GateOutcome:
-    """Every non-null feature value lies in its declared range (validated by pandera)."""
-    import pandera.pandas as pa
+def _rows(table: Table) -> int:
+    return table.num_rows if isinstance(table, TableQuery | pa.Table) else len(table)
 
+
+def feature_values_in_range(table: Table, schema: TrainingSchema) -> GateOutcome:
+    """Every non-null feature value lies in its declared range.
+
+    One pass per feature in DuckDB: the extremes, the rows outside and five of them. (A
+    validation library would want the table as a frame in memory.)
+    """
     bounded = [f for f in schema.features if f.minimum is not None or f.maximum is not None]
-    checks = {
-        feature.name: pa.Column(
-            checks=[
-                pa.Check.in_range(
-                    -np.inf if feature.minimum is None else feature.minimum,
-                    np.inf if feature.maximum is None else feature.maximum,
-                )
-            ],
-            nullable=True,
-            required=False,
-        )
-        for feature in bounded
-    }
     expected = {feature.name: feature.range_text() for feature in bounded}
-    found = {
-        feature.name: [float(frame[feature.name].min()), float(frame[feature.name].max())]
-        for feature in bounded
-        if feature.name in frame.columns and frame[feature.name].notna().any()
-    }
-    try:
-        pa.DataFrameSchema(checks).validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as errors:
-        cases = errors.failure_cases
-        out_of_range = {
-            str(column): {
-                "rows": int(len(group)),
-                "examples": sorted(map(float, group["failure_case"].head(5))),
-            }
-            for column, group in cases.groupby("column")
-        }
+    found, out_of_range = {}, {}
+    with queried(table) as query:
+        for feature in bounded:
+            if feature.name not in query.columns:
+                continue
+            # As a number, so that a column of another type is judged, not a query error.
+            name = f"TRY_CAST({quote(feature.name)} AS DOUBLE)"
+            missing = query.missing(feature.name)
+            outside = " OR ".join(
+                condition
+                for condition in (
+                    None if feature.minimum is None else f"{name} < {feature.minimum!r}",
+                    None if feature.maximum is None else f"{name} > {feature.maximum!r}",
+                )
+                if condition
+            )
+            low, high, count = query.one(
+                f"SELECT min({name}) FILTER (NOT {missing}), max({name}) FILTER (NOT {missing}), "
+                f"count(*) FILTER (NOT {missing} AND ({outside})) FROM {{t}}"
+            )
+            if low is not None:
+                found[feature.name] = [float(low), float(high)]
+            if count:
+                examples = query.rows(
+                    f"SELECT {name} FROM {{t}} WHERE NOT {missing} AND ({outside}) LIMIT 5"
+                )
+                out_of_range[feature.name] = {
+                    "rows": int(count),
+                    "examples": sorted(float(value) for (value,) in examples),
+                }
+    evidence = {"expected_ranges": expected, "found_min_max": found}
+    if out_of_range:
         return GateOutcome(
             passed=False,
-            evidence={
-                "expected_ranges": expected,
-                "found_min_max": found,
-                "out_of_range": out_of_range,
-            },
+            evidence={**evidence, "out_of_range": out_of_range},
             description=f"values out of range: {sorted(out_of_range)}",
         )
-    return GateOutcome(True, {"expected_ranges": expected, "found_min_max": found})
+    return GateOutcome(True, evidence)
 
 
-def duplicate_rows_within_rate(frame: pd.DataFrame, max_rate: float) -> GateOutcome:
+def duplicate_rows_within_rate(table: Table, max_rate: float) -> GateOutcome:
     """Rows repeating (driver_id, event_timestamp, label) are at most `max_rate` of the table."""
-    keys = [column for column in (ENTITY_KEY, EVENT_TIMESTAMP, LABEL) if column in frame.columns]
-    duplicated = 0
-    if len(frame) and keys:
-        # Rows less distinct key combinations; Arrow's hash grouping is faster than
-        # DataFrame.duplicated on millions of rows and, like it, takes nulls as equal.
-        keyed = pa.Table.from_pandas(frame[keys], preserve_index=False)
-        duplicated = len(frame) - keyed.group_by(keys).aggregate([]).num_rows
-    rate = duplicated / len(frame) if len(frame) else 0.0
+    with queried(table) as query:
+        keys = [c for c in (ENTITY_KEY, EVENT_TIMESTAMP, LABEL) if c in query.columns]
+        rows = query.num_rows
+        duplicated = 0
+        if rows and keys:
+            # Rows less distinct key combinations; GROUP BY takes nulls as equal.
+            (distinct,) = query.one(
+                "SELECT count(*) FROM (SELECT 1 FROM {t} GROUP BY "
+                + ", ".join(quote(key) for key in keys)
+                + ")"
+            )
+            duplicated = rows - distinct
+    rate = duplicated / rows if rows else 0.0
     return GateOutcome(
         passed=rate <= max_rate,
         evidence={"duplicate_rows": duplicated, "duplicate_rate": rate, "max_rate": max_rate},
@@ -209,17 +267,17 @@ def duplicate_rows_within_rate(frame: pd.DataFrame, max_rate: float) -> GateOutc
     )
 
 
-def features_not_from_the_future(frame: pd.DataFrame) -> GateOutcome:
+def features_not_from_the_future(table: Table) -> GateOutcome:
     """No order was joined with a feature row stamped after the order's event time."""
     return _times_not_after_order(
-        frame,
+        table,
         FEATURE_TIMESTAMP,
         "rows_from_the_future",
         "joined a feature row from after the order",
     )
 
 
-def features_created_before_order(frame: pd.DataFrame) -> GateOutcome:
+def features_created_before_order(table: Table) -> GateOutcome:
     """No order was joined with a feature row written after the order's event time.
 
     Such a row (a late correction or a backfill) was not known when the order happened, so a
@@ -227,33 +285,43 @@ def features_created_before_order(frame: pd.DataFrame) -> GateOutcome:
     `feast` resource's setting) keeps such rows out of the join.
     """
     return _times_not_after_order(
-        frame,
+        table,
         FEATURE_CREATED,
         "rows_created_after_order",
         "joined a feature row written after the order",
     )
 
 
-def _times_not_after_order(frame: pd.DataFrame, column: str, count_key: str, what: str):
+def _times_not_after_order(table: Table, column: str, count_key: str, what: str):
     """The point-in-time audit of `column` (a provenance time of the joined rows) against each
     order's event time; rows with no joined feature row pass."""
-    if column not in frame.columns:
-        return GateOutcome(False, {"missing_column": column}, f"no {column!r} column")
-    late = frame[frame[column] > frame[EVENT_TIMESTAMP]]
-    shown = [FEATURE_TIMESTAMP, FEATURE_CREATED]
-    examples = [
-        {"event": str(row[EVENT_TIMESTAMP])}
-        | {name: str(row[name]) for name in shown if name in frame.columns}
-        for _, row in late.head(5).iterrows()
+    with queried(table) as query:
+        if column not in query.columns:
+            return GateOutcome(False, {"missing_column": column}, f"no {column!r} column")
+        late_rows = f"{quote(column)} > {quote(EVENT_TIMESTAMP)}"
+        (late,) = query.one(f"SELECT count(*) FILTER ({late_rows}) FROM {{t}}")
+        shown = [name for name in (FEATURE_TIMESTAMP, FEATURE_CREATED) if name in query.columns]
+        examples = (
+            query.frame(
+                f"SELECT {', '.join(quote(c) for c in [EVENT_TIMESTAMP, *shown])} FROM {{t}} "
+                f"WHERE {late_rows} LIMIT 5"
+            )
+            if late
+            else pd.DataFrame()
+        )
+        rows = query.num_rows
+    listed = [
+        {"event": str(row[EVENT_TIMESTAMP])} | {name: str(row[name]) for name in shown}
+        for _, row in examples.iterrows()
     ]
-    rate = len(late) / len(frame) if len(frame) else 0.0
+    rate = late / rows if rows else 0.0
     return GateOutcome(
-        passed=late.empty,
+        passed=late == 0,
         evidence={
             "expected": f"{column} <= {EVENT_TIMESTAMP}",
-            count_key: len(late),
+            count_key: late,
             "rate": rate,
-            "examples": examples,
+            "examples": listed,
         },
-        description=f"{len(late)} rows ({rate:.1%}) {what}" if len(late) else "",
+        description=f"{late} rows ({rate:.1%}) {what}" if late else "",
     )

@@ -3,9 +3,9 @@ champion's training data, judged against warning and blocking limits."""
 
 from dataclasses import replace
 
-import pandas as pd
-
+from training_assets.core.data.table_query import quote
 from training_assets.core.gates.champion_gates import NO_CHAMPION
+from training_assets.core.gates.data_gates import queried
 from training_assets.core.gates.limits import GateLimits
 from training_assets.core.gates.outcome import GateOutcome
 from training_assets.core.ml.drift import population_stability
@@ -14,13 +14,12 @@ from training_assets.core.tracking.lineage import REFERENCE_PROFILE_ARTIFACT
 from training_assets.core.tracking.profiles import reference_profile
 
 
-def judge_drift(
-    frame: pd.DataFrame, features: tuple[str, ...], champion, limits: GateLimits
-) -> GateOutcome:
-    """The drift gate's outcome for the training table `frame` against `champion`.
+def judge_drift(table, features: tuple[str, ...], champion, limits: GateLimits) -> GateOutcome:
+    """The drift gate's outcome for the training table against `champion`.
 
     Args:
-        features: The model inputs in `frame`.
+        table: The training table: a TableQuery on its file, a frame or an Arrow table.
+        features: The model inputs in the table.
         champion: The champion's MLflow model version, or None when there is none yet.
     """
     if champion is None:
@@ -43,8 +42,10 @@ def judge_drift(
     # to drift from; they are listed, and the shared ones are compared.
     profiled = reference["features"]
     shared = [name for name in profiled if name in features]
-    psi = population_stability({name: profiled[name] for name in shared}, frame[shared])
-    label_shift = float(frame[LABEL].mean()) - reference["label_rate"]
+    with queried(table) as query:
+        psi = population_stability({name: profiled[name] for name in shared}, query)
+        (label_rate,) = query.one(f"SELECT avg(CAST({quote(LABEL)} AS DOUBLE)) FROM {{t}}")
+    label_shift = float(label_rate or 0.0) - reference["label_rate"]
     outcome, level = drift_against_reference(
         psi,
         label_shift,

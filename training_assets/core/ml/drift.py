@@ -31,15 +31,48 @@ def feature_profile(frame: pd.DataFrame, features: list[str], bins: int = 10) ->
     return profile
 
 
-def population_stability(profile: dict, frame: pd.DataFrame) -> dict[str, float]:
-    """PSI of each profiled feature in `frame` against its reference shares."""
-    result = {}
-    for feature, reference in profile.items():
-        values = frame[feature].dropna().to_numpy(dtype=float)
-        expected = np.asarray(reference["shares"]) + _EPSILON
-        actual = _shares(values, np.asarray(reference["edges"])) + _EPSILON
-        result[feature] = float(np.sum((actual - expected) * np.log(actual / expected)))
-    return result
+def population_stability(profile: dict, table) -> dict[str, float]:
+    """PSI of each profiled feature in `table` (a frame, an Arrow table or a TableQuery on the
+    training table's file) against its reference shares.
+
+    The bins are counted by DuckDB, so a file is read one column at a time and never held.
+    """
+    from training_assets.core.data.table_query import TableQuery
+
+    if isinstance(table, TableQuery):
+        return {
+            feature: _psi(reference, _bin_counts(table, feature, reference["edges"]))
+            for feature, reference in profile.items()
+        }
+    with TableQuery(table) as query:
+        return population_stability(profile, query)
+
+
+def _bin_counts(query, feature: str, edges: list[float]) -> np.ndarray:
+    """Rows of `feature` per reference bin, nulls and NaN left out; values outside the
+    reference range fall in the end bins, as `_shares` counts them."""
+    from training_assets.core.data.table_query import quote
+
+    bins = max(len(edges) - 1, 1)
+    value = f"CAST({quote(feature)} AS DOUBLE)"
+    # A value's bin is the number of inner edges at or below it (searchsorted, side right).
+    index = " + ".join(f"({value} >= {edge!r})::INTEGER" for edge in edges[1:-1]) or "0"
+    counts = np.zeros(bins)
+    for position, count in query.rows(
+        f"SELECT {index} AS bin, count(*) FROM {{t}} "
+        f"WHERE NOT {query.missing(feature)} GROUP BY bin"
+    ):
+        counts[position] = count
+    return counts
+
+
+def _psi(reference: dict, counts: np.ndarray) -> float:
+    expected = np.asarray(reference["shares"]) + _EPSILON
+    if len(reference["edges"]) < 2:
+        actual = np.ones(1) + _EPSILON
+    else:
+        actual = counts / max(counts.sum(), 1) + _EPSILON
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
 def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ from upath import UPath
 
 from training_assets.core import paths
 from training_assets.core.data import storage
+from training_assets.core.data.table_query import TableFile
 from training_assets.defs.materializations import materialization_for
 
 RUNS_DIR = "runs"
@@ -134,7 +135,13 @@ class ParquetIOManager(RunScopedIOManager):
         except TypeError as error:
             raise TypeError(f"{context.asset_key.to_user_string()}: {error}") from error
 
-    def load_from_path(self, context: InputContext, path: UPath) -> pd.DataFrame | pd.Series:
+    def load_from_path(
+        self, context: InputContext, path: UPath
+    ) -> pd.DataFrame | pd.Series | TableFile:
+        # An input typed TableFile is queried where it lies (the gates' DuckDB queries), not
+        # loaded: no copy of a large table in the step's memory.
+        if _typed_table_file(context):
+            return TableFile(str(path))
         return storage.read_parquet(path)
 
     def get_metadata(self, context: OutputContext, obj: Any) -> dict[str, Any]:
@@ -155,6 +162,13 @@ class ParquetIOManager(RunScopedIOManager):
                 )
             ),
         }
+
+
+def _typed_table_file(context: InputContext) -> bool:
+    try:
+        return context.dagster_type.typing_type is TableFile
+    except DagsterInvariantViolationError:
+        return False  # a context built by hand without a type
 
 
 def _loaded_dtype(field: pa.Field, null_count: int) -> str:

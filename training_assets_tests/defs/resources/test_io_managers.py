@@ -10,6 +10,7 @@ from dagster import (
     AssetKey,
     IntMetadataValue,
     PathMetadataValue,
+    PythonObjectDagsterType,
     TableColumn,
     TableSchema,
     TableSchemaMetadataValue,
@@ -19,6 +20,7 @@ from dagster import (
 from upath import UPath
 
 from training_assets.core.data import storage
+from training_assets.core.data.table_query import TableFile, TableQuery
 from training_assets.defs.resources.io_managers import (
     JsonIOManager,
     ParquetIOManager,
@@ -169,6 +171,22 @@ def test_parquet_round_trips_an_arrow_table_as_the_frame_it_holds(base):
     }
     assert str(loaded["trip_completed"].dtype) == "float64"
     assert logged["row_count"] == IntMetadataValue(3)
+
+
+def test_an_input_typed_table_file_gets_the_file_not_a_frame(base):
+    manager = ParquetIOManager(base_path=base)
+    store(manager, "training_data", frame())
+
+    with build_input_context(
+        asset_key=AssetKey("training_data"), dagster_type=PythonObjectDagsterType(TableFile)
+    ) as context:
+        loaded = manager.load_input(context)
+
+    assert isinstance(loaded, TableFile)
+    assert UPath(loaded.path) == base / "training_data.parquet"
+    with TableQuery(loaded) as query:
+        assert query.num_rows == 3
+        assert query.one("SELECT sum(avg_daily_trips) FROM {t}") == (40.0,)
 
 
 def test_interrupted_write_keeps_previous_file(base, monkeypatch):

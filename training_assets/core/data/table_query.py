@@ -1,0 +1,147 @@
+"""SQL over the training table where it lies: a parquet file queried by DuckDB, or a frame.
+
+The gates and the drift profile ask a table for counts, rates, extremes and a few example
+rows. DuckDB answers those from a parquet file reading only the columns a query names, in
+memory that does not grow with the table (it spills to `temp_directory` past `memory_limit`),
+so a 100M-row table is judged without a pandas copy of it. The same queries run on a frame or
+an Arrow table, which DuckDB scans in place: tests and the plain script use those.
+
+Nothing here imports Dagster.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from training_assets.core import paths
+from training_assets.core.data import locations
+
+# The name a query gives the table: "SELECT count(*) FROM {t}".
+TABLE = "t"
+
+
+@dataclass(frozen=True)
+class TableFile:
+    """A parquet file (local path or fsspec URL) that steps query instead of loading."""
+
+    path: str
+
+    def __str__(self) -> str:
+        return self.path
+
+
+class TableQuery:
+    """Runs SQL on one table (a TableFile, a frame or an Arrow table) as `t`.
+
+    Use it as a context manager; the DuckDB connection is closed on exit.
+
+    Args:
+        memory_limit: DuckDB's memory limit (e.g. "4GB"); None leaves DuckDB's default, 80% of
+            the machine's memory.
+        temp_directory: Where DuckDB spills past the limit; default `<working area>/duckdb_tmp`.
+    """
+
+    def __init__(
+        self,
+        source: "TableFile | pd.DataFrame | pa.Table",
+        memory_limit: str | None = None,
+        temp_directory: str | None = None,
+    ):
+        temp = temp_directory or str(paths.working_area() / "duckdb_tmp")
+        Path(temp).mkdir(parents=True, exist_ok=True)
+        config = {"temp_directory": temp}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        self._con = duckdb.connect(config=config)
+        self.source = source
+        if isinstance(source, TableFile):
+            location = locations.resolve(source.path)
+            metadata = _parquet_metadata(location)
+            self.num_rows = metadata.num_rows
+            self.schema = metadata.schema.to_arrow_schema()
+            if locations.is_local(location):
+                self._con.execute(
+                    f"CREATE VIEW {TABLE} AS SELECT * FROM read_parquet({_literal(str(location))})"
+                )
+            else:
+                # Through fsspec, as the rest of the project reads object stores: an Arrow
+                # dataset, which DuckDB scans batch by batch, reading only the columns asked.
+                self._con.register(
+                    TABLE, ds.dataset(location.path, filesystem=location.fs, format="parquet")
+                )
+        else:
+            self._con.register(TABLE, source)
+            self.num_rows = len(source)
+            self.schema = (
+                source.schema
+                if isinstance(source, pa.Table)
+                else pa.Schema.from_pandas(source.iloc[:0], preserve_index=False)
+            )
+        self._frame_dtypes = (
+            {str(name): str(dtype) for name, dtype in source.dtypes.items()}
+            if isinstance(source, pd.DataFrame)
+            else None
+        )
+
+    def __enter__(self) -> "TableQuery":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._con.close()
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema.names)
+
+    @property
+    def dtypes(self) -> dict[str, str]:
+        """Each column's dtype as pandas names it: a frame's own, or the one a file's column
+        loads as when it has no nulls (an integer column stays an integer)."""
+        if self._frame_dtypes is not None:
+            return dict(self._frame_dtypes)
+        return {field.name: _pandas_dtype(field) for field in self.schema}
+
+    def is_float(self, column: str) -> bool:
+        return pa.types.is_floating(self.schema.field(column).type)
+
+    def missing(self, column: str) -> str:
+        """SQL true where `column` is null, or NaN in a float column (pandas' isna)."""
+        name = quote(column)
+        return f"({name} IS NULL OR isnan({name}))" if self.is_float(column) else f"{name} IS NULL"
+
+    def one(self, sql: str) -> tuple:
+        """The single row `sql` returns."""
+        return self._con.sql(sql.format(t=TABLE)).fetchall()[0]
+
+    def rows(self, sql: str) -> list[tuple]:
+        return self._con.sql(sql.format(t=TABLE)).fetchall()
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        """A small result (examples) as a frame, times as UTC timestamps."""
+        return self._con.sql(sql.format(t=TABLE)).to_arrow_table().to_pandas()
+
+
+def _parquet_metadata(location: Any) -> pq.FileMetaData:
+    with locations.open_input(location) as handle:
+        return pq.ParquetFile(handle).metadata
+
+
+def _pandas_dtype(field: pa.Field) -> str:
+    return str(pa.schema([field]).empty_table().to_pandas().dtypes.iloc[0])
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

@@ -41,7 +41,6 @@ HEAVY_MODULES = (
     "feast.repo_operations",
     "mlflow",
     "mlflow.sklearn",
-    "pandera.pandas",
     "training_assets.core.features.asof_offline_store",
     "training_assets.core.features.feast_repo",
     "training_assets.core.gates.catalog",

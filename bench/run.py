@@ -1,4 +1,4 @@
-"""Benchmark of the training pipeline's point-in-time join against a raw DuckDB ASOF join.
+"""Benchmark of the training pipeline and its point-in-time join against raw DuckDB and sklearn.
 
     python -m bench.run [--sizes 100000 1000000 10000000] [--drivers 1000] [--days 90]
                         [--out bench/results/results.json] [--work-dir DIR] [--no-sample]
@@ -12,14 +12,23 @@ RSS is per step and imports are counted:
 - `training_data` materialized alone, as a run worker would run that step: the training-set
   build whose time (without its output's write) and process peak RSS are held against the
   baseline's;
-- a hand-written DuckDB ASOF join of the same files (the baseline for `training_data`);
+- the training set as the course's code and notebooks build it with Feast's public API
+  (`feast_api`): a `FeatureStore` on the project's repo with its default settings, on the
+  registry `training_job` applied, the orders read with pandas, and
+  `get_historical_features(...)` timed to a DataFrame (`.to_df()`) and, in a second call, to
+  an Arrow table (`.to_arrow()`);
+- a hand-written DuckDB ASOF join of the same files (the baseline for `training_data`), whose
+  conversion of the joined table to pandas is timed apart (the baseline for `.to_df()`);
+- the same raw join followed by the project's ElasticNet fit on a 0.2 hold-out, in one plain
+  process (`plain_fit`: the baseline for the whole `training_job`);
 - at the smallest size only, the same join through Feast's built-in `duckdb` offline store.
 
 `import feast` alone is measured once. Unless `--no-sample`, `training_job` is also held
 against a plain single-process script doing the same work (`bench.plain_script`) on the
 generator's default sample data. The command exits non-zero when a child fails or when an
 output differs from the baseline: `training_data` must have one row per order and the
-baseline's features row for row; so must the Feast duckdb store's output.
+baseline's features row for row; so must the Feast duckdb store's output. Both of
+`feast_api`'s results and `plain_fit`'s join must have one row per order.
 
 Wall time of a process runs from spawn to exit. Peak RSS is the larger of the kernel's
 high-water mark of the child (wait4's ru_maxrss) and the largest sum of RSS over the child's
@@ -253,7 +262,7 @@ def run_size(
     failures: list[str],
     warnings: list[str],
 ) -> dict:
-    """Generate, run the three measured steps and compare their outputs, for one size."""
+    """Generate, run the measured steps and compare their outputs, for one size."""
     root = work / f"orders_{size}"
     if root.exists():
         shutil.rmtree(root)
@@ -342,6 +351,25 @@ def run_size(
                 **limits,
             ),
         )
+        # The public API on the same applied registry, in a process of its own.
+        record(
+            "feast_api",
+            measure(
+                "feast_api",
+                [
+                    *steps,
+                    "feast_api",
+                    "--result",
+                    str(root / "results" / "feast_api.json"),
+                    "--orders",
+                    str(orders_dir),
+                ],
+                env,
+                root / "logs" / "feast_api.log",
+                root / "results" / "feast_api.json",
+                **limits,
+            ),
+        )
     baseline_out = root / "baseline" / "joined.parquet"
     baseline_out.parent.mkdir(parents=True, exist_ok=True)
     baseline = record(
@@ -363,6 +391,26 @@ def run_size(
             env,
             root / "logs" / "baseline.log",
             root / "results" / "baseline.json",
+            **limits,
+        ),
+    )
+    record(
+        "plain_fit",
+        measure(
+            "plain_fit",
+            [
+                *steps,
+                "plain_fit",
+                "--result",
+                str(root / "results" / "plain_fit.json"),
+                "--orders",
+                str(orders_dir),
+                "--stats",
+                str(stats_path),
+            ],
+            env,
+            root / "logs" / "plain_fit.log",
+            root / "results" / "plain_fit.json",
             **limits,
         ),
     )
@@ -428,6 +476,17 @@ def run_size(
                 "feast_duckdb_equals_baseline",
                 compare(expected, actual, columns),
             )
+    # The public API's two results and the plain fit's join: one row per order.
+    api = entry["steps"].get("feast_api", {})
+    if api.get("ok"):
+        for result in ("to_df", "to_arrow"):
+            name = f"feast_api_{result}_rows_match_orders"
+            found = api["inner"][f"{result}_rows"]
+            check_rows(entry, failures, size, name, found, n_orders)
+    plain = entry["steps"]["plain_fit"]
+    if plain["ok"]:
+        found = plain["inner"]["rows"]
+        check_rows(entry, failures, size, "plain_fit_rows_match_orders", found, n_orders)
     entry["ratios"] = ratios(entry)
     return entry
 
@@ -521,21 +580,46 @@ def check_equal(entry: dict, failures: list[str], size: int, name: str, report: 
 
 
 def ratios(entry: dict) -> dict:
-    """The project's training-set step against the raw ASOF join, for time and RSS.
+    """The project's training set and job against raw DuckDB and sklearn, for time and RSS.
 
-    The targets are read on the step run alone in its own process (`training_set`): time of
-    the build (orders read to joined table, the output's write excluded as the baseline's is)
-    and of the Feast join within it, against the baseline's join; peak RSS of that process,
-    imports included, against the baseline process's. The same step inside the full job is
-    reported beside them.
+    The training-set targets are read on the step run alone in its own process
+    (`training_set`): time of the build (orders read to joined table, the output's write
+    excluded as the baseline's is) and of the Feast join within it, against the baseline's
+    join; peak RSS of that process, imports included, against the baseline process's
+    high-water mark at the end of its join (the baseline then converts its table to pandas,
+    which a step that ends in an Arrow table does not do). The same step inside the full job
+    is reported beside them.
+
+    Feast's public API (`feast_api`): `.to_df()` against the baseline's join and conversion to
+    pandas, with the process peaks (both hold a DataFrame); `.to_arrow()` against the join.
+
+    The whole job: `training_job`'s process wall time (imports, Dagster, the gates, MLflow
+    logging and registration included) against `plain_fit`'s join + fit, which is the least
+    any job has to do; its process peak RSS against `plain_fit`'s process peak.
     """
     steps = entry["steps"]
+    out: dict[str, float] = {}
+    pipeline = steps.get("training_job", {})
+    plain = steps.get("plain_fit", {})
+    if pipeline.get("ok") and plain.get("ok"):
+        out["training_job_time_vs_plain_fit_total"] = pipeline["wall_s"] / plain["inner"]["total_s"]
+        out["training_job_process_rss_vs_plain_fit_process_rss"] = (
+            pipeline["peak_rss_mib"] / plain["peak_rss_mib"]
+        )
     baseline = steps.get("baseline_asof", {})
     if not baseline.get("ok"):
-        return {}
+        return out
     join_s = baseline["inner"]["join_s"]
-    baseline_rss = baseline["peak_rss_mib"]
-    out: dict[str, float] = {}
+    baseline_rss = baseline["inner"]["max_rss_after_join_mib"]
+    api = steps.get("feast_api", {})
+    if api.get("ok"):
+        out["feast_api_to_df_time_vs_baseline_join_to_pandas"] = (
+            api["inner"]["to_df_s"] / baseline["inner"]["join_to_pandas_s"]
+        )
+        out["feast_api_process_rss_vs_baseline_process_rss"] = (
+            api["peak_rss_mib"] / baseline["peak_rss_mib"]
+        )
+        out["feast_api_to_arrow_time_vs_baseline_join"] = api["inner"]["to_arrow_s"] / join_s
     alone = steps.get("training_set", {})
     inner = alone.get("inner", {})
     if alone.get("ok") and inner.get("build_s") is not None:
@@ -550,7 +634,6 @@ def ratios(entry: dict) -> dict:
             )
         if "asof_join_s" in inner:
             out["asof_offline_store_join_time_vs_baseline_join"] = inner["asof_join_s"] / join_s
-    pipeline = steps.get("training_job", {})
     step = pipeline.get("inner", {}).get("steps", {}).get(TRAINING_DATA_STEP, {})
     if step.get("status") == "success":
         out["training_data_step_in_job_time_vs_baseline_join"] = step["wall_s"] / join_s
@@ -582,6 +665,24 @@ RATIO_ROWS = [
         "training_data_step_in_job_time_vs_baseline_join",
         "training_data_step_in_job_rss_vs_baseline_process_rss",
         "with its write; RSS of the job's process during the step",
+    ),
+    (
+        "ratio feast API to_df / baseline + to_pandas",
+        "feast_api_to_df_time_vs_baseline_join_to_pandas",
+        "feast_api_process_rss_vs_baseline_process_rss",
+        "target <= 1.5x: to_df() vs join + to_pandas(); RSS of the processes",
+    ),
+    (
+        "ratio feast API to_arrow / baseline join",
+        "feast_api_to_arrow_time_vs_baseline_join",
+        None,
+        "to_arrow(), the second call in its process",
+    ),
+    (
+        "ratio training_job / plain join + fit",
+        "training_job_time_vs_plain_fit_total",
+        "training_job_process_rss_vs_plain_fit_process_rss",
+        "target <= 2x at 100M: job process wall vs join + fit; RSS of the processes",
     ),
 ]
 
@@ -660,11 +761,56 @@ def table(results: dict) -> str:
             add(size, "    FeastResource.historical_features", inner.get("historical_features_s"))
             add(size, "    AsofDuckDBOfflineStore join", inner.get("asof_join_s"))
             add(size, "    write training_data.parquet", inner.get("write_s"))
+        api = steps.get("feast_api")
+        if api:
+            inner = api["inner"]
+            note = "" if api["ok"] else "FAILED"
+            add(size, "feast API (process)", api["wall_s"], api["peak_rss_mib"], note)
+            add(size, "  imports", inner.get("imports_s"))
+            add(
+                size,
+                "  get_historical_features().to_df()",
+                inner.get("to_df_s"),
+                inner.get("max_rss_after_to_df_mib"),
+                "RSS: high-water mark after it",
+            )
+            add(
+                size,
+                "  get_historical_features().to_arrow()",
+                inner.get("to_arrow_s"),
+                inner.get("max_rss_after_to_arrow_mib"),
+            )
         baseline = steps.get("baseline_asof")
         if baseline:
+            inner = baseline["inner"]
             note = "" if baseline["ok"] else "FAILED"
             add(size, "baseline ASOF (process)", baseline["wall_s"], baseline["peak_rss_mib"], note)
-            add(size, "  baseline join only", baseline["inner"].get("join_s"))
+            add(
+                size,
+                "  baseline join only",
+                inner.get("join_s"),
+                inner.get("max_rss_after_join_mib"),
+                "RSS: high-water mark after it",
+            )
+            add(
+                size,
+                "  to_pandas()",
+                inner.get("to_pandas_s"),
+                inner.get("max_rss_after_to_pandas_mib"),
+            )
+            add(size, "  join + to_pandas()", inner.get("join_to_pandas_s"))
+        plain = steps.get("plain_fit")
+        if plain:
+            inner = plain["inner"]
+            note = "" if plain["ok"] else "FAILED"
+            add(size, "plain join + fit (process)", plain["wall_s"], plain["peak_rss_mib"], note)
+            add(size, "  imports", inner.get("imports_s"))
+            add(size, "  join", inner.get("join_s"), inner.get("max_rss_after_join_mib"))
+            add(size, "  to pandas + hold-out split", inner.get("prepare_s"))
+            add(size, "  ElasticNet pipeline fit", inner.get("fit_s"))
+            r2 = inner.get("test_r2")
+            note = "" if r2 is None else f"test R^2 {r2:.3f}"
+            add(size, "  total (join to fitted model)", inner.get("total_s"), None, note)
         duck = steps.get("feast_duckdb")
         if duck:
             note = "" if duck["ok"] else duck.get("killed") or "FAILED"

@@ -19,6 +19,11 @@ STARTED = time.perf_counter()
 MIB = 1024 * 1024
 # The asset whose blocking checks are the model gates.
 MODEL_GATE_ASSET = "evaluation"
+# The features the baseline's query joins (the sample's feature service's), and the label.
+BASELINE_FEATURES = ("conv_rate", "acc_rate", "avg_daily_trips")
+LABEL_COLUMN = "trip_completed"
+# The plain fit's hold-out share, the project's default.
+PLAIN_TEST_SIZE = 0.2
 
 
 def max_rss_mib() -> float:
@@ -287,7 +292,6 @@ def baseline_query(files_with_offsets: list[tuple[Path, int]], stats: Path, ttl_
         f"FROM read_parquet({_literal(str(path))}, file_row_number = true)"
         for path, offset in files_with_offsets
     )
-    features = ("conv_rate", "acc_rate", "avg_daily_trips")
     live = f"s.ts >= o.event_timestamp - INTERVAL {ttl_s} SECOND"
     return (
         f"WITH orders AS ({orders}), "
@@ -298,14 +302,41 @@ def baseline_query(files_with_offsets: list[tuple[Path, int]], stats: Path, ttl_
         "  QUALIFY row_number() OVER (PARTITION BY driver_id, datetime ORDER BY created DESC) = 1"
         ") "
         "SELECT o.pos, o.event_timestamp, o.driver_id, o.trip_completed, "
-        + ", ".join(f"CASE WHEN {live} THEN s.{name} END AS {name}" for name in features)
+        + ", ".join(f"CASE WHEN {live} THEN s.{name} END AS {name}" for name in BASELINE_FEATURES)
         + " FROM orders o ASOF LEFT JOIN stats s "
         "ON o.driver_id = s.driver_id AND o.event_timestamp >= s.ts "
         "ORDER BY o.pos"
     )
 
 
+def baseline_join(orders: Path, stats: Path, ttl_s: int):
+    """The baseline's ASOF join of the orders with the stats: its connection, still open,
+    and the joined Arrow table."""
+    import duckdb
+    import pyarrow.parquet as pq
+
+    files, offset = [], 0
+    for path in order_files(orders):
+        files.append((path, offset))
+        offset += pq.ParquetFile(path).metadata.num_rows
+    con = duckdb.connect()
+    # SET rather than connect(config=...): the icu extension that holds time zones loads
+    # with the first database, too late for the first connection's config.
+    con.execute("SET TimeZone = 'UTC'")
+    return con, con.sql(baseline_query(files, stats, ttl_s)).to_arrow_table()
+
+
 def baseline(args: argparse.Namespace) -> dict:
+    """The raw ASOF join, then its conversion to pandas, timed apart.
+
+    `join_s` (files to Arrow table) is what the training-set step is held against, which
+    also ends in an Arrow table; `join_to_pandas_s` is what a join that ends in a DataFrame,
+    as `get_historical_features(...).to_df()` does, is held against. The high-water mark at
+    the end of the join is kept apart from the process's peak, which the DataFrame raises.
+    pandas, which `to_pandas()` would import on first use, is imported after the join (so
+    that the join's high-water mark is without it) and before the conversion is timed; its
+    import counts in `imports_s`.
+    """
     started = time.perf_counter()
     import duckdb
     import pyarrow.parquet as pq
@@ -313,30 +344,186 @@ def baseline(args: argparse.Namespace) -> dict:
     imports_s = time.perf_counter() - started
 
     t = time.perf_counter()
-    files, offset = [], 0
-    for path in order_files(args.orders):
-        files.append((path, offset))
-        offset += pq.ParquetFile(path).metadata.num_rows
-    con = duckdb.connect()
-    # SET rather than connect(config=...): the icu extension that holds time zones loads
-    # with the first database, too late for the first connection's config.
-    con.execute("SET TimeZone = 'UTC'")
-    table = con.sql(baseline_query(files, args.stats, args.ttl_seconds)).to_arrow_table()
+    con, table = baseline_join(args.orders, args.stats, args.ttl_seconds)
     join_s = time.perf_counter() - t
     max_rss_after_join = max_rss_mib()
     con.close()
+
+    t = time.perf_counter()
+    import pandas  # noqa: F401
+
+    imports_s += time.perf_counter() - t
+
+    t = time.perf_counter()
+    frame = table.to_pandas()
+    to_pandas_s = time.perf_counter() - t
+    max_rss_after_to_pandas = max_rss_mib()
+    del frame
 
     pq.write_table(table, args.out)
     return {
         "imports_s": imports_s,
         "join_s": join_s,
+        "to_pandas_s": to_pandas_s,
+        "join_to_pandas_s": join_s + to_pandas_s,
         "rows": table.num_rows,
         "duckdb_version": duckdb.__version__,
         "max_rss_after_join_mib": max_rss_after_join,
+        "max_rss_after_to_pandas_mib": max_rss_after_to_pandas,
     }
 
 
-# --- (c) Feast's built-in duckdb offline store --------------------------------------------
+# --- (b') the raw join and a plain fit: the whole job's work, by hand ----------------------
+
+
+def plain_fit(args: argparse.Namespace) -> dict:
+    """The baseline's join, then the project's model fit on its rows, in one plain process.
+
+    What a training job minimally has to do, for the whole job to be held against: the raw
+    ASOF join (`baseline_join`, the same query as `baseline`), the rows to pandas, a seeded
+    0.2 hold-out, and ElasticNet with the project's default settings in the project's own
+    pipeline (median imputation, scaling; `fit_elastic_net`) fit on the three features ->
+    `trip_completed`. A step of its own rather than part of `baseline`, so that the
+    baseline's figures stay those of the join and its conversion (the denominators of the
+    training-set and `.to_df()` ratios), and this process's peak is that of join and fit
+    together, sklearn's import included.
+
+    The hold-out is sklearn's seeded shuffle, as a plain script splits, not the project's
+    split strategy. `join_s` is files to Arrow table, `prepare_s` the DataFrame and the
+    split, `fit_s` the pipeline's fit alone; `total_s` is all three, timed as one span.
+    The test R^2 is scored after that span, untimed, to show the fit is a real one.
+    """
+    started = time.perf_counter()
+    import duckdb
+    from sklearn.model_selection import train_test_split
+
+    from training_assets.core.ml.elastic_net import ElasticNetSettings, fit_elastic_net
+
+    imports_s = time.perf_counter() - started
+
+    settings = ElasticNetSettings()
+    features = list(BASELINE_FEATURES)
+    t_total = time.perf_counter()
+    con, table = baseline_join(args.orders, args.stats, args.ttl_seconds)
+    join_s = time.perf_counter() - t_total
+    max_rss_after_join = max_rss_mib()
+    con.close()
+
+    t = time.perf_counter()
+    frame = table.to_pandas()
+    rows = table.num_rows
+    del table
+    train_x, test_x, train_y, test_y = train_test_split(
+        frame[features],
+        frame[LABEL_COLUMN],
+        test_size=PLAIN_TEST_SIZE,
+        random_state=settings.random_state,
+    )
+    prepare_s = time.perf_counter() - t
+
+    t = time.perf_counter()
+    model = fit_elastic_net(
+        train_x, train_y, settings.alpha, settings.l1_ratio, settings.random_state
+    )
+    fit_s = time.perf_counter() - t
+    total_s = time.perf_counter() - t_total
+    max_rss_after_fit = max_rss_mib()
+
+    return {
+        "imports_s": imports_s,
+        "join_s": join_s,
+        "prepare_s": prepare_s,
+        "fit_s": fit_s,
+        "total_s": total_s,
+        "rows": rows,
+        "train_rows": len(train_x),
+        "test_rows": len(test_x),
+        "test_r2": float(model.score(test_x, test_y)),
+        "model_settings": settings.model_dump(include={"alpha", "l1_ratio", "random_state"}),
+        "duckdb_version": duckdb.__version__,
+        "max_rss_after_join_mib": max_rss_after_join,
+        "max_rss_after_fit_mib": max_rss_after_fit,
+    }
+
+
+# --- (c) the training set through Feast's public API, as a notebook builds it -----------
+
+
+def feast_api(args: argparse.Namespace) -> dict:
+    """The training set as the course's code and notebooks build it with Feast's public API.
+
+    A `FeatureStore` on the project's repo with the default settings (no time-zone override,
+    no provenance), on the registry that training_job applied in the working area, at the
+    files FeastResource names by default; the orders read with pandas; then
+    `get_historical_features(entity_df=orders, features=service)` twice, once to a
+    DataFrame (`to_df_s`) and once to an Arrow table (`to_arrow_s`). Each figure is the call
+    and its conversion alone, the service's lookup included, after the imports (Feast, the
+    repo's offline store, DuckDB) and after the orders are read. The `.to_df()` call runs
+    first and pays what a first call pays in a fresh process; the `.to_arrow()` call finds
+    the registry loaded. The DataFrame is dropped before the second call, so the process's
+    peak is the larger of the two calls', not their sum.
+    """
+    started = time.perf_counter()
+    import duckdb  # noqa: F401
+    import feast
+    import pandas as pd
+
+    import training_assets.core.features.asof_offline_store  # noqa: F401
+    from training_assets.core import paths
+    from training_assets.core.features import feast_repo
+    from training_assets.core.schema import FEATURE_SERVICE
+
+    imports_s = time.perf_counter() - started
+
+    t = time.perf_counter()
+    # The files FeastResource opens on its defaults: where training_job applied the repo.
+    feast_dir = paths.default_feast_dir()
+    registry = feast_dir / "registry.db"
+    if not registry.exists():
+        raise FileNotFoundError(f"no applied registry at {registry}; run training_job first")
+    store = feast_repo.feature_store(
+        paths.feature_repo(), registry=registry, online_store=feast_dir / "online_store.db"
+    )
+    files = order_files(args.orders)
+    frames = [pd.read_parquet(path, columns=["event_timestamp", "driver_id"]) for path in files]
+    orders = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    del frames
+    setup_s = time.perf_counter() - t
+
+    t = time.perf_counter()
+    df = store.get_historical_features(
+        entity_df=orders, features=store.get_feature_service(FEATURE_SERVICE)
+    ).to_df()
+    to_df_s = time.perf_counter() - t
+    to_df_rows = len(df)
+    max_rss_after_to_df = max_rss_mib()
+    del df
+
+    t = time.perf_counter()
+    table = store.get_historical_features(
+        entity_df=orders, features=store.get_feature_service(FEATURE_SERVICE)
+    ).to_arrow()
+    to_arrow_s = time.perf_counter() - t
+    max_rss_after_to_arrow = max_rss_mib()
+
+    return {
+        "imports_s": imports_s,
+        "setup_s": setup_s,
+        "to_df_s": to_df_s,
+        "to_arrow_s": to_arrow_s,
+        "orders": len(orders),
+        "to_df_rows": to_df_rows,
+        "to_arrow_rows": table.num_rows,
+        "feature_service": FEATURE_SERVICE,
+        "registry": str(registry),
+        "offline_store": type(store._get_provider().offline_store).__name__,
+        "feast_version": feast.__version__,
+        "max_rss_after_to_df_mib": max_rss_after_to_df,
+        "max_rss_after_to_arrow_mib": max_rss_after_to_arrow,
+    }
+
+
+# --- (d) Feast's built-in duckdb offline store --------------------------------------------
 
 
 def feast_duckdb(args: argparse.Namespace) -> dict:
@@ -396,6 +583,8 @@ STEPS = {
     "pipeline": pipeline,
     "training_set": training_set,
     "baseline": baseline,
+    "plain_fit": plain_fit,
+    "feast_api": feast_api,
     "feast_duckdb": feast_duckdb,
 }
 
@@ -404,9 +593,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("step", choices=sorted(STEPS))
     parser.add_argument("--result", type=Path, required=True, help="JSON file for the figures")
-    parser.add_argument("--orders", type=Path, help="baseline: orders file or folder")
-    parser.add_argument("--stats", type=Path, help="baseline: driver stats parquet")
-    parser.add_argument("--ttl-seconds", type=int, default=86_400, help="baseline: view TTL")
+    parser.add_argument(
+        "--orders", type=Path, help="baseline, plain_fit, feast_api: orders file or folder"
+    )
+    parser.add_argument("--stats", type=Path, help="baseline, plain_fit: driver stats parquet")
+    parser.add_argument(
+        "--ttl-seconds", type=int, default=86_400, help="baseline, plain_fit: view TTL"
+    )
     parser.add_argument("--out", type=Path, help="baseline, feast_duckdb: joined features")
     parser.add_argument(
         "--dagster-home", type=Path, help="pipeline, training_set: instance directory"

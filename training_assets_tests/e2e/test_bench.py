@@ -10,7 +10,14 @@ import pytest
 pytestmark = pytest.mark.slow
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-BENCH_STEPS = ("training_job", "training_set", "baseline_asof", "feast_duckdb")
+BENCH_STEPS = (
+    "training_job",
+    "training_set",
+    "feast_api",
+    "baseline_asof",
+    "plain_fit",
+    "feast_duckdb",
+)
 
 
 def test_bench_runs_every_step_and_writes_the_figures(tmp_path: Path):
@@ -54,14 +61,30 @@ def test_bench_runs_every_step_and_writes_the_figures(tmp_path: Path):
             assert step["wall_s"] > 0, key
             assert step["peak_rss_mib"] > 0, key
     assert inner["historical_features_s"] > 0
-    assert entry["steps"]["baseline_asof"]["inner"]["join_s"] > 0
+    baseline = entry["steps"]["baseline_asof"]["inner"]
+    assert baseline["join_s"] > 0
+    assert baseline["to_pandas_s"] > 0
+    assert baseline["join_to_pandas_s"] == baseline["join_s"] + baseline["to_pandas_s"]
     assert entry["steps"]["feast_duckdb"]["inner"]["join_s"] > 0
+    api = entry["steps"]["feast_api"]["inner"]
+    assert api["to_df_s"] > 0
+    assert api["to_arrow_s"] > 0
+    assert api["to_df_rows"] == api["to_arrow_rows"] == entry["n_orders"]
+    plain = entry["steps"]["plain_fit"]["inner"]
+    assert plain["join_s"] > 0
+    assert plain["fit_s"] > 0
+    assert plain["total_s"] >= plain["join_s"] + plain["fit_s"]
+    assert plain["rows"] == entry["n_orders"]
+    assert plain["train_rows"] + plain["test_rows"] == plain["rows"]
 
     assert all(check["passed"] for check in entry["checks"].values())
     assert {
         "training_data_rows_match_orders",
         "training_data_equals_baseline",
         "feast_duckdb_equals_baseline",
+        "feast_api_to_df_rows_match_orders",
+        "feast_api_to_arrow_rows_match_orders",
+        "plain_fit_rows_match_orders",
     } <= set(entry["checks"])
     alone = entry["steps"]["training_set"]["inner"]
     assert alone["success"]
@@ -74,5 +97,17 @@ def test_bench_runs_every_step_and_writes_the_figures(tmp_path: Path):
         "historical_features_time_vs_baseline_join",
         "training_data_step_in_job_time_vs_baseline_join",
         "training_data_step_in_job_rss_vs_baseline_process_rss",
+        "feast_api_to_df_time_vs_baseline_join_to_pandas",
+        "feast_api_process_rss_vs_baseline_process_rss",
+        "feast_api_to_arrow_time_vs_baseline_join",
+        "training_job_time_vs_plain_fit_total",
+        "training_job_process_rss_vs_plain_fit_process_rss",
     ):
         assert entry["ratios"][name] > 0, name
+    # The table shows the new ratios.
+    for label in (
+        "ratio feast API to_df / baseline + to_pandas",
+        "ratio feast API to_arrow / baseline join",
+        "ratio training_job / plain join + fit",
+    ):
+        assert label in completed.stdout, label

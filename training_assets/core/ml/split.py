@@ -1,13 +1,16 @@
 """The train/test split of the training table: by a hash of each order's key, by a seeded
 shuffle, or by time."""
 
+from collections.abc import Callable
 from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 from sklearn.model_selection import train_test_split
 
+from training_assets.core.data import locations
 from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL
 
 # The hash split's resolution: an order is held out when its hash, reduced to this many
@@ -48,7 +51,8 @@ def split_frame(
     random_seed: int,
     strategy: str = "hash",
 ) -> Split:
-    """A train/test split with only the feature columns in X, in the order of `features`.
+    """A train/test split of a frame with only the feature columns in X, in the order of
+    `features`.
 
     Args:
         frame: The training table.
@@ -64,14 +68,66 @@ def split_frame(
     Raises:
         ValueError: on a bad `test_size` or `strategy`, or if the splits would share a row.
     """
+    return _split(
+        lambda name: frame[name],
+        list(frame.columns),
+        frame.index,
+        features,
+        test_size,
+        random_seed,
+        strategy,
+    )
+
+
+def split_file(
+    path: str,
+    features: tuple[str, ...],
+    test_size: float,
+    random_seed: int,
+    strategy: str = "hash",
+) -> Split:
+    """`split_frame` of the training table's parquet file (a path or fsspec URL), read a
+    column at a time: the step holds the split's outputs and one column, never the table
+    beside them. Columns load as they would in a frame read from the file (an integer column
+    with nulls as float64)."""
+    location = locations.resolve(path)
+    with locations.open_input(location) as handle:
+        metadata = pq.ParquetFile(handle).metadata
+    columns = list(metadata.schema.to_arrow_schema().names)
+
+    def column(name: str) -> pd.Series:
+        values = locations.read_parquet(location, columns=[name]).column(0)
+        return pd.Series(values.to_pandas(), name=name)
+
+    return _split(
+        column,
+        columns,
+        pd.RangeIndex(metadata.num_rows),
+        features,
+        test_size,
+        random_seed,
+        strategy,
+    )
+
+
+def _split(
+    column: Callable[[str], pd.Series],
+    columns: list[str],
+    index: pd.Index,
+    features: tuple[str, ...],
+    test_size: float,
+    random_seed: int,
+    strategy: str,
+) -> Split:
+    """The split of a table given as its column names, a reader of one column and its index."""
     if not 0 < test_size < 1:
         raise ValueError(f"test_size must be in (0, 1), found {test_size}")
     # Row positions are split, and each output gathers only its own columns: no copy of the
-    # whole table on the way. The positions are those train_test_split gives the frame.
-    count = len(frame)
+    # whole table on the way.
+    count = len(index)
     if strategy == "hash":
         in_test = held_out_by_hash(
-            frame[ENTITY_KEY].to_numpy(), frame[EVENT_TIMESTAMP], test_size, random_seed
+            column(ENTITY_KEY).to_numpy(), column(EVENT_TIMESTAMP), test_size, random_seed
         )
         train_rows, test_rows = np.flatnonzero(~in_test), np.flatnonzero(in_test)
         if count and not (len(train_rows) and len(test_rows)):
@@ -85,7 +141,7 @@ def split_frame(
             np.arange(count), test_size=test_size, random_state=random_seed
         )
     elif strategy == "time":
-        order = np.argsort(frame[EVENT_TIMESTAMP].to_numpy(), kind="stable")
+        order = np.argsort(column(EVENT_TIMESTAMP).to_numpy(), kind="stable")
         cut = count - int(np.ceil(count * test_size))
         train_rows, test_rows = order[:cut], order[cut:]
     else:
@@ -95,14 +151,21 @@ def split_frame(
     shared = int(in_test[train_rows].sum())
     if shared:
         raise ValueError(f"train and test splits share {shared} rows")
-    others = [column for column in frame.columns if column not in (*features, LABEL)]
-    train_index, test_index = frame.index.take(train_rows), frame.index.take(test_rows)
+    others = [name for name in columns if name not in (*features, LABEL)]
+    train_index, test_index = index.take(train_rows), index.take(test_rows)
+    train_x, test_x, test_keys = {}, {}, {}
+    for name in list(features):
+        values = column(name).array
+        train_x[name], test_x[name] = values.take(train_rows), values.take(test_rows)
+    labels = column(LABEL).array
+    for name in others:
+        test_keys[name] = column(name).array.take(test_rows)
     return Split(
-        train_x=model_inputs(_rows(frame, list(features), train_rows, train_index)),
-        train_y=_column(frame, LABEL, train_rows, train_index),
-        test_x=model_inputs(_rows(frame, list(features), test_rows, test_index)),
-        test_y=_column(frame, LABEL, test_rows, test_index),
-        test_keys=_rows(frame, others, test_rows, test_index),
+        train_x=model_inputs(pd.DataFrame(train_x, index=train_index)),
+        train_y=pd.Series(labels.take(train_rows), index=train_index, name=LABEL),
+        test_x=model_inputs(pd.DataFrame(test_x, index=test_index)),
+        test_y=pd.Series(labels.take(test_rows), index=test_index, name=LABEL),
+        test_keys=pd.DataFrame(test_keys, index=test_index, columns=others),
     )
 
 
@@ -140,12 +203,3 @@ def model_inputs(features: pd.DataFrame) -> pd.DataFrame:
     """
     integers = [c for c in features.columns if pd.api.types.is_integer_dtype(features[c])]
     return features.astype({column: "float64" for column in integers}) if integers else features
-
-
-def _rows(frame: pd.DataFrame, columns: list[str], rows: np.ndarray, index: pd.Index):
-    """`columns` of `frame` at row positions `rows`, labelled with `index`, dtypes kept."""
-    return pd.DataFrame({column: frame[column].array.take(rows) for column in columns}, index=index)
-
-
-def _column(frame: pd.DataFrame, column: str, rows: np.ndarray, index: pd.Index) -> pd.Series:
-    return pd.Series(frame[column].array.take(rows), index=index, name=column)

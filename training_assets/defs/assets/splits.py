@@ -1,9 +1,9 @@
 """The train/test split of the training table."""
 
-import pandas as pd
 from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output, multi_asset
 
-from training_assets.core.ml.split import split_frame
+from training_assets.core.data.table_query import TableFile
+from training_assets.core.ml.split import split_file
 from training_assets.defs.config import SplitConfig
 from training_assets.defs.resources.feast import FeastResource
 from training_assets.defs.tags import OWNERS
@@ -35,14 +35,14 @@ from training_assets.defs.tags import OWNERS
 def splits(
     context: AssetExecutionContext,
     config: SplitConfig,
-    training_data: pd.DataFrame,
+    training_data: TableFile,
     feast: FeastResource,
 ):
     """A seeded split of the training table into train and test features (those the feature
-    service names, in its order), labels and keys."""
+    service names, in its order), labels and keys, read from its file a column at a time."""
     features = feast.training_schema().feature_names
-    split = split_frame(
-        training_data, features, config.test_size, config.random_seed, config.strategy
+    split = split_file(
+        training_data.path, features, config.test_size, config.random_seed, config.strategy
     )
     for name, value in split._asdict().items():
         yield Output(

@@ -2,9 +2,11 @@
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from training_assets.core.ml.split import split_frame
+from training_assets.core.ml.split import split_file, split_frame
 from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL
 from training_assets_tests.repo_schema import repo_schema
 
@@ -137,3 +139,24 @@ def test_time_split_tests_on_the_latest_orders():
         split.test_keys[EVENT_TIMESTAMP].min()
         > frame.loc[split.train_x.index, EVENT_TIMESTAMP].max()
     )
+
+
+@pytest.mark.parametrize("strategy", ["hash", "random", "time"])
+def test_a_split_of_the_file_equals_the_split_of_the_frame(tmp_path, strategy):
+    frame = training_table(500).assign(feature_timestamp=lambda f: f[EVENT_TIMESTAMP])
+    frame.loc[[3, 9], "avg_daily_trips"] = np.nan
+    frame["avg_daily_trips"] = frame["avg_daily_trips"].astype("Int32")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table, tmp_path / "training_data.parquet")
+    loaded = table.to_pandas()  # as a frame read from the file holds it
+
+    from_file = split_file(str(tmp_path / "training_data.parquet"), FEATURES, 0.2, 4, strategy)
+    from_frame = split_frame(loaded, FEATURES, 0.2, 4, strategy)
+
+    for name, expected in from_frame._asdict().items():
+        found = getattr(from_file, name)
+        if isinstance(expected, pd.DataFrame):
+            pd.testing.assert_frame_equal(found, expected, obj=name)
+        else:
+            pd.testing.assert_series_equal(found, expected, obj=name)
+    assert from_file.train_x["avg_daily_trips"].dtype == "float64"

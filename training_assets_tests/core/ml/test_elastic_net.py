@@ -2,9 +2,12 @@
 
 import numpy as np
 import pandas as pd
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import ElasticNet
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
-from training_assets.core.ml.elastic_net import coefficients, fit_elastic_net
+from training_assets.core.ml.elastic_net import coefficients, fit_elastic_net, fit_matrix
 from training_assets.core.schema import LABEL
 from training_assets_tests.repo_schema import repo_schema
 
@@ -59,3 +62,37 @@ def test_fit_imputes_nan_features_with_the_median():
         }
     )
     np.testing.assert_allclose(predicted, model.predict(medians), rtol=1e-6)
+
+
+def test_the_fit_leaves_its_inputs_as_they_were_and_matches_a_float64_fit():
+    x, y = linear_data(3000, seed=4)
+    x.loc[::7, "avg_daily_trips"] = np.nan
+    before = x.copy()
+
+    model = fit_elastic_net(x, y, alpha=0.01, l1_ratio=0.5, random_state=0)
+
+    pd.testing.assert_frame_equal(x, before)
+    # The same pipeline on float64 copies, stage by stage, as sklearn does by default.
+    reference = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy=np.median)),
+            ("scale", StandardScaler()),
+            ("regress", ElasticNet(alpha=0.01, l1_ratio=0.5, random_state=0)),
+        ]
+    ).fit(x.astype("float64"), y)
+    np.testing.assert_allclose(
+        model.predict(x), reference.predict(x.astype("float64")), rtol=1e-4, atol=1e-5
+    )
+
+
+def test_predicting_never_writes_into_the_callers_frame():
+    x, y = linear_data(500)
+    model = fit_elastic_net(x, y, alpha=0.01, l1_ratio=0.5, random_state=0)
+    # One float32 block with holes: the layout a stage could impute and scale in place.
+    holes = fit_matrix(x.head(50))
+    holes.iloc[::5, 0] = np.nan
+    before = holes.copy()
+
+    model.predict(holes)
+
+    pd.testing.assert_frame_equal(holes, before)

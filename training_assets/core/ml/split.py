@@ -16,6 +16,7 @@ from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL
 # The hash split's resolution: an order is held out when its hash, reduced to this many
 # buckets, falls below test_size of them.
 _BUCKETS = 1 << 32
+_HASH_SLICE = 1 << 20
 
 
 class SplitSettings(BaseModel):
@@ -181,9 +182,17 @@ def held_out_by_hash(
     versions: the same order must fall on the same side next year.
     """
     times = pd.DatetimeIndex(pd.to_datetime(event_times, utc=True)).as_unit("ns").asi8
-    mixed = _mix(np.asarray(driver_ids).astype(np.uint64) ^ _mix(np.full(1, seed, np.uint64)))
-    mixed = _mix(mixed ^ times.astype(np.uint64))
-    return (mixed >> np.uint64(32)) < np.uint64(int(test_size * _BUCKETS))
+    drivers = np.asarray(driver_ids)
+    salt = _mix(np.full(1, seed, np.uint64))
+    limit = np.uint64(int(test_size * _BUCKETS))
+    held_out = np.empty(len(times), dtype=bool)
+    # In slices, so that the hash's temporaries stay a few MiB whatever the table's size.
+    for start in range(0, len(times), _HASH_SLICE):
+        stop = start + _HASH_SLICE
+        mixed = _mix(drivers[start:stop].astype(np.uint64) ^ salt)
+        mixed = _mix(mixed ^ times[start:stop].astype(np.uint64))
+        held_out[start:stop] = (mixed >> np.uint64(32)) < limit
+    return held_out
 
 
 def _mix(values: np.ndarray) -> np.ndarray:

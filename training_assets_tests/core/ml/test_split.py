@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from training_assets.core.ml.split import split_file, split_frame
+from training_assets.core.ml.split import held_out_by_hash, split_file, split_frame
 from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL
 from training_assets_tests.repo_schema import repo_schema
 
@@ -160,3 +160,16 @@ def test_a_split_of_the_file_equals_the_split_of_the_frame(tmp_path, strategy):
         else:
             pd.testing.assert_series_equal(found, expected, obj=name)
     assert from_file.train_x["avg_daily_trips"].dtype == "float64"
+
+
+def test_the_hash_verdict_on_an_order_does_not_depend_on_the_rest_of_the_table():
+    # Over a million rows, so the hash runs in several slices.
+    rng = np.random.default_rng(9)
+    drivers = rng.integers(1000, 3000, 1_500_000)
+    times = pd.Series(pd.date_range("2025-01-01", periods=1_500_000, freq="s", tz="UTC"))
+
+    whole = held_out_by_hash(drivers, times, 0.2, 11)
+    tail = held_out_by_hash(drivers[1_234_567:], times[1_234_567:], 0.2, 11)
+
+    np.testing.assert_array_equal(whole[1_234_567:], tail)
+    assert abs(whole.mean() - 0.2) < 0.002

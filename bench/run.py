@@ -25,10 +25,13 @@ RSS is per step and imports are counted:
 
 `import feast` alone is measured once. Unless `--no-sample`, `training_job` is also held
 against a plain single-process script doing the same work (`bench.plain_script`) on the
-generator's default sample data. The command exits non-zero when a child fails or when an
-output differs from the baseline: `training_data` must have one row per order and the
-baseline's features row for row; so must the Feast duckdb store's output. Both of
-`feast_api`'s results and `plain_fit`'s join must have one row per order.
+generator's default sample data: the job runs twice, the first applying the feature repo,
+and its second run, which finds the repo unchanged as the script then does, is compared.
+
+The command exits non-zero when a child fails or when an output differs from the baseline:
+`training_data` must have one row per order and the baseline's features row for row; so must
+the Feast duckdb store's output. Both of `feast_api`'s results and `plain_fit`'s join must
+have one row per order.
 
 Wall time of a process runs from spawn to exit. Peak RSS is the larger of the kernel's
 high-water mark of the child (wait4's ru_maxrss) and the largest sum of RSS over the child's
@@ -523,26 +526,30 @@ def run_sample(args: argparse.Namespace, work: Path, failures: list[str]) -> dic
         pq.ParquetFile(path).metadata.num_rows
         for path in sorted((area / "data" / "orders").glob("*.parquet"))
     )
-    job = record(
-        "training_job",
-        measure(
-            "training_job",
-            [
-                python,
-                "-m",
-                "bench.steps",
-                "pipeline",
-                "--result",
-                str(root / "results" / "pipeline.json"),
-                "--dagster-home",
-                str(root / "dagster_home"),
-            ],
-            env,
-            root / "logs" / "pipeline.log",
-            root / "results" / "pipeline.json",
-            **limits,
-        ),
-    )
+    # Twice: the first run applies the feature repo to the fresh registry; the second finds
+    # it unchanged, as every later run of a user's does, and as the plain script (run after
+    # them, on the same registry) finds it. The second is held against the plain script.
+    for name in ("training_job_first_run", "training_job"):
+        job = record(
+            name,
+            measure(
+                name,
+                [
+                    python,
+                    "-m",
+                    "bench.steps",
+                    "pipeline",
+                    "--result",
+                    str(root / "results" / f"{name}.json"),
+                    "--dagster-home",
+                    str(root / "dagster_home"),
+                ],
+                env,
+                root / "logs" / f"{name}.log",
+                root / "results" / f"{name}.json",
+                **limits,
+            ),
+        )
     script = record(
         "plain_script",
         measure(
@@ -828,15 +835,23 @@ def table(results: dict) -> str:
     sample = results.get("sample")
     if sample:
         label = f"sample {sample.get('n_orders', '?')}"
-        job = sample["steps"].get("training_job")
-        if job:
+        for name, title in (
+            ("training_job_first_run", "training_job, first run (process)"),
+            ("training_job", "training_job, repo unchanged (process)"),
+        ):
+            job = sample["steps"].get(name)
+            if not job:
+                continue
             inner = job["inner"]
             note = "" if job["ok"] else "FAILED"
             if inner.get("outcome") == "blocked_by_model_gates":
                 note = "stopped by " + ", ".join(inner["failed_checks"])
-            add(label, "training_job (process)", job["wall_s"], job["peak_rss_mib"], note)
+            add(label, title, job["wall_s"], job["peak_rss_mib"], note)
             add(label, "  imports", inner.get("imports_s"))
             add(label, "  execute_in_process", inner.get("execute_s"))
+            feature_store = inner.get("steps", {}).get("feature_store", {})
+            if feature_store.get("wall_s") is not None:
+                add(label, "  step feature_store", feature_store["wall_s"])
         script = sample["steps"].get("plain_script")
         if script:
             inner = script["inner"]
@@ -849,7 +864,13 @@ def table(results: dict) -> str:
         ratio = (sample.get("ratios") or {}).get("training_job_time_vs_plain_script")
         if ratio is not None:
             rows.append(
-                (label, "ratio training_job / plain script", f"{ratio:.2f}x", "", "target <= 2x")
+                (
+                    label,
+                    "ratio training_job / plain script",
+                    f"{ratio:.2f}x",
+                    "",
+                    "target <= 1.2x: the job's second run (repo unchanged) vs the script",
+                )
             )
 
     header = ("orders", "step", "wall s", "peak RSS MiB", "note")

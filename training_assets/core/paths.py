@@ -56,3 +56,11 @@ def default_mlflow_dir() -> Path:
 
 def default_io_dir() -> Path:
     return working_area() / "assets"
+
+
+def staged_output(run_id: str, name: str) -> Path:
+    """A local file in which a step writes an output too large to hold, for its IO manager to
+    move into place: `<working area>/staging/<run id>/<name>`."""
+    folder = working_area() / "staging" / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name

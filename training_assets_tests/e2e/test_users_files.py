@@ -6,12 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
-from dagster import AssetCheckSeverity
+from dagster import AssetCheckSeverity, AssetKey
 from feast.driver_test_data import create_driver_hourly_stats_df
 
+from training_assets.core import paths
 from training_assets.core.data.point_in_time import features_as_of
 from training_assets.definitions import defs
+from training_assets_tests.e2e.outputs import stored_training_table
 
 START = pd.Timestamp("2021-04-01", tz="UTC")
 END = pd.Timestamp("2021-04-15", tz="UTC")
@@ -75,7 +78,7 @@ def test_the_standard_stats_file_and_a_tsv_of_orders_train_and_register(
     result = job.execute_in_process(instance=instance, run_config=run_config(users_files))
 
     assert result.success
-    table = result.output_for_node("training_data")
+    table = stored_training_table(result.run_id)
     # Cast to the feature view's declared types, whatever widths the file had.
     assert str(table.schema.field("conv_rate").type) == "float"
     assert str(table.schema.field("avg_daily_trips").type) == "int32"
@@ -116,3 +119,30 @@ def test_filtering_by_created_time_keeps_rows_written_later_out_of_the_join(
         "avg_daily_trips": 1.0,
     }
     assert mlflow_client.search_model_versions("name='sklearn-elastic-net-reg'") == []
+
+
+def test_joining_in_slices_writes_the_table_joining_at_once_writes(users_files, instance):
+    job = defs.resolve_job_def("training_job")
+
+    def training_table(**feast) -> tuple[pa.Table, dict]:
+        result = job.execute_in_process(
+            instance=instance,
+            run_config=run_config(users_files, **feast),
+            asset_selection=[AssetKey("feature_store"), AssetKey("training_data")],
+        )
+        assert result.success
+        metadata = result.asset_materializations_for_node("training_data")[0].metadata
+        figures = {
+            name: metadata[name].value
+            for name in ("dagster/row_count", "rows_without_features", "positive_rate")
+        }
+        return stored_training_table(result.run_id), figures
+
+    at_once, whole = training_table()
+    # 4,000 orders in five slices, the last one short.
+    in_slices, added_up = training_table(join_slice_rows=999)
+
+    assert at_once.num_rows == 4000
+    assert in_slices.equals(at_once)
+    assert added_up == pytest.approx(whole)
+    assert not list((paths.working_area() / "staging").rglob("*.parquet"))

@@ -106,9 +106,27 @@ def _delimiter(path: UPath) -> str:
     return max(_DELIMITERS, key=header.count)
 
 
-@timed("orders read")
 def read_orders(location: UPath) -> pd.DataFrame:
-    """Read and validate the orders at `location` into the orders schema.
+    """Read and validate the orders at `location` into the orders schema, as a frame whose
+    `attrs[IGNORED_COLUMNS]` lists the columns left out.
+
+    Raises:
+        OrdersError: naming the file and column that is missing, mistyped or null.
+    """
+    table, ignored = read_orders_table(location)
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table
+    # Arrow's allocator keeps the decompression buffers for reuse; the join that follows
+    # allocates through DuckDB's, so hand them back now rather than carry them through it.
+    pa.default_memory_pool().release_unused()
+    frame.attrs[IGNORED_COLUMNS] = ignored
+    return frame
+
+
+@timed("orders read")
+def read_orders_table(location: UPath) -> tuple[pa.Table, list[str]]:
+    """The orders at `location`, validated into the orders schema, as one Arrow table; and
+    the columns left out.
 
     Raises:
         OrdersError: naming the file and column that is missing, mistyped or null.
@@ -120,20 +138,13 @@ def read_orders(location: UPath) -> pd.DataFrame:
             f"({', '.join('*' + suffix for suffix in ORDERS_SUFFIXES)})"
         )
     raw = [(path, _read_table(path)) for path in files]
+    # Columns beyond the orders schema are left out; the training_data asset lists them.
     ignored = sorted({c for _, table in raw for c in table.column_names if c not in ORDERS_DTYPES})
     tables = [_validated(table, source=str(path)) for path, table in raw]
     del raw
     # Labels are passed through as found, so files may disagree on their type; "permissive"
     # gives them a common one (int and float make float), as pandas would.
-    table = pa.concat_tables(tables, promote_options="permissive")
-    frame = table.to_pandas(split_blocks=True, self_destruct=True)
-    del table, tables
-    # Arrow's allocator keeps the decompression buffers for reuse; the join that follows
-    # allocates through DuckDB's, so hand them back now rather than carry them through it.
-    pa.default_memory_pool().release_unused()
-    # Columns beyond the orders schema are left out; the training_data asset lists them.
-    frame.attrs[IGNORED_COLUMNS] = ignored
-    return frame
+    return pa.concat_tables(tables, promote_options="permissive"), ignored
 
 
 @timed("requests read")

@@ -6,6 +6,8 @@ plain script with local ones.
 """
 
 import json
+import os
+import shutil
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -59,6 +61,26 @@ def parquet_table(obj: Any) -> pa.Table:
     raise TypeError(
         f"parquet storage takes DataFrames, Series and Arrow tables, got {type(obj).__name__}"
     )
+
+
+def move_file(path, source) -> None:
+    """Move the local file `source` to `path` (a Path or UPath), atomically: a rename when
+    both are on one local disk, else a copy through a temporary sibling (then `source` is
+    left for the caller to remove)."""
+    with timed(f"write {path.name}"):
+        if getattr(path, "protocol", "") in ("", "file", "local"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(source, str(path))
+                return
+            except OSError:
+                pass  # another file system: copied below
+
+        def write(target) -> None:
+            with open(source, "rb") as reader, target.open("wb") as writer:
+                shutil.copyfileobj(reader, writer, length=1 << 24)
+
+        write_atomically(path, write)
 
 
 def write_parquet(path, obj: Any) -> None:

@@ -1,16 +1,11 @@
 """The training table: orders joined point-in-time with driver features."""
 
-import pyarrow as pa
 from dagster import AssetExecutionContext, MetadataValue, TableColumn, TableSchema, asset
 
+from training_assets.core import paths
 from training_assets.core.data import fingerprints, snapshot
-from training_assets.core.data.orders import IGNORED_COLUMNS
-from training_assets.core.ml.table import (
-    as_training_table,
-    positive_rate,
-    rows_without_features,
-    with_order_position,
-)
+from training_assets.core.data.table_query import TableFile
+from training_assets.core.ml.table import write_training_table
 from training_assets.core.schema import TrainingSchema
 from training_assets.core.secrets import redact_uri
 from training_assets.core.tracking.lineage import DATA_DIGEST_KEY
@@ -37,7 +32,7 @@ def training_data(
     context: AssetExecutionContext,
     feast: FeastResource,
     orders_source: OrdersSource,
-) -> pa.Table:
+) -> TableFile:
     """Orders joined point-in-time with the configured FeatureService's features: one row per
     order, in order, each feature cast to the type its feature view declares."""
     # Raises naming the registry and the services it holds when the service is not applied.
@@ -55,29 +50,41 @@ def training_data(
     context.instance.add_run_tags(context.run_id, versions)
     orders_version, stats_version = versions[ORDERS_VERSION_TAG], versions[STATS_VERSION_TAG]
     data_digest = fingerprints.combined_digest(orders_version, stats_version)
-    order_frame = orders_source.read()
-    context.log.info(f"Joining {len(order_frame)} orders from {orders_source.location()}")
-    with feast.retried_on_outage():
-        joined = feast.historical_features(with_order_position(order_frame))
-    snapshot.verify_unchanged(states, files)
-    table = as_training_table(joined, schema)
+    orders_table, ignored = orders_source.read_table()
+    context.log.info(
+        f"Joining {orders_table.num_rows} orders from {redact_uri(str(orders_source.location()))}"
+        f" in slices of up to {feast.join_slice_rows}"
+    )
+    staged = paths.staged_output(context.run_id, "training_data.parquet")
+    try:
+        with feast.retried_on_outage():
+            figures = write_training_table(
+                orders_table, feast.historical_features, schema, staged, feast.join_slice_rows
+            )
+        snapshot.verify_unchanged(states, files)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    input_orders = orders_table.num_rows
+    del orders_table
     context.add_output_metadata(
         {
-            "dagster/row_count": table.num_rows,
+            "dagster/row_count": figures.rows,
             "orders_path": MetadataValue.path(redact_uri(str(orders_source.location()))),
             DATA_DIGEST_KEY: data_digest,
             "orders_version": orders_version,
             "driver_stats_version": stats_version,
-            "input_orders": len(order_frame),
-            "ignored_order_columns": MetadataValue.json(order_frame.attrs.get(IGNORED_COLUMNS, [])),
+            "input_orders": input_orders,
+            "ignored_order_columns": MetadataValue.json(ignored),
             "feature_service": schema.service,
             "features": MetadataValue.json(schema.to_dict()["features"]),
             "dagster/column_schema": column_schema(schema),
-            "rows_without_features": rows_without_features(table, schema.feature_names),
-            "positive_rate": positive_rate(table),
+            "rows_without_features": figures.rows_without_features,
+            "positive_rate": figures.positive_rate,
         }
     )
-    return table
+    # The parquet IO manager moves the written file into the run's folder.
+    return TableFile(str(staged))
 
 
 def column_schema(schema: TrainingSchema) -> TableSchema:

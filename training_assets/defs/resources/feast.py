@@ -63,6 +63,15 @@ class FeastResource(ConfigurableResource):
         ),
     )
 
+    join_slice_rows: int = Field(
+        default=10_000_000,
+        ge=1,
+        description=(
+            "Orders joined per point-in-time join call when building the training table: the "
+            "step's memory is one slice's, and the table is written slice after slice. Joining "
+            "in slices gives the same rows as joining at once."
+        ),
+    )
     always_apply: bool = Field(
         default=False,
         description=(

@@ -8,11 +8,14 @@ it did, else the run of its latest materialization. Folders of runs that ended a
 hold no asset's latest materialization are removed when a later run writes its first output.
 """
 
+import contextlib
 import time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 from dagster import (
     ConfigurableIOManagerFactory,
     DagsterInstance,
@@ -129,11 +132,31 @@ class ParquetIOManager(RunScopedIOManager):
 
     extension = ".parquet"
 
+    def __init__(self, base_path: UPath):
+        super().__init__(base_path=base_path)
+        # Footers of the staged files moved into place, for their output's metadata.
+        self._moved: dict[str, pq.FileMetaData] = {}
+
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
+        if isinstance(obj, TableFile):
+            # A table the step wrote itself, slice by slice (training_data): moved into place.
+            self._moved[obj.path] = pq.read_metadata(obj.path)
+            storage.move_file(path, Path(obj.path))
+            return
         try:
             storage.write_parquet(path, obj)
         except TypeError as error:
             raise TypeError(f"{context.asset_key.to_user_string()}: {error}") from error
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        try:
+            super().handle_output(context, obj)
+        finally:
+            if isinstance(obj, TableFile):
+                staged = Path(obj.path)
+                staged.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    staged.parent.rmdir()  # the run's staging folder, once empty
 
     def load_from_path(
         self, context: InputContext, path: UPath
@@ -145,23 +168,48 @@ class ParquetIOManager(RunScopedIOManager):
         return storage.read_parquet(path)
 
     def get_metadata(self, context: OutputContext, obj: Any) -> dict[str, Any]:
-        if isinstance(obj, pa.Table):
+        if isinstance(obj, TableFile):
+            metadata = self._moved.pop(obj.path, None) or pq.read_metadata(obj.path)
+            schema = metadata.schema.to_arrow_schema()
+            nulls = _null_counts(metadata)
+            dtypes = {
+                field.name: _loaded_dtype(field, nulls.get(field.name, 0)) for field in schema
+            }
+            rows = metadata.num_rows
+        elif isinstance(obj, pa.Table):
             # The dtypes the table loads back with, as for frames.
             dtypes = {
                 field.name: _loaded_dtype(field, obj.column(field.name).null_count)
                 for field in obj.schema
             }
+            rows = len(obj)
         else:
             frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
             dtypes = {str(name): str(dtype) for name, dtype in frame.dtypes.items()}
+            rows = len(obj)
         return {
-            "row_count": MetadataValue.int(len(obj)),
+            "row_count": MetadataValue.int(rows),
             "columns": MetadataValue.table_schema(
                 TableSchema(
                     columns=[TableColumn(name=name, type=dtype) for name, dtype in dtypes.items()]
                 )
             ),
         }
+
+
+def _null_counts(metadata: pq.FileMetaData) -> dict[str, int]:
+    """Nulls per column from the file's row-group statistics (a column without statistics
+    counts as holding nulls, so an integer column reads as pandas would load it at worst)."""
+    counts: dict[str, int] = {}
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            column = row_group.column(index)
+            stats = column.statistics
+            found = stats.null_count if stats is not None and stats.has_null_count else 1
+            name = column.path_in_schema
+            counts[name] = counts.get(name, 0) + found
+    return counts
 
 
 def _typed_table_file(context: InputContext) -> bool:

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from dagster import (
     AssetKey,
@@ -187,6 +188,30 @@ def test_an_input_typed_table_file_gets_the_file_not_a_frame(base):
     with TableQuery(loaded) as query:
         assert query.num_rows == 3
         assert query.one("SELECT sum(avg_daily_trips) FROM {t}") == (40.0,)
+
+
+@pytest.mark.parametrize("where", ["local", "memory"])
+def test_a_table_file_output_is_moved_into_place_with_its_metadata(tmp_path, where):
+    base = UPath(tmp_path) / "assets" if where == "local" else UPath("memory://io/assets")
+    manager = ParquetIOManager(base_path=base)
+    staged = tmp_path / "staging" / "training_data.parquet"
+    staged.parent.mkdir()
+    table = pa.Table.from_pandas(frame(), preserve_index=False)
+    pq.write_table(table, staged)
+
+    logged = store(manager, "training_data", TableFile(str(staged)))
+
+    try:
+        with (base / "training_data.parquet").open("rb") as handle:
+            assert pq.read_table(handle).equals(table)
+        assert not staged.exists()
+        assert logged["row_count"] == IntMetadataValue(3)
+        columns = {c.name: c.type for c in logged["columns"].schema.columns}
+        assert columns["avg_daily_trips"] == "float64"  # a null in it
+        assert columns["driver_id"] == "int64"
+    finally:
+        if where == "memory":
+            base.fs.rm("/io", recursive=True)
 
 
 def test_interrupted_write_keeps_previous_file(base, monkeypatch):

@@ -1,0 +1,12 @@
+"""Reading what a run's IO managers stored, as the next step would."""
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from training_assets.core import paths
+
+
+def stored_training_table(run_id: str) -> pa.Table:
+    """The training table a run wrote: `training_data` is written by the step slice by slice
+    and moved into the run's folder, so its in-memory output is only the file's name."""
+    return pq.read_table(paths.default_io_dir() / "runs" / run_id / "training_data.parquet")

@@ -3,8 +3,15 @@
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
 
-from training_assets.core.ml.table import ORDER_POSITION, as_training_table, with_order_position
+from training_assets.core.ml.table import (
+    ORDER_POSITION,
+    as_training_table,
+    with_order_position,
+    write_training_table,
+)
 from training_assets.core.schema import (
     ENTITY_KEY,
     EVENT_TIMESTAMP,
@@ -186,3 +193,37 @@ def test_as_training_table_reads_naive_timestamps_as_utc():
 
     assert str(table[EVENT_TIMESTAMP].dtype) == "datetime64[ns, UTC]"
     assert table[EVENT_TIMESTAMP].iloc[0] == pd.Timestamp("2025-12-03 10:00", tz="UTC")
+
+
+def join_by_hand(entity: pd.DataFrame) -> pa.Table:
+    """A stand-in for the point-in-time join: every order gets the same rates, and trips that
+    fit int32 except on the order of driver 1004."""
+    trips = np.where(entity[ENTITY_KEY] == 1004, 2**40, 7).astype(np.int64)
+    joined = entity.assign(
+        conv_rate=np.float32(0.5), acc_rate=np.float32(0.25), avg_daily_trips=trips
+    )
+    return pa.Table.from_pandas(joined, preserve_index=False)
+
+
+def test_a_table_written_in_slices_equals_one_written_at_once(tmp_path):
+    orders = pa.Table.from_pandas(orders_frame().iloc[:4], preserve_index=False)
+
+    at_once = write_training_table(
+        orders, join_by_hand, repo_schema(), tmp_path / "once.parquet", 10
+    )
+    sliced = write_training_table(
+        orders, join_by_hand, repo_schema(), tmp_path / "sliced.parquet", 3
+    )
+
+    assert pq.read_table(tmp_path / "sliced.parquet").equals(
+        pq.read_table(tmp_path / "once.parquet")
+    )
+    assert sliced == at_once == (4, 0, 0.75)
+
+
+def test_a_slice_whose_feature_no_longer_fits_the_first_slices_type_is_named(tmp_path):
+    # Driver 1004's order is in the second slice, where trips no longer fit int32.
+    orders = pa.Table.from_pandas(orders_frame(), preserve_index=False)
+
+    with pytest.raises(ValueError, match="from row 4 .*avg_daily_trips.*int32.*int64"):
+        write_training_table(orders, join_by_hand, repo_schema(), tmp_path / "t.parquet", 4)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from training_assets.core import paths
 from training_assets.core.data.point_in_time import features_as_of
@@ -27,6 +29,8 @@ from training_assets.core.schema import (
 STATS_END = pd.Timestamp("2026-01-01", tz="UTC")
 FIRST_DRIVER_ID = 1001
 UNKNOWN_DRIVER_ID = 9001
+# Orders made and written at a time: a 100M-order sample takes one part's memory.
+ORDERS_PART = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -95,21 +99,30 @@ def driver_stats(spec: SampleSpec) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def orders(spec: SampleSpec, stats: pd.DataFrame) -> pd.DataFrame:
-    """Orders with a label that depends on the driver's current features plus noise."""
-    rng = np.random.default_rng(spec.seed + 1)
+def orders(
+    spec: SampleSpec, stats: pd.DataFrame, count: int | None = None, part: int = 0
+) -> pd.DataFrame:
+    """Orders with a label that depends on the driver's current features plus noise.
+
+    Args:
+        count: How many orders; default `spec.n_orders`.
+        part: Which part of a sample written in parts; each part has its own random stream,
+            and part 0's is the whole sample's, so a sample of one part is as it always was.
+    """
+    n_orders = spec.n_orders if count is None else count
+    rng = np.random.default_rng(spec.seed + 1 if part == 0 else [spec.seed + 1, part])
     start = STATS_END - pd.Timedelta(days=spec.days)
     span_s = int((STATS_END - start).total_seconds())
     drivers = stats[ENTITY_KEY].unique()
 
     frame = pd.DataFrame(
         {
-            EVENT_TIMESTAMP: start + pd.to_timedelta(rng.integers(0, span_s, spec.n_orders), "s"),
-            ENTITY_KEY: rng.choice(drivers, spec.n_orders).astype(np.int64),
+            EVENT_TIMESTAMP: start + pd.to_timedelta(rng.integers(0, span_s, n_orders), "s"),
+            ENTITY_KEY: rng.choice(drivers, n_orders).astype(np.int64),
         }
     )
-    unmatched = rng.random(spec.n_orders) < spec.unmatched_rate
-    half = unmatched & (rng.random(spec.n_orders) < 0.5)
+    unmatched = rng.random(n_orders) < spec.unmatched_rate
+    half = unmatched & (rng.random(n_orders) < 0.5)
     frame.loc[half, ENTITY_KEY] = UNKNOWN_DRIVER_ID
     frame.loc[unmatched & ~half, EVENT_TIMESTAMP] = start - pd.Timedelta(days=3)
 
@@ -119,28 +132,49 @@ def orders(spec: SampleSpec, stats: pd.DataFrame) -> pd.DataFrame:
     acc = current["acc_rate"].fillna(0.55).to_numpy()
     trips = current["avg_daily_trips"].fillna(22.0).to_numpy()
     logit = 4.0 * (conv - 0.5) + 3.0 * (acc - 0.55) + 0.04 * (trips - 22.0)
-    logit += rng.normal(0, 0.5, spec.n_orders)
+    logit += rng.normal(0, 0.5, n_orders)
     probability = 1.0 / (1.0 + np.exp(-logit))
-    frame[LABEL] = (rng.random(spec.n_orders) < probability).astype(np.int64)
+    frame[LABEL] = (rng.random(n_orders) < probability).astype(np.int64)
     return frame
 
 
 def write_sample(spec: SampleSpec, orders_path: Path, stats_path: Path) -> tuple[int, int]:
-    """Write driver stats and orders as parquet.
+    """Write driver stats and orders as parquet; past ORDERS_PART orders, the orders are made
+    and written a part at a time, so the generator's memory is one part's.
 
     Returns:
         The number of order rows and of stats rows written.
     """
     stats = driver_stats(spec)
-    order_frame = orders(spec, stats)
-    for path, frame in ((stats_path, stats), (orders_path, order_frame)):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        # Microseconds, the unit Spark, BigQuery and DuckDB's own timestamps use: Spark refuses
-        # nanosecond parquet times, and the sample's times are whole seconds anyway.
-        frame.to_parquet(tmp, index=False, coerce_timestamps="us", allow_truncated_timestamps=False)
-        tmp.replace(path)
-    return len(order_frame), len(stats)
+    _write_parts(stats_path, [stats])
+    parts = (
+        orders(spec, stats, min(ORDERS_PART, spec.n_orders - start), part)
+        for part, start in enumerate(range(0, max(spec.n_orders, 1), ORDERS_PART))
+    )
+    return _write_parts(orders_path, parts), len(stats)
+
+
+def _write_parts(path: Path, frames) -> int:
+    """Write `frames` one after another as one parquet file, through a temporary sibling."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    rows, writer = 0, None
+    try:
+        for frame in frames:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if writer is None:
+                # Microseconds, the unit Spark, BigQuery and DuckDB's own timestamps use: Spark
+                # refuses nanosecond parquet times, and the sample's times are whole seconds.
+                writer = pq.ParquetWriter(
+                    tmp, table.schema, coerce_timestamps="us", allow_truncated_timestamps=False
+                )
+            writer.write_table(table)
+            rows += table.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    tmp.replace(path)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:

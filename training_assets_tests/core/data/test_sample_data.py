@@ -195,3 +195,24 @@ def test_write_sample_writes_readable_parquet(tmp_path, stats, orders):
 def _in_ns(frame: pd.DataFrame) -> pd.DataFrame:
     times = frame.select_dtypes("datetimetz").columns
     return frame.astype({name: "datetime64[ns, UTC]" for name in times})
+
+
+def test_a_sample_past_one_part_is_written_a_part_at_a_time(tmp_path, monkeypatch):
+    spec = SampleSpec(n_orders=2_500, n_drivers=5, days=3)
+    monkeypatch.setattr(sample_data, "ORDERS_PART", 1_000)
+
+    written, _ = write_sample(spec, tmp_path / "o.parquet", tmp_path / "s.parquet")
+    again, _ = write_sample(spec, tmp_path / "o2.parquet", tmp_path / "s2.parquet")
+
+    table = pq.read_table(tmp_path / "o.parquet")
+    assert written == table.num_rows == 2_500
+    assert table.equals(pq.read_table(tmp_path / "o2.parquet"))
+    assert table.schema.field(EVENT_TIMESTAMP).type == pa.timestamp("us", tz="UTC")
+    # The first part is what a one-part sample of its size holds; later parts differ from it.
+    one = SampleSpec(n_orders=1_000, n_drivers=5, days=3)
+    first = write_sample(one, tmp_path / "one.parquet", tmp_path / "one_s.parquet")
+    assert first[0] == 1_000
+    one_part = pq.read_table(tmp_path / "one.parquet")
+    assert table.slice(0, 1_000).equals(one_part)
+    assert not table.slice(1_000, 1_000).equals(one_part)
+    assert len(read_orders(tmp_path / "o.parquet")) == 2_500

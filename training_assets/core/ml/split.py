@@ -6,6 +6,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 from sklearn.model_selection import train_test_split
@@ -72,6 +73,7 @@ def split_frame(
     return _split(
         lambda name: frame[name],
         list(frame.columns),
+        len(frame),
         frame.index,
         features,
         test_size,
@@ -90,7 +92,8 @@ def split_file(
     """`split_frame` of the training table's parquet file (a path or fsspec URL), read a
     column at a time: the step holds the split's outputs and one column, never the table
     beside them. Columns load as they would in a frame read from the file (an integer column
-    with nulls as float64)."""
+    with nulls as float64); each output's rows are numbered from 0, not by their row in the
+    file (an index of 100M row numbers would cost 0.8 GB and is not stored)."""
     location = locations.resolve(path)
     with locations.open_input(location) as handle:
         metadata = pq.ParquetFile(handle).metadata
@@ -98,34 +101,38 @@ def split_file(
 
     def column(name: str) -> pd.Series:
         values = locations.read_parquet(location, columns=[name]).column(0)
-        return pd.Series(values.to_pandas(), name=name)
+        series = pd.Series(values.to_pandas(), name=name)
+        del values
+        # The read buffers, freed but kept by Arrow's allocator: given back before the next.
+        pa.default_memory_pool().release_unused()
+        return series
 
-    return _split(
-        column,
-        columns,
-        pd.RangeIndex(metadata.num_rows),
-        features,
-        test_size,
-        random_seed,
-        strategy,
-    )
+    try:
+        return _split(
+            column, columns, metadata.num_rows, None, features, test_size, random_seed, strategy
+        )
+    finally:
+        # The columns' read buffers, freed but kept by Arrow's allocator for reuse.
+        pa.default_memory_pool().release_unused()
 
 
 def _split(
     column: Callable[[str], pd.Series],
     columns: list[str],
-    index: pd.Index,
+    count: int,
+    index: pd.Index | None,
     features: tuple[str, ...],
     test_size: float,
     random_seed: int,
     strategy: str,
 ) -> Split:
-    """The split of a table given as its column names, a reader of one column and its index."""
+    """The split of a table given as its column names, a reader of one column, its row count
+    and its index: the outputs keep the index's labels, or number their rows from 0 when
+    there is none (a file's rows, which the IO manager stores without an index anyway)."""
     if not 0 < test_size < 1:
         raise ValueError(f"test_size must be in (0, 1), found {test_size}")
     # Row positions are split, and each output gathers only its own columns: no copy of the
     # whole table on the way.
-    count = len(index)
     if strategy == "hash":
         in_test = held_out_by_hash(
             column(ENTITY_KEY).to_numpy(), column(EVENT_TIMESTAMP), test_size, random_seed
@@ -153,7 +160,10 @@ def _split(
     if shared:
         raise ValueError(f"train and test splits share {shared} rows")
     others = [name for name in columns if name not in (*features, LABEL)]
-    train_index, test_index = index.take(train_rows), index.take(test_rows)
+    if index is None:
+        train_index, test_index = pd.RangeIndex(len(train_rows)), pd.RangeIndex(len(test_rows))
+    else:
+        train_index, test_index = index.take(train_rows), index.take(test_rows)
     train_x, test_x, test_keys = {}, {}, {}
     for name in list(features):
         values = column(name).array

@@ -1,5 +1,5 @@
 """The training table as Arrow: the join's input order restored, times in UTC nanoseconds,
-and the figures the training_data asset reports.
+written slice by slice for large order sets, and the figures the training_data asset reports.
 
 Nothing here imports Dagster, Feast or MLflow.
 """

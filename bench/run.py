@@ -704,6 +704,14 @@ def ratio_rows(size: str, ratios_: dict) -> list[tuple[str, str, str, str, str]]
     return rows
 
 
+def job_note(measured: dict) -> str:
+    """A training_job process's note: failed, or stopped by the model gates it names."""
+    inner = measured["inner"]
+    if inner.get("outcome") == "blocked_by_model_gates":
+        return "stopped by " + ", ".join(inner["failed_checks"])
+    return "" if measured["ok"] else "FAILED"
+
+
 def table(results: dict) -> str:
     """One row per measured step and size: wall s, peak RSS MiB, and the ratios."""
     rows: list[tuple[str, str, str, str, str]] = []
@@ -713,6 +721,15 @@ def table(results: dict) -> str:
 
     def add(size, step, wall=None, rss=None, note="") -> None:
         rows.append((str(size), step, fmt(wall, ".2f"), fmt(rss, ".0f"), note))
+
+    def process(size, title: str, measured: dict, note: str | None = None) -> dict:
+        """The row of a measured child process and of its imports; returns its own figures."""
+        inner = measured["inner"]
+        if note is None:
+            note = "" if measured["ok"] else "FAILED"
+        add(size, title, measured["wall_s"], measured["peak_rss_mib"], note)
+        add(size, "  imports", inner.get("imports_s"))
+        return inner
 
     feast = results.get("import_feast")
     if feast:
@@ -732,12 +749,7 @@ def table(results: dict) -> str:
             )
         pipeline = steps.get("training_job")
         if pipeline:
-            inner = pipeline["inner"]
-            note = "" if pipeline["ok"] else "FAILED"
-            if inner.get("outcome") == "blocked_by_model_gates":
-                note = "stopped by " + ", ".join(inner["failed_checks"])
-            add(size, "training_job (process)", pipeline["wall_s"], pipeline["peak_rss_mib"], note)
-            add(size, "  imports", inner.get("imports_s"))
+            inner = process(size, "training_job (process)", pipeline, job_note(pipeline))
             add(size, "  execute_in_process", inner.get("execute_s"))
             by_start = sorted(
                 inner.get("steps", {}).items(), key=lambda kv: kv[1].get("start_offset_s", 1e18)
@@ -759,10 +771,7 @@ def table(results: dict) -> str:
                 add(size, f"  in calls: {label}", call["total_s"], None, f"{call['calls']} call(s)")
         alone = steps.get("training_set")
         if alone:
-            inner = alone["inner"]
-            note = "" if alone["ok"] else "FAILED"
-            add(size, "training_data alone (process)", alone["wall_s"], alone["peak_rss_mib"], note)
-            add(size, "  imports", inner.get("imports_s"))
+            inner = process(size, "training_data alone (process)", alone)
             add(size, "  step training_data", inner.get("step_s"), inner.get("step_peak_rss_mib"))
             add(size, "    build (step without the write)", inner.get("build_s"))
             add(size, "    FeastResource.historical_features", inner.get("historical_features_s"))
@@ -770,10 +779,7 @@ def table(results: dict) -> str:
             add(size, "    write training_data.parquet", inner.get("write_s"))
         api = steps.get("feast_api")
         if api:
-            inner = api["inner"]
-            note = "" if api["ok"] else "FAILED"
-            add(size, "feast API (process)", api["wall_s"], api["peak_rss_mib"], note)
-            add(size, "  imports", inner.get("imports_s"))
+            inner = process(size, "feast API (process)", api)
             add(
                 size,
                 "  get_historical_features().to_df()",
@@ -789,9 +795,7 @@ def table(results: dict) -> str:
             )
         baseline = steps.get("baseline_asof")
         if baseline:
-            inner = baseline["inner"]
-            note = "" if baseline["ok"] else "FAILED"
-            add(size, "baseline ASOF (process)", baseline["wall_s"], baseline["peak_rss_mib"], note)
+            inner = process(size, "baseline ASOF (process)", baseline)
             add(
                 size,
                 "  baseline join only",
@@ -808,10 +812,7 @@ def table(results: dict) -> str:
             add(size, "  join + to_pandas()", inner.get("join_to_pandas_s"))
         plain = steps.get("plain_fit")
         if plain:
-            inner = plain["inner"]
-            note = "" if plain["ok"] else "FAILED"
-            add(size, "plain join + fit (process)", plain["wall_s"], plain["peak_rss_mib"], note)
-            add(size, "  imports", inner.get("imports_s"))
+            inner = process(size, "plain join + fit (process)", plain)
             add(size, "  join", inner.get("join_s"), inner.get("max_rss_after_join_mib"))
             add(size, "  to pandas + hold-out split", inner.get("prepare_s"))
             add(size, "  ElasticNet pipeline fit", inner.get("fit_s"))
@@ -842,24 +843,17 @@ def table(results: dict) -> str:
             job = sample["steps"].get(name)
             if not job:
                 continue
-            inner = job["inner"]
-            note = "" if job["ok"] else "FAILED"
-            if inner.get("outcome") == "blocked_by_model_gates":
-                note = "stopped by " + ", ".join(inner["failed_checks"])
-            add(label, title, job["wall_s"], job["peak_rss_mib"], note)
-            add(label, "  imports", inner.get("imports_s"))
+            inner = process(label, title, job, job_note(job))
             add(label, "  execute_in_process", inner.get("execute_s"))
             feature_store = inner.get("steps", {}).get("feature_store", {})
             if feature_store.get("wall_s") is not None:
                 add(label, "  step feature_store", feature_store["wall_s"])
         script = sample["steps"].get("plain_script")
         if script:
-            inner = script["inner"]
-            note = "" if script["ok"] else "FAILED"
-            if script["ok"] and inner.get("registered_version") is None:
+            note = None
+            if script["ok"] and script["inner"].get("registered_version") is None:
                 note = "no version registered"
-            add(label, "plain script (process)", script["wall_s"], script["peak_rss_mib"], note)
-            add(label, "  imports", inner.get("imports_s"))
+            inner = process(label, "plain script (process)", script, note)
             add(label, "  work", inner.get("work_s"))
         ratio = (sample.get("ratios") or {}).get("training_job_time_vs_plain_script")
         if ratio is not None:

@@ -11,7 +11,7 @@ import pytest
 from dagster import AssetCheckSeverity, AssetKey
 from feast.driver_test_data import create_driver_hourly_stats_df
 
-from training_assets.core import paths
+from training_assets.core import paths, timing
 from training_assets.core.data.point_in_time import features_as_of
 from training_assets.definitions import defs
 from training_assets_tests.e2e.outputs import stored_training_table
@@ -124,24 +124,27 @@ def test_filtering_by_created_time_keeps_rows_written_later_out_of_the_join(
 def test_joining_in_slices_writes_the_table_joining_at_once_writes(users_files, instance):
     job = defs.resolve_job_def("training_job")
 
-    def training_table(**feast) -> tuple[pa.Table, dict]:
-        result = job.execute_in_process(
-            instance=instance,
-            run_config=run_config(users_files, **feast),
-            asset_selection=[AssetKey("feature_store"), AssetKey("training_data")],
-        )
+    def training_table(**feast) -> tuple[pa.Table, dict, int]:
+        with timing.recording() as calls:
+            result = job.execute_in_process(
+                instance=instance,
+                run_config=run_config(users_files, **feast),
+                asset_selection=[AssetKey("feature_store"), AssetKey("training_data")],
+            )
         assert result.success
         metadata = result.asset_materializations_for_node("training_data")[0].metadata
         figures = {
             name: metadata[name].value
             for name in ("dagster/row_count", "rows_without_features", "positive_rate")
         }
-        return stored_training_table(result.run_id), figures
+        joins = calls["historical_features"]["calls"]
+        return stored_training_table(result.run_id), figures, joins
 
-    at_once, whole = training_table()
+    at_once, whole, one_join = training_table()
     # 4,000 orders in five slices, the last one short.
-    in_slices, added_up = training_table(join_slice_rows=999)
+    in_slices, added_up, joins = training_table(join_slice_rows=999)
 
+    assert (one_join, joins) == (1, 5)
     assert at_once.num_rows == 4000
     assert in_slices.equals(at_once)
     assert added_up == pytest.approx(whole)

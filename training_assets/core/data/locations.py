@@ -66,10 +66,15 @@ def open_input(path: UPath):
     return pa.OSFile(str(path)) if is_local(path) else path.open("rb")
 
 
+def parquet_metadata(path: UPath) -> pq.FileMetaData:
+    """The parquet footer (row count, schema, row-group statistics), without reading data."""
+    with open_input(path) as handle:
+        return pq.ParquetFile(handle).metadata
+
+
 def parquet_rows(path: UPath) -> int:
     """Row count from the parquet footer, without reading the data."""
-    with open_input(path) as handle:
-        return pq.ParquetFile(handle).metadata.num_rows
+    return parquet_metadata(path).num_rows
 
 
 def state(path: UPath) -> list:

@@ -63,6 +63,16 @@ def parquet_table(obj: Any) -> pa.Table:
     )
 
 
+def loaded_dtype(field: pa.Field, null_count: int = 0) -> str:
+    """The pandas dtype an Arrow column loads back as, without converting any data: an
+    integer column with nulls as float64, a boolean one as object."""
+    if null_count and pa.types.is_integer(field.type):
+        return "float64"
+    if null_count and pa.types.is_boolean(field.type):
+        return "object"
+    return str(pa.schema([field]).empty_table().to_pandas().dtypes.iloc[0])
+
+
 def move_file(path, source) -> None:
     """Move the local file `source` to `path` (a Path or UPath), atomically: a rename when
     both are on one local disk, else a copy through a temporary sibling (then `source` is

@@ -11,16 +11,14 @@ Nothing here imports Dagster.
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from training_assets.core import paths
-from training_assets.core.data import locations
+from training_assets.core.data import locations, storage
 
 # The name a query gives the table: "SELECT count(*) FROM {t}".
 TABLE = "t"
@@ -31,9 +29,6 @@ class TableFile:
     """A parquet file (local path or fsspec URL) that steps query instead of loading."""
 
     path: str
-
-    def __str__(self) -> str:
-        return self.path
 
 
 class TableQuery:
@@ -59,15 +54,14 @@ class TableQuery:
         if memory_limit:
             config["memory_limit"] = memory_limit
         self._con = duckdb.connect(config=config)
-        self.source = source
         if isinstance(source, TableFile):
             location = locations.resolve(source.path)
-            metadata = _parquet_metadata(location)
+            metadata = locations.parquet_metadata(location)
             self.num_rows = metadata.num_rows
             self.schema = metadata.schema.to_arrow_schema()
             if locations.is_local(location):
                 self._con.execute(
-                    f"CREATE VIEW {TABLE} AS SELECT * FROM read_parquet({_literal(str(location))})"
+                    f"CREATE VIEW {TABLE} AS SELECT * FROM read_parquet({literal(str(location))})"
                 )
             else:
                 # Through fsspec, as the rest of the project reads object stores: an Arrow
@@ -108,7 +102,7 @@ class TableQuery:
         loads as when it has no nulls (an integer column stays an integer)."""
         if self._frame_dtypes is not None:
             return dict(self._frame_dtypes)
-        return {field.name: _pandas_dtype(field) for field in self.schema}
+        return {field.name: storage.loaded_dtype(field) for field in self.schema}
 
     def is_float(self, column: str) -> bool:
         return pa.types.is_floating(self.schema.field(column).type)
@@ -130,18 +124,11 @@ class TableQuery:
         return self._con.sql(sql.format(t=TABLE)).to_arrow_table().to_pandas()
 
 
-def _parquet_metadata(location: Any) -> pq.FileMetaData:
-    with locations.open_input(location) as handle:
-        return pq.ParquetFile(handle).metadata
-
-
-def _pandas_dtype(field: pa.Field) -> str:
-    return str(pa.schema([field]).empty_table().to_pandas().dtypes.iloc[0])
-
-
 def quote(name: str) -> str:
+    """`name` as a SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
+    """`text` as a SQL string literal."""
     return "'" + text.replace("'", "''") + "'"

@@ -67,6 +67,7 @@ from feast.repo_config import RepoConfig
 from training_assets.core import paths
 from training_assets.core.data import locations
 from training_assets.core.data.orders import unparseable_time
+from training_assets.core.data.table_query import quote
 from training_assets.core.schema import PROVENANCE_PREFIX
 from training_assets.core.timing import timed
 
@@ -351,7 +352,7 @@ def asof_join(
                 latest = _latest_versions(table, list(view.join_keys))
                 con.register(alias, latest.append_column(_FTS, latest.column(_TS)))
             conditions = [
-                f"e.{_quote(entity_column)} = {alias}.{_quote(key)}"
+                f"e.{quote(entity_column)} = {alias}.{quote(key)}"
                 for key, entity_column in view.join_keys.items()
             ]
             conditions.append(f"e.{_TS} >= {alias}.{_TS}")
@@ -362,16 +363,16 @@ def asof_join(
                 else f"{alias}.{_FTS} IS NOT NULL"
             )
             selects += [
-                f"CASE WHEN {live} THEN {alias}.{_quote(name)} END AS {_quote(output)}"
+                f"CASE WHEN {live} THEN {alias}.{quote(name)} END AS {quote(output)}"
                 for name, output in view.features
             ]
             if provenance:
                 created = f"{alias}.{_CREATED}" if view.created else "NULL::BIGINT"
                 selects += [
                     f"CASE WHEN {live} THEN {alias}.{_FTS} END AS "
-                    + _quote(f"{PROVENANCE_PREFIX}{view.name}__timestamp"),
+                    + quote(f"{PROVENANCE_PREFIX}{view.name}__timestamp"),
                     f"CASE WHEN {live} THEN {created} END AS "
-                    + _quote(f"{PROVENANCE_PREFIX}{view.name}__created"),
+                    + quote(f"{PROVENANCE_PREFIX}{view.name}__created"),
                 ]
         query = f"SELECT {', '.join(selects)} FROM entity e {' '.join(joins)} ORDER BY e.{_ROW}"
         # The files' read buffers and the unsorted rows, freed now but kept by Arrow's
@@ -469,7 +470,7 @@ def _register_visible_versions(
     ASOF join on the visibility time find it; _FTS keeps the row's own timestamp for the TTL.
     """
     con.register(f"{alias}_raw", table)
-    key_list = ", ".join(_quote(key) for key in keys)
+    key_list = ", ".join(quote(key) for key in keys)
     visible = f"greatest({_TS}, coalesce({_CREATED}, {_TS}))"
     payload = [name for name in table.column_names if name not in (*keys, _TS)]
     con.execute(
@@ -484,9 +485,9 @@ def _register_visible_versions(
         f"  ORDER BY __asof_visible, {_RANK} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
         f"  AS running FROM {alias}_ranked"
         f") GROUP BY {key_list}, __asof_visible) "
-        f"SELECT {', '.join('b.' + _quote(key) for key in keys)}, b.__asof_visible AS {_TS}, "
+        f"SELECT {', '.join('b.' + quote(key) for key in keys)}, b.__asof_visible AS {_TS}, "
         f"r.{_TS} AS {_FTS}, "
-        + ", ".join(f"r.{_quote(name)}" for name in payload)
+        + ", ".join(f"r.{quote(name)}" for name in payload)
         + f" FROM best b JOIN {alias}_ranked r ON r.{_RANK} = b.{_RANK}"
     )
     con.unregister(f"{alias}_raw")
@@ -642,11 +643,3 @@ def _is_parquet_file_source(source: DataSource | None) -> bool:
     return type(source) is FileSource and (
         source.file_format is None or type(source.file_format).__name__ == "ParquetFormat"
     )
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

@@ -8,6 +8,8 @@ share of new values falling in the same bins. Rules of thumb read below 0.1 as s
 import numpy as np
 import pandas as pd
 
+from training_assets.core.data.table_query import TableQuery, quote
+
 # Keeps an empty bin from making the logarithm infinite.
 _EPSILON = 1e-4
 
@@ -37,8 +39,6 @@ def population_stability(profile: dict, table) -> dict[str, float]:
 
     The bins are counted by DuckDB, so a file is read one column at a time and never held.
     """
-    from training_assets.core.data.table_query import TableQuery
-
     if isinstance(table, TableQuery):
         return {
             feature: _psi(reference, _bin_counts(table, feature, reference["edges"]))
@@ -51,8 +51,6 @@ def population_stability(profile: dict, table) -> dict[str, float]:
 def _bin_counts(query, feature: str, edges: list[float]) -> np.ndarray:
     """Rows of `feature` per reference bin, nulls and NaN left out; values outside the
     reference range fall in the end bins, as `_shares` counts them."""
-    from training_assets.core.data.table_query import quote
-
     bins = max(len(edges) - 1, 1)
     value = f"CAST({quote(feature)} AS DOUBLE)"
     # A value's bin is the number of inner edges at or below it (searchsorted, side right).

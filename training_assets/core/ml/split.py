@@ -7,7 +7,6 @@ from typing import Literal, NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 from sklearn.model_selection import train_test_split
 
@@ -95,8 +94,7 @@ def split_file(
     with nulls as float64); each output's rows are numbered from 0, not by their row in the
     file (an index of 100M row numbers would cost 0.8 GB and is not stored)."""
     location = locations.resolve(path)
-    with locations.open_input(location) as handle:
-        metadata = pq.ParquetFile(handle).metadata
+    metadata = locations.parquet_metadata(location)
     columns = list(metadata.schema.to_arrow_schema().names)
 
     def column(name: str) -> pd.Series:
@@ -107,13 +105,9 @@ def split_file(
         pa.default_memory_pool().release_unused()
         return series
 
-    try:
-        return _split(
-            column, columns, metadata.num_rows, None, features, test_size, random_seed, strategy
-        )
-    finally:
-        # The columns' read buffers, freed but kept by Arrow's allocator for reuse.
-        pa.default_memory_pool().release_unused()
+    return _split(
+        column, columns, metadata.num_rows, None, features, test_size, random_seed, strategy
+    )
 
 
 def _split(
@@ -149,7 +143,8 @@ def _split(
             np.arange(count), test_size=test_size, random_state=random_seed
         )
     elif strategy == "time":
-        order = np.argsort(column(EVENT_TIMESTAMP).to_numpy(), kind="stable")
+        # On the times' integers: a zoned column's to_numpy() is an array of objects.
+        order = np.argsort(_epoch_ns(column(EVENT_TIMESTAMP)), kind="stable")
         cut = count - int(np.ceil(count * test_size))
         train_rows, test_rows = order[:cut], order[cut:]
     else:
@@ -191,7 +186,7 @@ def held_out_by_hash(
     finalizer, written out rather than taken from a library whose hash may change between
     versions: the same order must fall on the same side next year.
     """
-    times = pd.DatetimeIndex(pd.to_datetime(event_times, utc=True)).as_unit("ns").asi8
+    times = _epoch_ns(event_times)
     drivers = np.asarray(driver_ids)
     salt = _mix(np.full(1, seed, np.uint64))
     limit = np.uint64(int(test_size * _BUCKETS))
@@ -203,6 +198,11 @@ def held_out_by_hash(
         mixed = _mix(mixed ^ times[start:stop].astype(np.uint64))
         held_out[start:stop] = (mixed >> np.uint64(32)) < limit
     return held_out
+
+
+def _epoch_ns(times: pd.Series) -> np.ndarray:
+    """UTC nanoseconds since the epoch of a time column, naive times read as UTC."""
+    return pd.DatetimeIndex(pd.to_datetime(times, utc=True)).as_unit("ns").asi8
 
 
 def _mix(values: np.ndarray) -> np.ndarray:

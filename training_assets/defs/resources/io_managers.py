@@ -32,7 +32,7 @@ from pydantic import Field
 from upath import UPath
 
 from training_assets.core import paths
-from training_assets.core.data import storage
+from training_assets.core.data import locations, storage
 from training_assets.core.data.table_query import TableFile
 from training_assets.defs.materializations import materialization_for
 
@@ -132,15 +132,9 @@ class ParquetIOManager(RunScopedIOManager):
 
     extension = ".parquet"
 
-    def __init__(self, base_path: UPath):
-        super().__init__(base_path=base_path)
-        # Footers of the staged files moved into place, for their output's metadata.
-        self._moved: dict[str, pq.FileMetaData] = {}
-
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
         if isinstance(obj, TableFile):
             # A table the step wrote itself, slice by slice (training_data): moved into place.
-            self._moved[obj.path] = pq.read_metadata(obj.path)
             storage.move_file(path, Path(obj.path))
             return
         try:
@@ -169,17 +163,19 @@ class ParquetIOManager(RunScopedIOManager):
 
     def get_metadata(self, context: OutputContext, obj: Any) -> dict[str, Any]:
         if isinstance(obj, TableFile):
-            metadata = self._moved.pop(obj.path, None) or pq.read_metadata(obj.path)
+            # Read from where the file now lies: the staged one has been moved.
+            metadata = locations.parquet_metadata(self._get_path(context))
             schema = metadata.schema.to_arrow_schema()
             nulls = _null_counts(metadata)
             dtypes = {
-                field.name: _loaded_dtype(field, nulls.get(field.name, 0)) for field in schema
+                field.name: storage.loaded_dtype(field, nulls.get(field.name, 0))
+                for field in schema
             }
             rows = metadata.num_rows
         elif isinstance(obj, pa.Table):
             # The dtypes the table loads back with, as for frames.
             dtypes = {
-                field.name: _loaded_dtype(field, obj.column(field.name).null_count)
+                field.name: storage.loaded_dtype(field, obj.column(field.name).null_count)
                 for field in obj.schema
             }
             rows = len(obj)
@@ -217,15 +213,6 @@ def _typed_table_file(context: InputContext) -> bool:
         return context.dagster_type.typing_type is TableFile
     except DagsterInvariantViolationError:
         return False  # a context built by hand without a type
-
-
-def _loaded_dtype(field: pa.Field, null_count: int) -> str:
-    """The pandas dtype an Arrow column loads back as, without converting any data."""
-    if null_count and pa.types.is_integer(field.type):
-        return "float64"
-    if null_count and pa.types.is_boolean(field.type):
-        return "object"
-    return str(pa.schema([field]).empty_table().to_pandas().dtypes.iloc[0])
 
 
 class JsonIOManager(RunScopedIOManager):

@@ -230,7 +230,7 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
 
         with stages.stage("evaluate"):
             loaded = mlflow.sklearn.load_model(record["model_uri"])
-            metrics = regression_metrics(loaded, split.test_x, split.test_y, split.train_y)
+            metrics = regression_metrics(loaded, split.test_x, split.test_y, split.train_y.mean())
             model_log.log_scores(client, run_id, metrics)
             evaluation = {**metrics, **record}
             storage.write_json(io_dir / "evaluation.json", evaluation)

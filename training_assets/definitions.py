@@ -6,6 +6,7 @@ from dagster import (
     load_assets_from_package_module,
 )
 
+from training_assets.core.data import storage
 from training_assets.defs import assets, checks
 from training_assets.defs.automation.jobs import (
     batch_predictions_job,
@@ -22,6 +23,9 @@ from training_assets.defs.automation.sensors import (
 )
 from training_assets.defs.executors import training_executor
 from training_assets.defs.resources import embedded_defaults
+
+# Before any step allocates: memory a step frees goes back to the system, not to the next step.
+storage.use_system_allocator()
 
 defs = Definitions(
     assets=load_assets_from_package_module(assets),

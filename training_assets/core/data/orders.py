@@ -2,12 +2,16 @@
 or delimited text (CSV, TSV), with timestamps as timestamps or as ISO strings. A location is a
 local path or an fsspec URL (`s3://bucket/orders/`); see `locations`."""
 
+from collections.abc import Iterator
+from typing import NamedTuple
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 from upath import UPath
 
-from training_assets.core.data import locations
+from training_assets.core.data import locations, storage
 from training_assets.core.schema import (
     ENTITY_KEY,
     EVENT_TIMESTAMP,
@@ -118,7 +122,7 @@ def read_orders(location: UPath) -> pd.DataFrame:
     del table
     # Arrow's allocator keeps the decompression buffers for reuse; the join that follows
     # allocates through DuckDB's, so hand them back now rather than carry them through it.
-    pa.default_memory_pool().release_unused()
+    storage.release_memory()
     frame.attrs[IGNORED_COLUMNS] = ignored
     return frame
 
@@ -131,20 +135,96 @@ def read_orders_table(location: UPath) -> tuple[pa.Table, list[str]]:
     Raises:
         OrdersError: naming the file and column that is missing, mistyped or null.
     """
+    found = open_orders(location)
+    return pa.concat_tables(found.tables()), found.ignored
+
+
+def open_orders(location: UPath) -> "Orders":
+    """The orders at `location`, checked against the orders schema file by file, to be read
+    in batches (`Orders.tables`).
+
+    Parquet files are checked from their footers here and read later, batch by batch, only
+    their orders columns: no step holds the whole of a large orders file. Delimited text has
+    no footer to check, so text files are read and validated here, and held.
+
+    Raises:
+        OrdersError: naming the file and column that is missing, mistyped or null (nulls in
+            a parquet file, and its times as text, are named when its batches are read).
+    """
     files = order_files(location)
     if not files:
         raise OrdersError(
             f"orders folder {location} holds no orders files "
             f"({', '.join('*' + suffix for suffix in ORDERS_SUFFIXES)})"
         )
-    raw = [(path, _read_table(path)) for path in files]
+    entries: list[tuple[UPath, pa.Table | None]] = []
+    schemas, names, rows = [], set(), 0
+    for path in files:
+        if _is_parquet(path):
+            try:
+                metadata = locations.parquet_metadata(path)
+            except (pa.ArrowInvalid, OSError) as error:
+                raise OrdersError(f"{path}: unreadable parquet file: {error}") from error
+            schema = metadata.schema.to_arrow_schema()
+            # The footer's columns and types, checked as a table without rows.
+            validated, held = _validated(schema.empty_table(), str(path)), None
+            count = metadata.num_rows
+        else:
+            raw = _read_text(path)
+            schema, count = raw.schema, raw.num_rows
+            validated = held = _validated(raw, source=str(path))
+            del raw
+        names.update(schema.names)
+        schemas.append((path, validated.schema))
+        entries.append((path, held))
+        rows += count
     # Columns beyond the orders schema are left out; the training_data asset lists them.
-    ignored = sorted({c for _, table in raw for c in table.column_names if c not in ORDERS_DTYPES})
-    tables = [_validated(table, source=str(path)) for path, table in raw]
-    del raw
-    # Labels are passed through as found, so files may disagree on their type; "permissive"
-    # gives them a common one (int and float make float), as pandas would.
-    return pa.concat_tables(tables, promote_options="permissive"), ignored
+    ignored = sorted(name for name in names if name not in ORDERS_DTYPES)
+    return Orders(entries, rows, ignored, _common_schema(schemas))
+
+
+def _common_schema(schemas: list[tuple[UPath, pa.Schema]]) -> pa.Schema:
+    """The one schema of all files' validated orders. Labels are passed through as found, so
+    files may disagree on their type; "permissive" gives them a common one (int and float
+    make float), as pandas would."""
+    try:
+        return pa.unify_schemas([schema for _, schema in schemas], promote_options="permissive")
+    except (pa.ArrowTypeError, pa.ArrowInvalid) as error:
+        found = {str(path): str(schema.field(LABEL).type) for path, schema in schemas}
+        raise OrdersError(
+            f"the orders files' {LABEL!r} columns have no common type: {found}"
+        ) from error
+
+
+class Orders(NamedTuple):
+    """Validated orders files, read in batches of the common schema."""
+
+    files: list[tuple[UPath, pa.Table | None]]  # each file, with its table if text (held)
+    rows: int
+    ignored: list[str]  # columns beyond the orders schema, left out
+    schema: pa.Schema
+
+    def tables(self, batch_rows: int = 1 << 20) -> Iterator[pa.Table]:
+        """The orders in file order, as tables of up to `batch_rows` rows (a text file's
+        rows in one), each of `schema`."""
+        yielded = False
+        for path, held in self.files:
+            for table in [held] if held is not None else self._batches(path, batch_rows):
+                yielded = True
+                yield table if table.schema == self.schema else table.cast(self.schema)
+        if not yielded:
+            yield self.schema.empty_table()
+
+    def _batches(self, path: UPath, batch_rows: int) -> Iterator[pa.Table]:
+        with locations.open_input(path) as handle:
+            try:
+                batches = pq.ParquetFile(handle).iter_batches(
+                    batch_size=batch_rows, columns=list(ORDERS_DTYPES)
+                )
+                for batch in batches:
+                    yield _validated(pa.Table.from_batches([batch]), source=str(path))
+            except (pa.ArrowInvalid, OSError) as error:
+                raise OrdersError(f"{path}: unreadable parquet file: {error}") from error
 
 
 @timed("requests read")

@@ -14,17 +14,21 @@ from sklearn.pipeline import Pipeline
 
 
 def regression_metrics(
-    model: Pipeline, test_x: pd.DataFrame, test_y: pd.Series, train_y: pd.Series
+    model: Pipeline, test_x: pd.DataFrame, test_y: pd.Series, train_mean: float
 ) -> dict[str, float]:
-    """RMSE, MAE and R² on the test split, the RMSE of predicting the training mean, and for a
-    0/1 label the scores of the predictions read as probabilities.
+    """RMSE, MAE and R² on the test split, the RMSE of predicting the training labels' mean
+    (`train_mean`), and for a 0/1 label the scores of the predictions read as probabilities.
 
     Returns:
         `rmse`, `mae`, `r2`, `baseline_rmse`, `test_rows`, and `auc`, `log_loss`, `brier`
         when the test labels are 0 and 1 (see `probability_metrics`).
     """
-    predicted = model.predict(test_x)
-    baseline = np.full(len(test_y), float(train_y.mean()))
+    return scores(model.predict(test_x), test_y, train_mean)
+
+
+def scores(predicted: np.ndarray, test_y: pd.Series, train_mean: float) -> dict[str, float]:
+    """`regression_metrics` of predictions already made."""
+    baseline = np.full(len(test_y), float(train_mean))
     return {
         "rmse": float(np.sqrt(mean_squared_error(test_y, predicted))),
         "mae": float(mean_absolute_error(test_y, predicted)),

@@ -1,22 +1,26 @@
 """The train/test split of the training table: by a hash of each order's key, by a seeded
 shuffle, or by time."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 from sklearn.model_selection import train_test_split
 
-from training_assets.core.data import locations
+from training_assets.core.data import locations, storage
 from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL
 
 # The hash split's resolution: an order is held out when its hash, reduced to this many
 # buckets, falls below test_size of them.
 _BUCKETS = 1 << 32
 _HASH_SLICE = 1 << 20
+# Rows of the training table a file split reads and writes at a time.
+_BATCH_ROWS = 1 << 20
 
 
 class SplitSettings(BaseModel):
@@ -30,8 +34,8 @@ class SplitSettings(BaseModel):
         default="hash",
         description="'hash': an order is held out by a seeded hash of its driver and event "
         "time, so it stays on its side when new orders arrive and repeated orders share a "
-        "side; about test_size of the rows are held out. 'random': seeded shuffle of row "
-        "positions, exactly test_size held out. 'time': train on the earliest orders, test on "
+        "side; about test_size of the rows are held out. 'random': a seeded random "
+        "test_size of the rows held out. 'time': train on the earliest orders, test on "
         "the latest test_size share.",
     )
 
@@ -53,7 +57,7 @@ def split_frame(
     strategy: str = "hash",
 ) -> Split:
     """A train/test split of a frame with only the feature columns in X, in the order of
-    `features`.
+    `features`; each side keeps the frame's row order and index labels.
 
     Args:
         frame: The training table.
@@ -62,22 +66,28 @@ def split_frame(
         random_seed: Seed of the hash or of the shuffle.
         strategy: "hash" holds out the orders whose seeded key hash (driver and event time)
             falls in the lowest `test_size` share of hash values: deterministic, stable when
-            orders are added, and about `test_size` of the rows. "random" shuffles with the
-            seed; "time" trains on the earliest orders and tests on the latest `test_size`
-            share, as a model is used on orders after its training.
+            orders are added, and about `test_size` of the rows. "random" holds out a seeded
+            random `test_size` of the rows; "time" trains on the earliest orders and tests on
+            the latest `test_size` share, as a model is used on orders after its training.
 
     Raises:
-        ValueError: on a bad `test_size` or `strategy`, or if the splits would share a row.
+        ValueError: on a bad `test_size` or `strategy`, or when a side would be empty.
     """
-    return _split(
-        lambda name: frame[name],
-        list(frame.columns),
-        len(frame),
-        frame.index,
-        features,
-        test_size,
-        random_seed,
-        strategy,
+    _check(test_size, strategy)
+    in_test = held_out(frame.__getitem__, len(frame), test_size, random_seed, strategy)
+    if in_test is None:
+        in_test = held_out_by_hash(
+            frame[ENTITY_KEY].to_numpy(), frame[EVENT_TIMESTAMP], test_size, random_seed
+        )
+    _check_sides(len(frame), int(in_test.sum()), test_size)
+    train, test = frame[~in_test], frame[in_test]
+    others = [name for name in frame.columns if name not in (*features, LABEL)]
+    return Split(
+        train_x=model_inputs(train[list(features)]),
+        train_y=train[LABEL],
+        test_x=model_inputs(test[list(features)]),
+        test_y=test[LABEL],
+        test_keys=test[others],
     )
 
 
@@ -86,93 +96,136 @@ def split_file(
     features: tuple[str, ...],
     test_size: float,
     random_seed: int,
-    strategy: str = "hash",
-) -> Split:
-    """`split_frame` of the training table's parquet file (a path or fsspec URL), read a
-    column at a time: the step holds the split's outputs and one column, never the table
-    beside them. Columns load as they would in a frame read from the file (an integer column
-    with nulls as float64); each output's rows are numbered from 0, not by their row in the
-    file (an index of 100M row numbers would cost 0.8 GB and is not stored)."""
+    strategy: str,
+    targets: Mapping[str, Path],
+    batch_rows: int = _BATCH_ROWS,
+) -> dict[str, int]:
+    """`split_frame` of the training table's parquet file (a path or fsspec URL), written as
+    the split's five outputs (`Split`'s fields) to the local parquet files `targets` names.
+
+    The table is read and written `batch_rows` rows at a time, so the step holds one batch
+    whatever the table's size; the "random" and "time" strategies also hold one verdict byte
+    per row, decided before the first batch. Each output is stored as the parquet IO manager
+    stores the frame or series `split_frame` gives (integer features as float64, the labels
+    as a series), and loads back as that frame numbered from 0.
+
+    Returns:
+        The row count of each output.
+
+    Raises:
+        ValueError: on a bad `test_size` or `strategy`, a feature or the label missing from
+            the file (named), or when a side would be empty.
+    """
+    _check(test_size, strategy)
     location = locations.resolve(path)
     metadata = locations.parquet_metadata(location)
-    columns = list(metadata.schema.to_arrow_schema().names)
+    schema = metadata.schema.to_arrow_schema().remove_metadata()
+    missing = [name for name in (*features, LABEL) if name not in schema.names]
+    if missing:
+        raise ValueError(f"{path}: the training table lacks column(s) {missing} to split")
+    count = metadata.num_rows
 
     def column(name: str) -> pd.Series:
-        values = locations.read_parquet(location, columns=[name]).column(0)
-        series = pd.Series(values.to_pandas(), name=name)
-        del values
-        # The read buffers, freed but kept by Arrow's allocator: given back before the next.
-        pa.default_memory_pool().release_unused()
-        return series
+        return locations.read_parquet(location, columns=[name]).column(0).to_pandas()
 
-    return _split(
-        column, columns, metadata.num_rows, None, features, test_size, random_seed, strategy
+    in_test = held_out(column, count, test_size, random_seed, strategy)
+    layouts = _output_layouts(schema, features)
+    writers = {
+        name: pq.ParquetWriter(str(targets[name]), layout) for name, layout in layouts.items()
+    }
+    rows = dict.fromkeys(layouts, 0)
+    start = 0
+    try:
+        with locations.open_input(location) as handle:
+            for batch in pq.ParquetFile(handle).iter_batches(batch_size=batch_rows):
+                table = pa.Table.from_batches([batch]).replace_schema_metadata(None)
+                if in_test is None:
+                    mask = held_out_by_hash(
+                        table.column(ENTITY_KEY).to_numpy(),
+                        table.column(EVENT_TIMESTAMP).to_pandas(),
+                        test_size,
+                        random_seed,
+                    )
+                else:
+                    mask = in_test[start : start + table.num_rows]
+                start += table.num_rows
+                sides = {"train": table.filter(~mask), "test": table.filter(mask)}
+                for name, layout in layouts.items():
+                    side = sides[name.split("_", 1)[0]]
+                    part = side.select(layout.names).cast(layout)
+                    writers[name].write_table(part)
+                    rows[name] += part.num_rows
+                del table, sides
+    finally:
+        for writer in writers.values():
+            writer.close()
+        storage.release_memory()
+    _check_sides(count, rows["test_y"], test_size)
+    return rows
+
+
+def _output_layouts(schema: pa.Schema, features: tuple[str, ...]) -> dict[str, pa.Schema]:
+    """The schema of each output's file: the features (integers as float64, as
+    `model_inputs` makes them), the labels as a series, the test rows' other columns."""
+    inputs = pa.schema(
+        [
+            pa.field(name, pa.float64())
+            if pa.types.is_integer(schema.field(name).type)
+            else schema.field(name)
+            for name in features
+        ]
     )
+    labels = pa.schema([schema.field(LABEL)], metadata={storage.SERIES_KEY: LABEL.encode()})
+    others = pa.schema([field for field in schema if field.name not in (*features, LABEL)])
+    return {
+        "train_x": inputs,
+        "train_y": labels,
+        "test_x": inputs,
+        "test_y": labels,
+        "test_keys": others,
+    }
 
 
-def _split(
+def _check(test_size: float, strategy: str) -> None:
+    if not 0 < test_size < 1:
+        raise ValueError(f"test_size must be in (0, 1), found {test_size}")
+    if strategy not in ("hash", "random", "time"):
+        raise ValueError(f"strategy must be 'hash', 'random' or 'time', found {strategy!r}")
+
+
+def _check_sides(count: int, held: int, test_size: float) -> None:
+    """A split that leaves a side without rows is refused, naming the side."""
+    if count and held in (0, count):
+        side = "test" if held == 0 else "train"
+        raise ValueError(
+            f"the split left the {side} side empty for {count} rows at test_size "
+            f"{test_size}; use strategy 'random' for a table this small"
+        )
+
+
+def held_out(
     column: Callable[[str], pd.Series],
-    columns: list[str],
     count: int,
-    index: pd.Index | None,
-    features: tuple[str, ...],
     test_size: float,
     random_seed: int,
     strategy: str,
-) -> Split:
-    """The split of a table given as its column names, a reader of one column, its row count
-    and its index: the outputs keep the index's labels, or number their rows from 0 when
-    there is none (a file's rows, which the IO manager stores without an index anyway)."""
-    if not 0 < test_size < 1:
-        raise ValueError(f"test_size must be in (0, 1), found {test_size}")
-    # Row positions are split, and each output gathers only its own columns: no copy of the
-    # whole table on the way.
+) -> np.ndarray | None:
+    """Whether each of `count` rows is held out, for the strategies that decide on the whole
+    table ("random", "time"), given a reader of one column; None for "hash", which decides
+    on each order alone (`held_out_by_hash`)."""
     if strategy == "hash":
-        in_test = held_out_by_hash(
-            column(ENTITY_KEY).to_numpy(), column(EVENT_TIMESTAMP), test_size, random_seed
-        )
-        train_rows, test_rows = np.flatnonzero(~in_test), np.flatnonzero(in_test)
-        if count and not (len(train_rows) and len(test_rows)):
-            side = "test" if len(test_rows) == 0 else "train"
-            raise ValueError(
-                f"the hash split left the {side} side empty for {count} rows at test_size "
-                f"{test_size}; use strategy 'random' for a table this small"
-            )
-    elif strategy == "random":
-        train_rows, test_rows = train_test_split(
+        return None
+    in_test = np.zeros(count, dtype=bool)
+    if strategy == "random":
+        _, test_rows = train_test_split(
             np.arange(count), test_size=test_size, random_state=random_seed
         )
-    elif strategy == "time":
+        in_test[test_rows] = True
+    else:
         # On the times' integers: a zoned column's to_numpy() is an array of objects.
         order = np.argsort(_epoch_ns(column(EVENT_TIMESTAMP)), kind="stable")
-        cut = count - int(np.ceil(count * test_size))
-        train_rows, test_rows = order[:cut], order[cut:]
-    else:
-        raise ValueError(f"strategy must be 'hash', 'random' or 'time', found {strategy!r}")
-    in_test = np.zeros(count, dtype=bool)
-    in_test[test_rows] = True
-    shared = int(in_test[train_rows].sum())
-    if shared:
-        raise ValueError(f"train and test splits share {shared} rows")
-    others = [name for name in columns if name not in (*features, LABEL)]
-    if index is None:
-        train_index, test_index = pd.RangeIndex(len(train_rows)), pd.RangeIndex(len(test_rows))
-    else:
-        train_index, test_index = index.take(train_rows), index.take(test_rows)
-    train_x, test_x, test_keys = {}, {}, {}
-    for name in list(features):
-        values = column(name).array
-        train_x[name], test_x[name] = values.take(train_rows), values.take(test_rows)
-    labels = column(LABEL).array
-    for name in others:
-        test_keys[name] = column(name).array.take(test_rows)
-    return Split(
-        train_x=model_inputs(pd.DataFrame(train_x, index=train_index)),
-        train_y=pd.Series(labels.take(train_rows), index=train_index, name=LABEL),
-        test_x=model_inputs(pd.DataFrame(test_x, index=test_index)),
-        test_y=pd.Series(labels.take(test_rows), index=test_index, name=LABEL),
-        test_keys=pd.DataFrame(test_keys, index=test_index, columns=others),
-    )
+        in_test[order[count - int(np.ceil(count * test_size)) :]] = True
+    return in_test
 
 
 def held_out_by_hash(

@@ -4,7 +4,7 @@ written slice by slice for large order sets, and the figures the training_data a
 Nothing here imports Dagster, Feast or MLflow.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from training_assets.core.data.storage import release_memory
 from training_assets.core.schema import (
     EVENT_TIMESTAMP,
     FEATURE_CREATED,
@@ -52,7 +53,7 @@ class TableFigures(NamedTuple):
 
 
 def write_training_table(
-    orders: pa.Table,
+    orders: Iterable[pa.Table],
     join: Callable[[pd.DataFrame], pa.Table],
     schema: TrainingSchema,
     path: Path,
@@ -63,9 +64,11 @@ def write_training_table(
 
     A point-in-time join is row by row, so joining the orders in slices gives the rows that
     joining them at once gives; the step then holds one slice's frame and join, whatever the
-    number of orders. A table of up to `slice_rows` orders is joined in one go.
+    number of orders. Up to `slice_rows` orders are joined in one go.
 
     Args:
+        orders: The orders, as tables of one schema in order (as `Orders.tables` reads them):
+            regrouped here into slices of `slice_rows`; at least one table, if empty.
         join: The point-in-time join of an orders frame (`FeastResource.historical_features`),
             returning the rows with the frame's columns beside the features.
 
@@ -78,8 +81,10 @@ def write_training_table(
     rows = missing = labelled = 0
     label_total = 0.0
     try:
-        for start in range(0, max(orders.num_rows, 1), slice_rows):
-            frame = orders.slice(start, slice_rows).to_pandas()
+        start = 0
+        for orders_slice in _regrouped(orders, slice_rows):
+            frame = orders_slice.to_pandas()
+            del orders_slice
             table = as_training_table(join(with_order_position(frame, start)), schema)
             del frame
             if writer is None:
@@ -88,6 +93,9 @@ def write_training_table(
             elif table.schema != target:
                 table = _as_schema(table, target, start)
             writer.write_table(table)
+            # The slice's buffers, freed but kept by the allocators: back before the next.
+            release_memory()
+            start += table.num_rows
             rows += table.num_rows
             missing += rows_without_features(table, schema.feature_names)
             if LABEL in table.column_names:
@@ -98,6 +106,27 @@ def write_training_table(
         if writer is not None:
             writer.close()
     return TableFigures(rows, missing, label_total / labelled if labelled else 0.0)
+
+
+def _regrouped(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
+    """`tables` as tables of `rows` rows each (the last may hold fewer); the first input
+    table, empty, when no rows come at all."""
+    pending: list[pa.Table] = []
+    held, first, yielded = 0, None, False
+    for table in tables:
+        first = table if first is None else first
+        while table.num_rows:
+            part = table.slice(0, rows - held)
+            pending.append(part)
+            held += part.num_rows
+            table = table.slice(part.num_rows)
+            if held == rows:
+                yield pa.concat_tables(pending)
+                pending, held, yielded = [], 0, True
+    if pending:
+        yield pa.concat_tables(pending)
+    elif not yielded and first is not None:
+        yield first
 
 
 def _as_schema(table: pa.Table, target: pa.Schema, start: int) -> pa.Table:

@@ -10,10 +10,11 @@ import mlflow.sklearn
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, DagsterEventType, MetadataValue, asset
 
+from training_assets.core.data.table_query import TableFile, column_mean
 from training_assets.core.gates import catalog
 from training_assets.core.ml import serving
 from training_assets.core.ml.elastic_net import coefficients
-from training_assets.core.ml.metrics import regression_metrics
+from training_assets.core.ml.metrics import regression_metrics, scores
 from training_assets.core.ml.report import REPORT_ARTIFACT, ReportInputs, Verdict, render
 from training_assets.core.tracking.lineage import LINEAGE_PREFIX
 from training_assets.defs import links
@@ -40,7 +41,7 @@ def model_report(
     test_x: pd.DataFrame,
     test_y: pd.Series,
     test_keys: pd.DataFrame,
-    train_y: pd.Series,
+    train_y: TableFile,
     gates: GateThresholds,
     mlflow_store: MlflowStore,
     model_registry: ModelRegistry,
@@ -52,8 +53,9 @@ def model_report(
     limits = gates.limits()
     run_id = trained_model["run_id"]
     model = mlflow.sklearn.load_model(trained_model["model_uri"])
+    train_mean = column_mean(train_y)
     predicted = model.predict(test_x)
-    metrics = regression_metrics(model, test_x, test_y, train_y)
+    metrics = scores(predicted, test_y, train_mean)
     champion = model_registry.champion(client)
     champion_uri = (
         None if champion is None else f"models:/{model_registry.model_name}/{champion.version}"
@@ -62,7 +64,7 @@ def model_report(
     if champion_uri is not None:
         try:
             scorer = serving.load_pyfunc(champion_uri)
-            champion_metrics = regression_metrics(scorer, test_x, test_y, train_y)
+            champion_metrics = regression_metrics(scorer, test_x, test_y, train_mean)
         except Exception as error:  # the champion gate reports why; the report goes on
             context.log.warning(f"The champion {champion_uri} cannot score this split: {error}")
 

@@ -2,8 +2,9 @@
 
 from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output, multi_asset
 
+from training_assets.core import paths
 from training_assets.core.data.table_query import TableFile
-from training_assets.core.ml.split import split_file
+from training_assets.core.ml.split import Split, split_file
 from training_assets.defs.config import SplitConfig
 from training_assets.defs.resources.feast import FeastResource
 from training_assets.defs.tags import OWNERS
@@ -11,7 +12,7 @@ from training_assets.defs.tags import OWNERS
 
 @multi_asset(
     group_name="training",
-    code_version="1",
+    code_version="2",
     outs={
         "train_x": AssetOut(
             owners=OWNERS, description="Feature columns of the training rows.", kinds={"pandas"}
@@ -39,17 +40,31 @@ def splits(
     feast: FeastResource,
 ):
     """A seeded split of the training table into train and test features (those the feature
-    service names, in its order), labels and keys, read from its file a column at a time."""
+    service names, in its order), labels and keys, streamed from its file to theirs."""
     features = feast.training_schema().feature_names
-    split = split_file(
-        training_data.path, features, config.test_size, config.random_seed, config.strategy
-    )
-    for name, value in split._asdict().items():
+    staged = {
+        name: paths.staged_output(context.run.run_id, f"{name}.parquet") for name in Split._fields
+    }
+    try:
+        rows = split_file(
+            training_data.path,
+            features,
+            config.test_size,
+            config.random_seed,
+            config.strategy,
+            staged,
+        )
+    except BaseException:
+        for path in staged.values():
+            path.unlink(missing_ok=True)
+        raise
+    # The parquet IO manager moves each written file into the run's folder.
+    for name, path in staged.items():
         yield Output(
-            value,
+            TableFile(str(path)),
             output_name=name,
             metadata={
-                "dagster/row_count": len(value),
+                "dagster/row_count": rows[name],
                 "test_size": config.test_size,
                 "random_seed": config.random_seed,
                 "strategy": config.strategy,

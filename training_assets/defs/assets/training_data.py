@@ -47,26 +47,25 @@ def training_data(
         STATS_VERSION_TAG: feast.driver_stats_hash(),
     }
     snapshot.verify_requested({tag: context.run.tags.get(tag, "") for tag in versions}, versions)
-    context.instance.add_run_tags(context.run_id, versions)
+    context.instance.add_run_tags(context.run.run_id, versions)
     orders_version, stats_version = versions[ORDERS_VERSION_TAG], versions[STATS_VERSION_TAG]
     data_digest = fingerprints.combined_digest(orders_version, stats_version)
-    orders_table, ignored = orders_source.read_table()
+    # Checked file by file now; read batch by batch as the join takes them.
+    found = orders_source.open()
     context.log.info(
-        f"Joining {orders_table.num_rows} orders from {redact_uri(str(orders_source.location()))}"
+        f"Joining {found.rows} orders from {redact_uri(str(orders_source.location()))}"
         f" in slices of up to {feast.join_slice_rows}"
     )
-    staged = paths.staged_output(context.run_id, "training_data.parquet")
+    staged = paths.staged_output(context.run.run_id, "training_data.parquet")
     try:
         with feast.retried_on_outage():
             figures = write_training_table(
-                orders_table, feast.historical_features, schema, staged, feast.join_slice_rows
+                found.tables(), feast.historical_features, schema, staged, feast.join_slice_rows
             )
         snapshot.verify_unchanged(states, files)
     except BaseException:
         staged.unlink(missing_ok=True)
         raise
-    input_orders = orders_table.num_rows
-    del orders_table
     context.add_output_metadata(
         {
             "dagster/row_count": figures.rows,
@@ -74,8 +73,8 @@ def training_data(
             DATA_DIGEST_KEY: data_digest,
             "orders_version": orders_version,
             "driver_stats_version": stats_version,
-            "input_orders": input_orders,
-            "ignored_order_columns": MetadataValue.json(ignored),
+            "input_orders": found.rows,
+            "ignored_order_columns": MetadataValue.json(found.ignored),
             "feature_service": schema.service,
             "features": MetadataValue.json(schema.to_dict()["features"]),
             "dagster/column_schema": column_schema(schema),

@@ -1,7 +1,6 @@
 """Where the orders (labels) live: a resource so that run config can point at other files."""
 
 import pandas as pd
-import pyarrow as pa
 from dagster import ConfigurableResource
 from pydantic import Field
 from upath import UPath
@@ -30,9 +29,9 @@ class OrdersSource(ConfigurableResource):
     def read(self) -> pd.DataFrame:
         return orders.read_orders(self.location())
 
-    def read_table(self) -> tuple[pa.Table, list[str]]:
-        """The validated orders as one Arrow table, and the columns left out."""
-        return orders.read_orders_table(self.location())
+    def open(self) -> orders.Orders:
+        """The orders files, checked, to be read in batches."""
+        return orders.open_orders(self.location())
 
     def count(self) -> int:
         return orders.count_orders(self.location())

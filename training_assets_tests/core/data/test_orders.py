@@ -4,14 +4,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from training_assets.core.data.orders import (
     IGNORED_COLUMNS,
     OrdersError,
     count_orders,
+    open_orders,
     order_files,
     read_orders,
+    read_orders_table,
 )
 from training_assets.core.schema import (
     ENTITY_KEY,
@@ -316,3 +320,65 @@ def test_a_file_named_parquet_that_is_not_one_is_read_as_text_or_named(tmp_path)
 
     with pytest.raises(OrdersError, match=r"orders\.parquet"):
         read_orders(path)
+
+
+# --- open_orders: checked from the footers, read in batches -----------------------------------
+
+
+def test_feast_generated_orders_read_in_batches_equal_the_whole(tmp_path):
+    generated = feast_orders(40)
+    pq.write_table(
+        pa.Table.from_pandas(generated, preserve_index=False),
+        tmp_path / "a.parquet",
+        row_group_size=7,
+    )
+    generated.iloc[:9].to_csv(tmp_path / "b.csv", index=False)
+
+    found = open_orders(tmp_path)
+    batches = list(found.tables(batch_rows=5))
+
+    assert found.rows == 49
+    assert found.ignored == ["customer_id", "order_id"]
+    # The parquet file in batches of at most 5, the text file in one.
+    assert [t.num_rows for t in batches] == [5] * 8 + [9]
+    assert all(t.schema == found.schema for t in batches)
+    whole, _ = read_orders_table(tmp_path)
+    assert pa.concat_tables(batches).equals(whole)
+    assert whole.num_rows == 49
+
+
+def test_files_whose_labels_differ_in_type_read_as_the_common_type(tmp_path):
+    write(orders([1001, 1002], labels=[1, 0]), tmp_path / "a.parquet")
+    write(orders([1003]).assign(**{LABEL: [0.5]}), tmp_path / "b.parquet")
+
+    found = open_orders(tmp_path)
+
+    assert found.schema.field(LABEL).type == pa.float64()
+    labels = pa.concat_tables(found.tables()).column(LABEL).to_pylist()
+    assert labels == [1.0, 0.0, 0.5]
+
+
+def test_files_whose_labels_have_no_common_type_are_named(tmp_path):
+    write(orders([1001], labels=[1]), tmp_path / "a.parquet")
+    write(orders([1002]).assign(**{LABEL: ["yes"]}), tmp_path / "b.parquet")
+
+    with pytest.raises(OrdersError, match=r"no common type: .*a\.parquet.*int64.*b\.parquet"):
+        open_orders(tmp_path)
+
+
+def test_a_parquet_file_missing_a_column_is_named_before_any_row_is_read(tmp_path):
+    write(orders([1001, 1002]), tmp_path / "a.parquet")
+    write(orders([1003]).drop(columns=[ENTITY_KEY]), tmp_path / "b.parquet")
+
+    with pytest.raises(OrdersError, match=r"b\.parquet: missing column\(s\) \['driver_id'\]"):
+        open_orders(tmp_path)
+
+
+def test_nulls_in_a_later_batch_of_a_parquet_file_are_named_with_the_file(tmp_path):
+    frame = orders(list(range(1001, 1011))).astype({ENTITY_KEY: "Int64"})
+    frame.loc[8, ENTITY_KEY] = pd.NA
+    pq.write_table(pa.Table.from_pandas(frame), tmp_path / "a.parquet", row_group_size=4)
+
+    found = open_orders(tmp_path / "a.parquet")
+    with pytest.raises(OrdersError, match=r"a\.parquet: null values in \{'driver_id': 1\}"):
+        list(found.tables(batch_rows=4))

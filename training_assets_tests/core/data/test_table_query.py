@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from feast.driver_test_data import create_driver_hourly_stats_df, create_orders_df
 
-from training_assets.core.data.table_query import TableFile, TableQuery
+from training_assets.core.data import storage
+from training_assets.core.data.table_query import TableFile, TableQuery, column_mean
 from training_assets.core.gates import data_gates
 from training_assets.core.gates.catalog import evaluate_data_gates
 from training_assets.core.gates.limits import GateLimits
@@ -193,3 +194,26 @@ def test_psi_on_a_file_equals_psi_in_memory_and_by_hand(tmp_path):
         expected = np.asarray(profile[feature]["shares"]) + 1e-4
         by_hand = float(np.sum((actual - expected) * np.log(actual / expected)))
         assert on_file[feature] == pytest.approx(by_hand), feature
+
+
+def test_queries_run_under_a_memory_limit_when_the_settings_give_none(tmp_path):
+    pq.write_table(pa.table({"x": [1, 2]}), tmp_path / "t.parquet")
+
+    with TableQuery(TableFile(str(tmp_path / "t.parquet"))) as query:
+        default = query.one("SELECT current_setting('memory_limit')")[0]
+    with TableQuery(TableFile(str(tmp_path / "t.parquet")), memory_limit="1GB") as query:
+        given = query.one("SELECT current_setting('memory_limit')")[0]
+
+    # DuckDB reports the limit in its own units (2GB as 1.8 GiB).
+    assert default == "1.8 GiB"
+    assert given == "953.6 MiB"
+
+
+def test_the_mean_of_a_stored_series_leaves_missing_values_out_as_pandas_does(tmp_path):
+    labels = pd.Series([1.0, np.nan, 0.0, 1.0, None], name=LABEL)
+    storage.write_parquet(tmp_path / "train_y.parquet", labels)
+
+    assert column_mean(TableFile(str(tmp_path / "train_y.parquet"))) == pytest.approx(
+        labels.mean()
+    )
+    assert labels.mean() == pytest.approx(2 / 3)

@@ -40,7 +40,7 @@ def test_regression_metrics_known_values():
     train_y = pd.Series([2.0, 4.0], name=LABEL)
     np.testing.assert_allclose(model.predict(test_x), [1, 2, 3, 4], atol=1e-9)
 
-    metrics = regression_metrics(model, test_x, test_y, train_y)
+    metrics = regression_metrics(model, test_x, test_y, train_y.mean())
 
     # errors: 0, 1, 0, 2 -> MSE (0 + 1 + 0 + 4) / 4 = 1.25, MAE 3 / 4
     assert metrics["rmse"] == pytest.approx(math.sqrt(1.25))
@@ -65,7 +65,7 @@ def test_baseline_rmse_predicts_the_train_mean_not_the_test_mean():
     test_y = pd.Series([0.0, 1.0, 2.0])
     train_y = pd.Series([10.0, 10.0, 13.0, 7.0])  # mean 10
 
-    metrics = regression_metrics(model, test_x, test_y, train_y)
+    metrics = regression_metrics(model, test_x, test_y, train_y.mean())
 
     expected = math.sqrt(((10 - 0) ** 2 + (10 - 1) ** 2 + (10 - 2) ** 2) / 3)
     assert metrics["baseline_rmse"] == pytest.approx(expected)

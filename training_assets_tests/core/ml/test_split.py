@@ -6,7 +6,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from training_assets.core.ml.split import held_out_by_hash, split_file, split_frame
+from training_assets.core.data import storage
+from training_assets.core.ml.split import Split, held_out_by_hash, split_file, split_frame
 from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL
 from training_assets_tests.repo_schema import repo_schema
 
@@ -142,27 +143,41 @@ def test_time_split_tests_on_the_latest_orders():
 
 
 @pytest.mark.parametrize("strategy", ["hash", "random", "time"])
-def test_a_split_of_the_file_equals_the_split_of_the_frame(tmp_path, strategy):
+@pytest.mark.parametrize("batch_rows", [1 << 20, 64])
+def test_a_split_of_the_file_equals_the_split_of_the_frame(tmp_path, strategy, batch_rows):
     frame = training_table(500).assign(feature_timestamp=lambda f: f[EVENT_TIMESTAMP])
     frame.loc[[3, 9], "avg_daily_trips"] = np.nan
     frame["avg_daily_trips"] = frame["avg_daily_trips"].astype("Int32")
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    pq.write_table(table, tmp_path / "training_data.parquet")
+    # Row groups smaller than the batches, so a batch spans several.
+    pq.write_table(table, tmp_path / "training_data.parquet", row_group_size=100)
     loaded = table.to_pandas()  # as a frame read from the file holds it
+    targets = {name: tmp_path / f"{name}.parquet" for name in Split._fields}
 
-    from_file = split_file(str(tmp_path / "training_data.parquet"), FEATURES, 0.2, 4, strategy)
+    rows = split_file(
+        str(tmp_path / "training_data.parquet"), FEATURES, 0.2, 4, strategy, targets, batch_rows
+    )
     from_frame = split_frame(loaded, FEATURES, 0.2, 4, strategy)
 
     for name, expected in from_frame._asdict().items():
-        found = getattr(from_file, name)
-        # The file's outputs number their rows from 0, as they are stored.
-        assert found.index.equals(pd.RangeIndex(len(expected))), name
+        # As the parquet IO manager loads the file: numbered from 0.
+        found = storage.read_parquet(targets[name])
+        assert rows[name] == len(expected), name
         expected = expected.reset_index(drop=True)
         if isinstance(expected, pd.DataFrame):
             pd.testing.assert_frame_equal(found, expected, obj=name)
         else:
             pd.testing.assert_series_equal(found, expected, obj=name)
-    assert from_file.train_x["avg_daily_trips"].dtype == "float64"
+    assert storage.read_parquet(targets["train_x"])["avg_daily_trips"].dtype == "float64"
+
+
+def test_a_file_split_names_a_missing_feature(tmp_path):
+    frame = training_table(50).drop(columns=["acc_rate"])
+    pq.write_table(pa.Table.from_pandas(frame), tmp_path / "training_data.parquet")
+    targets = {name: tmp_path / f"{name}.parquet" for name in Split._fields}
+
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['acc_rate'\]"):
+        split_file(str(tmp_path / "training_data.parquet"), FEATURES, 0.2, 4, "hash", targets)
 
 
 def test_the_hash_verdict_on_an_order_does_not_depend_on_the_rest_of_the_table():

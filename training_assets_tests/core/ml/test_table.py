@@ -209,16 +209,40 @@ def test_a_table_written_in_slices_equals_one_written_at_once(tmp_path):
     orders = pa.Table.from_pandas(orders_frame().iloc[:4], preserve_index=False)
 
     at_once = write_training_table(
-        orders, join_by_hand, repo_schema(), tmp_path / "once.parquet", 10
+        [orders], join_by_hand, repo_schema(), tmp_path / "once.parquet", 10
     )
+    # Read in batches of 1 and 3 rows, joined in slices of 3 and 1.
+    joined_slices = []
+
+    def counting_join(entity: pd.DataFrame) -> pa.Table:
+        joined_slices.append(len(entity))
+        return join_by_hand(entity)
+
     sliced = write_training_table(
-        orders, join_by_hand, repo_schema(), tmp_path / "sliced.parquet", 3
+        [orders.slice(0, 1), orders.slice(1)],
+        counting_join,
+        repo_schema(),
+        tmp_path / "sliced.parquet",
+        3,
     )
 
     assert pq.read_table(tmp_path / "sliced.parquet").equals(
         pq.read_table(tmp_path / "once.parquet")
     )
     assert sliced == at_once == (4, 0, 0.75)
+    assert joined_slices == [3, 1]
+
+
+def test_orders_without_rows_write_an_empty_table_with_the_columns(tmp_path):
+    orders = pa.Table.from_pandas(orders_frame().iloc[:0], preserve_index=False)
+
+    figures = write_training_table(
+        [orders], join_by_hand, repo_schema(), tmp_path / "empty.parquet", 3
+    )
+
+    written = pq.read_table(tmp_path / "empty.parquet")
+    assert figures.rows == written.num_rows == 0
+    assert set(repo_schema().feature_names) <= set(written.column_names)
 
 
 def test_a_slice_whose_feature_no_longer_fits_the_first_slices_type_is_named(tmp_path):
@@ -226,4 +250,4 @@ def test_a_slice_whose_feature_no_longer_fits_the_first_slices_type_is_named(tmp
     orders = pa.Table.from_pandas(orders_frame(), preserve_index=False)
 
     with pytest.raises(ValueError, match="from row 4 .*avg_daily_trips.*int32.*int64"):
-        write_training_table(orders, join_by_hand, repo_schema(), tmp_path / "t.parquet", 4)
+        write_training_table([orders], join_by_hand, repo_schema(), tmp_path / "t.parquet", 4)

@@ -213,7 +213,5 @@ def test_the_mean_of_a_stored_series_leaves_missing_values_out_as_pandas_does(tm
     labels = pd.Series([1.0, np.nan, 0.0, 1.0, None], name=LABEL)
     storage.write_parquet(tmp_path / "train_y.parquet", labels)
 
-    assert column_mean(TableFile(str(tmp_path / "train_y.parquet"))) == pytest.approx(
-        labels.mean()
-    )
+    assert column_mean(TableFile(str(tmp_path / "train_y.parquet"))) == pytest.approx(labels.mean())
     assert labels.mean() == pytest.approx(2 / 3)

@@ -3,6 +3,7 @@ judged against, and the run config that reproduces it."""
 
 import mlflow
 import mlflow.artifacts
+import numpy as np
 import pandas as pd
 
 from training_assets.core.ml.drift import feature_profile
@@ -14,7 +15,13 @@ PROFILE_SAMPLE_ROWS = 1_000_000
 
 def training_profile(train_x: pd.DataFrame, train_y: pd.Series) -> dict:
     """Feature deciles and the label rate of the training split, JSON-serialisable."""
-    sample = train_x.sample(n=min(len(train_x), PROFILE_SAMPLE_ROWS), random_state=0)
+    if len(train_x) > PROFILE_SAMPLE_ROWS:
+        # numpy's Generator draws the rows without shuffling all of them, as pandas' sample
+        # does (7 s and 0.6 GB for 80M rows).
+        rows = np.random.default_rng(0).choice(len(train_x), PROFILE_SAMPLE_ROWS, replace=False)
+        sample = train_x.take(np.sort(rows))
+    else:
+        sample = train_x
     return {
         "features": feature_profile(sample, list(train_x.columns)),
         "label_rate": float(train_y.mean()),

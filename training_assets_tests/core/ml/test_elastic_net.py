@@ -7,6 +7,7 @@ from sklearn.linear_model import ElasticNet
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from training_assets.core.ml import elastic_net
 from training_assets.core.ml.elastic_net import coefficients, fit_elastic_net, fit_matrix
 from training_assets.core.schema import LABEL
 from training_assets_tests.repo_schema import repo_schema
@@ -96,3 +97,21 @@ def test_predicting_never_writes_into_the_callers_frame():
     model.predict(holes)
 
     pd.testing.assert_frame_equal(holes, before)
+
+
+def test_a_fit_whose_scaler_gathers_its_statistics_in_chunks_equals_the_pipelines_fit(
+    monkeypatch,
+):
+    x, y = linear_data(5000, seed=3)
+    x.loc[::7, "acc_rate"] = np.nan
+    whole = elastic_net._pipeline(0.01, 0.5, 0, in_place=False).fit(x, y)
+    # Chunks of 1,024 rows, the last one short.
+    monkeypatch.setattr(elastic_net, "_SCALER_ROWS", 1024)
+
+    chunked = fit_elastic_net(x, y, alpha=0.01, l1_ratio=0.5, random_state=0)
+
+    scaler, reference = chunked.named_steps["scale"], whole.named_steps["scale"]
+    assert scaler.n_samples_seen_ == 5000
+    np.testing.assert_allclose(scaler.mean_, reference.mean_, rtol=1e-6)
+    np.testing.assert_allclose(scaler.var_, reference.var_, rtol=1e-5)
+    np.testing.assert_allclose(chunked.predict(x), whole.predict(x), atol=1e-4)

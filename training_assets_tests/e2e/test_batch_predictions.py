@@ -13,6 +13,7 @@ from training_assets.definitions import defs
 from training_assets.defs.automation.sensors import batch_scoring_sensor
 from training_assets.defs.resources.batch_requests import BatchRequests
 from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
+from training_assets_tests.e2e.outputs import stored_frame
 from training_assets_tests.e2e.test_pipeline import MODEL_NAME, run_training
 
 FEATURES = ["conv_rate", "acc_rate", "avg_daily_trips"]
@@ -93,7 +94,7 @@ def test_batch_predictions_equal_scoring_by_hand_and_follow_the_champion(
         scored["driver_id"], rows["driver_id"].astype("int64"), check_names=False
     )
     assert (scored["model_version"] == 1).all() and (scored["model_name"] == MODEL_NAME).all()
-    expected = by_hand(rows, first.output_for_node("splits", "train_x"))
+    expected = by_hand(rows, stored_frame(first.run_id, "train_x"))
     np.testing.assert_allclose(scored["prediction"].to_numpy(), expected, rtol=1e-5)
     # The row before any stats and the unknown driver were scored on missing features.
     assert scored.iloc[-2:][FEATURES].isna().all(axis=None)

@@ -12,7 +12,7 @@ from dagster import AssetCheckSeverity
 
 from training_assets.core import paths
 from training_assets.definitions import defs
-from training_assets_tests.e2e.outputs import stored_training_table
+from training_assets_tests.e2e.outputs import stored_frame, stored_training_table
 
 MODEL_NAME = "sklearn-elastic-net-reg"
 NEW_FIELD = """        Field(
@@ -71,7 +71,7 @@ def test_a_feature_added_to_the_service_is_trained_on(
 
     assert result.success
     features = ["conv_rate", "acc_rate", "avg_daily_trips", "avg_rating"]
-    assert list(result.output_for_node("splits", "train_x").columns) == features
+    assert list(stored_frame(result.run_id, "train_x").columns) == features
     table = stored_training_table(result.run_id)
     assert str(table.schema.field("avg_rating").type) == "double"
     data = result.asset_materializations_for_node("training_data")[0].metadata

@@ -11,6 +11,7 @@ from training_assets.core import paths
 from training_assets.core.schema import LABEL
 from training_assets.core.tracking.lineage import REFERENCE_PROFILE_ARTIFACT
 from training_assets.definitions import defs
+from training_assets_tests.e2e.outputs import stored_frame
 from training_assets_tests.repo_schema import repo_schema
 
 MODEL_NAME = "sklearn-elastic-net-reg"
@@ -215,13 +216,10 @@ def test_orders_path_from_run_config_trains_on_another_file(
 
     assert result.success
     assert (
-        len(result.output_for_node("splits", "train_x"))
-        + len(result.output_for_node("splits", "test_x"))
+        len(stored_frame(result.run_id, "train_x")) + len(stored_frame(result.run_id, "test_x"))
         == 3000
     )
-    assert list(result.output_for_node("splits", "train_x").columns) == list(
-        repo_schema().feature_names
-    )
+    assert list(stored_frame(result.run_id, "train_x").columns) == list(repo_schema().feature_names)
 
 
 def _ran(result, node: str) -> bool:

@@ -2,14 +2,8 @@
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (
-    brier_score_loss,
-    log_loss,
-    mean_absolute_error,
-    mean_squared_error,
-    r2_score,
-    roc_auc_score,
-)
+from scipy.stats import rankdata
+from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.pipeline import Pipeline
 
 
@@ -50,15 +44,26 @@ def probability_metrics(truth: pd.Series, predicted: np.ndarray) -> dict[str, fl
 
     The ElasticNet is a regression, so its outputs are clipped into (0, 1) first: what a
     caller using the score as a probability gets.
+
+    Each is computed from its definition in one pass over the rows (the AUC from the
+    predictions' ranks, Mann-Whitney's statistic, ties counting half): sklearn's functions
+    give the same numbers but check and binarize the labels first, which took 8 of the 17 s
+    that 20M test rows took.
     """
     labels = np.asarray(truth, dtype=float)
-    if len(labels) == 0 or not np.isin(labels, (0.0, 1.0)).all() or len(np.unique(labels)) < 2:
+    positive = labels == 1.0
+    positives = int(positive.sum())
+    negatives = len(labels) - positives
+    if not positives or not negatives or int((labels == 0.0).sum()) != negatives:
         return {}
     probability = probabilities(predicted)
+    ranks = rankdata(probability)  # ties share their mean rank
+    auc = (ranks[positive].sum() - positives * (positives + 1) / 2) / (positives * negatives)
+    log_likelihood = np.where(positive, np.log(probability), np.log1p(-probability))
     return {
-        "auc": float(roc_auc_score(labels, probability)),
-        "log_loss": float(log_loss(labels, probability, labels=[0, 1])),
-        "brier": float(brier_score_loss(labels, probability)),
+        "auc": float(auc),
+        "log_loss": float(-log_likelihood.mean()),
+        "brier": float(np.mean((probability - labels) ** 2)),
     }
 
 

@@ -6,9 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 
-from training_assets.core.ml.metrics import probability_metrics, regression_metrics, slice_rmse
+from training_assets.core.ml.metrics import (
+    probabilities,
+    probability_metrics,
+    regression_metrics,
+    slice_rmse,
+)
 from training_assets.core.schema import LABEL
 
 # --- regression_metrics --------------------------------------------------------------------
@@ -116,3 +122,17 @@ def test_slice_rmse_per_slice_worst_first():
     assert rates.set_index("slice")["rmse"].to_dict() == pytest.approx(
         {"a": 0.1, "b": 0.8, "tiny": 1.0}
     )
+
+
+def test_probability_metrics_equal_sklearns_on_many_tied_scores():
+    rng = np.random.default_rng(4)
+    truth = pd.Series(rng.integers(0, 2, 5000))
+    # Rounded, so that many scores tie across the classes; some fall outside [0, 1].
+    predicted = np.round(truth * 0.3 + rng.normal(0.35, 0.25, 5000), 2)
+
+    metrics = probability_metrics(truth, predicted)
+
+    clipped = probabilities(predicted)
+    assert metrics["auc"] == pytest.approx(roc_auc_score(truth, clipped), rel=1e-12)
+    assert metrics["log_loss"] == pytest.approx(log_loss(truth, clipped), rel=1e-9)
+    assert metrics["brier"] == pytest.approx(brier_score_loss(truth, clipped), rel=1e-12)

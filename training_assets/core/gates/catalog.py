@@ -8,6 +8,7 @@ model may be registered.
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 
 from training_assets.core.gates import data_gates, model_gates
@@ -210,8 +211,10 @@ def evaluate_champion_gates(
     test_y: pd.Series,
     test_keys: pd.DataFrame,
     limits: GateLimits,
+    predictions: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, GateOutcome], pd.DataFrame]:
-    """The outcome of every challenger gate by name, and the per-slice table behind them."""
+    """The outcome of every challenger gate by name, and the per-slice table behind them;
+    `predictions` as `champion_gates.judge` fills it."""
     return judge(
         model_uri,
         champion_uri,
@@ -219,6 +222,7 @@ def evaluate_champion_gates(
         test_y,
         slice_values(limits.slice_column, test_x, test_keys),
         limits,
+        predictions,
     )
 
 

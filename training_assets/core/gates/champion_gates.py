@@ -22,6 +22,7 @@ def judge(
     test_y: pd.Series,
     slice_values: pd.Series,
     limits: GateLimits,
+    predictions: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, GateOutcome], pd.DataFrame]:
     """Every challenger gate's outcome, and the per-slice table behind the slice gate.
 
@@ -31,11 +32,15 @@ def judge(
         test_x, test_y: This run's test split; both models are scored on it.
         slice_values: The slice each test row belongs to, aligned with test_x.
         limits: The configured tolerances and budgets.
+        predictions: When given, filled with the predictions the gates made on test_x, under
+            "challenger" and "champion" (each when that model predicted), for a caller that
+            reports them: 20M rows are not scored twice.
     """
+    made = predictions if predictions is not None else {}
     outcomes: dict[str, GateOutcome] = {}
     try:
         challenger = serving.load_pyfunc(model_uri)
-        predicted = challenger.predict(test_x)
+        predicted = made["challenger"] = challenger.predict(test_x)
         outcomes["model_loads_and_predicts"] = GateOutcome(
             True, {"model_uri": model_uri, "rows": len(test_x)}
         )
@@ -72,6 +77,7 @@ def judge(
     else:
         try:
             champion_predicted = serving.load_pyfunc(champion_uri).predict(test_x)
+            made["champion"] = champion_predicted
         except Exception as error:  # e.g. the champion needs inputs this split lacks
             champion_predicted = None
             outcomes["no_regression_against_champion"] = GateOutcome(

@@ -12,9 +12,8 @@ from dagster import AssetExecutionContext, AssetKey, DagsterEventType, MetadataV
 
 from training_assets.core.data.table_query import TableFile, column_mean
 from training_assets.core.gates import catalog
-from training_assets.core.ml import serving
 from training_assets.core.ml.elastic_net import coefficients
-from training_assets.core.ml.metrics import regression_metrics, scores
+from training_assets.core.ml.metrics import scores
 from training_assets.core.ml.report import REPORT_ARTIFACT, ReportInputs, Verdict, render
 from training_assets.core.tracking.lineage import LINEAGE_PREFIX
 from training_assets.defs import links
@@ -54,24 +53,24 @@ def model_report(
     run_id = trained_model["run_id"]
     model = mlflow.sklearn.load_model(trained_model["model_uri"])
     train_mean = column_mean(train_y)
-    predicted = model.predict(test_x)
-    metrics = scores(predicted, test_y, train_mean)
     champion = model_registry.champion(client)
     champion_uri = (
         None if champion is None else f"models:/{model_registry.model_name}/{champion.version}"
     )
-    champion_metrics = None
-    if champion_uri is not None:
-        try:
-            scorer = serving.load_pyfunc(champion_uri)
-            champion_metrics = regression_metrics(scorer, test_x, test_y, train_mean)
-        except Exception as error:  # the champion gate reports why; the report goes on
-            context.log.warning(f"The champion {champion_uri} cannot score this split: {error}")
-
-    # The gates' own functions: the slice table comes with the champion's RMSE per slice.
+    # The champion gates' own functions, whose predictions the scores below reuse.
+    predictions: dict = {}
     champion_outcomes, slice_table = catalog.evaluate_champion_gates(
-        trained_model["model_uri"], champion_uri, test_x, test_y, test_keys, limits
+        trained_model["model_uri"], champion_uri, test_x, test_y, test_keys, limits, predictions
     )
+    predicted = predictions.get("challenger")
+    if predicted is None:  # the served model failed its gate; the report scores it as fit
+        predicted = model.predict(test_x)
+    metrics = scores(predicted, test_y, train_mean)
+    champion_metrics = None
+    if "champion" in predictions:
+        champion_metrics = scores(predictions["champion"], test_y, train_mean)
+    elif champion_uri is not None:  # the champion gate reports why; the report goes on
+        context.log.warning(f"The champion {champion_uri} cannot score this split")
     outcomes = {**catalog.evaluate_metric_gates(metrics, limits), **champion_outcomes}
     verdicts = _data_gate_verdicts(context) + [
         Verdict(

@@ -182,11 +182,18 @@ def test_a_worse_challenger_fails_against_the_champion(store, data):
     champion = log(fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
     worse = log(fit_elastic_net(train_x, train_y, 5.0, 0.5, 0), train_x)
 
-    outcomes, _ = judge(worse, champion, test_x, test_y, groups, LIMITS)
+    predictions = {}
+    outcomes, _ = judge(worse, champion, test_x, test_y, groups, LIMITS, predictions)
 
     regression = outcomes["no_regression_against_champion"]
     assert not regression.passed
     assert regression.evidence["challenger_rmse"] > regression.evidence["champion_rmse"] + 0.005
+    # The predictions behind the verdict, for the report to score instead of predicting again.
+    for name, uri in (("challenger", worse), ("champion", champion)):
+        expected = mlflow.pyfunc.load_model(uri).predict(test_x)
+        np.testing.assert_array_equal(predictions[name], expected)
+    rmse = np.sqrt(np.mean((test_y.to_numpy() - predictions["champion"]) ** 2))
+    assert regression.evidence["champion_rmse"] == pytest.approx(rmse)
 
 
 def test_a_changed_signature_is_blocked(store, data):

@@ -23,6 +23,12 @@ from training_assets.core.timing import timed
 # Marks a parquet file that holds a pandas Series, so it loads back as one.
 SERIES_KEY = b"training_assets.series_name"
 
+# How the large tables (the training table, the split's outputs) are written: without
+# dictionary pages, which numeric columns with millions of distinct values fill and then
+# abandon. At 10M rows the training table writes in 1.6 s instead of 2.2 and reads back into
+# pandas in 1.2 s instead of 2.3, in a file 40% larger.
+LARGE_TABLE_OPTIONS = {"use_dictionary": False}
+
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 

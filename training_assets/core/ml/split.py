@@ -131,7 +131,8 @@ def split_file(
     in_test = held_out(column, count, test_size, random_seed, strategy)
     layouts = _output_layouts(schema, features)
     writers = {
-        name: pq.ParquetWriter(str(targets[name]), layout) for name, layout in layouts.items()
+        name: pq.ParquetWriter(str(targets[name]), layout, **storage.LARGE_TABLE_OPTIONS)
+        for name, layout in layouts.items()
     }
     rows = dict.fromkeys(layouts, 0)
     start = 0
@@ -142,7 +143,7 @@ def split_file(
                 if in_test is None:
                     mask = held_out_by_hash(
                         table.column(ENTITY_KEY).to_numpy(),
-                        table.column(EVENT_TIMESTAMP).to_pandas(),
+                        table.column(EVENT_TIMESTAMP),
                         test_size,
                         random_seed,
                     )
@@ -229,7 +230,7 @@ def held_out(
 
 
 def held_out_by_hash(
-    driver_ids: np.ndarray, event_times: pd.Series, test_size: float, seed: int
+    driver_ids: np.ndarray, event_times: "pd.Series | pa.ChunkedArray", test_size: float, seed: int
 ) -> np.ndarray:
     """Whether each order is held out: its (seed, driver, event time) hash falls in the lowest
     `test_size` share of hash values.
@@ -253,8 +254,16 @@ def held_out_by_hash(
     return held_out
 
 
-def _epoch_ns(times: pd.Series) -> np.ndarray:
-    """UTC nanoseconds since the epoch of a time column, naive times read as UTC."""
+def _epoch_ns(times: "pd.Series | pa.ChunkedArray") -> np.ndarray:
+    """UTC nanoseconds since the epoch of a time column, naive times read as UTC.
+
+    An Arrow timestamp column (a file's) is cast, not parsed: Arrow keeps instants as UTC
+    integers, and a naive time cast to UTC keeps its value.
+    """
+    if isinstance(times, pa.ChunkedArray | pa.Array) and pa.types.is_timestamp(times.type):
+        return times.cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()).to_numpy()
+    if isinstance(times, pa.ChunkedArray | pa.Array):
+        times = times.to_pandas()
     return pd.DatetimeIndex(pd.to_datetime(times, utc=True)).as_unit("ns").asi8
 
 

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from training_assets.core.data.storage import release_memory
+from training_assets.core.data.storage import LARGE_TABLE_OPTIONS, release_memory
 from training_assets.core.schema import (
     EVENT_TIMESTAMP,
     FEATURE_CREATED,
@@ -89,7 +89,7 @@ def write_training_table(
             del frame
             if writer is None:
                 target = table.schema
-                writer = pq.ParquetWriter(str(path), target)
+                writer = pq.ParquetWriter(str(path), target, **LARGE_TABLE_OPTIONS)
             elif table.schema != target:
                 table = _as_schema(table, target, start)
             writer.write_table(table)

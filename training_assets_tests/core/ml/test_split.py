@@ -191,3 +191,15 @@ def test_the_hash_verdict_on_an_order_does_not_depend_on_the_rest_of_the_table()
 
     np.testing.assert_array_equal(whole[1_234_567:], tail)
     assert abs(whole.mean() - 0.2) < 0.002
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Tokyo", None])
+def test_the_hash_reads_arrow_times_as_it_reads_pandas_times(zone):
+    times = pd.Series(pd.date_range("2025-03-30 00:30", periods=2000, freq="17min", tz=zone))
+    drivers = np.arange(2000) % 37 + 1000
+
+    from_pandas = held_out_by_hash(drivers, times, 0.3, 5)
+    from_arrow = held_out_by_hash(drivers, pa.chunked_array([pa.array(times)]), 0.3, 5)
+
+    np.testing.assert_array_equal(from_arrow, from_pandas)
+    assert 0.25 < from_arrow.mean() < 0.35

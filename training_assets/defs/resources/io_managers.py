@@ -9,6 +9,7 @@ hold no asset's latest materialization are removed when a later run writes its f
 """
 
 import contextlib
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,9 @@ class RunScopedIOManager(UPathIOManager):
         run_id = _output_run(context)
         if run_id and run_id not in self._pruned_for:
             self._pruned_for.add(run_id)
-            prune_run_folders(self._base_path / RUNS_DIR, context.step_context.instance, run_id)
+            instance = context.step_context.instance
+            prune_run_folders(self._base_path / RUNS_DIR, instance, run_id)
+            prune_staging_folders(paths.working_area() / "staging", instance, run_id)
 
 
 def _output_run(context: OutputContext) -> str | None:
@@ -100,29 +103,60 @@ def prune_run_folders(runs: UPath, instance: DagsterInstance, current: str) -> l
     folders.pop(current, None)
     if not folders:
         return []
-    records = {
-        record.dagster_run.run_id: record
-        for record in instance.get_run_records(filters=RunsFilter(run_ids=list(folders)))
-    }
+    ended = _ended(folders, instance)
+    if not ended:
+        # Nothing to remove: the asset lookups below (one query per asset) are skipped.
+        return []
     latest = set()
     for key in instance.get_asset_keys():
         event = instance.get_latest_materialization_event(key)
         if event is not None:
             latest.add(event.run_id)
     removed = []
-    now = time.time()
-    for run_id, folder in folders.items():
-        record = records.get(run_id)
-        if record is not None and (
-            not record.dagster_run.is_finished
-            or now - (record.end_time or now) < KEEP_FINISHED_SECONDS
-        ):
-            continue
+    for run_id, folder in ended.items():
         if run_id in latest:
             for leftover in folder.rglob("*.tmp"):
                 leftover.unlink(missing_ok=True)
             continue
         folder.fs.rm(folder.path, recursive=True)
+        removed.append(run_id)
+    return removed
+
+
+def _ended(folders: dict, instance: DagsterInstance) -> dict:
+    """The folders, by run id, of runs that ended over KEEP_FINISHED_SECONDS ago or that the
+    instance does not know."""
+    if not folders:
+        return {}
+    records = {
+        record.dagster_run.run_id: record
+        for record in instance.get_run_records(filters=RunsFilter(run_ids=list(folders)))
+    }
+    now = time.time()
+    return {
+        run_id: folder
+        for run_id, folder in folders.items()
+        if (record := records.get(run_id)) is None
+        or (
+            record.dagster_run.is_finished
+            and now - (record.end_time or now) >= KEEP_FINISHED_SECONDS
+        )
+    }
+
+
+def prune_staging_folders(staging: Path, instance: DagsterInstance, current: str) -> list[str]:
+    """Remove the staging folders (`paths.staged_output`) of runs that ended over
+    KEEP_FINISHED_SECONDS ago: what a run killed mid-step left half-written.
+
+    Returns:
+        The run ids whose staging folders were removed.
+    """
+    if not staging.is_dir():
+        return []
+    folders = {f.name: f for f in staging.iterdir() if f.is_dir() and f.name != current}
+    removed = []
+    for run_id, folder in _ended(folders, instance).items():
+        shutil.rmtree(folder, ignore_errors=True)
         removed.append(run_id)
     return removed
 

@@ -393,3 +393,31 @@ def test_each_run_writes_its_own_folder_and_old_ones_are_pruned(tmp_path, instan
         [first.run_id, third.run_id, fourth.run_id]
     )
     assert not leftover.exists()
+
+
+def test_staging_folders_of_runs_that_ended_are_removed(tmp_path, instance, monkeypatch):
+    from dagster import asset, materialize
+
+    from training_assets.core import paths
+    from training_assets.defs.resources import io_managers
+    from training_assets.defs.resources.io_managers import JsonIOManagerResource
+
+    monkeypatch.setattr(io_managers, "KEEP_FINISHED_SECONDS", 0)
+
+    @asset(io_manager_key="json")
+    def record() -> dict:
+        return {"n": 1}
+
+    resources = {"json": JsonIOManagerResource(base_path=str(tmp_path / "assets"))}
+    first = materialize([record], instance=instance, resources=resources)
+    # What a run killed mid-write leaves: its half-written staged table.
+    killed = paths.staged_output(first.run_id, "training_data.parquet")
+    killed.write_bytes(b"PAR1 half")
+    unknown = paths.staged_output("not-a-run-of-this-instance", "splits.parquet")
+    unknown.write_bytes(b"PAR1 half")
+
+    second = materialize([record], instance=instance, resources=resources)
+
+    assert second.success
+    assert not killed.parent.exists() and not unknown.parent.exists()
+

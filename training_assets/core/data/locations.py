@@ -8,6 +8,7 @@ and endpoints come from the file system's own environment (`AWS_*` for S3, or fs
 """
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -70,6 +71,21 @@ def parquet_metadata(path: UPath) -> pq.FileMetaData:
     """The parquet footer (row count, schema, row-group statistics), without reading data."""
     with open_input(path) as handle:
         return pq.ParquetFile(handle).metadata
+
+
+def parquet_batches(
+    path: UPath, batch_rows: int, columns: list[str] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """A parquet file's rows (`columns` of them), `batch_rows` at a time.
+
+    Without Arrow's pre-buffering, which reads ahead the column chunks of every row group the
+    reader will visit: 4 GiB for a 100M-row training table, where reading row group after row
+    group holds one (1 GiB in all, and twice as fast).
+    """
+    with open_input(path) as handle:
+        yield from pq.ParquetFile(handle, pre_buffer=False).iter_batches(
+            batch_size=batch_rows, columns=columns
+        )
 
 
 def parquet_rows(path: UPath) -> int:

@@ -8,7 +8,6 @@ from typing import NamedTuple
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from upath import UPath
 
 from training_assets.core.data import locations, storage
@@ -216,15 +215,11 @@ class Orders(NamedTuple):
             yield self.schema.empty_table()
 
     def _batches(self, path: UPath, batch_rows: int) -> Iterator[pa.Table]:
-        with locations.open_input(path) as handle:
-            try:
-                batches = pq.ParquetFile(handle).iter_batches(
-                    batch_size=batch_rows, columns=list(ORDERS_DTYPES)
-                )
-                for batch in batches:
-                    yield _validated(pa.Table.from_batches([batch]), source=str(path))
-            except (pa.ArrowInvalid, OSError) as error:
-                raise OrdersError(f"{path}: unreadable parquet file: {error}") from error
+        try:
+            for batch in locations.parquet_batches(path, batch_rows, list(ORDERS_DTYPES)):
+                yield _validated(pa.Table.from_batches([batch]), source=str(path))
+        except (pa.ArrowInvalid, OSError) as error:
+            raise OrdersError(f"{path}: unreadable parquet file: {error}") from error
 
 
 @timed("requests read")

@@ -137,26 +137,25 @@ def split_file(
     rows = dict.fromkeys(layouts, 0)
     start = 0
     try:
-        with locations.open_input(location) as handle:
-            for batch in pq.ParquetFile(handle).iter_batches(batch_size=batch_rows):
-                table = pa.Table.from_batches([batch]).replace_schema_metadata(None)
-                if in_test is None:
-                    mask = held_out_by_hash(
-                        table.column(ENTITY_KEY).to_numpy(),
-                        table.column(EVENT_TIMESTAMP),
-                        test_size,
-                        random_seed,
-                    )
-                else:
-                    mask = in_test[start : start + table.num_rows]
-                start += table.num_rows
-                sides = {"train": table.filter(~mask), "test": table.filter(mask)}
-                for name, layout in layouts.items():
-                    side = sides[name.split("_", 1)[0]]
-                    part = side.select(layout.names).cast(layout)
-                    writers[name].write_table(part)
-                    rows[name] += part.num_rows
-                del table, sides
+        for batch in locations.parquet_batches(location, batch_rows):
+            table = pa.Table.from_batches([batch]).replace_schema_metadata(None)
+            if in_test is None:
+                mask = held_out_by_hash(
+                    table.column(ENTITY_KEY).to_numpy(),
+                    table.column(EVENT_TIMESTAMP),
+                    test_size,
+                    random_seed,
+                )
+            else:
+                mask = in_test[start : start + table.num_rows]
+            start += table.num_rows
+            sides = {"train": table.filter(~mask), "test": table.filter(mask)}
+            for name, layout in layouts.items():
+                side = sides[name.split("_", 1)[0]]
+                part = side.select(layout.names).cast(layout)
+                writers[name].write_table(part)
+                rows[name] += part.num_rows
+            del table, sides
     finally:
         for writer in writers.values():
             writer.close()

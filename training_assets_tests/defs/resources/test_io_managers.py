@@ -420,4 +420,3 @@ def test_staging_folders_of_runs_that_ended_are_removed(tmp_path, instance, monk
 
     assert second.success
     assert not killed.parent.exists() and not unknown.parent.exists()
-

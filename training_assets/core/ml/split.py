@@ -1,5 +1,5 @@
 """The train/test split of the training table: by a hash of each order's key, by a seeded
-shuffle, or by time."""
+random draw, or by time."""
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -125,8 +125,8 @@ def split_file(
         raise ValueError(f"{path}: the training table lacks column(s) {missing} to split")
     count = metadata.num_rows
 
-    def column(name: str) -> pd.Series:
-        return locations.read_parquet(location, columns=[name]).column(0).to_pandas()
+    def column(name: str) -> pa.ChunkedArray:
+        return locations.read_parquet(location, columns=[name]).column(0)
 
     in_test = held_out(column, count, test_size, random_seed, strategy)
     layouts = _output_layouts(schema, features)
@@ -204,7 +204,7 @@ def _check_sides(count: int, held: int, test_size: float) -> None:
 
 
 def held_out(
-    column: Callable[[str], pd.Series],
+    column: Callable[[str], "pd.Series | pa.ChunkedArray"],
     count: int,
     test_size: float,
     random_seed: int,

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import sys
 import threading
 import time
@@ -146,6 +147,17 @@ def step_figures(instance, run_id: str, sampler: RssSampler) -> tuple[dict, dict
     return steps, failed_steps
 
 
+def project_instance_home(home: Path) -> Path:
+    """`home`, made a DAGSTER_HOME with the instance config the project ships (unless it has
+    one), so that runs are measured as `DAGSTER_HOME=dagster_home` runs them."""
+    from training_assets.core import paths
+
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(paths.PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
 def pipeline(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     # Feast too, which `feature_store` would import on first use: as in `training_set`, the
@@ -159,11 +171,10 @@ def pipeline(args: argparse.Namespace) -> dict:
 
     imports_s = time.perf_counter() - started
 
-    args.dagster_home.mkdir(parents=True, exist_ok=True)
     with (
         timing.recording() as calls,
         RssSampler() as sampler,
-        DagsterInstance.local_temp(str(args.dagster_home)) as instance,
+        DagsterInstance.local_temp(str(project_instance_home(args.dagster_home))) as instance,
     ):
         job = defs.resolve_job_def("training_job")
         t = time.perf_counter()
@@ -237,11 +248,10 @@ def training_set(args: argparse.Namespace) -> dict:
 
     imports_s = time.perf_counter() - started
 
-    args.dagster_home.mkdir(parents=True, exist_ok=True)
     with (
         timing.recording() as calls,
         RssSampler() as sampler,
-        DagsterInstance.local_temp(str(args.dagster_home)) as instance,
+        DagsterInstance.local_temp(str(project_instance_home(args.dagster_home))) as instance,
     ):
         result = materialize(
             [

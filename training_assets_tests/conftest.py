@@ -1,5 +1,6 @@
 """Shared fixtures: a temporary working area with sample data, and a real Dagster instance."""
 
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -29,10 +30,17 @@ def working_area(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def instance(tmp_path: Path) -> DagsterInstance:
-    """A real Dagster instance with sqlite storage in a temporary DAGSTER_HOME."""
+def home(tmp_path: Path) -> Path:
+    """A DAGSTER_HOME with the instance config the project ships."""
     home = tmp_path / "dagster_home"
     home.mkdir()
+    shutil.copy(paths.PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+@pytest.fixture
+def instance(home: Path) -> DagsterInstance:
+    """A real Dagster instance with sqlite storage in `home`."""
     with DagsterInstance.local_temp(str(home)) as local:
         yield local
 

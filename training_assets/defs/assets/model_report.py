@@ -107,12 +107,13 @@ def model_report(
     verdict = "rejected" if failed else "passed"
     client.set_tag(run_id, VERDICT_TAG, verdict)
     client.set_tag(run_id, FAILED_GATES_TAG, ",".join(failed) or "none")
-    location = f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{REPORT_ARTIFACT}"
+    run_info = client.get_run(run_id).info
+    location = f"{run_info.artifact_uri.rstrip('/')}/{REPORT_ARTIFACT}"
     context.add_output_metadata(
         {
             "report": _link(location),
             "mlflow_run": links.mlflow_run(
-                mlflow_store.ui_base_url(), client.get_run(run_id).info.experiment_id, run_id
+                mlflow_store.ui_base_url(), run_info.experiment_id, run_id
             ),
             "verdict": verdict,
             "gates_failed": MetadataValue.json(failed),

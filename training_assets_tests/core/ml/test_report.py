@@ -1,6 +1,9 @@
 """The model report's page: the verdict headline names the gates that stopped the model, the
 scores stand beside the baseline and the champion, and the plots are embedded."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 
@@ -68,3 +71,19 @@ def test_a_model_that_passed_says_so_and_notes_there_is_no_champion():
     assert "Passed every gate" in page
     assert "Rejected" not in page
     assert "No champion yet" in page
+
+
+def test_the_plots_are_drawn_without_importing_pyplot():
+    # pyplot's import was half a second of every run; a figure that is only saved needs none.
+    code = (
+        "import sys\n"
+        "from training_assets_tests.core.ml.test_report import inputs, render, Verdict\n"
+        "page = render(inputs([Verdict('rmse_within_ceiling', 'evaluation', True, False)]))\n"
+        "assert page.count('data:image/png;base64,') == 1\n"
+        "print('matplotlib.pyplot' in sys.modules)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+
+    assert run.stdout.strip() == "False"

@@ -16,15 +16,12 @@ setup(
         "feast[duckdb]>=0.67,<0.68",
         "mlflow>=3.17,<4",
         "scikit-learn>=1.9,<1.10",
-        # Ranks for the test AUC (metrics.py); scikit-learn's own dependency, declared because
-        # the package imports it.
-        "scipy>=1.13,<2",
         "pandas>=2.3,<3",
         "pyarrow>=25,<27",
         # Queries the training table's file for the gates and drift, and runs the ASOF join.
         "duckdb>=2.0,<3",
         "universal-pathlib>=0.3,<0.4",
-        # The model report's plots (scikit-learn's calibration and prediction-error displays).
+        # The model report's plots.
         "matplotlib>=3.9,<4",
     ],
     entry_points={

@@ -62,6 +62,12 @@ class FeatureSpec:
     maximum: float | None = None
     description: str = ""
 
+    def contains(self, low: float, high: float) -> bool:
+        """Whether values from `low` to `high` all lie in the valid range."""
+        return (self.minimum is None or low >= self.minimum) and (
+            self.maximum is None or high <= self.maximum
+        )
+
     def range_text(self) -> str:
         low = "-inf" if self.minimum is None else f"{self.minimum:g}"
         high = "inf" if self.maximum is None else f"{self.maximum:g}"

@@ -58,6 +58,7 @@ class TableQuery:
         if isinstance(source, TableFile):
             location = locations.resolve(source.path)
             metadata = locations.parquet_metadata(location)
+            self._metadata = metadata
             self.num_rows = metadata.num_rows
             self.schema = metadata.schema.to_arrow_schema()
             if locations.is_local(location):
@@ -71,6 +72,7 @@ class TableQuery:
                     TABLE, ds.dataset(location.path, filesystem=location.fs, format="parquet")
                 )
         else:
+            self._metadata = None
             self._con.register(TABLE, source)
             self.num_rows = len(source)
             self.schema = (
@@ -112,6 +114,34 @@ class TableQuery:
         """SQL true where `column` is null, or NaN in a float column (pandas' isna)."""
         name = quote(column)
         return f"({name} IS NULL OR isnan({name}))" if self.is_float(column) else f"{name} IS NULL"
+
+    def extremes(self, column: str) -> tuple[float, float] | None:
+        """The least and greatest non-missing value of a numeric `column`, from the file's
+        row-group statistics, without reading a row; None when a file's statistics cannot
+        say (a row group without them, or with only nulls and NaN) or the table is a frame.
+
+        Parquet writers leave NaN out of a float column's statistics, so these are the
+        extremes of the values that are neither null nor NaN, as `missing` counts them.
+        """
+        if self._metadata is None or column not in self.columns:
+            return None
+        field = self.schema.field(column)
+        if not (pa.types.is_integer(field.type) or pa.types.is_floating(field.type)):
+            return None
+        index = self._metadata.schema.to_arrow_schema().get_field_index(column)
+        lows, highs = [], []
+        for group in range(self._metadata.num_row_groups):
+            row_group = self._metadata.row_group(group)
+            if row_group.num_rows == 0:
+                continue
+            statistics = row_group.column(index).statistics
+            if statistics is None or not statistics.has_min_max:
+                return None
+            # + 0.0: writers store a zero minimum as -0.0 (the format's rule), which the
+            # evidence would show as such.
+            lows.append(float(statistics.min) + 0.0)
+            highs.append(float(statistics.max) + 0.0)
+        return (min(lows), max(highs)) if lows else None
 
     def one(self, sql: str) -> tuple:
         """The single row `sql` returns."""

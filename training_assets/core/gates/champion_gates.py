@@ -100,11 +100,15 @@ def judge(
     outcomes["worst_slice_within_limits"] = worst_slice_within_limits(
         table, limits.slice_min_rows, limits.slice_rmse_ceiling, limits.slice_tolerance
     )
-    batch = test_x.sample(
-        n=limits.latency_batch_rows,
-        replace=len(test_x) < limits.latency_batch_rows,
-        random_state=0,
-    )
+    # numpy's Generator draws the rows without shuffling them all, as pandas' sample does
+    # (1.5 s of 20M test rows).
+    batch = test_x.iloc[
+        np.random.default_rng(0).choice(
+            len(test_x),
+            limits.latency_batch_rows,
+            replace=len(test_x) < limits.latency_batch_rows,
+        )
+    ]
     outcomes["latency_within_budget"] = latency_within_budget(
         serving.p95_latency_ms(challenger, batch, limits.latency_repeats),
         limits.latency_budget_ms,

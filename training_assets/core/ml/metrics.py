@@ -2,7 +2,6 @@
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.pipeline import Pipeline
 
@@ -45,10 +44,9 @@ def probability_metrics(truth: pd.Series, predicted: np.ndarray) -> dict[str, fl
     The ElasticNet is a regression, so its outputs are clipped into (0, 1) first: what a
     caller using the score as a probability gets.
 
-    Each is computed from its definition in one pass over the rows (the AUC from the
-    predictions' ranks, Mann-Whitney's statistic, ties counting half): sklearn's functions
-    give the same numbers but check and binarize the labels first, which took 8 of the 17 s
-    that 20M test rows took.
+    Each is computed from its definition: sklearn's functions give the same numbers but
+    check and binarize the labels first, which took 8 of the 17 s that 20M test rows took.
+    The AUC is Mann-Whitney's statistic (see `_auc`).
     """
     labels = np.asarray(truth, dtype=float)
     positive = labels == 1.0
@@ -57,14 +55,29 @@ def probability_metrics(truth: pd.Series, predicted: np.ndarray) -> dict[str, fl
     if not positives or not negatives or int((labels == 0.0).sum()) != negatives:
         return {}
     probability = probabilities(predicted)
-    ranks = rankdata(probability)  # ties share their mean rank
-    auc = (ranks[positive].sum() - positives * (positives + 1) / 2) / (positives * negatives)
+    auc = _auc(probability[positive], probability[~positive])
     log_likelihood = np.where(positive, np.log(probability), np.log1p(-probability))
     return {
         "auc": float(auc),
         "log_loss": float(-log_likelihood.mean()),
         "brier": float(np.mean((probability - labels) ** 2)),
     }
+
+
+def _auc(positive_scores: np.ndarray, negative_scores: np.ndarray) -> float:
+    """The share of (positive, negative) pairs in which the positive scores higher, a tie
+    counting half: the ROC AUC.
+
+    Each side is sorted, and each positive is placed among the sorted negatives. Sorted, the
+    placements read the negatives in order: on 20M rows this took 2.7 s, where ranking all
+    the scores (scipy's rankdata) took 8 s and placing unsorted positives 36 s.
+    """
+    negatives = np.sort(negative_scores)
+    positives = np.sort(positive_scores)
+    below = np.searchsorted(negatives, positives, side="left")
+    not_above = np.searchsorted(negatives, positives, side="right")
+    pairs = int(below.sum()) + 0.5 * int((not_above - below).sum())
+    return pairs / (len(positives) * len(negatives))
 
 
 def probabilities(predicted: np.ndarray) -> np.ndarray:

@@ -159,6 +159,38 @@ def test_nan_in_a_file_counts_as_missing_as_pandas_counts_it(tmp_path):
     assert nulls.evidence["null_rates"]["conv_rate"] == 0.5
 
 
+def test_a_files_statistics_give_the_extremes_pandas_finds_leaving_nan_out(tmp_path):
+    frame = feast_training_table()
+    frame.loc[[0, 50, 300], "conv_rate"] = [np.nan, np.float32(0.0), np.nan]
+    path = tmp_path / "t.parquet"
+    # Row groups of 64 rows: the extremes come from several groups' statistics.
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=64)
+
+    with TableQuery(TableFile(str(path))) as query:
+        for feature in FEATURES:
+            assert query.extremes(feature) == (frame[feature].min(), frame[feature].max())
+        # A zero minimum reads as 0.0, not as the -0.0 that the statistics hold.
+        assert str(query.extremes("conv_rate")[0]) == "0.0"
+        assert query.extremes(EVENT_TIMESTAMP) is None  # not a number
+    with TableQuery(frame) as query:
+        assert query.extremes("conv_rate") is None  # a frame has no statistics
+
+
+def test_a_row_group_of_only_nan_leaves_the_extremes_to_a_query(tmp_path):
+    frame = broken(feast_training_table())
+    frame.loc[:63, "conv_rate"] = np.nan
+    file = tmp_path / "t.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), file, row_group_size=64)
+
+    with TableQuery(TableFile(str(file))) as query:
+        assert query.extremes("conv_rate") is None
+        on_file = data_gates.feature_values_in_range(query, SCHEMA)
+    in_memory = data_gates.feature_values_in_range(frame, SCHEMA)
+
+    assert on_file.evidence == in_memory.evidence
+    assert not on_file.passed and "acc_rate" in on_file.evidence["out_of_range"]
+
+
 def test_a_file_in_an_fsspec_store_is_queried_in_place():
     frame = broken(feast_training_table())
     url = "memory://bucket/runs/r1/training_data.parquet"

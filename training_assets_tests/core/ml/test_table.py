@@ -251,3 +251,25 @@ def test_a_slice_whose_feature_no_longer_fits_the_first_slices_type_is_named(tmp
 
     with pytest.raises(ValueError, match="from row 4 .*avg_daily_trips.*int32.*int64"):
         write_training_table([orders], join_by_hand, repo_schema(), tmp_path / "t.parquet", 4)
+
+
+def test_a_slice_that_cannot_be_written_fails_the_table_and_joins_no_further(tmp_path, monkeypatch):
+    # A full disk cannot be caused here; the writer's own error stands in for it. Slices are
+    # written on a thread of their own, and its error must still reach the caller.
+    orders = pa.Table.from_pandas(orders_frame().iloc[:4], preserve_index=False)
+    joined_slices = []
+
+    def counting_join(entity: pd.DataFrame) -> pa.Table:
+        joined_slices.append(len(entity))
+        return join_by_hand(entity)
+
+    def full_disk(self, table, row_group_size=None):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full_disk)
+
+    with pytest.raises(OSError, match="No space left on device"):
+        write_training_table([orders], counting_join, repo_schema(), tmp_path / "t.parquet", 1)
+
+    # The first slice's write failed while the second was joined; the third never was.
+    assert joined_slices == [1, 1]

@@ -2,6 +2,7 @@
 random draw, or by time."""
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -136,6 +137,11 @@ def split_file(
     }
     rows = dict.fromkeys(layouts, 0)
     start = 0
+    # The five outputs are written on two threads, while the next batch is read and split:
+    # a write releases the GIL, and the outputs are files of their own. A batch's writes
+    # finish before the next batch's start, so each file gets its batches in order.
+    background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="split-writer")
+    writing: list[Future] = []
     try:
         for batch in locations.parquet_batches(location, batch_rows):
             table = pa.Table.from_batches([batch]).replace_schema_metadata(None)
@@ -150,18 +156,33 @@ def split_file(
                 mask = in_test[start : start + table.num_rows]
             start += table.num_rows
             sides = {"train": table.filter(~mask), "test": table.filter(mask)}
-            for name, layout in layouts.items():
-                side = sides[name.split("_", 1)[0]]
-                part = side.select(layout.names).cast(layout)
-                writers[name].write_table(part)
-                rows[name] += part.num_rows
+            parts = {
+                name: sides[name.split("_", 1)[0]].select(layout.names).cast(layout)
+                for name, layout in layouts.items()
+            }
             del table, sides
+            _finish(writing)
+            writing = [
+                background.submit(writers[name].write_table, part) for name, part in parts.items()
+            ]
+            for name, part in parts.items():
+                rows[name] += part.num_rows
+            del parts
+        _finish(writing)
     finally:
+        background.shutdown(wait=True)
         for writer in writers.values():
             writer.close()
         storage.release_memory()
     _check_sides(count, rows["test_y"], test_size)
     return rows
+
+
+def _finish(writes: list[Future]) -> None:
+    """Wait for every write, then raise the first error among them."""
+    wait(writes)
+    for write in writes:
+        write.result()
 
 
 def _output_layouts(schema: pa.Schema, features: tuple[str, ...]) -> dict[str, pa.Schema]:

@@ -203,3 +203,30 @@ def test_the_hash_reads_arrow_times_as_it_reads_pandas_times(zone):
 
     np.testing.assert_array_equal(from_arrow, from_pandas)
     assert 0.25 < from_arrow.mean() < 0.35
+
+
+def test_an_output_that_cannot_be_written_fails_the_split(tmp_path, monkeypatch):
+    # A full disk cannot be caused here; the writer's own error stands in for it. The outputs
+    # are written on threads of their own, and the error must still reach the caller.
+    pq.write_table(
+        pa.Table.from_pandas(training_table(200)),
+        tmp_path / "training_data.parquet",
+        row_group_size=50,
+    )
+    targets = {name: tmp_path / f"{name}.parquet" for name in Split._fields}
+    written = []
+    write = pq.ParquetWriter.write_table
+
+    def full_disk_for_test_keys(self, table, row_group_size=None):
+        if self.where == str(targets["test_keys"]):
+            raise OSError(28, "No space left on device")
+        written.append(self.where)
+        return write(self, table, row_group_size)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full_disk_for_test_keys)
+
+    with pytest.raises(OSError, match="No space left on device"):
+        split_file(str(tmp_path / "training_data.parquet"), FEATURES, 0.2, 4, "hash", targets, 50)
+
+    # The first batch's other outputs were written; no later batch was.
+    assert sorted(written) == sorted(str(targets[name]) for name in Split._fields[:4])

@@ -102,6 +102,26 @@ def test_training_job_registers_a_champion_that_serves(working_area, instance, m
     assert any(log.dagster_event_type == DagsterEventType.LOADED_INPUT for log in logs)
     lines = [log for log in logs if log.dagster_event is None]
     assert lines and not [log.user_message for log in lines if log.level < logging.INFO]
+    # The champion gates' check reported the judgement the report made of the same models.
+    assert [log for log in lines if "as the report judged" in log.user_message]
+
+
+def test_the_champion_gates_judge_afresh_against_a_champion_the_report_did_not_know(
+    working_area, instance
+):
+    assert run_training(instance).success  # version 1, judged by its report against none
+    # A later run of evaluation and its checks alone: evaluation now pins version 1, which
+    # the report (not rematerialized) never judged against.
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={AssetKey("evaluation")}
+    )
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+
+    found = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(found) >= set(MODEL_GATES) - {"rmse_within_ceiling", "mae_within_ceiling"}
+    regression = found["no_regression_against_champion"]
+    assert regression.metadata["champion_uri"].value == f"models:/{MODEL_NAME}/1"
+    assert regression.passed  # the same model as the champion
 
 
 def test_training_twice_adds_a_version_and_moves_the_alias(working_area, instance, mlflow_client):

@@ -6,7 +6,8 @@ benchmark's plain script) calls the same functions and asks `blocking_failures` 
 model may be registered.
 """
 
-from dataclasses import dataclass, replace
+import json
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -224,6 +225,57 @@ def evaluate_champion_gates(
         limits,
         predictions,
     )
+
+
+# Slices a judgement keeps for display: the worst judged ones.
+RECORDED_SLICES = 20
+
+
+def judgement_record(
+    split: str,
+    model_uri: str,
+    champion_uri: str | None,
+    limits: GateLimits,
+    outcomes: dict[str, GateOutcome],
+    slice_table: pd.DataFrame,
+) -> dict:
+    """The challenger gates' outcomes as JSON, with what they judged (the test split, as
+    `split` names it, the models and the limits) and the worst `RECORDED_SLICES` judged
+    slices: made once by the report, they stand for the champion gates' check too
+    (`recorded_judgement`), so that 20M test rows are not loaded and scored a second time."""
+    judged = slice_table[slice_table["rows"] >= limits.slice_min_rows].head(RECORDED_SLICES)
+    return {
+        "split": split,
+        "model_uri": model_uri,
+        "champion_uri": champion_uri,
+        "limits": limits.model_dump(mode="json"),
+        "outcomes": {name: asdict(outcome) for name, outcome in outcomes.items()},
+        "slices": json.loads(judged.to_json(orient="split", index=False)),
+    }
+
+
+def recorded_judgement(
+    record: dict | None,
+    split: str,
+    model_uri: str,
+    champion_uri: str | None,
+    limits: GateLimits,
+) -> tuple[dict[str, GateOutcome], pd.DataFrame] | None:
+    """The outcomes and judged slices of a `judgement_record` of the same split and
+    challenger against the same champion under the same limits; None for any other (or
+    none), which must be judged afresh."""
+    if (
+        not record
+        or record.get("split") != split
+        or record.get("model_uri") != model_uri
+        or record.get("champion_uri") != champion_uri
+        or record.get("limits") != limits.model_dump(mode="json")
+        or set(record.get("outcomes", {})) != {gate.name for gate in CHAMPION_GATES}
+    ):
+        return None
+    outcomes = {name: GateOutcome(**fields) for name, fields in record["outcomes"].items()}
+    slices = record["slices"]
+    return outcomes, pd.DataFrame(slices["data"], columns=slices["columns"])
 
 
 def slice_values(column: str, test_x: pd.DataFrame, test_keys: pd.DataFrame) -> pd.Series:

@@ -3,7 +3,8 @@
 It is built beside `evaluation`, not after it: a blocking gate on `evaluation` holds back what
 is downstream of it, and a rejected model needs its report most. So it scores the model and
 runs the model gates' own functions (core/gates/catalog.py) on the same split, and takes the
-data gates' verdicts from this run's check results.
+data gates' verdicts from this run's check results. Its record keeps the champion gates'
+outcomes, which their check then reports instead of judging the same models again.
 """
 
 import mlflow.sklearn
@@ -17,6 +18,7 @@ from training_assets.core.ml.metrics import scores
 from training_assets.core.ml.report import REPORT_ARTIFACT, ReportInputs, Verdict, render
 from training_assets.core.tracking.lineage import LINEAGE_PREFIX
 from training_assets.defs import links
+from training_assets.defs.materializations import split_run
 from training_assets.defs.resources.gates import GateThresholds
 from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
 from training_assets.defs.tags import OWNERS
@@ -120,7 +122,22 @@ def model_report(
             **{name: MetadataValue.float(float(value)) for name, value in metrics.items()},
         }
     )
-    return {"run_id": run_id, "report": location, "verdict": verdict, "gates_failed": failed}
+    return {
+        "run_id": run_id,
+        "report": location,
+        "verdict": verdict,
+        "gates_failed": failed,
+        # The champion gates' check takes its outcomes from here when it judges the same
+        # models under the same limits (defs/checks/champion_gates.py).
+        "champion_gates": catalog.judgement_record(
+            split_run(context.instance, context.run_id),
+            trained_model["model_uri"],
+            champion_uri,
+            limits,
+            champion_outcomes,
+            slice_table,
+        ),
+    }
 
 
 def _data_gate_verdicts(context: AssetExecutionContext) -> list[Verdict]:

@@ -1,8 +1,12 @@
 """Unit tests for the list of gates and its verdicts in training_assets.core.gates.catalog."""
 
+import json
+
 import numpy as np
 import pandas as pd
+import pytest
 
+from training_assets.core.gates import catalog
 from training_assets.core.gates.catalog import (
     ALL_GATES,
     DATA_GATES,
@@ -176,3 +180,63 @@ def test_a_configured_range_replaces_the_repos_and_fails_the_range_gate():
     assert failed.evidence["expected_ranges"]["avg_daily_trips"] == "[0, 25]"
     assert failed.evidence["out_of_range"]["avg_daily_trips"]["rows"] == len(frame)
     assert blocking_failures(narrowed) == ["feature_values_in_range"]
+
+
+# --- the champion gates' judgement, recorded by the report for their check -----------------
+
+
+def a_judgement() -> tuple[dict, pd.DataFrame]:
+    outcomes = {
+        "model_loads_and_predicts": GateOutcome(True, {"model_uri": "m:/2", "rows": 40}),
+        "signature_matches_champion": GateOutcome(True, {"added": [], "removed": []}),
+        "no_regression_against_champion": GateOutcome(
+            False,
+            {"challenger_rmse": 0.51, "champion_rmse": 0.45, "excess": 0.06, "tolerance": 0.005},
+            "RMSE 0.5100 is 0.0600 worse than the champion's 0.4500, beyond 0.005",
+        ),
+        "worst_slice_within_limits": GateOutcome(True, {"failing_slices": []}),
+        "latency_within_budget": GateOutcome(True, {"p95_ms": 3.25, "budget_ms": 50.0}),
+    }
+    slices = pd.DataFrame(
+        {
+            "slice": [1004, 1001, 1003, 1002],
+            "rows": [20, 30, 3, 25],
+            "rmse": [0.61, 0.52, 0.9, 0.41],
+            "champion_rmse": [0.6, 0.5, 0.2, 0.4],
+        }
+    )
+    return outcomes, slices
+
+
+def test_a_recorded_judgement_reads_back_as_it_was_made():
+    outcomes, slices = a_judgement()
+    limits = GateLimits(slice_min_rows=15)
+    record = catalog.judgement_record("run-1", "m:/2", "m:/1", limits, outcomes, slices)
+
+    # Through JSON, as the report's record is stored.
+    stored = json.loads(json.dumps(record, sort_keys=True))
+    found, judged = catalog.recorded_judgement(stored, "run-1", "m:/2", "m:/1", limits)
+
+    assert found == outcomes
+    # The judged slices (3 rows is too few), as they were.
+    pd.testing.assert_frame_equal(judged, slices[slices["rows"] >= 15].reset_index(drop=True))
+
+
+@pytest.mark.parametrize(
+    "split, model, champion, limits",
+    [
+        ("run-2", "m:/2", "m:/1", GateLimits(slice_min_rows=15)),  # another split
+        ("run-1", "m:/3", "m:/1", GateLimits(slice_min_rows=15)),  # another challenger
+        ("run-1", "m:/2", None, GateLimits(slice_min_rows=15)),  # another champion
+        ("run-1", "m:/2", "m:/1", GateLimits(slice_min_rows=15, regression_tolerance=0.1)),
+    ],
+    ids=["split", "challenger", "champion", "limits"],
+)
+def test_a_judgement_of_anything_else_is_not_reused(split, model, champion, limits):
+    outcomes, slices = a_judgement()
+    record = catalog.judgement_record(
+        "run-1", "m:/2", "m:/1", GateLimits(slice_min_rows=15), outcomes, slices
+    )
+
+    assert catalog.recorded_judgement(record, split, model, champion, limits) is None
+    assert catalog.recorded_judgement(None, "run-1", "m:/2", "m:/1", limits) is None

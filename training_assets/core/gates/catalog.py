@@ -232,7 +232,7 @@ RECORDED_SLICES = 20
 
 
 def judgement_record(
-    split: str,
+    split: str | None,
     model_uri: str,
     champion_uri: str | None,
     limits: GateLimits,
@@ -256,7 +256,7 @@ def judgement_record(
 
 def recorded_judgement(
     record: dict | None,
-    split: str,
+    split: str | None,
     model_uri: str,
     champion_uri: str | None,
     limits: GateLimits,

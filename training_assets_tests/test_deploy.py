@@ -66,15 +66,6 @@ def test_helm_values_carry_the_instance_configs_queue_and_monitoring():
         assert monitoring[helm_key] == instance["run_monitoring"][key], key
 
 
-def test_every_instance_config_keeps_info_logs_and_drops_the_debug_lines():
-    local = yaml.safe_load((paths.PROJECT_ROOT / "dagster_home" / "dagster.yaml").read_text())
-    production = load("dagster.yaml")
-    helm = load("helm/values.yaml")
-
-    assert local["python_logs"] == production["python_logs"] == {"python_log_level": "INFO"}
-    assert helm["pythonLogs"] == {"pythonLogLevel": "INFO"}
-
-
 def test_the_helm_code_location_loads_this_project_with_a_valid_executor():
     [deployment] = load("helm/values.yaml")["dagster-user-deployments"]["deployments"]
     env = {item["name"]: item["value"] for item in deployment["env"]}

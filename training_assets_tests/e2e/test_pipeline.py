@@ -1,12 +1,11 @@
 """The whole graph materialized in-process on the real Feast repo, MLflow store and instance."""
 
-import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey, DagsterEventType
+from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey
 
 from training_assets.core import paths
 from training_assets.core.schema import LABEL
@@ -96,13 +95,8 @@ def test_training_job_registers_a_champion_that_serves(working_area, instance, m
     assert len(table) == len(pd.read_parquet(paths.default_sample_orders_file()))
     assert (stored / "registered_model_version.json").exists()
 
-    # At the shipped instance config's INFO level, the event log has the inputs the steps
-    # loaded, without a DEBUG line for each file.
-    logs = instance.all_logs(result.run_id)
-    assert any(log.dagster_event_type == DagsterEventType.LOADED_INPUT for log in logs)
-    lines = [log for log in logs if log.dagster_event is None]
-    assert lines and not [log.user_message for log in lines if log.level < logging.INFO]
     # The champion gates' check reported the judgement the report made of the same models.
+    lines = [log for log in instance.all_logs(result.run_id) if log.dagster_event is None]
     assert [log for log in lines if "as the report judged" in log.user_message]
 
 

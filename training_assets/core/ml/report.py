@@ -3,8 +3,8 @@ better, and where is it worse?" without a notebook.
 
 It shows the gates' verdicts with their figures, the scores against the mean baseline and the
 champion, per-slice RMSE beside the champion's, calibration and predicted-against-observed
-plots (scikit-learn's calibration curve), the coefficients and the drift of each feature. Plots are
-embedded as PNG, so the page opens from an MLflow artifact or a file alike.
+plots (scikit-learn's calibration curve), the coefficients and the drift of each feature.
+Plots are embedded as PNG, so the page opens from an MLflow artifact or a file alike.
 """
 
 import base64

@@ -15,6 +15,7 @@ from training_assets.core.data import locations, storage
 from training_assets.core.data.table_query import TableFile
 from training_assets.core.gates.catalog import (
     CHAMPION_GATES,
+    RECORDED_SLICES,
     evaluate_champion_gates,
     recorded_judgement,
 )
@@ -70,7 +71,7 @@ def champion_model_gates(
         extra = None
         if name == "worst_slice_within_limits":
             # The slices the gate judged, worst first; the failing ones are all in its evidence.
-            extra = {"slices": MetadataValue.md(_markdown(judged.head(20)))}
+            extra = {"slices": MetadataValue.md(_markdown(judged.head(RECORDED_SLICES)))}
         yield check_result(name, outcome, extra)
 
 

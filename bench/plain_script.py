@@ -4,13 +4,14 @@
 
 It does the work of `training_job` in one process, in the job's order, without Dagster: apply
 the Feast repo, read the orders and join them point-in-time with the driver features, run the
-data gates, split, fit the model and log it to MLflow, evaluate it, run the model gates, and
-register it as the champion if no blocking gate failed. Every step calls the same core function
-the job's asset or check calls (`training_assets.core`): the gate list and blocking rules, the
-thresholds' and settings' defaults, the model logging and the registration are not restated
-here. Intermediate outputs are written as the job's IO managers write them (parquet for tables,
-JSON for records), into a temporary directory in the working area that is removed at the end.
-MLflow tracks to `DIR/mlflow.db` with artifacts in `DIR/artifacts`.
+data gates, split, fit the model and log it to MLflow, evaluate it, run the model gates, log
+the model report, and register it as the champion if no blocking gate failed. Every step calls
+the same core function the job's asset or check calls (`training_assets.core`): the gate list
+and blocking rules, the thresholds' and settings' defaults, the model logging and the
+registration are not restated here. Intermediate outputs are written as the job's IO managers
+write them (parquet for tables, JSON for records), into a temporary directory in the working
+area that is removed at the end. MLflow tracks to `DIR/mlflow.db` with artifacts in
+`DIR/artifacts`.
 
 The JSON written to --result holds the import and work seconds, the seconds of each stage, the
 verdict of each gate, the evaluation and the registered version (null when a gate blocked it).
@@ -239,15 +240,23 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
             outcomes.update(catalog.evaluate_metric_gates(evaluation, limits))
             champion = registry.champion_version(client, name, alias)
             champion_uri = None if champion is None else f"models:/{name}/{champion.version}"
-            judged, _ = catalog.evaluate_champion_gates(
+            predictions: dict = {}
+            judged, slice_table = catalog.evaluate_champion_gates(
                 record["model_uri"],
                 champion_uri,
                 split.test_x,
                 split.test_y,
                 split.test_keys,
                 limits,
+                predictions,
             )
             outcomes.update(judged)
+
+        with stages.stage("report"):
+            # The job's model_report: the same page from the same judgement, logged to the run.
+            write_report(
+                client, run_id, loaded, split, outcomes, predictions, slice_table, champion
+            )
         result["gates"] = {name_: outcome.passed for name_, outcome in outcomes.items()}
         result["blocked_by"] = catalog.blocking_failures(outcomes)
 
@@ -277,6 +286,40 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
     result["coefficients"] = coefficients(model)
     result["registered_version"] = registered
     return result
+
+
+def write_report(client, run_id, model, split, outcomes, predictions, slice_table, champion):
+    """The model report as the job's `model_report` renders and logs it."""
+    from training_assets.core.ml.elastic_net import coefficients
+    from training_assets.core.ml.metrics import scores
+    from training_assets.core.ml.report import ReportInputs, gate_verdicts, render
+    from training_assets.core.tracking.model_log import log_report
+
+    train_mean = float(split.train_y.mean())
+    predicted = predictions.get("challenger")
+    if predicted is None:
+        predicted = model.predict(split.test_x)
+    champion_metrics = None
+    if "champion" in predictions:
+        champion_metrics = scores(predictions["champion"], split.test_y, train_mean)
+    verdicts = gate_verdicts(outcomes)
+    psi = next((v.figures.get("psi") for v in verdicts if v.gate == "drift_within_limits"), None)
+    page = render(
+        ReportInputs(
+            title=f"model of {RUN_NAME}",
+            subtitle=f"MLflow run {run_id}; "
+            + (f"champion version {champion.version}" if champion else "no champion yet"),
+            verdicts=verdicts,
+            metrics=scores(predicted, split.test_y, train_mean),
+            champion_metrics=champion_metrics,
+            slices=slice_table,
+            truth=split.test_y.to_numpy(),
+            predicted=predicted,
+            coefficients=coefficients(model),
+            psi=psi if isinstance(psi, dict) else None,
+        )
+    )
+    log_report(client, run_id, page, [verdict.gate for verdict in verdicts if verdict.blocks])
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

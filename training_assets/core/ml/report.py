@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from training_assets.core.gates import catalog
+from training_assets.core.gates.outcome import GateOutcome
 from training_assets.core.ml.metrics import probabilities
 
 REPORT_ARTIFACT = "model_report.html"
@@ -47,6 +49,21 @@ class ReportInputs:
     predicted: np.ndarray
     coefficients: dict[str, float]
     psi: dict[str, float] | None
+
+
+def gate_verdicts(outcomes: dict[str, GateOutcome]) -> list[Verdict]:
+    """The verdicts of gates judged by their catalog functions, by gate name."""
+    return [
+        Verdict(
+            gate=name,
+            asset=catalog.GATES_BY_NAME[name].asset,
+            passed=outcome.passed,
+            blocks=catalog.blocks(name, outcome),
+            reason=outcome.description,
+            figures=outcome.evidence,
+        )
+        for name, outcome in outcomes.items()
+    ]
 
 
 def render(inputs: ReportInputs) -> str:

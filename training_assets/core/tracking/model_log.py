@@ -12,13 +12,20 @@ from mlflow.models.model import ModelInfo
 from sklearn.pipeline import Pipeline
 
 from training_assets.core.ml.elastic_net import SKOPS_TRUSTED_TYPES
+from training_assets.core.ml.report import REPORT_ARTIFACT
 from training_assets.core.tracking.lineage import (
+    LINEAGE_PREFIX,
     REFERENCE_PROFILE_ARTIFACT,
     RUN_CONFIG_ARTIFACT,
     serving_requirements,
     training_dataset,
 )
 from training_assets.core.tracking.profiles import training_profile
+
+# Tags on the model's MLflow run: what the gates said, for a search such as
+# tags.`training_assets.gate_verdict` = 'rejected'.
+VERDICT_TAG = f"{LINEAGE_PREFIX}gate_verdict"
+FAILED_GATES_TAG = f"{LINEAGE_PREFIX}gates_failed"
 
 
 def log_trained_model(
@@ -54,3 +61,13 @@ def log_scores(client: mlflow.MlflowClient, run_id: str, scores: dict[str, float
     client.log_batch(
         run_id, metrics=[Metric(name, float(value), now_ms, 0) for name, value in scores.items()]
     )
+
+
+def log_report(client: mlflow.MlflowClient, run_id: str, page: str, failed: list[str]) -> str:
+    """Log the model report `page` into the run `run_id` and tag the run with the gates in
+    `failed` that stopped it; returns the verdict, "rejected" or "passed"."""
+    client.log_text(run_id, page, REPORT_ARTIFACT)
+    verdict = "rejected" if failed else "passed"
+    client.set_tag(run_id, VERDICT_TAG, verdict)
+    client.set_tag(run_id, FAILED_GATES_TAG, ",".join(failed) or "none")
+    return verdict

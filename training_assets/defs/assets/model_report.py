@@ -15,18 +15,19 @@ from training_assets.core.data.table_query import TableFile, column_mean
 from training_assets.core.gates import catalog
 from training_assets.core.ml.elastic_net import coefficients
 from training_assets.core.ml.metrics import scores
-from training_assets.core.ml.report import REPORT_ARTIFACT, ReportInputs, Verdict, render
-from training_assets.core.tracking.lineage import LINEAGE_PREFIX
+from training_assets.core.ml.report import (
+    REPORT_ARTIFACT,
+    ReportInputs,
+    Verdict,
+    gate_verdicts,
+    render,
+)
+from training_assets.core.tracking.model_log import log_report
 from training_assets.defs import links
 from training_assets.defs.materializations import split_run
 from training_assets.defs.resources.gates import GateThresholds
 from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
 from training_assets.defs.tags import OWNERS
-
-# Tags on the model's MLflow run: what the gates said, for a search such as
-# tags.`training_assets.gate_verdict` = 'rejected'.
-VERDICT_TAG = f"{LINEAGE_PREFIX}gate_verdict"
-FAILED_GATES_TAG = f"{LINEAGE_PREFIX}gates_failed"
 
 
 @asset(
@@ -74,17 +75,7 @@ def model_report(
     elif champion_uri is not None:  # the champion gate reports why; the report goes on
         context.log.warning(f"The champion {champion_uri} cannot score this split")
     outcomes = {**catalog.evaluate_metric_gates(metrics, limits), **champion_outcomes}
-    verdicts = _data_gate_verdicts(context) + [
-        Verdict(
-            gate=name,
-            asset=catalog.GATES_BY_NAME[name].asset,
-            passed=outcome.passed,
-            blocks=catalog.blocks(name, outcome),
-            reason=outcome.description,
-            figures=outcome.evidence,
-        )
-        for name, outcome in outcomes.items()
-    ]
+    verdicts = _data_gate_verdicts(context) + gate_verdicts(outcomes)
     psi = next((v.figures.get("psi") for v in verdicts if v.gate == "drift_within_limits"), None)
     failed = [verdict.gate for verdict in verdicts if verdict.blocks]
 
@@ -105,10 +96,7 @@ def model_report(
             psi=psi if isinstance(psi, dict) else None,
         )
     )
-    client.log_text(run_id, page, REPORT_ARTIFACT)
-    verdict = "rejected" if failed else "passed"
-    client.set_tag(run_id, VERDICT_TAG, verdict)
-    client.set_tag(run_id, FAILED_GATES_TAG, ",".join(failed) or "none")
+    verdict = log_report(client, run_id, page, failed)
     run_info = client.get_run(run_id).info
     location = f"{run_info.artifact_uri.rstrip('/')}/{REPORT_ARTIFACT}"
     context.add_output_metadata(

@@ -12,7 +12,6 @@ Nothing here imports Dagster.
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -54,6 +53,10 @@ class TableQuery:
         temp = temp_directory or str(paths.working_area() / "duckdb_tmp")
         Path(temp).mkdir(parents=True, exist_ok=True)
         config = {"temp_directory": temp, "memory_limit": memory_limit or DEFAULT_MEMORY_LIMIT}
+        # Imported here, not with the module: the code location imports this module before it
+        # freezes its objects (definitions.py), and DuckDB's bindings must not be among those.
+        import duckdb
+
         self._con = duckdb.connect(config=config)
         if isinstance(source, TableFile):
             location = locations.resolve(source.path)

@@ -14,7 +14,8 @@ area that is removed at the end. MLflow tracks to `DIR/mlflow.db` with artifacts
 `DIR/artifacts`.
 
 The JSON written to --result holds the import and work seconds, the seconds of each stage, the
-verdict of each gate, the evaluation and the registered version (null when a gate blocked it).
+verdict of each gate, the evaluation, the champion version it was judged against and the
+registered version (null when a gate blocked it; the champion's when the model is the same).
 The exit code is 0 when the run completed, whether or not a gate blocked registration.
 """
 
@@ -285,41 +286,29 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
     result["model_uri"] = record["model_uri"]
     result["coefficients"] = coefficients(model)
     result["registered_version"] = registered
+    # The version the model gates judged against (None: there was no champion yet).
+    result["champion_version"] = None if champion is None else int(champion.version)
     return result
 
 
 def write_report(client, run_id, model, split, outcomes, predictions, slice_table, champion):
     """The model report as the job's `model_report` renders and logs it."""
     from training_assets.core.ml.elastic_net import coefficients
-    from training_assets.core.ml.metrics import scores
-    from training_assets.core.ml.report import ReportInputs, gate_verdicts, render
+    from training_assets.core.ml.report import blocking, gate_verdicts, page, score_split
     from training_assets.core.tracking.model_log import log_report
 
-    train_mean = float(split.train_y.mean())
-    predicted = predictions.get("challenger")
-    if predicted is None:
-        predicted = model.predict(split.test_x)
-    champion_metrics = None
-    if "champion" in predictions:
-        champion_metrics = scores(predictions["champion"], split.test_y, train_mean)
     verdicts = gate_verdicts(outcomes)
-    psi = next((v.figures.get("psi") for v in verdicts if v.gate == "drift_within_limits"), None)
-    page = render(
-        ReportInputs(
-            title=f"model of {RUN_NAME}",
-            subtitle=f"MLflow run {run_id}; "
-            + (f"champion version {champion.version}" if champion else "no champion yet"),
-            verdicts=verdicts,
-            metrics=scores(predicted, split.test_y, train_mean),
-            champion_metrics=champion_metrics,
-            slices=slice_table,
-            truth=split.test_y.to_numpy(),
-            predicted=predicted,
-            coefficients=coefficients(model),
-            psi=psi if isinstance(psi, dict) else None,
-        )
+    report = page(
+        f"model of {RUN_NAME}",
+        run_id,
+        champion.version if champion else None,
+        verdicts,
+        score_split(model, split.test_x, split.test_y, float(split.train_y.mean()), predictions),
+        slice_table,
+        split.test_y.to_numpy(),
+        coefficients(model),
     )
-    log_report(client, run_id, page, [verdict.gate for verdict in verdicts if verdict.blocks])
+    log_report(client, run_id, report, blocking(verdicts))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

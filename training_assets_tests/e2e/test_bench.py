@@ -36,6 +36,8 @@ def test_bench_runs_every_step_and_writes_the_figures(tmp_path: Path):
         str(out),
         "--work-dir",
         str(tmp_path),
+        "--sample-runs",
+        "2",
     ]
     completed = subprocess.run(
         command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600
@@ -111,3 +113,24 @@ def test_bench_runs_every_step_and_writes_the_figures(tmp_path: Path):
         "ratio training_job / plain join + fit",
     ):
         assert label in completed.stdout, label
+
+    # The sample: first runs, then the compared runs in turns, held against each other by
+    # their medians; the script's compared runs judge against the champion its first run made.
+    sample = results["sample"]
+    assert {"training_job_first_run", "plain_script_first_run"} <= set(sample["steps"])
+    first = sample["steps"]["plain_script_first_run"]["inner"]
+    assert (first["champion_version"], first["registered_version"]) == (None, 1)
+    runs = sample["runs"]
+    assert [len(runs["training_job"]), len(runs["plain_script"])] == [2, 2]
+    # The same data, code and config: the champion stays, as it does for the job.
+    for run in runs["plain_script"]:
+        assert (run["inner"]["champion_version"], run["inner"]["registered_version"]) == (1, 1)
+    walls = sample["runs_wall_s"]
+    for key in ("training_job", "plain_script"):
+        # Of two runs, the median is the slower.
+        assert sample["steps"][key]["wall_s"] == max(walls[key]), key
+    assert sample["ratios"]["training_job_time_vs_plain_script"] == (
+        max(walls["training_job"]) / max(walls["plain_script"])
+    )
+    assert "training_job, repo unchanged (process, median of 2)" in completed.stdout
+    assert "plain script, champion known (process, median of 2)" in completed.stdout

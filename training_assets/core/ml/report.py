@@ -18,9 +18,7 @@ import pandas as pd
 
 from training_assets.core.gates import catalog
 from training_assets.core.gates.outcome import GateOutcome
-from training_assets.core.ml.metrics import probabilities
-
-REPORT_ARTIFACT = "model_report.html"
+from training_assets.core.ml.metrics import probabilities, scores
 
 
 @dataclass(frozen=True)
@@ -49,6 +47,72 @@ class ReportInputs:
     predicted: np.ndarray
     coefficients: dict[str, float]
     psi: dict[str, float] | None
+
+
+@dataclass(frozen=True)
+class SplitScores:
+    """The challenger's predictions on the test split and the scores the report shows."""
+
+    predicted: np.ndarray
+    metrics: dict[str, float]
+    champion_metrics: dict[str, float] | None
+
+
+def score_split(
+    model: Any,
+    test_x: pd.DataFrame,
+    test_y: pd.Series,
+    train_mean: float,
+    predictions: dict[str, np.ndarray],
+) -> SplitScores:
+    """Scores of the predictions that the champion gates' functions made (`predictions`, as
+    `champion_gates.judge` fills it); of the fitted `model`'s own when the served model failed
+    its gate and made none."""
+    predicted = predictions.get("challenger")
+    if predicted is None:
+        predicted = model.predict(test_x)
+    champion = predictions.get("champion")
+    return SplitScores(
+        predicted=predicted,
+        metrics=scores(predicted, test_y, train_mean),
+        champion_metrics=None if champion is None else scores(champion, test_y, train_mean),
+    )
+
+
+def page(
+    title: str,
+    run_id: str,
+    champion_version: str | None,
+    verdicts: list[Verdict],
+    scored: SplitScores,
+    slices: pd.DataFrame,
+    truth: np.ndarray,
+    coefficients: dict[str, float],
+) -> str:
+    """The report of the model logged in the MLflow run `run_id`, judged by `verdicts`."""
+    psi = next((v.figures.get("psi") for v in verdicts if v.gate == catalog.DRIFT_GATE.name), None)
+    judged_against = (
+        f"champion version {champion_version}" if champion_version else "no champion yet"
+    )
+    return render(
+        ReportInputs(
+            title=title,
+            subtitle=f"MLflow run {run_id}; judged against {judged_against}",
+            verdicts=verdicts,
+            metrics=scored.metrics,
+            champion_metrics=scored.champion_metrics,
+            slices=slices,
+            truth=truth,
+            predicted=scored.predicted,
+            coefficients=coefficients,
+            psi=psi if isinstance(psi, dict) else None,
+        )
+    )
+
+
+def blocking(verdicts: list[Verdict]) -> list[str]:
+    """The gates among `verdicts` that hold back registration."""
+    return [verdict.gate for verdict in verdicts if verdict.blocks]
 
 
 def gate_verdicts(outcomes: dict[str, GateOutcome]) -> list[Verdict]:

@@ -27,6 +27,7 @@ DATA_LINEAGE_KEYS = (DATA_DIGEST_KEY, "orders_version", "driver_stats_version", 
 REPRODUCIBILITY_KEYS = (DATA_DIGEST_KEY, "code_digest", "config_digest")
 REFERENCE_PROFILE_ARTIFACT = "reference_profile.json"
 RUN_CONFIG_ARTIFACT = "run_config.json"
+REPORT_ARTIFACT = "model_report.html"
 # What a serving environment needs to load the model, pinned to the versions that trained it.
 SERVING_PACKAGES = ("mlflow", "scikit-learn", "numpy", "pandas", "scipy", "skops")
 

@@ -12,10 +12,10 @@ from mlflow.models.model import ModelInfo
 from sklearn.pipeline import Pipeline
 
 from training_assets.core.ml.elastic_net import SKOPS_TRUSTED_TYPES
-from training_assets.core.ml.report import REPORT_ARTIFACT
 from training_assets.core.tracking.lineage import (
     LINEAGE_PREFIX,
     REFERENCE_PROFILE_ARTIFACT,
+    REPORT_ARTIFACT,
     RUN_CONFIG_ARTIFACT,
     serving_requirements,
     training_dataset,

@@ -14,14 +14,14 @@ from dagster import AssetExecutionContext, AssetKey, DagsterEventType, MetadataV
 from training_assets.core.data.table_query import TableFile, column_mean
 from training_assets.core.gates import catalog
 from training_assets.core.ml.elastic_net import coefficients
-from training_assets.core.ml.metrics import scores
 from training_assets.core.ml.report import (
-    REPORT_ARTIFACT,
-    ReportInputs,
     Verdict,
+    blocking,
     gate_verdicts,
-    render,
+    page,
+    score_split,
 )
+from training_assets.core.tracking.lineage import REPORT_ARTIFACT
 from training_assets.core.tracking.model_log import log_report
 from training_assets.defs import links
 from training_assets.defs.materializations import split_run
@@ -65,38 +65,25 @@ def model_report(
     champion_outcomes, slice_table = catalog.evaluate_champion_gates(
         trained_model["model_uri"], champion_uri, test_x, test_y, test_keys, limits, predictions
     )
-    predicted = predictions.get("challenger")
-    if predicted is None:  # the served model failed its gate; the report scores it as fit
-        predicted = model.predict(test_x)
-    metrics = scores(predicted, test_y, train_mean)
-    champion_metrics = None
-    if "champion" in predictions:
-        champion_metrics = scores(predictions["champion"], test_y, train_mean)
-    elif champion_uri is not None:  # the champion gate reports why; the report goes on
+    scored = score_split(model, test_x, test_y, train_mean, predictions)
+    if scored.champion_metrics is None and champion_uri is not None:
+        # The champion gate reports why; the report goes on.
         context.log.warning(f"The champion {champion_uri} cannot score this split")
+    metrics = scored.metrics
     outcomes = {**catalog.evaluate_metric_gates(metrics, limits), **champion_outcomes}
     verdicts = _data_gate_verdicts(context) + gate_verdicts(outcomes)
-    psi = next((v.figures.get("psi") for v in verdicts if v.gate == "drift_within_limits"), None)
-    failed = [verdict.gate for verdict in verdicts if verdict.blocks]
-
-    page = render(
-        ReportInputs(
-            title=f"{model_registry.model_name}: model of Dagster run {context.run_id[:8]}",
-            subtitle=(
-                f"MLflow run {run_id}; judged against "
-                + (f"champion version {champion.version}" if champion else "no champion yet")
-            ),
-            verdicts=verdicts,
-            metrics=metrics,
-            champion_metrics=champion_metrics,
-            slices=slice_table,
-            truth=test_y.to_numpy(),
-            predicted=predicted,
-            coefficients=coefficients(model),
-            psi=psi if isinstance(psi, dict) else None,
-        )
+    failed = blocking(verdicts)
+    report = page(
+        f"{model_registry.model_name}: model of Dagster run {context.run_id[:8]}",
+        run_id,
+        champion.version if champion else None,
+        verdicts,
+        scored,
+        slice_table,
+        test_y.to_numpy(),
+        coefficients(model),
     )
-    verdict = log_report(client, run_id, page, failed)
+    verdict = log_report(client, run_id, report, failed)
     run_info = client.get_run(run_id).info
     location = f"{run_info.artifact_uri.rstrip('/')}/{REPORT_ARTIFACT}"
     context.add_output_metadata(

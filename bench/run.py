@@ -243,16 +243,20 @@ def compare(expected: pd.DataFrame, actual: pd.DataFrame, columns: list[str]) ->
     return report
 
 
+def print_measured(label: str, measured: Measured) -> None:
+    status = "ok" if measured.ok else "FAILED"
+    print(
+        f"  {label:<14} {status:<6} {measured.wall_s:8.2f} s {measured.peak_rss_mib:9.0f} MiB",
+        flush=True,
+    )
+
+
 def record_step(
     entry: dict, failures: list[str], label: str, key: str, measured: Measured
 ) -> Measured:
     """Keep a measured step's figures under `key` in `entry`, print its line, note a failure."""
     entry["steps"][key] = measured.as_json()
-    status = "ok" if measured.ok else "FAILED"
-    print(
-        f"  {key:<14} {status:<6} {measured.wall_s:8.2f} s {measured.peak_rss_mib:9.0f} MiB",
-        flush=True,
-    )
+    print_measured(key, measured)
     if not measured.ok:
         failures.append(f"{label}: {measured.failure()}")
     return measured
@@ -578,18 +582,13 @@ def run_sample(args: argparse.Namespace, work: Path, failures: list[str]) -> dic
         for key, run in (("training_job", job_run), ("plain_script", script_run)):
             measured = run(f"{key}_{turn}")
             runs[key].append(measured)
-            print(
-                f"  {key} {turn}/{args.sample_runs} {'ok' if measured.ok else 'FAILED':<6} "
-                f"{measured.wall_s:8.2f} s {measured.peak_rss_mib:9.0f} MiB",
-                flush=True,
-            )
+            print_measured(f"{key} {turn}/{args.sample_runs}", measured)
             if not measured.ok:
                 break
         if not all(measured.ok for measured in runs["training_job"] + runs["plain_script"]):
             break
     # Every run's figures; under `steps`, the median run of each (or the first that failed).
     entry["runs"] = {key: [m.as_json() for m in measured] for key, measured in runs.items()}
-    entry["runs_wall_s"] = {key: [m.wall_s for m in measured] for key, measured in runs.items()}
     medians = {key: record(key, median_run(found)) for key, found in runs.items() if found}
     job, script = medians.get("training_job"), medians.get("plain_script")
     if job and script and job.ok and script.ok:
@@ -867,7 +866,10 @@ def table(results: dict) -> str:
     sample = results.get("sample")
     if sample:
         label = f"sample {sample.get('n_orders', '?')}"
-        runs = sample.get("runs_wall_s", {})
+        runs = {
+            key: [run["wall_s"] for run in measured]
+            for key, measured in sample.get("runs", {}).items()
+        }
 
         def median_of(key: str) -> str:
             if not sample["steps"].get(key, {}).get("ok"):

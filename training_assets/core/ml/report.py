@@ -132,7 +132,7 @@ def gate_verdicts(outcomes: dict[str, GateOutcome]) -> list[Verdict]:
 
 def render(inputs: ReportInputs) -> str:
     """The report as one HTML document."""
-    failed = [v.gate for v in inputs.verdicts if v.blocks]
+    failed = blocking(inputs.verdicts)
     headline = (
         f"Rejected by {', '.join(failed)}"
         if failed

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from upath import UPath
 
-from training_assets.core.data import locations, storage
+from training_assets.core.data import locations, storage, times
 from training_assets.core.schema import (
     ENTITY_KEY,
     EVENT_TIMESTAMP,
@@ -259,17 +259,17 @@ def _validated(table: pa.Table, source: str, label: bool = True) -> pa.Table:
     }
     if nulls:
         raise OrdersError(f"{source}: null values in {nulls}")
-    times = table.schema.field(EVENT_TIMESTAMP).type
-    if pa.types.is_string(times) or pa.types.is_large_string(times):
+    time_type = table.schema.field(EVENT_TIMESTAMP).type
+    if pa.types.is_string(time_type) or pa.types.is_large_string(time_type):
         table = table.set_column(
             table.schema.get_field_index(EVENT_TIMESTAMP),
             EVENT_TIMESTAMP,
             _parsed_times(table.column(EVENT_TIMESTAMP), source),
         )
-        times = table.schema.field(EVENT_TIMESTAMP).type
-    if not pa.types.is_timestamp(times):
+        time_type = table.schema.field(EVENT_TIMESTAMP).type
+    if not pa.types.is_timestamp(time_type):
         raise OrdersError(
-            f"{source}: column {EVENT_TIMESTAMP!r} must be a timestamp, found {times}"
+            f"{source}: column {EVENT_TIMESTAMP!r} must be a timestamp, found {time_type}"
         )
     keys = table.schema.field(ENTITY_KEY).type
     if not pa.types.is_integer(keys):
@@ -289,28 +289,16 @@ def _validated(table: pa.Table, source: str, label: bool = True) -> pa.Table:
     return pa.table({EVENT_TIMESTAMP: event_times, ENTITY_KEY: entity_keys, LABEL: labels})
 
 
-def _parsed_times(values: pa.ChunkedArray, source: str) -> pa.Array:
-    """ISO 8601 strings as UTC instants: offsets are honoured, naive times are read as UTC."""
-    strings = values.to_pandas()
+def _parsed_times(values: pa.ChunkedArray, source: str) -> pa.ChunkedArray:
+    """ISO 8601 strings as UTC instants, each value on its own: offsets are honoured, naive
+    times are read as UTC whatever the values around them (`times.utc_instants`)."""
     try:
-        parsed = pd.to_datetime(strings, utc=True, format="ISO8601")
-    except (ValueError, TypeError) as error:
-        bad = next((v for v in strings if unparseable_time(v)), None)
+        parsed = times.utc_instants(values)
+    except times.TimeParseError as error:
         raise OrdersError(
             f"{source}: column {EVENT_TIMESTAMP!r} holds a value that is not an ISO 8601 "
-            f"timestamp: {bad!r}"
-        ) from error
-    if parsed.isna().any():
-        raise OrdersError(
-            f"{source}: {int(parsed.isna().sum())} empty {EVENT_TIMESTAMP!r} value(s)"
-        )
-    return pa.array(parsed, type=pa.timestamp("ns", tz="UTC"))
-
-
-def unparseable_time(value: str) -> bool:
-    """Whether `value` alone fails the parse that `_parsed_times` applies to the column."""
-    try:
-        pd.to_datetime([value], utc=True, format="ISO8601")
-    except (ValueError, TypeError):
-        return True
-    return False
+            f"timestamp: {error.value!r}"
+        ) from None
+    if parsed.null_count:
+        raise OrdersError(f"{source}: {parsed.null_count} empty {EVENT_TIMESTAMP!r} value(s)")
+    return parsed

@@ -65,8 +65,7 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.repo_config import RepoConfig
 
 from training_assets.core import paths
-from training_assets.core.data import locations
-from training_assets.core.data.orders import unparseable_time
+from training_assets.core.data import locations, times
 from training_assets.core.data.table_query import quote
 from training_assets.core.schema import PROVENANCE_PREFIX
 from training_assets.core.timing import timed
@@ -530,23 +529,14 @@ def _epoch_ns(column: pa.ChunkedArray, path: str = "", name: str = "") -> pa.Chu
 
 
 def _parse_times(column: pa.ChunkedArray, path: str, name: str) -> pa.ChunkedArray:
-    """ISO 8601 text as UTC timestamps: with offsets (Feast's writer ends them in Z) or naive."""
-    for target in (pa.timestamp("ns", tz="UTC"), pa.timestamp("ns")):
-        try:
-            return column.cast(target)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            continue
-    # Mixed offsets and naive text, or something that is no time at all: pandas reads the
-    # former the way Feast does and names the first value it cannot read.
-    values = column.to_pandas()
+    """ISO 8601 text as UTC timestamps, each value on its own: with an offset (Feast's writer
+    ends them in Z) or naive (UTC), whatever the values around it."""
     try:
-        parsed = pd.to_datetime(values, utc=True, format="ISO8601")
-    except (ValueError, TypeError):
-        bad = next(v for v in values.dropna() if unparseable_time(v))
+        return times.utc_instants(column)
+    except times.TimeParseError as error:
         raise ValueError(
-            f"{path}: column {name!r} holds a value that is not an ISO 8601 time: {bad!r}"
+            f"{path}: column {name!r} holds a value that is not an ISO 8601 time: {error.value!r}"
         ) from None
-    return pa.chunked_array([pa.Array.from_pandas(parsed, type=pa.timestamp("ns", tz="UTC"))])
 
 
 def _latest_versions(table: pa.Table, keys: list[str]) -> pa.Table:

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
-from training_assets.core.data import locations
+from training_assets.core.data import locations, times
 from training_assets.core.schema import MAX_TAG, MIN_TAG, FeatureSpec, TrainingSchema, parse_bound
 from training_assets.core.secrets import redact_uri
 from training_assets.core.timing import timed
@@ -427,7 +428,12 @@ def source_time_range(source) -> tuple[Any, Any]:
     None) for a source with no rows. Only the time column is read."""
     column = locations.read_parquet(source.path, columns=[source.timestamp_field]).column(0)
     # Feast's offline writes store times as ISO 8601 text.
-    times = pd.to_datetime(column.to_pandas(), utc=True, format="ISO8601")
-    if times.isna().all():
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        column = times.utc_instants(column)
+    extremes = pc.min_max(column.cast(pa.timestamp("ns", tz="UTC")))
+    if not extremes["min"].is_valid:
         return None, None
-    return times.min().to_pydatetime(), times.max().to_pydatetime()
+    return (
+        pd.Timestamp(extremes["min"].value, tz="UTC").to_pydatetime(),
+        pd.Timestamp(extremes["max"].value, tz="UTC").to_pydatetime(),
+    )

@@ -256,7 +256,15 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
         with stages.stage("report"):
             # The job's model_report: the same page from the same judgement, logged to the run.
             write_report(
-                client, run_id, loaded, split, outcomes, predictions, slice_table, champion
+                client,
+                run_id,
+                loaded,
+                split,
+                outcomes,
+                predictions,
+                slice_table,
+                champion,
+                limits.slice_min_rows,
             )
         result["gates"] = {name_: outcome.passed for name_, outcome in outcomes.items()}
         result["blocked_by"] = catalog.blocking_failures(outcomes)
@@ -291,7 +299,9 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
     return result
 
 
-def write_report(client, run_id, model, split, outcomes, predictions, slice_table, champion):
+def write_report(
+    client, run_id, model, split, outcomes, predictions, slice_table, champion, slice_min_rows
+):
     """The model report as the job's `model_report` renders and logs it."""
     from training_assets.core.ml.elastic_net import coefficients
     from training_assets.core.ml.report import blocking, gate_verdicts, page, score_split
@@ -307,6 +317,7 @@ def write_report(client, run_id, model, split, outcomes, predictions, slice_tabl
         slice_table,
         split.test_y.to_numpy(),
         coefficients(model),
+        slice_min_rows=slice_min_rows,
     )
     log_report(client, run_id, report, blocking(verdicts))
 

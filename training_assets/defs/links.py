@@ -33,3 +33,11 @@ def mlflow_version(ui_url: str, model_name: str, version: int | str) -> Metadata
     return MetadataValue.url(
         f"{ui_url.rstrip('/')}/#/models/{quote(model_name)}/versions/{version}"
     )
+
+
+def mlflow_artifact(ui_url: str, experiment_id: str, run_id: str, path: str) -> MetadataValue:
+    """The MLflow UI's view of one artifact of a run: it renders an HTML report in place,
+    where a local path opens nothing from a browser on another machine."""
+    return MetadataValue.url(
+        f"{ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}/artifacts/{path}"
+    )

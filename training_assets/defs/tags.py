@@ -20,3 +20,20 @@ OWNERS = ["team:ml-platform"]
 # The champion version a batch scoring run is for: pinned by the scoring sensor's request,
 # else resolved when batch_predictions starts, and recorded either way.
 CHAMPION_VERSION_TAG = f"{TAG_PREFIX}/champion_version"
+
+# Dagster names the job of a launch from the asset graph ("Materialize all", a selection)
+# `__ASSET_JOB`, and `materialize()`'s `__ephemeral_asset_job__`: its own names start so.
+_IMPLICIT_JOB_PREFIX = "__"
+
+
+def what_ran(job_name: str, asset_selection) -> str:
+    """What a Dagster run ran, in words for other tools' records (the MLflow run's name, who
+    moved an alias): the job's name, or for a launch from the asset graph, the assets it
+    materialized, since Dagster's name for that job means nothing to a reader."""
+    if not job_name.startswith(_IMPLICIT_JOB_PREFIX):
+        return job_name
+    names = sorted(key.to_user_string() for key in asset_selection or ())
+    if not names:
+        return "assets materialized from the asset graph"
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return f"materialize {shown}"

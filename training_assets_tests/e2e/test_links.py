@@ -2,8 +2,9 @@
 metadata under the configured MLflow UI, the MLflow run and version carry the Dagster run's
 URL, and the MLflow run is named for the data and config it trained on."""
 
-from dagster import AssetKey
+from dagster import AssetKey, AssetSelection
 
+from training_assets.definitions import defs
 from training_assets.defs import links
 from training_assets_tests.e2e.test_pipeline import MODEL_NAME, run_training
 
@@ -41,3 +42,30 @@ def test_links_both_ways_and_a_run_name_that_says_what_ran(
     assert f"data {digest[:8]}" in run.info.run_name
     assert "alpha 0.5" in run.info.run_name
     assert metadata(instance, "training_data")["dagster/row_count"].value == 5000
+
+
+def test_a_launch_from_the_asset_graph_names_its_assets_not_dagsters_job(
+    working_area, instance, mlflow_client, monkeypatch
+):
+    """A "Materialize all" in the UI runs Dagster's `__ASSET_JOB`: the MLflow run and the alias
+    move say which assets ran, and the run's description links back to Dagster in markdown."""
+    monkeypatch.setenv(links.DAGSTER_UI_ENV, DAGSTER_UI)
+    job = defs.resolve_implicit_global_asset_job_def()
+    assert job.name.startswith("__ASSET_JOB")
+    graph = defs.resolve_asset_graph()
+    selection = sorted(AssetSelection.groups("training").materializable().resolve(graph))
+
+    result = job.execute_in_process(
+        instance=instance, asset_selection=selection, raise_on_error=False
+    )
+
+    assert result.success
+    run = mlflow_client.get_run(result.output_for_node("trained_model")["run_id"])
+    assert run.info.run_name.startswith("materialize ")
+    assert "__" not in run.info.run_name
+    dagster_url = f"https://dagster.example.internal/runs/{result.run_id}"
+    assert f"[{result.run_id}]({dagster_url})" in run.data.tags["mlflow.note.content"]
+    moved_by = mlflow_client.get_model_version(MODEL_NAME, "1").tags[
+        "training_assets.champion.moved_by"
+    ]
+    assert moved_by.startswith("materialize ") and result.run_id in moved_by

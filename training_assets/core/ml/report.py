@@ -18,7 +18,7 @@ import pandas as pd
 
 from training_assets.core.gates import catalog
 from training_assets.core.gates.outcome import GateOutcome
-from training_assets.core.ml.metrics import probabilities, scores
+from training_assets.core.ml.metrics import baseline_scores, probabilities, scores
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,13 @@ class ReportInputs:
     verdicts: list[Verdict]
     metrics: dict[str, float]
     champion_metrics: dict[str, float] | None
+    baseline_metrics: dict[str, float]
     slices: pd.DataFrame  # slice, rows, rmse, and champion_rmse when there is a champion
     truth: np.ndarray
     predicted: np.ndarray
     coefficients: dict[str, float]
     psi: dict[str, float] | None
+    slice_min_rows: int = 0  # smaller slices are shown but not judged by the slice gate
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class SplitScores:
     predicted: np.ndarray
     metrics: dict[str, float]
     champion_metrics: dict[str, float] | None
+    baseline_metrics: dict[str, float] = field(default_factory=dict)
 
 
 def score_split(
@@ -76,6 +79,7 @@ def score_split(
         predicted=predicted,
         metrics=scores(predicted, test_y, train_mean),
         champion_metrics=None if champion is None else scores(champion, test_y, train_mean),
+        baseline_metrics=baseline_scores(test_y, train_mean),
     )
 
 
@@ -88,8 +92,10 @@ def page(
     slices: pd.DataFrame,
     truth: np.ndarray,
     coefficients: dict[str, float],
+    slice_min_rows: int = 0,
 ) -> str:
-    """The report of the model logged in the MLflow run `run_id`, judged by `verdicts`."""
+    """The report of the model logged in the MLflow run `run_id`, judged by `verdicts`;
+    slices under `slice_min_rows` rows are listed after the judged ones, marked so."""
     psi = next((v.figures.get("psi") for v in verdicts if v.gate == catalog.DRIFT_GATE.name), None)
     judged_against = (
         f"champion version {champion_version}" if champion_version else "no champion yet"
@@ -101,11 +107,13 @@ def page(
             verdicts=verdicts,
             metrics=scored.metrics,
             champion_metrics=scored.champion_metrics,
+            baseline_metrics=scored.baseline_metrics,
             slices=slices,
             truth=truth,
             predicted=scored.predicted,
             coefficients=coefficients,
             psi=psi if isinstance(psi, dict) else None,
+            slice_min_rows=slice_min_rows,
         )
     )
 
@@ -144,8 +152,10 @@ def render(inputs: ReportInputs) -> str:
         f"<h1>{_e(inputs.title)}</h1><p>{_e(inputs.subtitle)}</p>",
         f'<p class="{"bad" if failed else "good"}"><b>{_e(headline)}</b></p>',
         "<h2>Gates</h2>" + _verdicts(inputs.verdicts),
-        "<h2>Scores</h2>" + _scores(inputs.metrics, inputs.champion_metrics),
-        "<h2>Slices (worst first)</h2>" + _table(inputs.slices.head(25)),
+        "<h2>Scores</h2>"
+        + _scores(inputs.metrics, inputs.baseline_metrics, inputs.champion_metrics),
+        "<h2>Slices (judged, worst first; then those too small to judge)</h2>"
+        + _table(_slices(inputs.slices, inputs.slice_min_rows).head(25)),
         "<h2>Calibration and predicted against observed</h2>" + _plots(inputs),
         "<h2>Coefficients</h2>"
         + _table(
@@ -175,10 +185,9 @@ def _verdicts(verdicts: list[Verdict]) -> str:
     rows = []
     for v in verdicts:
         state = "blocked" if v.blocks else "passed" if v.passed else "warned"
-        figures = "; ".join(f"{k}: {_short(value)}" for k, value in v.figures.items())
         rows.append(
             f'<tr class="{state}"><td>{_e(v.gate)}</td><td>{_e(v.asset)}</td>'
-            f"<td>{state}</td><td>{_e(v.reason)}</td><td>{_e(figures)}</td></tr>"
+            f"<td>{state}</td><td>{_e(v.reason)}</td><td>{_figures(v.figures)}</td></tr>"
         )
     return (
         "<table><tr><th>gate</th><th>asset</th><th>verdict</th><th>why</th><th>figures</th></tr>"
@@ -187,13 +196,26 @@ def _verdicts(verdicts: list[Verdict]) -> str:
     )
 
 
-def _scores(metrics: dict[str, float], champion: dict[str, float] | None) -> str:
+def _slices(slices: pd.DataFrame, min_rows: int) -> pd.DataFrame:
+    """The slice table with a `judged` column: the slices the gate judged, worst first, then
+    the ones under `min_rows` rows, which it did not judge."""
+    judged = slices["rows"] >= min_rows
+    table = slices.assign(
+        judged=np.where(judged, "yes", f"no: under {min_rows} rows"), _small=~judged
+    )
+    table = table.sort_values(["_small", "rmse"], ascending=[True, False], kind="stable")
+    return table.drop(columns="_small")
+
+
+def _scores(
+    metrics: dict[str, float], baseline: dict[str, float], champion: dict[str, float] | None
+) -> str:
     names = [n for n in ("rmse", "mae", "r2", "auc", "log_loss", "brier") if n in metrics]
     frame = pd.DataFrame(
         {
             "metric": names,
             "this model": [metrics[n] for n in names],
-            "mean baseline": [metrics["baseline_rmse"] if n == "rmse" else None for n in names],
+            "mean baseline": [baseline.get(n) for n in names],
             "champion": [None if champion is None else champion.get(n) for n in names],
         }
     )
@@ -249,9 +271,29 @@ def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="", border=0)
 
 
-def _short(value: Any) -> str:
-    text = f"{value:.4f}" if isinstance(value, float) else str(value)
-    return text if len(text) <= 200 else text[:197] + "..."
+def _figures(figures: dict[str, Any]) -> str:
+    """A gate's figures as a list, nested ones as nested lists: never Python's dict text."""
+    if not figures:
+        return ""
+    return "<ul>" + "".join(f"<li>{_e(k)}: {_figure(v)}</li>" for k, v in figures.items()) + "</ul>"
+
+
+def _figure(value: Any, depth: int = 0) -> str:
+    if isinstance(value, dict) and depth < 2:
+        return (
+            "<ul>"
+            + "".join(
+                f"<li>{_e(k)}: {_figure(v, depth + 1)}</li>" for k, v in list(value.items())[:20]
+            )
+            + "</ul>"
+        )
+    if isinstance(value, list | tuple) and depth < 2:
+        shown = ", ".join(_figure(v, depth + 1) for v in value[:10])
+        return f"[{shown}{', ...' if len(value) > 10 else ''}]"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    text = str(value)
+    return _e(text if len(text) <= 200 else text[:197] + "...")
 
 
 def _e(text: str) -> str:

@@ -7,6 +7,7 @@ from dagster import AssetExecutionContext, MetadataValue, asset
 from training_assets.core.data.table_query import TableFile, column_mean
 from training_assets.core.ml.metrics import regression_metrics
 from training_assets.core.tracking.model_log import log_scores
+from training_assets.defs.metadata import score_metadata
 from training_assets.defs.resources.mlflow import MlflowTracking, ModelRegistry
 from training_assets.defs.tags import OWNERS
 
@@ -40,7 +41,7 @@ def evaluation(
     champion_version = None if champion is None else int(champion.version)
     context.add_output_metadata(
         {
-            **{name: MetadataValue.float(float(value)) for name, value in metrics.items()},
+            **score_metadata(metrics),
             "champion_version": MetadataValue.int(champion_version)
             if champion_version is not None
             else MetadataValue.text("none yet"),

@@ -25,6 +25,7 @@ from training_assets.core.tracking.lineage import REPORT_ARTIFACT
 from training_assets.core.tracking.model_log import log_report
 from training_assets.defs import links
 from training_assets.defs.materializations import split_run
+from training_assets.defs.metadata import score_metadata
 from training_assets.defs.resources.gates import GateThresholds
 from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
 from training_assets.defs.tags import OWNERS
@@ -82,19 +83,23 @@ def model_report(
         slice_table,
         test_y.to_numpy(),
         coefficients(model),
+        slice_min_rows=limits.slice_min_rows,
     )
     verdict = log_report(client, run_id, report, failed)
     run_info = client.get_run(run_id).info
     location = f"{run_info.artifact_uri.rstrip('/')}/{REPORT_ARTIFACT}"
     context.add_output_metadata(
         {
-            "report": _link(location),
+            "report": links.mlflow_artifact(
+                mlflow_store.ui_base_url(), run_info.experiment_id, run_id, REPORT_ARTIFACT
+            ),
+            "report_location": MetadataValue.text(location),
             "mlflow_run": links.mlflow_run(
                 mlflow_store.ui_base_url(), run_info.experiment_id, run_id
             ),
             "verdict": verdict,
             "gates_failed": MetadataValue.json(failed),
-            **{name: MetadataValue.float(float(value)) for name, value in metrics.items()},
+            **score_metadata(metrics),
         }
     )
     return {
@@ -143,11 +148,3 @@ def _data_gate_verdicts(context: AssetExecutionContext) -> list[Verdict]:
             )
         )
     return verdicts
-
-
-def _link(location: str) -> MetadataValue:
-    if location.startswith("file://"):
-        return MetadataValue.path(location.removeprefix("file://"))
-    if location.startswith(("http://", "https://")):
-        return MetadataValue.url(location)
-    return MetadataValue.text(location)

@@ -23,12 +23,13 @@ from training_assets.core.tracking.registry import (
 )
 from training_assets.defs import links
 from training_assets.defs.resources.mlflow import MlflowStore, MlflowTracking, ModelRegistry
-from training_assets.defs.tags import OWNERS
+from training_assets.defs.tags import OWNERS, what_ran
 
 
 def _mover(context: AssetExecutionContext) -> str:
-    """Who moved an alias: the job and run, which the Dagster UI finds by its id."""
-    return f"{context.job_name} run {context.run_id}"
+    """Who moved an alias: what ran (the job, or the assets of a launch from the asset graph)
+    and the run, which the Dagster UI finds by its id."""
+    return f"{what_ran(context.job_name, context.run.asset_selection)} run {context.run_id}"
 
 
 @asset(

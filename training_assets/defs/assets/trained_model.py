@@ -19,7 +19,7 @@ from training_assets.defs import links
 from training_assets.defs.config import ModelConfig
 from training_assets.defs.materializations import materialization_for
 from training_assets.defs.resources.mlflow import MlflowTracking
-from training_assets.defs.tags import OWNERS
+from training_assets.defs.tags import OWNERS, what_ran
 
 DATA_DIGEST_TAG = f"{LINEAGE_PREFIX}data_digest"
 CONFIG_DIGEST_TAG = f"{LINEAGE_PREFIX}config_digest"
@@ -66,7 +66,8 @@ def trained_model(
     # Named for what ran, not for the job: the data and config it was trained on.
     mlflow.set_tag(
         "mlflow.runName",
-        f"{context.job_name} data {lineage.get(DATA_DIGEST_TAG, 'unknown')[:8]} "
+        f"{what_ran(context.job_name, context.run.asset_selection)} "
+        f"data {lineage.get(DATA_DIGEST_TAG, 'unknown')[:8]} "
         f"config {lineage[CONFIG_DIGEST_TAG][:8]} alpha {alpha} l1 {l1_ratio}",
     )
     # Logged into the run that the tracking resource made active for this Dagster run.

@@ -28,8 +28,8 @@ from pydantic import Field, PrivateAttr
 from training_assets.core import paths
 from training_assets.core.secrets import redact_uri, split_credentials
 from training_assets.core.tracking import registry
-from training_assets.defs import healing
-from training_assets.defs.tags import DAGSTER_RUN_TAG
+from training_assets.defs import healing, links
+from training_assets.defs.tags import DAGSTER_RUN_TAG, what_ran
 
 
 class MlflowStore(ConfigurableResource):
@@ -224,6 +224,20 @@ class MlflowTracking(ConfigurableResource):
                     "extra_tags": {},
                 }
             )
+        )
+        run = context.dagster_run
+        label = what_ran(run.job_name, run.asset_selection)
+        url = links.dagster_run_url(run.run_id)
+        # dagster-mlflow names the MLflow run after the job, "__ASSET_JOB" for a launch from the
+        # asset graph. The description is the one place MLflow renders markdown: a clickable
+        # way back to the Dagster run, where a tag is shown cut off and plain.
+        mlflow.set_tags(
+            {
+                "mlflow.runName": label,
+                "mlflow.note.content": (
+                    f"Trained by the Dagster run [{run.run_id}]({url}) ({label})."
+                ),
+            }
         )
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:

@@ -3,14 +3,17 @@ scores stand beside the baseline and the champion, and the plots are embedded.""
 
 import subprocess
 import sys
+from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from training_assets.core.ml.metrics import baseline_scores, scores
 from training_assets.core.ml.report import ReportInputs, Verdict, render
 
 
-def inputs(verdicts, champion=None, psi=None) -> ReportInputs:
+def inputs(verdicts, champion=None, psi=None, slices=None, slice_min_rows=0) -> ReportInputs:
     rng = np.random.default_rng(0)
     truth = rng.integers(0, 2, 300).astype(float)
     return ReportInputs(
@@ -28,11 +31,15 @@ def inputs(verdicts, champion=None, psi=None) -> ReportInputs:
             "brier": 0.21,
         },
         champion_metrics=champion,
-        slices=pd.DataFrame({"slice": [7, 8], "rows": [40, 35], "rmse": [0.55, 0.41]}),
+        baseline_metrics=baseline_scores(pd.Series(truth), 0.5),
+        slices=slices
+        if slices is not None
+        else pd.DataFrame({"slice": [7, 8], "rows": [40, 35], "rmse": [0.55, 0.41]}),
         truth=truth,
         predicted=np.clip(truth * 0.3 + rng.uniform(0.2, 0.5, 300), 0, 1),
         coefficients={"conv_rate": 0.12, "acc_rate": 0.07},
         psi=psi,
+        slice_min_rows=slice_min_rows,
     )
 
 
@@ -87,3 +94,74 @@ def test_the_plots_are_drawn_without_importing_pyplot():
     )
 
     assert run.stdout.strip() == "False"
+
+
+def first_table(html: str) -> dict[str, list[str]]:
+    """The first HTML table in `html`, as columns of cell texts."""
+
+    class Cells(HTMLParser):
+        rows: list[list[str]] = []
+        done = False
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr" and not self.done:
+                self.rows.append([])
+            if tag in ("td", "th") and not self.done:
+                self.rows[-1].append("")
+
+        def handle_endtag(self, tag):
+            self.done = self.done or tag == "table"
+
+        def handle_data(self, data):
+            if self.rows and self.rows[-1] and not self.done:
+                self.rows[-1][-1] += data.strip()
+
+    parser = Cells()
+    parser.rows = []
+    parser.feed(html)
+    header, *body = parser.rows
+    return {name: [row[i] for row in body] for i, name in enumerate(header)}
+
+
+def test_every_score_has_its_baseline_and_the_baseline_equals_scoring_the_mean():
+    truth = pd.Series(np.random.default_rng(1).integers(0, 2, 500).astype(float))
+    mean = 0.37
+    expected = scores(np.full(len(truth), mean), truth, mean)
+
+    baseline = baseline_scores(truth, mean)
+
+    for name in ("rmse", "mae", "r2", "auc", "log_loss", "brier"):
+        assert baseline[name] == pytest.approx(expected[name]), name
+    page = render(inputs([Verdict("rmse_within_ceiling", "evaluation", True, False)]))
+    table = first_table(page[page.index("<h2>Scores") :])
+    assert all(cell != "" for cell in table["mean baseline"]), table
+
+
+def test_slices_too_small_to_judge_come_after_the_judged_ones_and_say_so():
+    slices = pd.DataFrame(
+        {"slice": [1, 2, 3, 4], "rows": [3, 500, 2, 400], "rmse": [0.9, 0.4, 0.8, 0.5]}
+    )
+    page = render(
+        inputs(
+            [Verdict("worst_slice_within_limits", "evaluation", True, False)],
+            None,
+            None,
+            slices,
+            30,
+        )
+    )
+
+    table = first_table(page[page.index("<h2>Slices") :])
+    assert table["slice"] == ["4", "2", "1", "3"]
+    assert list(table["judged"]) == ["yes", "yes", "no: under 30 rows", "no: under 30 rows"]
+
+
+def test_figures_are_listed_not_printed_as_python_dicts():
+    figures = {"failing_slices": [{"slice": 7, "rmse": 0.61234}], "psi": {"conv_rate": 0.25}}
+    page = render(
+        inputs([Verdict("worst_slice_within_limits", "evaluation", False, True, "bad", figures)])
+    )
+
+    assert "{" not in page[page.index("<h2>Gates") : page.index("<h2>Scores")]
+    assert "<li>conv_rate: 0.2500</li>" in page
+    assert "rmse: 0.6123" in page

@@ -42,6 +42,16 @@ def test_links_both_ways_and_a_run_name_that_says_what_ran(
     assert f"data {digest[:8]}" in run.info.run_name
     assert "alpha 0.5" in run.info.run_name
     assert metadata(instance, "training_data")["dagster/row_count"].value == 5000
+    # The standard keys once, from the IO manager where the asset states none of its own.
+    for asset in ("train_x", "test_x", "training_data", "evaluation"):
+        assert not {"row_count", "columns"} & set(metadata(instance, asset)), asset
+    columns = metadata(instance, "test_x")["dagster/column_schema"].schema.columns
+    assert [column.name for column in columns] == ["conv_rate", "acc_rate", "avg_daily_trips"]
+    described = metadata(instance, "training_data")["dagster/column_schema"].schema.columns
+    assert any("Valid range" in column.description for column in described)
+    test_rows = metadata(instance, "evaluation")["test_rows"].value
+    assert isinstance(test_rows, int)
+    assert test_rows == metadata(instance, "test_x")["dagster/row_count"].value
 
 
 def test_a_launch_from_the_asset_graph_names_its_assets_not_dagsters_job(

@@ -217,14 +217,19 @@ class ParquetIOManager(RunScopedIOManager):
             frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
             dtypes = {str(name): str(dtype) for name, dtype in frame.dtypes.items()}
             rows = len(obj)
-        return {
-            "row_count": MetadataValue.int(rows),
-            "columns": MetadataValue.table_schema(
+        # Dagster's own keys, which the catalog shows as the row count and the column schema;
+        # an asset that states them itself (with the feature repo's descriptions, say) keeps
+        # its own, since the IO manager's metadata would replace them.
+        standard = {
+            "dagster/row_count": MetadataValue.int(rows),
+            "dagster/column_schema": MetadataValue.table_schema(
                 TableSchema(
                     columns=[TableColumn(name=name, type=dtype) for name, dtype in dtypes.items()]
                 )
             ),
         }
+        stated = context.output_metadata or {}
+        return {key: value for key, value in standard.items() if key not in stated}
 
 
 def _null_counts(metadata: pq.FileMetaData) -> dict[str, int]:

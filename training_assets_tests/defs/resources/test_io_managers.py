@@ -167,11 +167,11 @@ def test_parquet_round_trips_an_arrow_table_as_the_frame_it_holds(base):
 
     pd.testing.assert_frame_equal(loaded, table.to_pandas())
     # The logged schema is the one the frame loads back with, nullable integers as floats.
-    assert {c.name: c.type for c in logged["columns"].schema.columns} == {
+    assert {c.name: c.type for c in logged["dagster/column_schema"].schema.columns} == {
         name: str(dtype) for name, dtype in loaded.dtypes.items()
     }
     assert str(loaded["trip_completed"].dtype) == "float64"
-    assert logged["row_count"] == IntMetadataValue(3)
+    assert logged["dagster/row_count"] == IntMetadataValue(3)
 
 
 def test_an_input_typed_table_file_gets_the_file_not_a_frame(base):
@@ -205,8 +205,8 @@ def test_a_table_file_output_is_moved_into_place_with_its_metadata(tmp_path, whe
         with (base / "training_data.parquet").open("rb") as handle:
             assert pq.read_table(handle).equals(table)
         assert not staged.exists()
-        assert logged["row_count"] == IntMetadataValue(3)
-        columns = {c.name: c.type for c in logged["columns"].schema.columns}
+        assert logged["dagster/row_count"] == IntMetadataValue(3)
+        columns = {c.name: c.type for c in logged["dagster/column_schema"].schema.columns}
         assert columns["avg_daily_trips"] == "float64"  # a null in it
         assert columns["driver_id"] == "int64"
     finally:
@@ -272,8 +272,8 @@ def test_get_metadata_for_a_frame(base):
 
     metadata = metadata_of(manager, "train_x", frame())
 
-    assert metadata["row_count"] == IntMetadataValue(3)
-    assert metadata["columns"] == TableSchemaMetadataValue(
+    assert metadata["dagster/row_count"] == IntMetadataValue(3)
+    assert metadata["dagster/column_schema"] == TableSchemaMetadataValue(
         TableSchema(
             columns=[
                 TableColumn(name="driver_id", type="int64"),
@@ -291,8 +291,8 @@ def test_get_metadata_for_a_series(base):
 
     metadata = metadata_of(manager, "train_y", series)
 
-    assert metadata["row_count"].value == 2
-    assert [(c.name, c.type) for c in metadata["columns"].schema.columns] == [
+    assert metadata["dagster/row_count"].value == 2
+    assert [(c.name, c.type) for c in metadata["dagster/column_schema"].schema.columns] == [
         ("trip_completed", "int64")
     ]
 
@@ -302,8 +302,8 @@ def test_handle_output_logs_path_and_metadata(base):
 
     logged = store(manager, "train_x", frame())
     assert logged["path"] == PathMetadataValue(str(base / "train_x.parquet"))
-    assert logged["row_count"].value == 3
-    assert [c.name for c in logged["columns"].schema.columns] == [
+    assert logged["dagster/row_count"].value == 3
+    assert [c.name for c in logged["dagster/column_schema"].schema.columns] == [
         "driver_id",
         "event_timestamp",
         "conv_rate",

@@ -4,10 +4,11 @@ Dagster's PostgreSQL storage retries opening a connection (dagster_postgres.util
 retry_pg_connection_fn: five more tries over about 6 s), but not a query that a restart cut off
 ("terminating connection due to administrator command"), nor a server still down when its
 tries are spent. A step that failed on that failed its run, although the database was back a
-second later. So every read of the instance in defs/ goes through `retried`: the same idea,
+second later. So every read of the instance in defs/, and every setting of run tags (which
+is idempotent), goes through `retried`: the same idea,
 a bounded number of tries with growing waits, and only for the errors of a lost connection.
-Anything else (a missing table, a bad query, a refused login that no wait mends) is raised
-at once.
+Anything else (a missing table, a bad query) is raised at once. A refused login reaches
+psycopg2 as a connection error too, so it fails after the tries, with its own message.
 """
 
 import logging

@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -52,6 +53,95 @@ def postgres_database(prefix: str = "ta") -> Iterator[str]:
 def postgres_url(database: str, password: str | None = None) -> str:
     secret = f":{password}" if password else ""
     return f"postgresql+psycopg2://postgres{secret}@127.0.0.1:5432/{database}"
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own, to stop and restart: a data directory in a new
+    temporary folder, a free port on 127.0.0.1, trust auth for the `postgres` user. It runs as
+    the machine's `postgres` user when the tests run as root (initdb refuses root)."""
+
+    def __init__(self) -> None:
+        import shutil
+        import socket
+        import tempfile
+
+        pg_ctl = shutil.which("pg_ctl")
+        if pg_ctl is None:
+            _unavailable("pg_ctl is not on PATH; install PostgreSQL's server binaries")
+        self.bin = Path(pg_ctl).resolve().parent
+        self.root = Path(tempfile.mkdtemp(prefix="ta_pg_"))
+        self.data = self.root / "data"
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._as = []
+        if os.geteuid() == 0:
+            import pwd
+
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.root, owner.pw_uid, owner.pw_gid)
+            self._as = ["runuser", "-u", "postgres", "--"]
+
+    def url(self, database: str = "postgres", password: str | None = None) -> str:
+        secret = f":{password}" if password else ""
+        return f"postgresql+psycopg2://postgres{secret}@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, tool: str, *args: str) -> None:
+        import subprocess
+
+        command = [*self._as, str(self.bin / tool), *args]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            log = self.root / "server.log"
+            tail = log.read_text()[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{tool} {args[0]} failed: {done.stdout}{done.stderr}{tail}")
+
+    def _ctl(self, action: str, *args: str) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root}"
+        log = str(self.root / "server.log")
+        self._run("pg_ctl", action, "-w", "-D", str(self.data), "-l", log, "-o", options, *args)
+
+    def start(self) -> "PrivatePostgres":
+        if not self.data.exists():
+            self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust")
+        self._ctl("start")
+        return self
+
+    def stop(self) -> None:
+        """Stop the server (pg_ctl signals the postmaster of this data directory only)."""
+        self._ctl("stop", "-m", "fast")
+
+    def restart(self) -> None:
+        """Stop the server, ending every session (their queries fail), and start it again."""
+        self._ctl("restart", "-m", "fast")
+
+    def create_database(self, name: str) -> None:
+        import psycopg2
+
+        admin = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres")
+        admin.autocommit = True
+        try:
+            with admin.cursor() as cursor:
+                cursor.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            admin.close()
+
+    def remove(self) -> None:
+        import shutil
+
+        if (self.data / "postmaster.pid").exists():
+            self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A started PrivatePostgres; stopped and its folder removed afterwards."""
+    server = PrivatePostgres()
+    try:
+        yield server.start()
+    finally:
+        server.remove()
 
 
 @contextmanager

@@ -4,6 +4,7 @@ variable a file reads is in the environment template, and every command and modu
 exists."""
 
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -105,3 +106,85 @@ def test_the_image_copies_files_that_exist(line):
     if line.startswith("COPY "):
         for source in line.split()[1:-1]:
             assert (paths.PROJECT_ROOT / source).exists(), source
+
+
+# What a command line may interpolate: any local user reads a process's arguments (`ps`,
+# /proc/<pid>/cmdline), so passwords, keys and the URLs that carry them come through the
+# environment or files. training_assets_tests/e2e/test_command_lines.py starts the commands.
+NOT_SECRET = {"MLFLOW_HOST", "MLFLOW_PORT", "DAGSTER_HOME"}
+COMMAND_KEYS = {"command", "args", "entrypoint", "test", "dagsterApiGrpcArgs"}
+CREDENTIALS_IN_URL = re.compile(r"://[^/@\s]*:[^/@\s]*@")
+
+
+def command_entries(node, key: str | None = None):
+    """Every string under a command-like key of a parsed compose or Helm file."""
+    if isinstance(node, dict):
+        for child_key, child in node.items():
+            yield from command_entries(child, child_key if child_key in COMMAND_KEYS else key)
+    elif isinstance(node, list):
+        for child in node:
+            yield from command_entries(child, key)
+    elif key is not None and isinstance(node, str):
+        yield node
+
+
+def secrets_on_command_lines(entries) -> list[str]:
+    return [
+        entry
+        for entry in entries
+        if set(re.findall(r"\$\{?(\w+)", entry)) - NOT_SECRET or CREDENTIALS_IN_URL.search(entry)
+    ]
+
+
+def test_the_finder_of_secrets_on_command_lines_finds_them():
+    shown = {"command": ["mlflow", "server", "--backend-store-uri", "$MLFLOW_BACKEND_STORE_URI"]}
+    inline = {"args": ["--broker", "redis://:pw@redis:6379/1"], "env": [{"value": "$X"}]}
+
+    assert secrets_on_command_lines(command_entries(shown)) == ["$MLFLOW_BACKEND_STORE_URI"]
+    assert secrets_on_command_lines(command_entries(inline)) == ["redis://:pw@redis:6379/1"]
+
+
+@pytest.mark.parametrize("relative", ["compose/docker-compose.yaml", "helm/values.yaml"])
+def test_no_command_in_the_compose_or_helm_files_carries_a_secret(relative):
+    entries = list(command_entries(load(relative)))
+
+    assert entries
+    assert secrets_on_command_lines(entries) == []
+
+
+def test_neither_the_image_nor_the_mlflow_script_puts_a_secret_on_a_command_line():
+    dockerfile = settings("Dockerfile").splitlines()
+    commands = [
+        line for line in dockerfile if line.split(" ", 1)[0] in {"RUN", "CMD", "ENTRYPOINT"}
+    ]
+    script = settings("mlflow_server.sh").replace("\\\n", " ").splitlines()
+    [server] = [line for line in script if line.startswith("exec ")]
+
+    assert commands and secrets_on_command_lines(commands) == []
+    assert secrets_on_command_lines([server]) == []
+
+
+def test_run_and_step_workers_get_no_database_password_in_their_arguments(tmp_path, monkeypatch):
+    """Kubernetes run and step Jobs get the instance's reference in their arguments (Celery in
+    its task messages); with deploy/dagster.yaml it names the variable, not the URL."""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._grpc.types import ExecuteRunArgs, ExecuteStepArgs
+
+    secret = "s3cret-0n-Argv"
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", f"postgresql+psycopg2://u:{secret}@db:5432/d")
+    shutil.copy(DEPLOY / "dagster.yaml", tmp_path / "dagster.yaml")
+    ref = InstanceRef.from_dir(str(tmp_path))
+    repository = ReconstructableRepository.for_module(
+        "training_assets.definitions", "defs", str(paths.PROJECT_ROOT)
+    )
+    origin = repository.get_reconstructable_job("training_job").get_python_origin()
+
+    run = ExecuteRunArgs(job_origin=origin, run_id="r", instance_ref=ref)
+    step = ExecuteStepArgs(
+        job_origin=origin, run_id="r", step_keys_to_execute=None, instance_ref=ref
+    )
+    arguments = [*run.get_command_args(), *step.get_command_args()]
+
+    assert any("DAGSTER_POSTGRES_URL" in argument for argument in arguments)
+    assert not [argument for argument in arguments if secret in argument]

@@ -16,6 +16,7 @@ from pathlib import Path
 import mlflow
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
+from training_assets.defs.instance_reads import retried
 from training_assets.defs.tags import DAGSTER_RUN_TAG, DIED_TAG, HOST_TAG, PID_TAG
 
 _IN_PROGRESS = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
@@ -49,12 +50,12 @@ def is_alive(identity: str) -> bool:
 
 def claim_run(instance: DagsterInstance, run_id: str) -> None:
     """Record in the run's tags the host and process that execute it, once."""
-    run = instance.get_run_by_id(run_id)
+    run = retried(lambda: instance.get_run_by_id(run_id), f"run {run_id}")
     if run is None or run.tags.get(PID_TAG):
         return
-    instance.add_run_tags(
-        run_id, {HOST_TAG: socket.gethostname(), PID_TAG: process_identity(os.getpid())}
-    )
+    tags = {HOST_TAG: socket.gethostname(), PID_TAG: process_identity(os.getpid())}
+    # Setting tags is idempotent: tried again as reads are.
+    retried(lambda: instance.add_run_tags(run_id, tags), f"run {run_id}'s tags")
 
 
 def heal_dead_runs(instance: DagsterInstance) -> list[str]:
@@ -65,11 +66,18 @@ def heal_dead_runs(instance: DagsterInstance) -> list[str]:
     """
     host = socket.gethostname()
     healed = []
-    for run in instance.get_runs(filters=RunsFilter(statuses=_IN_PROGRESS, tags={HOST_TAG: host})):
+    in_progress = retried(
+        lambda: instance.get_runs(filters=RunsFilter(statuses=_IN_PROGRESS, tags={HOST_TAG: host})),
+        "the runs in progress",
+    )
+    for run in in_progress:
         identity = run.tags.get(PID_TAG, "")
         if not identity or identity == process_identity(os.getpid()) or is_alive(identity):
             continue
-        instance.add_run_tags(run.run_id, {DIED_TAG: "true"})
+        retried(
+            lambda run=run: instance.add_run_tags(run.run_id, {DIED_TAG: "true"}),
+            f"run {run.run_id}'s tags",
+        )
         instance.report_run_failed(
             run, f"Marked failed: the run's process ({identity}) on {host} is gone."
         )
@@ -97,7 +105,9 @@ def fail_orphaned_mlflow_runs(
         dagster_run_id = run.data.tags.get(DAGSTER_RUN_TAG)
         if not dagster_run_id or dagster_run_id == current_run_id:
             continue
-        dagster_run = instance.get_run_by_id(dagster_run_id)
+        dagster_run = retried(
+            lambda run_id=dagster_run_id: instance.get_run_by_id(run_id), f"run {dagster_run_id}"
+        )
         if dagster_run is None or not dagster_run.is_finished:
             continue
         client.set_terminated(run.info.run_id, status="FAILED")

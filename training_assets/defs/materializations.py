@@ -7,14 +7,21 @@ comes from the latest run that did.
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, EventLogEntry
 
+from training_assets.defs.instance_reads import retried
+
 
 def materialization_for(
     instance: DagsterInstance, run_id: str, key: AssetKey
 ) -> EventLogEntry | None:
     """The event of `key`'s materialization in run `run_id`, else its latest, else None."""
-    records = instance.get_records_for_run(
-        run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
-    ).records
+    records = retried(
+        lambda: (
+            instance.get_records_for_run(
+                run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+            ).records
+        ),
+        f"run {run_id}'s materializations",
+    )
     own = [
         record.event_log_entry
         for record in records
@@ -23,7 +30,10 @@ def materialization_for(
     ]
     if own:
         return own[-1]
-    return instance.get_latest_materialization_event(key)
+    return retried(
+        lambda: instance.get_latest_materialization_event(key),
+        f"{key.to_user_string()}'s latest materialization",
+    )
 
 
 def split_run(instance: DagsterInstance, run_id: str) -> str | None:

@@ -9,6 +9,7 @@ from training_assets.core.ml.batch import score
 from training_assets.core.ml.table import with_order_position
 from training_assets.defs.assets.feature_store import feature_store
 from training_assets.defs.assets.registry import champion_model
+from training_assets.defs.instance_reads import retried
 from training_assets.defs.resources.batch_requests import BatchRequests
 from training_assets.defs.resources.feast import FeastResource
 from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
@@ -50,7 +51,12 @@ def batch_predictions(
             )
         # Resolved once, so every row is scored by the same model even if the alias moves.
         version = int(champion.version)
-        context.instance.add_run_tags(context.run_id, {CHAMPION_VERSION_TAG: str(version)})
+        retried(
+            lambda: context.instance.add_run_tags(
+                context.run_id, {CHAMPION_VERSION_TAG: str(version)}
+            ),
+            "this run's tags",
+        )
     with feast.retried_on_outage():
         schema = feast.training_schema()
         joined = feast.historical_features(with_order_position(requests))

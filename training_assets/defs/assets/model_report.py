@@ -24,6 +24,7 @@ from training_assets.core.ml.report import (
 from training_assets.core.tracking.lineage import REPORT_ARTIFACT
 from training_assets.core.tracking.model_log import log_report
 from training_assets.defs import links
+from training_assets.defs.instance_reads import retried
 from training_assets.defs.materializations import split_run
 from training_assets.defs.metadata import score_metadata
 from training_assets.defs.resources.gates import GateThresholds
@@ -124,9 +125,13 @@ def _data_gate_verdicts(context: AssetExecutionContext) -> list[Verdict]:
     """The checks of training_data that ran in this run (its blocking ones had to pass for
     this model to be trained; the warnings are shown as they were)."""
     verdicts = []
-    for record in context.instance.all_logs(
-        context.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
-    ):
+    evaluations = retried(
+        lambda: context.instance.all_logs(
+            context.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+        ),
+        "this run's check evaluations",
+    )
+    for record in evaluations:
         evaluation = record.dagster_event.event_specific_data
         if evaluation.asset_key != AssetKey(catalog.TRAINING_DATA):
             continue

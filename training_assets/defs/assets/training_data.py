@@ -14,6 +14,7 @@ from training_assets.defs.assets.sources import (
     driver_stats_source,
     orders,
 )
+from training_assets.defs.instance_reads import retried
 from training_assets.defs.resources.feast import FeastResource
 from training_assets.defs.resources.orders import OrdersSource
 from training_assets.defs.tags import ORDERS_VERSION_TAG, OWNERS, STATS_VERSION_TAG
@@ -47,7 +48,7 @@ def training_data(
         STATS_VERSION_TAG: feast.driver_stats_hash(),
     }
     snapshot.verify_requested({tag: context.run.tags.get(tag, "") for tag in versions}, versions)
-    context.instance.add_run_tags(context.run.run_id, versions)
+    retried(lambda: context.instance.add_run_tags(context.run.run_id, versions), "this run's tags")
     orders_version, stats_version = versions[ORDERS_VERSION_TAG], versions[STATS_VERSION_TAG]
     data_digest = fingerprints.combined_digest(orders_version, stats_version)
     # Checked file by file now; read batch by batch as the join takes them.

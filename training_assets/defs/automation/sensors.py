@@ -25,6 +25,7 @@ from training_assets.core.tracking.lineage import DATA_DIGEST_KEY, LINEAGE_PREFI
 from training_assets.core.tracking.profiles import reference_profile
 from training_assets.defs import healing
 from training_assets.defs.automation.jobs import batch_predictions_job, training_job
+from training_assets.defs.instance_reads import retried
 from training_assets.defs.resources.batch_requests import BatchRequests
 from training_assets.defs.resources.feast import FeastResource
 from training_assets.defs.resources.gates import DriftSettings
@@ -135,14 +136,17 @@ def new_training_data_sensor(
 
 def _died_on(context: SensorEvaluationContext, versions: dict[str, str]) -> str | None:
     """The id of the latest run for these data versions, when its process died."""
-    runs = context.instance.get_runs(
-        filters=RunsFilter(
-            tags={
-                ORDERS_VERSION_TAG: versions["orders"],
-                STATS_VERSION_TAG: versions["driver_stats_source"],
-            }
+    runs = retried(
+        lambda: context.instance.get_runs(
+            filters=RunsFilter(
+                tags={
+                    ORDERS_VERSION_TAG: versions["orders"],
+                    STATS_VERSION_TAG: versions["driver_stats_source"],
+                }
+            ),
+            limit=1,
         ),
-        limit=1,
+        "the latest run for these data versions",
     )
     if runs and runs[0].tags.get(DIED_TAG) and runs[0].status == DagsterRunStatus.FAILURE:
         return runs[0].run_id
@@ -167,7 +171,10 @@ def dead_run_sensor(context: SensorEvaluationContext, mlflow_store: MlflowStore)
 
 def _last_trained_digest(context: SensorEvaluationContext) -> str | None:
     """The data digest that the latest training_data materialization read, if any."""
-    event = context.instance.get_latest_materialization_event(AssetKey("training_data"))
+    event = retried(
+        lambda: context.instance.get_latest_materialization_event(AssetKey("training_data")),
+        "training_data's latest materialization",
+    )
     if event is None or event.asset_materialization is None:
         return None
     entry = event.asset_materialization.metadata.get(DATA_DIGEST_KEY)

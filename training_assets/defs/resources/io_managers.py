@@ -35,6 +35,7 @@ from upath import UPath
 from training_assets.core import paths
 from training_assets.core.data import locations, storage
 from training_assets.core.data.table_query import TableFile
+from training_assets.defs.instance_reads import retried
 from training_assets.defs.materializations import materialization_for
 
 RUNS_DIR = "runs"
@@ -108,8 +109,11 @@ def prune_run_folders(runs: UPath, instance: DagsterInstance, current: str) -> l
         # Nothing to remove: the asset lookups below (one query per asset) are skipped.
         return []
     latest = set()
-    for key in instance.get_asset_keys():
-        event = instance.get_latest_materialization_event(key)
+    for key in retried(instance.get_asset_keys, "the asset keys"):
+        event = retried(
+            lambda key=key: instance.get_latest_materialization_event(key),
+            f"{key.to_user_string()}'s latest materialization",
+        )
         if event is not None:
             latest.add(event.run_id)
     removed = []
@@ -128,10 +132,11 @@ def _ended(folders: dict, instance: DagsterInstance) -> dict:
     instance does not know."""
     if not folders:
         return {}
-    records = {
-        record.dagster_run.run_id: record
-        for record in instance.get_run_records(filters=RunsFilter(run_ids=list(folders)))
-    }
+    found = retried(
+        lambda: instance.get_run_records(filters=RunsFilter(run_ids=list(folders))),
+        "the records of runs with folders",
+    )
+    records = {record.dagster_run.run_id: record for record in found}
     now = time.time()
     return {
         run_id: folder

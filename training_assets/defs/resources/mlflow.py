@@ -29,6 +29,7 @@ from training_assets.core import paths
 from training_assets.core.secrets import redact_uri, split_credentials
 from training_assets.core.tracking import registry
 from training_assets.defs import healing, links
+from training_assets.defs.instance_reads import retried
 from training_assets.defs.tags import DAGSTER_RUN_TAG, what_ran
 
 
@@ -250,8 +251,11 @@ class MlflowTracking(ConfigurableResource):
 
 def _any_step_failed(context: InitResourceContext) -> bool:
     """Whether any step of the current Dagster run has failed, a failed gate included."""
-    failures = context.instance.get_records_for_run(
-        context.run.run_id, of_type=DagsterEventType.STEP_FAILURE, limit=1
+    failures = retried(
+        lambda: context.instance.get_records_for_run(
+            context.run.run_id, of_type=DagsterEventType.STEP_FAILURE, limit=1
+        ),
+        "this run's step failures",
     )
     return bool(failures.records)
 

@@ -38,8 +38,13 @@ def stats(tmp_path) -> Path:
 
 @pytest.fixture
 def model_uri(working_area, stats) -> str:
-    """A model logged as the pipeline logs one (median imputation, signature), fit on the
-    stats themselves: what it predicts depends on the features it is given."""
+    return logged_model(stats)
+
+
+def logged_model(stats: Path) -> str:
+    """A model logged to the working area's MLflow store as the pipeline logs one (median
+    imputation, signature), fit on the stats themselves: what it predicts depends on the
+    features it is given."""
     frame = pd.read_parquet(stats)
     x = frame[FEATURES].astype({"conv_rate": "float32", "acc_rate": "float32"})
     x = x.astype({"avg_daily_trips": "float64"})

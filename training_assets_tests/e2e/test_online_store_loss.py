@@ -37,7 +37,8 @@ def test_a_flushed_redis_is_refused_until_online_features_reloads_it(
     private_redis, working_area, instance
 ):
     model_uri = logged_model(paths.default_driver_stats_path())
-    drivers = ["--model-uri", model_uri, "1001", "1002", "1003"]
+    # 424242 is no driver: Redis answers an unknown key with empty values, not "not found".
+    drivers = ["--model-uri", model_uri, "1001", "1002", "1003", "424242"]
     first = materialize_online(instance)
     served = predict_cli(working_area, *drivers)
     assert private_redis.dbsize() > 0
@@ -48,7 +49,8 @@ def test_a_flushed_redis_is_refused_until_online_features_reloads_it(
     again = predict_cli(working_area, *drivers)
 
     assert first.success and views_loaded(first) == ["initial"]
-    assert [row["features_found"] for row in served] == [True, True, True]
+    assert [row["features_found"] for row in served] == [True, True, True, False]
+    assert [row["prediction"] is None for row in served] == [False, False, False, True]
     assert refused.returncode == 2
     assert refused.stdout == ""
     assert "lost its data" in refused.stderr

@@ -5,12 +5,17 @@ serving endpoint would (`python -m training_assets.cli` does the same).
     training-assets-predict --model-uri models:/sklearn-elastic-net-reg/3 1001
 
 Prints one JSON object per driver: its features as the online store holds them, whether the
-store knew it, and the prediction. Reads the environment the pipeline reads: the feature repo
-(TRAINING_ASSETS_FEATURE_REPO, FEAST_FS_YAML_FILE_PATH for the production profile),
-MLFLOW_TRACKING_URI and the working area; the resources' defaults for the rest, and run
-config set for the pipeline does not reach it (name the model with --model-name or
---model-uri). Load the online store first (the online_features asset, or `feast
-materialize`).
+store knew it (`features_found`), and the prediction; a driver the store does not know gets
+no prediction (null) unless --impute asks the model to fill its features. Refuses (exit 2),
+saying to materialize online_features, when the online store was never loaded for the
+service's views, lost its data since, or was last loaded longer ago than a view's TTL.
+
+Reads the environment the pipeline reads: the feature repo (TRAINING_ASSETS_FEATURE_REPO,
+FEAST_FS_YAML_FILE_PATH for the production profile), MLFLOW_TRACKING_URI and the working area;
+the resources' defaults for the rest, and run config set for the pipeline does not reach it
+(name the model with --model-name or --model-uri). Load the online store first with the
+online_features asset: `feast materialize` loads the features but not the record of the load
+that this command checks.
 """
 
 import argparse
@@ -26,6 +31,11 @@ def predict(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-name", default=None, help="registered model name")
     parser.add_argument("--alias", default=None, help="alias to score with (default champion)")
     parser.add_argument("--feature-service", default=FEATURE_SERVICE)
+    parser.add_argument(
+        "--impute",
+        action="store_true",
+        help="score drivers the online store does not know on the model's imputed features",
+    )
     args = parser.parse_args(argv)
 
     from mlflow.exceptions import MlflowException
@@ -40,7 +50,12 @@ def predict(argv: list[str] | None = None) -> int:
     model_uri = args.model_uri or registry.champion_uri()
     try:
         store = FeastResource().store()
-        frame = online.predict_online(store, args.feature_service, model_uri, args.driver_ids)
+        frame = online.predict_online(
+            store, args.feature_service, model_uri, args.driver_ids, impute=args.impute
+        )
+    except online.OnlineStoreNotReady as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return 2
     except MlflowException as error:
         print(f"cannot load {model_uri}: {error.message}", file=sys.stderr)
         return 2
@@ -51,8 +66,6 @@ def predict(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    features = [c for c in frame.columns if c not in ("driver_id", "prediction")]
-    frame.insert(1, "features_found", frame[features].notna().any(axis=1))
     frame["model_uri"] = model_uri
     print(frame.to_json(orient="records", lines=True), end="")
     return 0

@@ -83,12 +83,33 @@ def test_compose_commands_exist_and_the_workspace_names_the_code_location_servic
     services = compose["services"]
     for name, service in services.items():
         command = service.get("command")
-        if command and command[0] != "bash":
+        # Only the project's image runs the project's commands; Redis runs its own.
+        if command and command[0] != "bash" and service.get("image") == "training-assets":
             assert (BIN / command[0]).exists(), f"{name}: {command[0]} is not installed"
     [server] = load("compose/workspace.yaml")["load_from"]
     assert server["grpc_server"]["host"] in services
     assert str(server["grpc_server"]["port"]) in services["code_location"]["command"]
     assert "training_assets.definitions" in services["code_location"]["command"]
+
+
+def test_the_compose_redis_keeps_the_online_store_across_restarts():
+    """Feast's online store outlives a restart of its Redis: append-only file on a volume, no
+    eviction, and the services wait for it to answer (it says LOADING while reading the file)."""
+    compose = load("compose/docker-compose.yaml")
+    redis = compose["services"]["redis"]
+    command = redis["command"]
+
+    assert command[0] == "redis-server"
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert "--maxmemory-policy" not in command
+    [volume] = redis["volumes"]
+    name, mount = volume.split(":")
+    assert name in compose["volumes"]
+    assert mount == command[command.index("--dir") + 1]
+    assert "PONG" in " ".join(redis["healthcheck"]["test"])
+    assert compose["services"]["code_location"]["depends_on"]["redis"] == {
+        "condition": "service_healthy"
+    }
 
 
 def test_the_celery_settings_are_valid_executor_config():

@@ -226,3 +226,46 @@ def s3_server(root: Path):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
+
+
+@contextmanager
+def redis_server(root: Path):
+    """A redis-server of the test's own on a free port of 127.0.0.1, with its data directory in
+    `root` and no persistence (a restart or FLUSHALL loses everything), stopped by its id.
+    Yields its port; never the machine's shared Redis."""
+    import redis
+
+    port = free_port()
+    root.mkdir(parents=True, exist_ok=True)
+    log = root / f"redis_{port}.log"
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
+    command += ["--save", "", "--appendonly", "no", "--dir", str(root)]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"redis-server exited:\n{log.read_text()[-4000:]}")
+            try:
+                client.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"redis-server did not answer within {START_TIMEOUT_S}s"
+                    ) from None
+                time.sleep(0.1)
+        yield port
+    finally:
+        client.close()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)

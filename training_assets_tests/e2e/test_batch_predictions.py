@@ -96,8 +96,18 @@ def test_batch_predictions_equal_scoring_by_hand_and_follow_the_champion(
     assert (scored["model_version"] == 1).all() and (scored["model_name"] == MODEL_NAME).all()
     expected = by_hand(rows, stored_frame(first.run_id, "train_x"))
     np.testing.assert_allclose(scored["prediction"].to_numpy(), expected, rtol=1e-5)
-    # The row before any stats and the unknown driver were scored on missing features.
+    # The row before any stats and the unknown driver were scored on missing features, and
+    # say so beside their prediction.
     assert scored.iloc[-2:][FEATURES].isna().all(axis=None)
+    assert (
+        list(scored.columns).index("features_found") == list(scored.columns).index("prediction") - 1
+    )
+    assert scored["features_found"].tolist() == scored[FEATURES].notna().any(axis=1).tolist()
+    assert scored["features_found"].iloc[-2:].tolist() == [False, False]
+    [materialization] = result.asset_materializations_for_node("batch_predictions")
+    assert materialization.metadata["rows_without_features"].value == int(
+        (~scored["features_found"]).sum()
+    )
     assert instance.get_run_by_id(result.run_id).tags["training_assets/champion_version"] == "1"
 
     # The champion moves: the same requests are asked for again, under a new key.

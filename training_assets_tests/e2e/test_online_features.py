@@ -34,3 +34,19 @@ def test_online_features_loads_the_store_once_and_then_reports_it_up_to_date(
         AssetKey("online_features"),
         AssetKey("batch_predictions"),
     }
+
+
+def test_online_features_reloads_a_store_that_lost_its_file(working_area, instance):
+    """The registry still says the view was loaded; the store says otherwise, and wins."""
+    first = materialize_online(instance)
+    (working_area / "feast" / "online_store.db").unlink()
+    second = materialize_online(instance)
+
+    assert first.success and second.success
+    [materialization] = second.asset_materializations_for_node("online_features")
+    [view] = materialization.metadata["views"].value
+    assert view["how"] == "reload: store lost its data"
+    assert view["start"] is not None
+    assert materialization.metadata["reloaded_views"].value == ["driver_stats"]
+    passed = [e.passed for e in second.get_asset_check_evaluations()]
+    assert passed == [True]

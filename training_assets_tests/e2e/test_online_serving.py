@@ -1,7 +1,8 @@
-"""Online serving on the real Feast repo, MLflow store and instance: after online_features
-loads the store, its skew check passes, `training-assets-predict` (a real process) scores
-drivers with the champion as the offline features would, and a tampered online store fails the
-check with the driver named."""
+"""Online serving on the real Feast repo, MLflow store and instance: `training-assets-predict`
+(a real process) refuses a store that was never loaded; after online_features loads it, its
+skew check passes and the command scores drivers with the champion as the offline features
+would; a tampered online store fails the check with the driver named, is refused until the
+next load, and that load reloads it in full."""
 
 import json
 import os
@@ -29,17 +30,21 @@ def skew_check(result):
     return evaluation
 
 
-def predict_cli(area: Path, *drivers: int) -> list[dict]:
+def run_predict(area: Path, *args: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     environment[paths.WORKING_AREA_ENV] = str(area)
-    output = subprocess.run(
-        [str(Path(sys.executable).parent / "training-assets-predict"), *map(str, drivers)],
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "training-assets-predict"), *args],
         env=environment,
         capture_output=True,
         text=True,
         timeout=300,
-        check=True,
     )
+
+
+def predict_cli(area: Path, *drivers: int) -> list[dict]:
+    output = run_predict(area, *map(str, drivers))
+    assert output.returncode == 0, output.stderr
     return [json.loads(line) for line in output.stdout.splitlines()]
 
 
@@ -47,18 +52,33 @@ def test_online_serving_matches_offline_and_the_check_catches_a_tampered_store(
     working_area, instance, mlflow_client
 ):
     assert run_training(instance).success
+    stats = pd.read_parquet(paths.default_driver_stats_path())
+    drivers = sorted(stats["driver_id"].unique())[:3]
+    # The registry knows the views (feature_store ran), but nothing was loaded online.
+    never = run_predict(working_area, str(drivers[0]))
+    assert never.returncode == 2
+    assert never.stdout == ""
+    assert "'driver_stats' was never loaded" in never.stderr
+    assert "Materialize online_features" in never.stderr
+
     loaded = materialize_online(instance)
     assert loaded.success
     check = skew_check(loaded)
     assert check.passed, check.metadata
     assert check.metadata["compared_drivers"].value > 0
 
-    stats = pd.read_parquet(paths.default_driver_stats_path())
-    drivers = sorted(stats["driver_id"].unique())[:3]
     served = predict_cli(working_area, *drivers, 424242)
 
     assert [row["driver_id"] for row in served] == [*drivers, 424242]
     assert [row["features_found"] for row in served] == [True, True, True, False]
+    # A driver the store does not know gets no prediction, unless imputation is asked for.
+    assert served[3]["prediction"] is None
+    [imputed] = [
+        json.loads(line)
+        for line in run_predict(working_area, "--impute", "424242").stdout.splitlines()
+    ]
+    assert imputed["features_found"] is False
+    assert isinstance(imputed["prediction"], float)
     assert {row["model_uri"] for row in served} == {f"models:/{MODEL_NAME}@champion"}
     # The same drivers scored by hand: the newest stats row of each, and the champion.
     import mlflow.pyfunc
@@ -95,7 +115,22 @@ def test_online_serving_matches_offline_and_the_check_catches_a_tampered_store(
 
     failed = skew_check(again)
     assert not failed.passed
+    assert not again.success  # the check blocks
     assert failed.metadata["differing_drivers"].value == [tampered]
     [difference] = failed.metadata["differences"].value
     assert difference["feature"] == "conv_rate"
     assert difference["online"] == pytest.approx(0.987)  # stored as float32
+    assert failed.metadata["withdrawn_views"].value == ["driver_stats"]
+
+    # Nothing is served from the store the check found wrong, until the next load.
+    refused = run_predict(working_area, str(tampered))
+    assert refused.returncode == 2
+    assert "withdrawn from serving" in refused.stderr
+    assert "store differed from the offline features" in refused.stderr
+    repaired = job.execute_in_process(instance=instance)
+    [materialization] = repaired.asset_materializations_for_node("online_features")
+    views = materialization.metadata["views"].value
+    assert [view["how"] for view in views] == ["reload: store differed from the offline features"]
+    assert skew_check(repaired).passed
+    [row] = predict_cli(working_area, tampered)
+    assert row["conv_rate"] == pytest.approx(float(newest.loc[tampered, "conv_rate"]), rel=1e-6)

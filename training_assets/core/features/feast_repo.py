@@ -391,36 +391,78 @@ def _load_module(path: Path) -> ModuleType:
 
 @timed("feast materialize")
 def materialize_online(store: "FeatureStore", feature_service: str) -> list[dict[str, Any]]:
-    """Load the latest feature values of `feature_service`'s views into the online store.
+    """Load the latest feature values of `feature_service`'s views into the online store, and
+    mark each view loaded in the store itself (see load_marker).
 
-    A view never materialized is loaded over its data's whole range (Feast's
-    `materialize_incremental` would start at now minus the view's TTL and miss older data); one
-    materialized before is loaded incrementally, from where the last load ended to the newest
-    row. A view whose data holds nothing newer is left as it is.
+    What to load is decided from what the online store holds, not only from the registry. A
+    view the registry has never seen loaded is loaded over its data's whole range (Feast's
+    `materialize_incremental` would start at now minus the view's TTL and miss older data). A
+    view the registry says was loaded but whose store holds no marker has lost its data (a
+    Redis restarted empty, flushed or replaced, a deleted sqlite file) and is reloaded in full,
+    as is one whose marker the skew check withdrew. Otherwise the load goes on from where the
+    store's marker says its data ends; a view whose data holds nothing newer is left as it is,
+    its marker renewed.
 
     Returns:
         Per view: its name, the range loaded (`start`, `end`, ISO 8601, or None when nothing
-        was loaded) and `how` ("initial", "incremental" or "up to date").
+        was loaded) and `how`: "initial", "incremental", "up to date", "reload: store lost
+        its data" or "reload: <why the marker was withdrawn>".
     """
+    from training_assets.core.features import load_marker
+
     service = store.get_feature_service(feature_service)
     loaded = []
     for projection in service.feature_view_projections:
         view = store.get_feature_view(projection.name)
         first, last = source_time_range(view.batch_source)
-        previous = view.most_recent_end_time
-        if last is None or (previous is not None and last <= previous):
+        marker = load_marker.read_marker(store, view)
+        how, start = _load_plan(view, marker, first)
+        if last is None or (how == "incremental" and last <= start):
+            if marker is not None and marker.data_end is not None:
+                load_marker.write_marker(store, view, marker.data_end)
             loaded.append({"view": view.name, "start": None, "end": None, "how": "up to date"})
             continue
-        if previous is None:
-            store.materialize(start_date=first, end_date=last, feature_views=[view.name])
-            how, start = "initial", first
-        else:
-            store.materialize_incremental(end_date=last, feature_views=[view.name])
-            how, start = "incremental", previous
+        if how != "incremental":
+            _empty_online_view(store, view)
+        store.materialize(start_date=start, end_date=last, feature_views=[view.name])
+        load_marker.write_marker(store, view, last)
         loaded.append(
             {"view": view.name, "start": start.isoformat(), "end": last.isoformat(), "how": how}
         )
     return loaded
+
+
+def _load_plan(view, marker, first) -> tuple[str, Any]:
+    """How to load `view` given its marker in the online store, and from when."""
+    if view.most_recent_end_time is None:
+        return "initial", first
+    if marker is None:
+        return "reload: store lost its data", first
+    if marker.withdrawn:
+        return f"reload: {marker.withdrawn_because or 'marker withdrawn'}", first
+    return "incremental", marker.data_end
+
+
+def _empty_online_view(store: "FeatureStore", view) -> None:
+    """Remove the view's rows from the online store and make its tables anew, as `feast
+    apply` makes them, before a full load.
+
+    Whatever the store kept is not trusted (a store that lost part of its data, a value the
+    skew check found wrong), and Redis would keep a kept value over a loaded one of the same
+    event time. A store that lost its tables with its data (a new sqlite file) gets them back.
+    """
+    provider = store._get_provider()
+    entities = store.list_entities()
+    # Two calls: sqlite makes the tables to keep before it drops the tables to delete.
+    for delete, keep in (([view], []), ([], [view])):
+        provider.update_infra(
+            project=store.project,
+            tables_to_delete=delete,
+            tables_to_keep=keep,
+            entities_to_delete=[],
+            entities_to_keep=entities,
+            partial=True,
+        )
 
 
 def source_time_range(source) -> tuple[Any, Any]:

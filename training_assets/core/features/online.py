@@ -2,17 +2,22 @@
 the champion's prediction on them, and the training/serving skew check that compares them with
 the offline point-in-time features at the same moment.
 
+Nothing is served from a store that cannot be trusted: one that was never loaded for the
+service's views, lost its data since, had a view withdrawn by the skew check, or was last loaded
+longer ago than a view's TTL (see load_marker) is refused with what to run.
+
 No Dagster here: the `online_features` asset's check and the `training-assets-predict` command
 call these.
 """
 
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from training_assets.core.data import locations
-from training_assets.core.features import feast_repo
+from training_assets.core.features import feast_repo, load_marker
 from training_assets.core.ml import serving
 from training_assets.core.ml.split import model_inputs
 from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP
@@ -20,34 +25,151 @@ from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP
 if TYPE_CHECKING:
     from feast import FeatureStore
 
+FEATURES_FOUND = "features_found"
+# Feast's suffix of a feature's event-time column in an online response (seconds since epoch).
+TIMESTAMP_POSTFIX = "__ts"
+
+
+class OnlineStoreNotReady(Exception):
+    """The online store cannot be trusted to serve a FeatureService's views: never loaded, lost
+    its data, withdrawn by the skew check, or last loaded longer ago than a view's TTL."""
+
+
+LOAD_HINT = (
+    "Materialize online_features (the UI, or `dagster asset materialize -m "
+    "training_assets.definitions --select online_features`) and try again."
+)
+
+
+def serving_problems(
+    store: "FeatureStore", feature_service: str, now: datetime | None = None
+) -> list[str]:
+    """Why the online store cannot serve `feature_service`, one sentence per view; empty
+    when every view was loaded by the pipeline within its TTL and its load still stands."""
+    now = now or datetime.now(UTC)
+    problems = []
+    for projection in store.get_feature_service(feature_service).feature_view_projections:
+        view = store.get_feature_view(projection.name)
+        marker = load_marker.read_marker(store, view)
+        if view.most_recent_end_time is None:
+            problems.append(f"view {view.name!r} was never loaded into the online store")
+        elif marker is None:
+            problems.append(
+                f"the registry says view {view.name!r} was loaded up to "
+                f"{view.most_recent_end_time.isoformat()}, but the online store holds no record "
+                "of that load: the store lost its data (restarted empty, flushed, evicted or "
+                "replaced), or it was loaded outside the pipeline"
+            )
+        elif marker.withdrawn:
+            problems.append(
+                f"view {view.name!r} was withdrawn from serving at "
+                f"{marker.loaded_at.isoformat()}: {marker.withdrawn_because}"
+            )
+        elif view.ttl and now - marker.loaded_at > view.ttl:
+            problems.append(
+                f"view {view.name!r} was last loaded at {marker.loaded_at.isoformat()}, "
+                f"{_age(now - marker.loaded_at)} ago, longer than its TTL of {view.ttl}"
+            )
+    return problems
+
+
+def require_servable(
+    store: "FeatureStore", feature_service: str, now: datetime | None = None
+) -> None:
+    """Raise OnlineStoreNotReady, saying what is wrong and what to run, unless the online store
+    can serve `feature_service` (see serving_problems)."""
+    problems = serving_problems(store, feature_service, now)
+    if problems:
+        raise OnlineStoreNotReady(
+            f"the online store ({store.config.online_store.type}) cannot serve feature service "
+            f"{feature_service!r}: " + "; ".join(problems) + ". " + LOAD_HINT
+        )
+
 
 def online_frame(store: "FeatureStore", feature_service: str, keys: list[int]) -> pd.DataFrame:
     """The service's features for `keys` as the online store holds them, indexed by key, in
     the service's feature order; a key the store does not know gets nulls."""
+    return _online_read(store, feature_service, keys)[0]
+
+
+def _online_read(
+    store: "FeatureStore", feature_service: str, keys: list[int]
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The features for `keys`, and whether the store holds a row of every view for each key.
+
+    A key the store does not know reads as nulls with no event time (sqlite marks it not
+    found, Redis present with empty values), so its time, not its values, says it is missing:
+    a row whose values are null is a row the store holds."""
     service = store.get_feature_service(feature_service)
     names = list(feast_repo.applied_schema(store, feature_service).feature_names)
-    frame = store.get_online_features(
-        features=service, entity_rows=[{ENTITY_KEY: int(key)} for key in keys]
-    ).to_df()
-    return frame.set_index(ENTITY_KEY)[names]
+    frame = (
+        store.get_online_features(
+            features=service, entity_rows=[{ENTITY_KEY: int(key)} for key in keys]
+        )
+        .to_df(include_event_timestamps=True)
+        .set_index(ENTITY_KEY)
+    )
+    times = frame[[f"{name}{TIMESTAMP_POSTFIX}" for name in names]]
+    return frame[names], (times > 0).all(axis=1).rename(FEATURES_FOUND)
 
 
 def predict_online(
-    store: "FeatureStore", feature_service: str, model_uri: str, keys: list[int]
+    store: "FeatureStore",
+    feature_service: str,
+    model_uri: str,
+    keys: list[int],
+    impute: bool = False,
 ) -> pd.DataFrame:
     """Score `keys` with the model at `model_uri` on their online features, as a serving
-    endpoint would: one row per key, its features and the prediction."""
-    features = online_frame(store, feature_service, keys)
-    model = serving.load_pyfunc(model_uri)
-    inputs = model_inputs(features.reset_index(drop=True))
-    schema = serving.input_schema(model_uri)
-    # The online store returns float64 and int64; the signature may ask for float32.
-    inputs = inputs.astype(
-        {name: _numpy_type(kind) for name, kind in schema.items() if name in inputs.columns}
-    )
+    endpoint would: one row per key, whether the store knew it, its features and the
+    prediction.
+
+    A key the store does not know gets no prediction (null) unless `impute`, when the model
+    fills its features as it fills missing values in training.
+
+    Raises:
+        OnlineStoreNotReady: when the store cannot serve the service (see serving_problems),
+            before the model is loaded.
+    """
+    require_servable(store, feature_service)
+    features, found = _online_read(store, feature_service, keys)
     result = features.reset_index()
-    result["prediction"] = model.predict(inputs)
+    result.insert(1, FEATURES_FOUND, found.to_numpy())
+    scored = result[FEATURES_FOUND] | impute
+    # Nullable: a key that is not scored has no prediction, which JSON writes as null.
+    predictions = pd.Series(pd.NA, index=result.index, dtype="Float64")
+    if scored.any():
+        model = serving.load_pyfunc(model_uri)
+        inputs = model_inputs(features.reset_index(drop=True)[scored.to_numpy()])
+        schema = serving.input_schema(model_uri)
+        # The online store returns float64 and int64; the signature may ask for float32.
+        inputs = inputs.astype(
+            {name: _numpy_type(kind) for name, kind in schema.items() if name in inputs.columns}
+        )
+        predictions[scored.to_numpy()] = np.ravel(model.predict(inputs))
+    result["prediction"] = predictions
     return result
+
+
+def withdraw_views(
+    store: "FeatureStore", feature_service: str, features: list[str], because: str
+) -> list[str]:
+    """Withdraw the load markers of the service's views that serve `features`, so that
+    predictions are refused and the next load reloads them in full; their names, sorted."""
+    views = sorted(
+        {
+            projection.name
+            for projection in store.get_feature_service(feature_service).feature_view_projections
+            if {field.name for field in projection.features} & set(features)
+        }
+    )
+    for name in views:
+        load_marker.withdraw_marker(store, store.get_feature_view(name), because)
+    return views
+
+
+def _age(delta: timedelta) -> str:
+    return str(timedelta(seconds=round(delta.total_seconds())))
 
 
 def skew(

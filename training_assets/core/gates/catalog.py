@@ -137,8 +137,8 @@ SKEW_GATE = Gate(
     "online_matches_offline",
     "online_features",
     "What the online store serves equals the offline point-in-time features at the newest "
-    "feature time (training/serving skew), for every driver whose value has not expired.",
-    blocking=False,
+    "feature time (training/serving skew), for every driver whose value has not expired. A "
+    "view that differs is withdrawn from serving until online_features reloads it in full.",
 )
 
 ALL_GATES = (*DATA_GATES, DRIFT_GATE, *METRIC_GATES, *CHAMPION_GATES, SKEW_GATE)

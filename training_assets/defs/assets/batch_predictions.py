@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, Failure, MetadataValue, asset
 
 from training_assets.core.data.locations import LocationError
 from training_assets.core.data.orders import OrdersError
-from training_assets.core.ml.batch import score
+from training_assets.core.ml.batch import FEATURES_FOUND, score
 from training_assets.core.ml.table import with_order_position
 from training_assets.defs.assets.feature_store import feature_store
 from training_assets.defs.assets.registry import champion_model
@@ -31,7 +31,8 @@ def batch_predictions(
     model_registry: ModelRegistry,
 ) -> pd.DataFrame:
     """The request files' rows (event_timestamp, driver_id) scored by @champion: each row with
-    the features it was scored on as of its own time, the prediction, and the model version."""
+    the features it was scored on as of its own time, whether it found them
+    (`features_found`), the prediction, and the model version."""
     try:
         requests = batch_requests.read()
     except (OrdersError, LocationError) as error:
@@ -67,9 +68,7 @@ def batch_predictions(
             "model_version": version,
             "model_uri": f"models:/{model_registry.model_name}/{version}",
             "requests": MetadataValue.json([str(path) for path in files]),
-            "rows_without_features": int(
-                scored[list(schema.feature_names)].isna().all(axis=1).sum()
-            ),
+            "rows_without_features": int((~scored[FEATURES_FOUND]).sum()),
             "mean_prediction": float(scored["prediction"].mean()) if len(scored) else 0.0,
         }
     )

@@ -164,7 +164,13 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
     with stages.stage("data_gates"):
         frame = table.to_pandas(split_blocks=True)
         del table, joined, order_frame
-        outcomes = catalog.evaluate_data_gates(frame, schema, limits, orders.count_orders(location))
+        outcomes = catalog.evaluate_data_gates(
+            frame,
+            schema,
+            limits,
+            orders.count_orders(location),
+            feast_repo.feature_sources(store, FEATURE_SERVICE),
+        )
         client = configure_mlflow(mlflow_dir)
         champion = registry.champion_version(client, name, alias)
         outcomes[catalog.DRIFT_GATE.name] = catalog.evaluate_drift_gate(

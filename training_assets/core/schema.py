@@ -164,3 +164,20 @@ def parse_bound(feature: str, tag: str, value: str | float | None) -> float | No
     if math.isnan(bound):
         raise ValueError(f"feature {feature!r}: tag {tag!r} must be a number, found {value!r}")
     return bound
+
+
+@dataclass(frozen=True)
+class FeatureSource:
+    """Where a feature view of the service reads its rows: the file and its time columns.
+
+    Attributes:
+        view: The feature view's name.
+        path: The parquet file (a local path or an fsspec URL).
+        timestamp: The column of the time each row describes.
+        created: The column of the time each row was written; None when the view has none.
+    """
+
+    view: str
+    path: str
+    timestamp: str
+    created: str | None = None

@@ -25,6 +25,7 @@ DATA_GATES = (
     "feature_values_in_range",
     "features_not_from_the_future",
     "features_created_before_order",
+    "feature_times_not_null",
     "duplicate_rows_within_rate",
     "drift_within_limits",
 )

@@ -149,3 +149,45 @@ def test_joining_in_slices_writes_the_table_joining_at_once_writes(users_files, 
     assert in_slices.equals(at_once)
     assert added_up == pytest.approx(whole)
     assert not list((paths.working_area() / "staging").rglob("*.parquet"))
+
+
+def without_created(files: dict, which: str) -> None:
+    """The stats file rewritten with driver-hours written twice, the later version last, as an
+    appending writer leaves them, and `created` null on `which` rows: "all", or "some" (the
+    two versions of each rewritten hour), so the join cannot tell the stale one."""
+    stats = pd.read_parquet(files["stats"])
+    rewritten = stats.sample(40, random_state=13).assign(avg_daily_trips=999)
+    stats = pd.concat([stats, rewritten], ignore_index=True)
+    if which == "all":
+        stats["created"] = pd.NaT
+    else:
+        twice = stats.duplicated(["driver_id", "datetime"], keep=False)
+        stats.loc[twice, "created"] = pd.NaT
+    stats.to_parquet(files["stats"], index=False)
+
+
+@pytest.mark.parametrize("which", ["all", "some"])
+def test_a_stats_file_without_created_times_registers_no_model(
+    users_files, instance, mlflow_client, which
+):
+    without_created(users_files, which)
+    stats = pd.read_parquet(users_files["stats"])
+    nulls = int(stats["created"].isna().sum())
+    job = defs.resolve_job_def("training_job")
+
+    result = job.execute_in_process(
+        instance=instance, run_config=run_config(users_files), raise_on_error=False
+    )
+
+    assert not result.success
+    assert mlflow_client.search_model_versions("name='sklearn-elastic-net-reg'") == []
+    check = evaluations(result)["feature_times_not_null"]
+    assert not check.passed and check.severity == AssetCheckSeverity.ERROR
+    metadata = {key: value.value for key, value in check.metadata.items()}
+    assert metadata["max_null_rate"] == "0.0"
+    assert "created null on at most 0.0" in metadata["expected"]
+    assert metadata["null_counts"] == {"driver_stats.datetime": 0, "driver_stats.created": nulls}
+    assert metadata["null_rates.driver_stats.created"] == nulls / len(stats)
+    assert metadata["files"] == {"driver_stats": str(users_files["stats"])}
+    assert f"driver_stats.created null on {nulls} of {len(stats)} rows" in metadata["reason"]
+    assert str(users_files["stats"]) in metadata["reason"]

@@ -5,6 +5,7 @@ must follow the features in force) and the drift sensor (a cheap look at recent 
 features inside a sensor tick, where importing Feast alone would take seconds).
 """
 
+import numpy as np
 import pandas as pd
 
 from training_assets.core.schema import (
@@ -14,19 +15,28 @@ from training_assets.core.schema import (
 
 STATS_TIMESTAMP = "datetime"
 STATS_CREATED = "created"
+# A stats row's position in the file, negated: the tie-break that keeps the first.
+_FILE_ROW = "__file_row"
 
 
 def features_as_of(order_frame: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
     """The stats row in force at each order's time, aligned with `order_frame`'s index.
 
     The latest stats row at or before the order wins; among rows of the same driver and time,
-    the one with the latest `created`. Orders with no earlier stats row get nulls.
+    the one with the latest `created`, as the offline store picks it: a row without `created`
+    ranks below every row with one, and among rows equal in `created` (or without it) the
+    first in the file wins. Orders with no earlier stats row get nulls.
     """
     # merge_asof refuses keys of different units (files written in microseconds, such as
     # Spark's or Feast's pushes, against nanosecond orders) and naive against aware times.
-    stats = stats.assign(**{STATS_TIMESTAMP: _utc_ns(stats[STATS_TIMESTAMP])})
-    latest = stats.sort_values([STATS_TIMESTAMP, STATS_CREATED]).drop_duplicates(
-        [ENTITY_KEY, STATS_TIMESTAMP], keep="last"
+    stats = stats.assign(
+        **{STATS_TIMESTAMP: _utc_ns(stats[STATS_TIMESTAMP]), _FILE_ROW: -np.arange(len(stats))}
+    )
+    # Ascending with nulls first, the last row of each driver and time is the one to keep.
+    latest = (
+        stats.sort_values([STATS_TIMESTAMP, STATS_CREATED, _FILE_ROW], na_position="first")
+        .drop_duplicates([ENTITY_KEY, STATS_TIMESTAMP], keep="last")
+        .drop(columns=_FILE_ROW)
     )
     left = order_frame[[EVENT_TIMESTAMP, ENTITY_KEY]].reset_index()
     left[EVENT_TIMESTAMP] = _utc_ns(left[EVENT_TIMESTAMP])

@@ -14,10 +14,11 @@ Select it in `feature_store.yaml`:
 
 `get_historical_features` keeps Feast's semantics: the latest feature row stamped at or before
 the entity row's time and within the view's TTL, ties on the timestamp broken by the latest
-created timestamp, several views per call, `full_feature_names`, field mappings and join-key
-maps; tz-naive entity times are UTC. With `filter_by_created_timestamp`, only feature rows
-created at or before the entity row's time count, so a late correction is not seen before it
-was made. It returns one row per entity row, duplicates included, in the entity frame's order,
+created timestamp (a row without one ranks below every row with one), several views per call,
+`full_feature_names`, field mappings and join-key maps; tz-naive entity times are UTC. With
+`filter_by_created_timestamp`, only feature rows created at or before the entity row's time
+count, so a late correction is not seen before it was made; a row without a created timestamp
+never counts. It returns one row per entity row, duplicates included, in the entity frame's order,
 with Feast's column order and dtypes.
 
 With `provenance_columns: true` it also returns, per feature view, the matched row's own
@@ -467,15 +468,18 @@ def _register_visible_versions(
     order, the row seen at time T is the highest-ranked row visible by T: a running maximum
     over the rows in order of visibility. One row per key and visibility time then lets an
     ASOF join on the visibility time find it; _FTS keeps the row's own timestamp for the TTL.
+
+    A row without a created time is never visible: Feast's stores keep a row only where
+    `created <= entity time`, which a null never is.
     """
     con.register(f"{alias}_raw", table)
     key_list = ", ".join(quote(key) for key in keys)
-    visible = f"greatest({_TS}, coalesce({_CREATED}, {_TS}))"
+    visible = f"greatest({_TS}, {_CREATED})"
     payload = [name for name in table.column_names if name not in (*keys, _TS)]
     con.execute(
         f"CREATE TEMP TABLE {alias}_ranked AS SELECT *, {visible} AS __asof_visible, "
-        f"row_number() OVER (ORDER BY {key_list}, {_TS}, {_CREATED} NULLS FIRST) AS {_RANK} "
-        f"FROM {alias}_raw"
+        f"row_number() OVER (ORDER BY {key_list}, {_TS}, {_CREATED}) AS {_RANK} "
+        f"FROM {alias}_raw WHERE {_CREATED} IS NOT NULL"
     )
     con.execute(
         f"CREATE TEMP TABLE {alias} AS "

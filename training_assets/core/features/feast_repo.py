@@ -20,7 +20,14 @@ import pyarrow.compute as pc
 import yaml
 
 from training_assets.core.data import locations, times
-from training_assets.core.schema import MAX_TAG, MIN_TAG, FeatureSpec, TrainingSchema, parse_bound
+from training_assets.core.schema import (
+    MAX_TAG,
+    MIN_TAG,
+    FeatureSource,
+    FeatureSpec,
+    TrainingSchema,
+    parse_bound,
+)
 from training_assets.core.secrets import redact_uri
 from training_assets.core.timing import timed
 
@@ -307,6 +314,31 @@ def training_schema(service: "FeatureService") -> TrainingSchema:
     if not features:
         raise ValueError(f"feature service {service.name!r} names no features")
     return TrainingSchema(service.name, tuple(features))
+
+
+def feature_sources(store: "FeatureStore", feature_service: str) -> list[FeatureSource]:
+    """The files that the views of `feature_service` read, with their time columns as the
+    files name them, in the service's order; a view whose source is not a file is left out.
+    """
+    from feast.infra.offline_stores.file_source import FileSource
+
+    sources = []
+    for projection in store.get_feature_service(feature_service).feature_view_projections:
+        source = store.get_feature_view(projection.name).batch_source
+        if not isinstance(source, FileSource):
+            continue
+        # The view's names, as the offline stores map them back to the file's columns.
+        in_file = {name: column for column, name in source.field_mapping.items()}
+        created = source.created_timestamp_column
+        sources.append(
+            FeatureSource(
+                view=projection.name,
+                path=FileSource.get_uri_for_file_path(str(store.config.repo_path), source.path),
+                timestamp=in_file.get(source.timestamp_field, source.timestamp_field),
+                created=in_file.get(created, created) if created else None,
+            )
+        )
+    return sources
 
 
 def load_repo(repo: Path) -> "RepoContents":

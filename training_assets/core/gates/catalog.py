@@ -7,6 +7,7 @@ model may be registered.
 """
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -17,7 +18,7 @@ from training_assets.core.gates.champion_gates import judge
 from training_assets.core.gates.drift_gate import judge_drift
 from training_assets.core.gates.limits import GateLimits
 from training_assets.core.gates.outcome import GateOutcome
-from training_assets.core.schema import TrainingSchema
+from training_assets.core.schema import FeatureSource, TrainingSchema
 
 TRAINING_DATA = "training_data"
 EVALUATION = "evaluation"
@@ -76,6 +77,12 @@ DATA_GATES = (
         "features_created_before_order",
         TRAINING_DATA,
         "No order was joined with a stats row written after it (a late correction).",
+    ),
+    Gate(
+        "feature_times_not_null",
+        TRAINING_DATA,
+        "Each feature view's file has a timestamp and a created time on all but the "
+        "configured rate of its rows: without them the join cannot pick the latest version.",
     ),
     # Duplicates may be real (two orders in one second); they warn and do not block.
     Gate(
@@ -146,15 +153,23 @@ GATES_BY_NAME = {gate.name: gate for gate in ALL_GATES}
 
 
 def evaluate_data_gates(
-    table: data_gates.Table, schema: TrainingSchema, limits: GateLimits, order_count: int
+    table: data_gates.Table,
+    schema: TrainingSchema,
+    limits: GateLimits,
+    order_count: int,
+    sources: Sequence[FeatureSource],
+    **settings,
 ) -> dict[str, GateOutcome]:
-    """The outcome of every data gate on the training table, by gate name.
+    """The outcome of every data gate on the training table and its feature files, by gate
+    name.
 
     Args:
         table: A TableQuery on the table's file, or the table as a frame or Arrow table.
         schema: The training table's columns as the feature service declares them; the
             ranges that `limits` sets replace the repo's.
         order_count: How many orders went into the join.
+        sources: The files the service's views read (`feast_repo.feature_sources`).
+        settings: `memory_limit` and `temp_directory` of the queries on those files.
     """
     schema = schema.with_ranges(limits.feature_minimums, limits.feature_maximums)
     with data_gates.queried(table) as query:
@@ -171,6 +186,9 @@ def evaluate_data_gates(
             "features_not_from_the_future": data_gates.features_not_from_the_future(query),
             "features_created_before_order": _warns_unless(
                 data_gates.features_created_before_order(query), limits.late_features_block
+            ),
+            "feature_times_not_null": data_gates.feature_times_not_null(
+                sources, limits.max_feature_time_null_rate, **settings
             ),
             "duplicate_rows_within_rate": data_gates.duplicate_rows_within_rate(
                 query, limits.max_duplicate_rate

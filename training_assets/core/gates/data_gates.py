@@ -1,15 +1,16 @@
 """Gates on the training table: schema, labels, nulls, row counts, ranges, duplicates and
-point-in-time correctness. Each judges one property and returns the evidence for its verdict.
+point-in-time correctness, and on the feature files it was joined from: their rows' times.
+Each judges one property and returns the evidence for its verdict.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from training_assets.core.data.table_query import TableQuery, quote
+from training_assets.core.data.table_query import TableFile, TableQuery, quote
 from training_assets.core.gates.outcome import GateOutcome
 from training_assets.core.schema import (
     ENTITY_KEY,
@@ -17,8 +18,10 @@ from training_assets.core.schema import (
     FEATURE_CREATED,
     FEATURE_TIMESTAMP,
     LABEL,
+    FeatureSource,
     TrainingSchema,
 )
+from training_assets.core.secrets import redact_uri
 
 # What a gate reads: the training table's file (through a TableQuery), a frame or an Arrow table.
 Table = TableQuery | pd.DataFrame | pa.Table
@@ -330,4 +333,65 @@ def _times_not_after_order(table: Table, column: str, count_key: str, what: str)
             "examples": listed,
         },
         description=f"{late} rows ({rate:.1%}) {what}" if late else "",
+    )
+
+
+def feature_times_not_null(
+    sources: Sequence[FeatureSource], max_null_rate: float, **settings
+) -> GateOutcome:
+    """Each feature view's file has its timestamp and created time on all but at most
+    `max_null_rate` of its rows.
+
+    The join cannot tell which version of a driver's hour is the latest without a created
+    time: a row without one loses to any row with one and is never joined with
+    `filter_by_created_timestamp`, and among rows without one the file's order decides. A row
+    without a timestamp is never joined. Either way the training table looks whole, so the
+    files are judged here.
+
+    Args:
+        settings: `memory_limit` and `temp_directory` of the DuckDB queries.
+    """
+    counts, rates, files, rows, missing, views = {}, {}, {}, {}, {}, {}
+    for source in sources:
+        columns = [c for c in (source.timestamp, source.created) if c]
+        with TableQuery(TableFile(source.path), **settings) as query:
+            absent = [c for c in columns if c not in query.columns]
+            present = [c for c in columns if c not in absent]
+            found = (
+                query.one(
+                    "SELECT "
+                    + ", ".join(f"count(*) FILTER ({quote(c)} IS NULL)" for c in present)
+                    + " FROM {t}"
+                )
+                if present
+                else ()
+            )
+            total = query.num_rows
+        files[source.view], rows[source.view] = redact_uri(source.path), total
+        if absent:
+            missing[source.view] = absent
+        for column, nulls in zip(present, found, strict=True):
+            name = f"{source.view}.{column}"
+            counts[name], views[name] = nulls, source.view
+            rates[name] = nulls / total if total else 0.0
+    over = {name: rate for name, rate in rates.items() if rate > max_null_rate}
+    problems = [
+        f"{name} null on {counts[name]} of {rows[views[name]]} rows ({rate:.2%}) of "
+        f"{files[views[name]]}, above {max_null_rate:.2%}"
+        for name, rate in over.items()
+    ] + [f"{view}: no column {absent} in {files[view]}" for view, absent in missing.items()]
+    return GateOutcome(
+        passed=not (over or missing),
+        evidence={
+            "expected": f"each view's timestamp and created null on at most {max_null_rate} "
+            "of its file's rows",
+            "max_null_rate": max_null_rate,
+            "files": files,
+            "rows": rows,
+            "null_counts": counts,
+            "null_rates": rates,
+            "over_limit": over,
+            "missing_columns": missing,
+        },
+        description="; ".join(problems),
     )

@@ -22,6 +22,16 @@ class GateLimits(BaseModel):
         le=1,
         description="Highest share of rows on which a feature may be null (no stats in force).",
     )
+    max_feature_time_null_rate: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Highest share of a feature view's file rows whose timestamp or created "
+        "time may be null. A row without a timestamp is never joined; one without a created "
+        "time loses to every version of its driver and time that has one, and a version among "
+        "several without one is picked by file order, not by when it was written. 0: any "
+        "null blocks.",
+    )
     min_rows: int = Field(
         default=1000, ge=1, description="Fewest rows the training table may have."
     )

@@ -1,4 +1,5 @@
-"""Data gates on the training table: schema, labels, nulls, row counts, ranges, duplicates.
+"""Data gates on the training table: schema, labels, nulls, row counts, ranges, duplicates,
+and on the feature files' times.
 
 They run as one multi-check on the table's parquet file, which DuckDB queries column by column
 (the table is never loaded), and each property is reported as its own check, so the UI names
@@ -23,10 +24,15 @@ def training_data_gates(
     feast: FeastResource,
 ):
     """The training table fits the feature service's schema, has valid labels and values, one
-    row per order and no feature from an order's future."""
+    row per order and no feature from an order's future; the feature files have their times."""
     with feast.table_query(training_data) as table:
         outcomes = evaluate_data_gates(
-            table, feast.training_schema(), gates.limits(), orders_source.count()
+            table,
+            feast.training_schema(),
+            gates.limits(),
+            orders_source.count(),
+            feast.feature_sources(),
+            **feast.query_settings(),
         )
     for name, outcome in outcomes.items():
         yield check_result(name, outcome)

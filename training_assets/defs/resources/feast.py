@@ -15,7 +15,7 @@ from training_assets.core import paths
 from training_assets.core.data import fingerprints, locations
 from training_assets.core.data.table_query import TableFile, TableQuery
 from training_assets.core.features import feast_repo
-from training_assets.core.schema import FEATURE_SERVICE, TrainingSchema
+from training_assets.core.schema import FEATURE_SERVICE, FeatureSource, TrainingSchema
 from training_assets.core.timing import timed
 from training_assets.defs import healing
 
@@ -159,15 +159,22 @@ class FeastResource(ConfigurableResource):
         """The features of the configured service as the applied registry holds them."""
         return feast_repo.applied_schema(self.store(), self.feature_service)
 
-    def table_query(self, table: TableFile) -> TableQuery:
-        """SQL on a table's parquet file under the offline store's DuckDB memory limit and
-        spill directory, so that one setting bounds every DuckDB query of a run."""
+    def feature_sources(self) -> list[FeatureSource]:
+        """The files the configured service's views read, as the applied registry names them."""
+        return feast_repo.feature_sources(self.store(), self.feature_service)
+
+    def query_settings(self) -> dict[str, str | None]:
+        """The offline store's DuckDB memory limit and spill directory, so that one setting
+        bounds every DuckDB query of a run."""
         offline = self.store().config.offline_store
-        return TableQuery(
-            table,
-            memory_limit=getattr(offline, "memory_limit", None),
-            temp_directory=getattr(offline, "temp_directory", None),
-        )
+        return {
+            "memory_limit": getattr(offline, "memory_limit", None),
+            "temp_directory": getattr(offline, "temp_directory", None),
+        }
+
+    def table_query(self, table: TableFile) -> TableQuery:
+        """SQL on a table's parquet file under `query_settings`."""
+        return TableQuery(table, **self.query_settings())
 
     @timed("historical_features")
     def historical_features(self, entity_df: pd.DataFrame) -> pa.Table:

@@ -65,3 +65,24 @@ def test_naive_stats_times_are_read_as_utc(stats, orders):
     found = features_as_of(orders, naive)
 
     pd.testing.assert_series_equal(found["conv_rate"], _expected(orders, stats))
+
+
+def test_a_row_without_created_loses_to_one_with_it():
+    """As the offline store picks: a known write time beats an unknown one, whatever the file
+    order; among rows without one, the first in the file."""
+    hour = pd.Timestamp("2025-01-01 10:00", tz="UTC")
+    stats = pd.DataFrame(
+        {
+            "driver_id": [1, 1, 1, 2, 2],
+            "datetime": [hour] * 5,
+            "created": [pd.NaT, hour + pd.Timedelta(minutes=5), pd.NaT, pd.NaT, pd.NaT],
+            "conv_rate": [0.1, 0.2, 0.3, 0.4, 0.5],
+        }
+    )
+    orders = pd.DataFrame(
+        {"event_timestamp": [hour + pd.Timedelta(minutes=30)] * 2, "driver_id": [1, 2]}
+    )
+
+    found = features_as_of(orders, stats)
+
+    assert found["conv_rate"].tolist() == [0.2, 0.4]

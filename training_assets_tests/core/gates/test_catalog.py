@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from feast.driver_test_data import create_driver_hourly_stats_df
 
 from training_assets.core.gates import catalog
 from training_assets.core.gates.catalog import (
@@ -25,6 +26,7 @@ from training_assets.core.schema import (
     FEATURE_CREATED,
     FEATURE_TIMESTAMP,
     LABEL,
+    FeatureSource,
 )
 from training_assets_tests.repo_schema import repo_schema
 
@@ -103,11 +105,11 @@ def test_every_gate_key_is_its_asset_and_name():
 # --- evaluate_* ----------------------------------------------------------------------------
 
 
-def test_evaluate_data_gates_returns_exactly_the_data_gates():
+def test_evaluate_data_gates_returns_exactly_the_data_gates(tmp_path):
     frame = training_frame()
 
     outcomes = evaluate_data_gates(
-        frame, repo_schema(), GateLimits(min_rows=10), order_count=len(frame)
+        frame, repo_schema(), GateLimits(min_rows=10), len(frame), stats_sources(tmp_path)
     )
 
     assert sorted(outcomes) == sorted(gate.name for gate in DATA_GATES)
@@ -115,14 +117,51 @@ def test_evaluate_data_gates_returns_exactly_the_data_gates():
     assert blocking_failures(outcomes) == []
 
 
-def test_evaluate_data_gates_reports_a_failure_under_its_gate_name():
+def test_evaluate_data_gates_reports_a_failure_under_its_gate_name(tmp_path):
     frame = training_frame()
 
     outcomes = evaluate_data_gates(
-        frame, repo_schema(), GateLimits(min_rows=10), order_count=len(frame) + 1
+        frame, repo_schema(), GateLimits(min_rows=10), len(frame) + 1, stats_sources(tmp_path)
     )
 
     assert blocking_failures(outcomes) == ["row_count_matches_orders"]
+
+
+def stats_sources(tmp_path, created=None) -> list[FeatureSource]:
+    """The repo's view reading a stats file from Feast's generator; `created` replaces the
+    generator's created times when given."""
+    np.random.seed(4)
+    stats = create_driver_hourly_stats_df(
+        [1001, 1002], pd.Timestamp("2025-12-01", tz="UTC"), pd.Timestamp("2025-12-02", tz="UTC")
+    )
+    if created is not None:
+        stats["created"] = created(stats)
+    path = tmp_path / "driver_stats.parquet"
+    stats.to_parquet(path, index=False)
+    return [FeatureSource("driver_stats", str(path), "event_timestamp", "created")]
+
+
+def test_a_stats_row_without_created_blocks_by_default_and_passes_under_a_configured_rate(
+    tmp_path,
+):
+    frame = training_frame()
+    sources = stats_sources(
+        tmp_path, lambda stats: stats["created"].where(stats.index != 0, pd.NaT)
+    )
+    rate = 1 / pd.read_parquet(sources[0].path).shape[0]
+
+    default = evaluate_data_gates(frame, repo_schema(), GateLimits(min_rows=1), len(frame), sources)
+    allowed = evaluate_data_gates(
+        frame,
+        repo_schema(),
+        GateLimits(min_rows=1, max_feature_time_null_rate=rate),
+        len(frame),
+        sources,
+    )
+
+    assert blocking_failures(default) == ["feature_times_not_null"]
+    assert default["feature_times_not_null"].evidence["null_rates"]["driver_stats.created"] == rate
+    assert blocking_failures(allowed) == []
 
 
 def test_evaluate_metric_gates_returns_exactly_the_metric_gates():
@@ -146,14 +185,9 @@ def test_rows_created_after_their_order_warn_by_default_and_block_when_configure
     frame = training_frame()
     frame[FEATURE_CREATED] = frame[EVENT_TIMESTAMP] + pd.Timedelta(hours=1)
 
-    default = evaluate_data_gates(
-        frame, repo_schema(), GateLimits(min_rows=1), order_count=len(frame)
-    )
+    default = evaluate_data_gates(frame, repo_schema(), GateLimits(min_rows=1), len(frame), [])
     strict = evaluate_data_gates(
-        frame,
-        repo_schema(),
-        GateLimits(min_rows=1, late_features_block=True),
-        order_count=len(frame),
+        frame, repo_schema(), GateLimits(min_rows=1, late_features_block=True), len(frame), []
     )
 
     assert not default["features_created_before_order"].passed
@@ -166,12 +200,13 @@ def test_a_configured_range_replaces_the_repos_and_fails_the_range_gate():
     frame = training_frame()
     frame["avg_daily_trips"] = np.int32(30)
 
-    default = evaluate_data_gates(frame, repo_schema(), GateLimits(min_rows=1), len(frame))
+    default = evaluate_data_gates(frame, repo_schema(), GateLimits(min_rows=1), len(frame), [])
     narrowed = evaluate_data_gates(
         frame,
         repo_schema(),
         GateLimits(min_rows=1, feature_maximums={"avg_daily_trips": 25}),
         len(frame),
+        [],
     )
 
     assert default["feature_values_in_range"].passed

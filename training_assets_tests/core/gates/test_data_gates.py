@@ -3,11 +3,13 @@
 import numpy as np
 import pandas as pd
 import pytest
+from feast.driver_test_data import create_driver_hourly_stats_df
 
 from training_assets.core.gates.data_gates import (
     duplicate_rows_within_rate,
     expected_columns_with_dtypes,
     feature_nulls_within_rate,
+    feature_times_not_null,
     feature_values_in_range,
     features_created_before_order,
     features_not_from_the_future,
@@ -23,6 +25,7 @@ from training_assets.core.schema import (
     FEATURE_CREATED,
     FEATURE_TIMESTAMP,
     LABEL,
+    FeatureSource,
 )
 from training_assets_tests.repo_schema import repo_schema
 
@@ -478,3 +481,142 @@ def test_a_join_that_ignores_when_rows_were_written_uses_late_corrections():
 
 def test_rows_written_before_their_order_pass_the_created_audit():
     assert features_created_before_order(good_frame()).passed
+
+
+# --- feature_times_not_null: the feature files' timestamp and created columns ---------------
+
+
+def pandas_stats(n: int = 48) -> pd.DataFrame:
+    """Hourly stats as a user's pandas code writes them, in the template's layout."""
+    hours = pd.date_range("2025-12-01", periods=n, freq="h", tz="UTC")
+    return pd.DataFrame(
+        {
+            "datetime": hours,
+            "driver_id": np.arange(n, dtype=np.int64) % 3 + 1001,
+            "conv_rate": np.linspace(0, 1, n),
+            "acc_rate": np.linspace(1, 0, n),
+            "avg_daily_trips": np.arange(n, dtype=np.int64),
+            "created": hours + pd.Timedelta(minutes=5),
+        }
+    )
+
+
+def feast_generated_stats() -> pd.DataFrame:
+    """Feast's own generator's stats, with its column names (event_timestamp, created)."""
+    np.random.seed(8)
+    return create_driver_hourly_stats_df(
+        [5001, 5002, 5003],
+        pd.Timestamp("2021-04-01", tz="UTC"),
+        pd.Timestamp("2021-04-02", tz="UTC"),
+    )
+
+
+STATS_MAKERS = {
+    "pandas": (pandas_stats, "datetime"),
+    "feast_generator": (feast_generated_stats, "event_timestamp"),
+}
+
+
+def stats_source(tmp_path, frame: pd.DataFrame, timestamp: str) -> FeatureSource:
+    path = tmp_path / "driver_stats.parquet"
+    frame.to_parquet(path, index=False)
+    return FeatureSource("driver_stats", str(path), timestamp, "created")
+
+
+@pytest.fixture(params=sorted(STATS_MAKERS))
+def made(request) -> tuple[pd.DataFrame, str]:
+    make, timestamp = STATS_MAKERS[request.param]
+    return make(), timestamp
+
+
+def test_feature_times_not_null_passes_on_stats_with_every_time(tmp_path, made):
+    frame, timestamp = made
+    source = stats_source(tmp_path, frame, timestamp)
+
+    outcome = feature_times_not_null([source], 0.0)
+
+    assert outcome.passed, outcome.description
+    assert outcome.evidence["null_counts"] == {
+        f"driver_stats.{timestamp}": 0,
+        "driver_stats.created": 0,
+    }
+    assert outcome.evidence["rows"] == {"driver_stats": len(frame)}
+    assert outcome.evidence["files"] == {"driver_stats": source.path}
+
+
+def test_feature_times_not_null_fails_on_a_file_with_no_created_time(tmp_path, made):
+    frame, timestamp = made
+    # What a spreadsheet export or a writer that never stamped rows leaves: an empty column.
+    source = stats_source(tmp_path, frame.assign(created=pd.NaT), timestamp)
+
+    outcome = feature_times_not_null([source], 0.0)
+
+    assert not outcome.passed
+    assert outcome.evidence["null_rates"]["driver_stats.created"] == 1.0
+    assert outcome.evidence["over_limit"] == {"driver_stats.created": 1.0}
+    assert outcome.evidence["max_null_rate"] == 0.0
+    assert f"driver_stats.created null on {len(frame)} of {len(frame)} rows" in (
+        outcome.description
+    )
+    assert source.path in outcome.description
+
+
+def test_feature_times_not_null_fails_on_some_rows_without_created(tmp_path, made):
+    frame, timestamp = made
+    frame = frame.copy()
+    frame.loc[frame.index[:2], "created"] = pd.NaT
+    source = stats_source(tmp_path, frame, timestamp)
+
+    outcome = feature_times_not_null([source], 0.0)
+
+    assert not outcome.passed
+    assert outcome.evidence["null_counts"]["driver_stats.created"] == 2
+    assert outcome.evidence["null_rates"]["driver_stats.created"] == 2 / len(frame)
+    assert list(outcome.evidence["over_limit"]) == ["driver_stats.created"]
+
+
+def test_feature_times_not_null_fails_on_a_row_without_its_timestamp(tmp_path, made):
+    frame, timestamp = made
+    frame = frame.copy()
+    frame.loc[frame.index[3], timestamp] = pd.NaT
+    source = stats_source(tmp_path, frame, timestamp)
+
+    outcome = feature_times_not_null([source], 0.0)
+
+    assert not outcome.passed
+    assert outcome.evidence["null_counts"][f"driver_stats.{timestamp}"] == 1
+    assert list(outcome.evidence["over_limit"]) == [f"driver_stats.{timestamp}"]
+    assert f"driver_stats.{timestamp} null on 1 of {len(frame)} rows" in outcome.description
+
+
+def test_feature_times_not_null_passes_under_a_configured_rate(tmp_path, made):
+    frame, timestamp = made
+    frame = frame.copy()
+    frame.loc[frame.index[:2], "created"] = pd.NaT
+    source = stats_source(tmp_path, frame, timestamp)
+    rate = 2 / len(frame)
+
+    assert feature_times_not_null([source], rate).passed
+    assert not feature_times_not_null([source], rate / 2).passed
+
+
+def test_feature_times_not_null_counts_nulls_in_text_times(tmp_path):
+    # Feast's offline writer appends times as ISO 8601 text; a missing one is a null string.
+    frame = pandas_stats(4).astype({"created": "string"})
+    frame.loc[1, "created"] = None
+    source = stats_source(tmp_path, frame, "datetime")
+
+    outcome = feature_times_not_null([source], 0.0)
+
+    assert not outcome.passed
+    assert outcome.evidence["null_counts"]["driver_stats.created"] == 1
+
+
+def test_feature_times_not_null_names_a_time_column_the_file_lacks(tmp_path):
+    source = stats_source(tmp_path, pandas_stats(4).drop(columns="created"), "datetime")
+
+    outcome = feature_times_not_null([source], 0.0)
+
+    assert not outcome.passed
+    assert outcome.evidence["missing_columns"] == {"driver_stats": ["created"]}
+    assert "no column ['created']" in outcome.description

@@ -8,18 +8,24 @@ and endpoints come from the file system's own environment (`AWS_*` for S3, or fs
 """
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
+from training_assets.core.secrets import redact_uri
+
 _LOCAL_PROTOCOLS = ("", "file", "local")
 
 
 class LocationError(ValueError):
     """A location that cannot be opened: an unknown scheme or a missing file system package."""
+
+
+class MissingColumnsError(ValueError):
+    """A file lacks columns that its reader needs."""
 
 
 def resolve(location: str | os.PathLike) -> UPath:
@@ -53,6 +59,41 @@ def read_parquet(path: str | UPath, columns: list[str] | None = None) -> pa.Tabl
     if is_local(path):
         return pq.read_table(str(path), columns=columns)
     return pq.read_table(path.path, columns=columns, filesystem=path.fs)
+
+
+def read_parquet_columns(path: str | UPath, roles: Mapping[str, str]) -> pa.Table:
+    """The columns `roles` names of a parquet file; each maps to what it is for ("the view
+    driver_stats's timestamp"), which the error for a missing one says.
+
+    Raises:
+        MissingColumnsError: see `check_parquet_columns`.
+    """
+    path = path if isinstance(path, Path | UPath) else resolve(path)
+    try:
+        return read_parquet(path, list(roles))
+    except pa.ArrowInvalid:
+        # Arrow names the first missing field only, and not the file. The footer is read after
+        # a failed read only, so a good file costs nothing more.
+        check_parquet_columns(path, roles)
+        raise
+
+
+def check_parquet_columns(path: str | UPath, roles: Mapping[str, str]) -> None:
+    """Check from its footer that a parquet file holds the columns `roles` names.
+
+    Raises:
+        MissingColumnsError: naming the file, each missing column and what it is for, the
+            columns expected and those found.
+    """
+    path = path if isinstance(path, Path | UPath) else resolve(path)
+    found = parquet_metadata(path).schema.to_arrow_schema().names
+    missing = [column for column in roles if column not in found]
+    if missing:
+        described = ", ".join(f"{column!r} ({roles[column]})" for column in missing)
+        raise MissingColumnsError(
+            f"{redact_uri(str(path))}: missing column(s) {described}; "
+            f"expected {list(roles)}, found {found}"
+        )
 
 
 def forget_listings(path: Path | UPath) -> None:

@@ -42,16 +42,17 @@ def order_files(location: UPath) -> list[UPath]:
     copied in under a temporary name is never read half-written.
     """
     locations.forget_listings(location)
-    if location.is_file():
-        return [location]
-    if location.is_dir():
-        return sorted(
-            p
-            for p in location.iterdir()
-            if p.is_file()
-            and p.suffix.lower() in ORDERS_SUFFIXES
-            and not p.name.startswith((".", "_"))
-        )
+    with locations.accessing(location):
+        if location.is_file():
+            return [location]
+        if location.is_dir():
+            return sorted(
+                p
+                for p in location.iterdir()
+                if p.is_file()
+                and p.suffix.lower() in ORDERS_SUFFIXES
+                and not p.name.startswith((".", "_"))
+            )
     raise OrdersError(f"orders location {location} does not exist")
 
 

@@ -28,6 +28,36 @@ class ModelConfig(Config, ElasticNetSettings):
     """ElasticNet hyperparameters."""
 
 
+# Where a run's steps execute and how it logs: they do not change what it trains.
+_NOT_SETTINGS = ("execution", "loggers")
+
+
+def effective_run_config(job: JobDefinition, run_config: Mapping) -> dict:
+    """The settings a run of `job` works with: `run_config` with every default filled in, so
+    that a value left out and the same value written out make one config.
+
+    Unset optional values (null) and ops and resources without settings are left out, so that
+    jobs of other selections (training_job, "Materialize all" in the UI) agree on the same
+    settings; where the steps execute and how the run logs (`execution`, `loggers`) too.
+    """
+    validated = validate_run_config(job, run_config)
+    effective = {}
+    for section, entries in validated.items():
+        if section in _NOT_SETTINGS:
+            continue
+        kept = {name: _set((entry or {}).get("config")) for name, entry in entries.items()}
+        effective[section] = {name: config for name, config in kept.items() if config}
+    return effective
+
+
+def _set(value):
+    """`value` without its nulls and empty mappings, at any depth."""
+    if not isinstance(value, Mapping):
+        return value
+    kept = {key: _set(item) for key, item in value.items() if item is not None}
+    return {key: item for key, item in kept.items() if item != {}}
+
+
 class RunConfigError(ValueError):
     """Run config that fits the config schema's types but not a setting's range."""
 

@@ -117,3 +117,16 @@ def test_dagster_job_execute_refuses_settings_out_of_range_before_any_step(worki
         "ops.trained_model.config.alpha_grid.0: Input should be greater than or equal to 0",
     ):
         assert named in output, output[-4000:]
+
+
+def test_the_example_passed_as_it_is_registers_nothing_new_over_a_default_run(
+    working_area, instance, mlflow_client
+):
+    assert job().execute_in_process(instance=instance).success
+
+    again = job().execute_in_process(instance=instance, run_config=example_run_config())
+
+    assert again.success
+    record = again.output_for_node("registered_model_version")
+    assert record["outcome"] == "unchanged" and record["version"] == 1
+    assert len(mlflow_client.search_model_versions(f"name='{MODEL_NAME}'")) == 1

@@ -3,9 +3,18 @@
 Every default can be overridden in run config (`dagster job execute -c run.yaml`, or the
 launchpad in the UI); see config/example_run.yaml. The fields and their descriptions are
 declared once, in the core settings classes.
+
+Dagster checks run config against the config schema when a run is launched, but the schema
+knows only types: the settings' ranges (`test_size` in (0, 1), `alpha` >= 0) are checked by
+pydantic when a step builds its config, after the steps before it have run. `check_run_config`
+builds every step's config as the run starts instead; the executor calls it before any step.
 """
 
-from dagster import Config
+import inspect
+from collections.abc import Mapping
+
+from dagster import Config, JobDefinition, validate_run_config
+from pydantic import ValidationError
 
 from training_assets.core.ml.elastic_net import ElasticNetSettings
 from training_assets.core.ml.split import SplitSettings
@@ -17,3 +26,74 @@ class SplitConfig(Config, SplitSettings):
 
 class ModelConfig(Config, ElasticNetSettings):
     """ElasticNet hyperparameters."""
+
+
+# Where a run's steps execute and how it logs: they do not change what it trains.
+_NOT_SETTINGS = ("execution", "loggers")
+
+
+def effective_run_config(job: JobDefinition, run_config: Mapping) -> dict:
+    """The settings a run of `job` works with: `run_config` with every default filled in, so
+    that a value left out and the same value written out make one config.
+
+    Unset optional values (null) and ops and resources without settings are left out, so that
+    jobs of other selections (training_job, "Materialize all" in the UI) agree on the same
+    settings; where the steps execute and how the run logs (`execution`, `loggers`) too.
+    """
+    validated = validate_run_config(job, run_config)
+    effective = {}
+    for section, entries in validated.items():
+        if section in _NOT_SETTINGS:
+            continue
+        kept = {name: _set((entry or {}).get("config")) for name, entry in entries.items()}
+        effective[section] = {name: config for name, config in kept.items() if config}
+    return effective
+
+
+def _set(value):
+    """`value` without its nulls and empty mappings, at any depth."""
+    if not isinstance(value, Mapping):
+        return value
+    kept = {key: _set(item) for key, item in value.items() if item is not None}
+    return {key: item for key, item in kept.items() if item != {}}
+
+
+class RunConfigError(ValueError):
+    """Run config that fits the config schema's types but not a setting's range."""
+
+
+def check_run_config(job: JobDefinition, run_config: Mapping) -> None:
+    """Build each op's config of `job` from `run_config` (defaults filled in), as its step
+    would, so that a value out of range stops the run before its first step.
+
+    Raises:
+        RunConfigError: naming each field (`ops.splits.config.test_size`), what it must be
+            and the value found.
+    """
+    ops = validate_run_config(job, run_config).get("ops", {})
+    problems = []
+    for node in job.nodes:
+        settings = config_class(node.definition)
+        if settings is None:
+            continue
+        values = (ops.get(node.name) or {}).get("config") or {}
+        try:
+            settings(**values)
+        except ValidationError as error:
+            for detail in error.errors():
+                field = ".".join(str(part) for part in ("ops", node.name, "config", *detail["loc"]))
+                problems.append(f"{field}: {detail['msg']}, found {detail['input']!r}")
+    if problems:
+        raise RunConfigError(
+            f"run config refused before any step of {job.name}: " + "; ".join(problems)
+        )
+
+
+def config_class(op) -> type[Config] | None:
+    """The Config class of an op's (an asset's) `config` parameter, if it has one."""
+    function = getattr(getattr(op, "compute_fn", None), "decorated_fn", None)
+    if function is None:
+        return None
+    parameter = inspect.signature(function).parameters.get("config")
+    annotation = parameter.annotation if parameter is not None else None
+    return annotation if inspect.isclass(annotation) and issubclass(annotation, Config) else None

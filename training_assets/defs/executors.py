@@ -12,9 +12,10 @@
 - `k8s`: dagster-k8s's `k8s_job_executor`, each step a Kubernetes Job, with the Helm chart's
   `K8sRunLauncher` (deploy/helm/values.yaml).
 
-Whichever runs the steps, the process that orchestrates them records itself on the run (its
-host and process id), so that a run whose step processes come and go is not taken for a dead
-one; see `healing`.
+Whichever runs the steps, the process that orchestrates them first builds every step's config
+(`config.check_run_config`), so that a setting out of range stops the run before any step, and
+records itself on the run (its host and process id), so that a run whose step processes come
+and go is not taken for a dead one; see `healing`.
 """
 
 import os
@@ -25,6 +26,7 @@ from dagster._core.definitions.executor_definition import ExecutorDefinition
 from dagster._core.executor.base import Executor
 
 from training_assets.defs import healing
+from training_assets.defs.config import check_run_config
 
 EXECUTOR_ENV = "TRAINING_ASSETS_EXECUTOR"
 EXECUTORS = ("local", "celery", "k8s")
@@ -43,6 +45,9 @@ class _ClaimingExecutor(Executor):
         return getattr(self._inner, name)
 
     def execute(self, plan_context, execution_plan) -> Iterator:
+        # Before any step: a setting out of range would otherwise fail only the step that
+        # builds its config, after the join and the steps before it have run.
+        check_run_config(plan_context.job.get_definition(), plan_context.run_config)
         healing.claim_run(plan_context.instance, plan_context.run_id)
         yield from self._inner.execute(plan_context, execution_plan)
 

@@ -4,7 +4,7 @@ run config only.
 
 `dagster job execute` trains and registers from `s3://` URLs, with the same data versions as
 the same files on disk; the new-data sensor sees a new object and a rewritten one (same size,
-new ETag) tick by tick.
+new ETag) tick by tick. Without credentials, every reader names the URL and the variables to set.
 """
 
 import shutil
@@ -13,7 +13,7 @@ from pathlib import Path
 import fsspec
 import pytest
 
-from training_assets.core.data import fingerprints, locations
+from training_assets.core.data import fingerprints, locations, orders
 from training_assets.core.tracking.lineage import LINEAGE_PREFIX
 from training_assets_tests.defs.automation.test_sensors import Ticker, _requests, _skipped
 from training_assets_tests.e2e.cli import cli_run, finish
@@ -113,3 +113,56 @@ def _digest(orders_dir, stats: str) -> str:
         fingerprints.content_digest(orders.order_files(orders_dir)),
         fingerprints.content_digest([locations.resolve(stats)]),
     )
+
+
+@pytest.fixture
+def no_credentials(files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bucket as before, but nothing that botocore could find credentials in: no key
+    variables, no profile files, no instance metadata service."""
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no_credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no_config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    fsspec.filesystem("s3").clear_instance_cache()
+
+
+NAMED = r"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \(or AWS_PROFILE.*AWS_ENDPOINT_URL"
+
+
+@pytest.mark.parametrize(
+    ("url", "read"),
+    [
+        (ORDERS, lambda url: orders.order_files(locations.resolve(url))),
+        (STATS, lambda url: fingerprints.content_digest([locations.resolve(url)])),
+        (STATS, lambda url: locations.read_parquet(url)),
+        (STATS, lambda url: locations.parquet_metadata(locations.resolve(url))),
+        (STATS, lambda url: locations.state(locations.resolve(url))),
+    ],
+    ids=["orders_files", "data_version", "read", "footer", "sensor_state"],
+)
+def test_without_credentials_each_reader_names_the_url_and_what_to_set(no_credentials, url, read):
+    with pytest.raises(locations.LocationError, match=NAMED) as raised:
+        read(url)
+
+    assert str(raised.value).startswith(f"{url.rstrip('/')}: no credentials found for S3")
+
+
+def test_a_run_without_credentials_fails_naming_the_url(no_credentials, s3, home, working_area):
+    env, _ = s3
+    config = {
+        "resources": {
+            "orders_source": {"config": {"orders_path": ORDERS}},
+            "feast": {"config": {"driver_stats_path": STATS}},
+        }
+    }
+    # The server's endpoint, but not its keys.
+    endpoint = {"AWS_ENDPOINT_URL": env["AWS_ENDPOINT_URL"]}
+
+    process, log = cli_run(working_area, home, "s3_no_keys", env=endpoint, config=config)
+
+    assert finish(process, log) != 0
+    output = log.read_text()
+    named = [f"{url.rstrip('/')}: no credentials found for S3" in output for url in (ORDERS, STATS)]
+    assert any(named), output[-4000:]
+    assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in output

@@ -8,18 +8,62 @@ and endpoints come from the file system's own environment (`AWS_*` for S3, or fs
 """
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
+from training_assets.core.secrets import redact_uri
+
 _LOCAL_PROTOCOLS = ("", "file", "local")
 
 
 class LocationError(ValueError):
     """A location that cannot be opened: an unknown scheme or a missing file system package."""
+
+
+class MissingColumnsError(ValueError):
+    """A file lacks columns that its reader needs."""
+
+
+# What each object store reads its credentials and endpoint from, for the error that says none
+# were found. Only the errors of s3fs's botocore are translated: gcsfs and adlfs name their
+# own missing credentials.
+_S3_CREDENTIALS = (
+    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or give the host an "
+    "instance role) in the environment of the code location, and of the daemon for the "
+    "sensors; for an S3-compatible store such as MinIO, AWS_ENDPOINT_URL too"
+)
+
+
+@contextmanager
+def accessing(path: "str | os.PathLike | UPath") -> Iterator[None]:
+    """Work on `path` in the block; an object store that found no credentials is named.
+
+    Raises:
+        LocationError: for missing S3 credentials, naming the URL and the variables to set,
+            instead of botocore's "Unable to locate credentials" without either.
+    """
+    try:
+        yield
+    except Exception as error:
+        if not _missing_credentials(error):
+            raise
+        raise LocationError(
+            f"{redact_uri(str(path))}: no credentials found for S3 ({error}); {_S3_CREDENTIALS}"
+        ) from error
+
+
+def _missing_credentials(error: Exception) -> bool:
+    # botocore comes with s3fs; without it no S3 location can have been opened.
+    try:
+        from botocore.exceptions import NoCredentialsError, PartialCredentialsError
+    except ImportError:
+        return False
+    return isinstance(error, NoCredentialsError | PartialCredentialsError)
 
 
 def resolve(location: str | os.PathLike) -> UPath:
@@ -52,7 +96,43 @@ def read_parquet(path: str | UPath, columns: list[str] | None = None) -> pa.Tabl
     path = path if isinstance(path, Path | UPath) else resolve(path)
     if is_local(path):
         return pq.read_table(str(path), columns=columns)
-    return pq.read_table(path.path, columns=columns, filesystem=path.fs)
+    with accessing(path):
+        return pq.read_table(path.path, columns=columns, filesystem=path.fs)
+
+
+def read_parquet_columns(path: str | UPath, roles: Mapping[str, str]) -> pa.Table:
+    """The columns `roles` names of a parquet file; each maps to what it is for ("the view
+    driver_stats's timestamp"), which the error for a missing one says.
+
+    Raises:
+        MissingColumnsError: see `check_parquet_columns`.
+    """
+    path = path if isinstance(path, Path | UPath) else resolve(path)
+    try:
+        return read_parquet(path, list(roles))
+    except pa.ArrowInvalid:
+        # Arrow names the first missing field only, and not the file. The footer is read after
+        # a failed read only, so a good file costs nothing more.
+        check_parquet_columns(path, roles)
+        raise
+
+
+def check_parquet_columns(path: str | UPath, roles: Mapping[str, str]) -> None:
+    """Check from its footer that a parquet file holds the columns `roles` names.
+
+    Raises:
+        MissingColumnsError: naming the file, each missing column and what it is for, the
+            columns expected and those found.
+    """
+    path = path if isinstance(path, Path | UPath) else resolve(path)
+    found = parquet_metadata(path).schema.to_arrow_schema().names
+    missing = [column for column in roles if column not in found]
+    if missing:
+        described = ", ".join(f"{column!r} ({roles[column]})" for column in missing)
+        raise MissingColumnsError(
+            f"{redact_uri(str(path))}: missing column(s) {described}; "
+            f"expected {list(roles)}, found {found}"
+        )
 
 
 def forget_listings(path: Path | UPath) -> None:
@@ -64,7 +144,10 @@ def forget_listings(path: Path | UPath) -> None:
 
 def open_input(path: UPath):
     """The file opened for Arrow's readers: a native Arrow file locally, fsspec's otherwise."""
-    return pa.OSFile(str(path)) if is_local(path) else path.open("rb")
+    if is_local(path):
+        return pa.OSFile(str(path))
+    with accessing(path):
+        return path.open("rb")
 
 
 def parquet_metadata(path: UPath) -> pq.FileMetaData:
@@ -100,7 +183,8 @@ def state(path: UPath) -> list:
         stat = path.stat()
         return [stat.st_size, stat.st_mtime_ns]
     forget_listings(path)
-    info = path.fs.info(path.path)
+    with accessing(path):
+        info = path.fs.info(path.path)
     marker = next(
         (
             info[key]

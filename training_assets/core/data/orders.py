@@ -24,6 +24,15 @@ from training_assets.core.timing import timed
 ORDERS_SUFFIXES = (".parquet", ".csv", ".tsv")
 _PARQUET_MAGIC = b"PAR1"
 _DELIMITERS = ("\t", ",", ";", "|")
+# Byte order marks and the codec that reads past each; UTF-32's before UTF-16's, which they
+# begin with.
+_BYTE_ORDER_MARKS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+    (b"\xef\xbb\xbf", "utf-8"),
+)
 
 
 # Key of `DataFrame.attrs` under which read_orders lists the columns it left out.
@@ -42,16 +51,17 @@ def order_files(location: UPath) -> list[UPath]:
     copied in under a temporary name is never read half-written.
     """
     locations.forget_listings(location)
-    if location.is_file():
-        return [location]
-    if location.is_dir():
-        return sorted(
-            p
-            for p in location.iterdir()
-            if p.is_file()
-            and p.suffix.lower() in ORDERS_SUFFIXES
-            and not p.name.startswith((".", "_"))
-        )
+    with locations.accessing(location):
+        if location.is_file():
+            return [location]
+        if location.is_dir():
+            return sorted(
+                p
+                for p in location.iterdir()
+                if p.is_file()
+                and p.suffix.lower() in ORDERS_SUFFIXES
+                and not p.name.startswith((".", "_"))
+            )
     raise OrdersError(f"orders location {location} does not exist")
 
 
@@ -83,30 +93,51 @@ def _read_table(path: UPath) -> pa.Table:
 
 
 def _read_text(path: UPath, columns: list[str] | None = None) -> pa.Table:
-    """A CSV or TSV file, its delimiter read off the header line."""
-    delimiter = _delimiter(path)
+    """A CSV or TSV file, its encoding read off its byte order mark (UTF-8 without one) and
+    its delimiter off the header line."""
+    encoding, delimiter = _text_layout(path)
     try:
         with locations.open_input(path) as handle:
             return pacsv.read_csv(
                 handle,
+                read_options=pacsv.ReadOptions(encoding=encoding),
                 parse_options=pacsv.ParseOptions(delimiter=delimiter),
                 # An empty field is a missing value, which the null check then names.
                 convert_options=pacsv.ConvertOptions(
                     include_columns=columns, strings_can_be_null=True
                 ),
             )
-    except (pa.ArrowInvalid, KeyError) as error:
+    except (pa.ArrowInvalid, KeyError, UnicodeDecodeError) as error:
         raise OrdersError(
-            f"{path}: not a readable delimited file (delimiter {delimiter!r}): {error}"
+            f"{path}: not a readable delimited file (encoding {encoding}, delimiter "
+            f"{delimiter!r}): {error}"
         ) from error
 
 
-def _delimiter(path: UPath) -> str:
-    """The delimiter that splits the header line into the most fields (tab, comma, ; or |)."""
+def _text_layout(path: UPath) -> tuple[str, str]:
+    """The text file's encoding, from its byte order mark (UTF-8 without one), and the
+    delimiter that splits its header line into the most fields (tab, comma, ; or |).
+
+    A spreadsheet's "Unicode text" export is UTF-16 with a byte order mark: read as such.
+
+    Raises:
+        OrdersError: for UTF-16 or UTF-32 without a byte order mark (NUL bytes in the header
+            line), which cannot be told apart reliably, naming the encoding to save it in.
+    """
     with path.open("rb") as handle:
-        # read() and a split rather than readline(limit), which fsspec's files do not take.
-        header = handle.read(1 << 16).split(b"\n", 1)[0].decode("utf-8", errors="replace")
-    return max(_DELIMITERS, key=header.count)
+        # read() rather than readline(limit), which fsspec's files do not take.
+        start = handle.read(1 << 16)
+    # Python's codecs read the mark and drop it; the longer UTF-32 marks first.
+    encoding = next((name for mark, name in _BYTE_ORDER_MARKS if start.startswith(mark)), "utf-8")
+    if encoding == "utf-8" and b"\x00" in start.split(b"\n", 1)[0]:
+        raise OrdersError(
+            f"{path}: the header line holds NUL bytes, as UTF-16 or UTF-32 text without a byte "
+            "order mark does; save the file as UTF-8, or as UTF-16 with its byte order mark "
+            '(a spreadsheet\'s "Unicode text")'
+        )
+    text = start.decode(encoding, errors="replace")
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    return encoding, max(_DELIMITERS, key=header.count)
 
 
 def read_orders(location: UPath) -> pd.DataFrame:

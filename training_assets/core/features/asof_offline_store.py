@@ -68,6 +68,7 @@ from feast.repo_config import RepoConfig
 from training_assets.core import paths
 from training_assets.core.data import locations, times
 from training_assets.core.data.table_query import quote
+from training_assets.core.features.feast_repo import view_column_roles
 from training_assets.core.schema import PROVENANCE_PREFIX
 from training_assets.core.timing import timed
 
@@ -502,13 +503,19 @@ def _feature_table(view: _ViewJoin) -> pa.Table:
     Times become integers here because DuckDB's time-zone arithmetic lives in an extension that
     may not be installable where this runs; naive times count as UTC, as Feast reads them.
     """
-    wanted = list(dict.fromkeys([*view.columns.values(), view.timestamp, view.created or ""]))
-    table = locations.read_parquet(view.path, columns=[column for column in wanted if column])
+    table = locations.read_parquet_columns(view.path, _column_roles(view))
     columns = {name: table.column(source) for name, source in view.columns.items()}
     columns[_TS] = _epoch_ns(table.column(view.timestamp), view.path, view.timestamp)
     if view.created:
         columns[_CREATED] = _epoch_ns(table.column(view.created), view.path, view.created)
     return pa.table(columns)
+
+
+def _column_roles(view: _ViewJoin) -> dict[str, str]:
+    """The source columns the join reads of `view`'s file, each with what it is for."""
+    keys = {name: source for name, source in view.columns.items() if name in view.join_keys}
+    features = {name: source for name, source in view.columns.items() if name not in keys}
+    return view_column_roles(view.name, keys, features, view.timestamp, view.created)
 
 
 def _epoch_ns(column: pa.ChunkedArray, path: str = "", name: str = "") -> pa.ChunkedArray:

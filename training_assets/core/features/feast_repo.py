@@ -32,7 +32,7 @@ from training_assets.core.secrets import redact_uri
 from training_assets.core.timing import timed
 
 if TYPE_CHECKING:
-    from feast import FeatureService, FeatureStore
+    from feast import FeatureService, FeatureStore, FeatureView
     from feast.repo_contents import RepoContents
 
 
@@ -446,6 +446,8 @@ def materialize_online(store: "FeatureStore", feature_service: str) -> list[dict
     loaded = []
     for projection in service.feature_view_projections:
         view = store.get_feature_view(projection.name)
+        # Feast's own reader would fail on a missing column without naming the file.
+        check_source_columns(view)
         first, last = source_time_range(view.batch_source)
         marker = load_marker.read_marker(store, view)
         how, start = _load_plan(view, marker, first)
@@ -495,6 +497,47 @@ def _empty_online_view(store: "FeatureStore", view) -> None:
             entities_to_keep=entities,
             partial=True,
         )
+
+
+def view_column_roles(
+    view: str,
+    keys: dict[str, str],
+    features: dict[str, str],
+    timestamp: str,
+    created: str | None,
+) -> dict[str, str]:
+    """Each source column that is read of a feature view's file (`keys` and `features` map a
+    name in the view to its column in the file), with what it is for, for error messages."""
+    roles = {column: f"join key of the view {view!r}" for column in keys.values()}
+    for name, column in features.items():
+        roles.setdefault(column, f"feature {name!r} of the view {view!r}")
+    roles.setdefault(timestamp, f"timestamp_field of the view {view!r}")
+    if created:
+        roles.setdefault(created, f"created_timestamp_column of the view {view!r}")
+    return roles
+
+
+def check_source_columns(view: "FeatureView") -> None:
+    """Check, from its footer, that the view's parquet file holds every column the view reads.
+
+    Raises:
+        locations.MissingColumnsError: naming the file and each missing column.
+    """
+    source = view.batch_source
+    to_column = {name: column for column, name in source.field_mapping.items()}
+    keys = {key.name: to_column.get(key.name, key.name) for key in view.entity_columns}
+    features = {f.name: to_column.get(f.name, f.name) for f in view.features}
+    created = source.created_timestamp_column or None
+    locations.check_parquet_columns(
+        source.path,
+        view_column_roles(
+            view.name,
+            keys,
+            features,
+            to_column.get(source.timestamp_field, source.timestamp_field),
+            to_column.get(created, created) if created else None,
+        ),
+    )
 
 
 def source_time_range(source) -> tuple[Any, Any]:

@@ -1,5 +1,7 @@
 """The model: ElasticNet behind median imputation and standard scaling, fit or searched."""
 
+from typing import Annotated
+
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
@@ -21,8 +23,12 @@ class ElasticNetSettings(BaseModel):
         description="Cross-validated grid search over alpha_grid x l1_ratio_grid; the best is "
         "fit on all training rows. Each candidate is logged as a nested MLflow run.",
     )
-    alpha_grid: list[float] = Field(default=[0.01, 0.05, 0.1, 0.5, 1.0])
-    l1_ratio_grid: list[float] = Field(default=[0.1, 0.5, 0.9])
+    alpha_grid: list[Annotated[float, Field(ge=0)]] = Field(
+        default=[0.01, 0.05, 0.1, 0.5, 1.0], min_length=1, description="alphas the search tries."
+    )
+    l1_ratio_grid: list[Annotated[float, Field(ge=0, le=1)]] = Field(
+        default=[0.1, 0.5, 0.9], min_length=1, description="l1_ratios the search tries."
+    )
     cv_folds: int = Field(default=3, ge=2, description="Folds of the search's cross-validation.")
 
 

@@ -2,7 +2,7 @@
 
 import mlflow
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, JobDefinition, MetadataValue, asset
 
 from training_assets.core import faults
 from training_assets.core.ml.elastic_net import coefficients, fit_elastic_net, search_elastic_net
@@ -16,7 +16,7 @@ from training_assets.core.tracking.lineage import (
 )
 from training_assets.core.tracking.model_log import log_trained_model
 from training_assets.defs import links
-from training_assets.defs.config import ModelConfig
+from training_assets.defs.config import ModelConfig, effective_run_config
 from training_assets.defs.materializations import materialization_for
 from training_assets.defs.resources.mlflow import MlflowTracking
 from training_assets.defs.tags import OWNERS, what_ran
@@ -117,7 +117,11 @@ def lineage_tags(context: AssetExecutionContext) -> dict[str, str]:
         f"{LINEAGE_PREFIX}dagster_run_url": links.dagster_run_url(context.run.run_id),
         f"{LINEAGE_PREFIX}git_commit": git_commit(),
         f"{LINEAGE_PREFIX}code_digest": code_digest(),
-        f"{LINEAGE_PREFIX}config_digest": config_digest(dict(context.run.run_config)),
+        # Of the config in effect, defaults filled in: a run given the defaults written out
+        # is the same run as one given nothing.
+        f"{LINEAGE_PREFIX}config_digest": config_digest(
+            effective_run_config(_whole_job(context), context.run.run_config)
+        ),
     }
     event = materialization_for(context.instance, context.run.run_id, AssetKey("training_data"))
     if event is not None and event.asset_materialization is not None:
@@ -126,3 +130,10 @@ def lineage_tags(context: AssetExecutionContext) -> dict[str, str]:
             if key in metadata:
                 tags[f"{LINEAGE_PREFIX}{key}"] = str(metadata[key].value)
     return tags
+
+
+def _whole_job(context: AssetExecutionContext) -> JobDefinition:
+    """The run's job as defined, not the subset a re-execution selects, which lacks the config
+    of the steps it leaves out."""
+    job = context.job_def
+    return context.repository_def.get_job(context.job_name) if job.is_subset else job

@@ -9,10 +9,12 @@ import mlflow.sklearn
 import pytest
 from mlflow.exceptions import MlflowException
 
+from training_assets.core.tracking.lineage import LINEAGE_PREFIX, REPRODUCIBILITY_KEYS
 from training_assets.core.tracking.registry import (
     COMPLETE,
     PENDING,
     REGISTRATION_TAG,
+    UNCHANGED,
     ChampionMoved,
     champion_version,
     finish_or_remove_pending,
@@ -104,3 +106,30 @@ def test_a_model_name_with_a_quote_is_refused_before_the_registry_is_asked(store
 
     with pytest.raises(ValueError, match=r"model name \"m'x\" must be letters"):
         register_with_alias(client, "m'x", "champion", uri, run_id)
+
+
+def test_a_model_of_the_champions_or_the_challengers_lineage_registers_nothing(store):
+    """As the README says: `unchanged` when data, code and config equal those of the champion
+    or of the challenger (a version awaiting manual promotion), which is the same model."""
+    client, logged = store
+
+    def run_of(lineage: str) -> tuple[str, str]:
+        """A logged model's URI and run, tagged with `lineage`'s data, code and config."""
+        run_id, uri = logged()
+        for key in REPRODUCIBILITY_KEYS:
+            client.set_tag(run_id, f"{LINEAGE_PREFIX}{key}", f"{lineage}-{key}")
+        return uri, run_id
+
+    aliases = {"challenger_alias": "challenger"}
+    register_with_alias(client, "m", "champion", *run_of("a"), **aliases)
+    # Manual promotion: the second model waits as the challenger.
+    register_with_alias(client, "m", "champion", *run_of("b"), move_champion=False, **aliases)
+
+    as_champion, outcome_a = register_with_alias(client, "m", "champion", *run_of("a"), **aliases)
+    as_challenger, outcome_b = register_with_alias(client, "m", "champion", *run_of("b"), **aliases)
+
+    assert (int(as_champion.version), outcome_a) == (1, UNCHANGED)
+    assert (int(as_challenger.version), outcome_b) == (2, UNCHANGED)
+    assert len(client.search_model_versions("name='m'")) == 2
+    assert int(client.get_model_version_by_alias("m", "champion").version) == 1
+    assert int(client.get_model_version_by_alias("m", "challenger").version) == 2

@@ -12,7 +12,7 @@ from dagster import AssetKey, DagsterRunStatus, RunsFilter, build_sensor_context
 from training_assets.core import faults
 from training_assets.defs.automation.sensors import dead_run_sensor, new_training_data_sensor
 from training_assets.defs.resources.feast import FeastResource
-from training_assets.defs.resources.mlflow import MlflowStore
+from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
 from training_assets.defs.resources.orders import OrdersSource
 from training_assets.defs.tags import DIED_TAG
 from training_assets_tests.e2e.cli import (
@@ -105,6 +105,7 @@ def test_a_run_killed_mid_training_is_healed_and_its_data_requested_again(
 
     resources = {
         "mlflow_store": MlflowStore(),
+        "model_registry": ModelRegistry(),
         "orders_source": OrdersSource(),
         "feast": FeastResource(),
     }
@@ -181,7 +182,10 @@ def test_an_mlflow_server_stopped_mid_run_fails_the_run_fast_naming_the_server(
     server.start()
     try:
         client = MlflowStore(tracking_uri=server.uri).configure_client()
-        resources = {"mlflow_store": MlflowStore(tracking_uri=server.uri)}
+        resources = {
+            "mlflow_store": MlflowStore(tracking_uri=server.uri),
+            "model_registry": ModelRegistry(),
+        }
         with build_sensor_context(instance=instance, resources=resources) as context:
             dead_run_sensor(context)
         runs = client.search_runs([e.experiment_id for e in client.search_experiments()])

@@ -157,8 +157,8 @@ class MlflowStore(ConfigurableResource):
 
         When a run's resources are torn down its steps are over: a server that does not answer
         now would otherwise hold the process for the whole retry budget twice (mlflow's
-        `set_terminated` first fetches the run to print its URL), and the run would still end
-        RUNNING. The dead-run sensor ends it once the server answers again.
+        `set_terminated` first fetches the run to print its URL), and the MLflow run would stay
+        RUNNING all the same. The dead-run sensor ends it once the server answers again.
         """
         uri = self.resolved_tracking_uri()
         if not uri.startswith(("http://", "https://")):

@@ -7,6 +7,11 @@ launcher cannot, and never for `dagster job execute`. So each run records its ho
 (`claim_run`), and `heal_dead_runs` marks failed every in-progress run on this host whose
 process is gone. The `dead_run_sensor` does that every minute, and every run does it as it
 starts. A healed run is tagged, so that the new-data sensor asks for its data again.
+
+An MLflow server that stops answering at the end of a run leaves the MLflow run RUNNING (the
+run ends it with one short request) and may leave a registered version pending; the sensor's
+tick ends the first (`end_orphaned_mlflow_runs`) and finishes or removes the second once the
+server answers again, whether or not another training run comes.
 """
 
 import os
@@ -85,14 +90,11 @@ def heal_dead_runs(instance: DagsterInstance) -> list[str]:
     return healed
 
 
-def fail_orphaned_mlflow_runs(
-    client: mlflow.MlflowClient, instance: DagsterInstance, current_run_id: str | None = None
-) -> list[str]:
-    """End as FAILED the MLflow runs still RUNNING for this instance's Dagster runs that are
-    over. Runs of Dagster runs this instance does not know (another deployment on the same
-    tracking server) are left alone, and so is the run `current_run_id`: Dagster initialises
-    its resources once more after the run finished, for the hooks that end its MLflow run
-    with the run's own status.
+def end_orphaned_mlflow_runs(client: mlflow.MlflowClient, instance: DagsterInstance) -> list[str]:
+    """End the MLflow runs still RUNNING for this instance's Dagster runs that are over:
+    FINISHED when the Dagster run succeeded (only ending its MLflow run failed, on a server
+    that did not answer), else FAILED. Runs of Dagster runs this instance does not know
+    (another deployment on the same tracking server) and of runs in progress are left alone.
 
     Returns:
         The MLflow run ids ended.
@@ -103,13 +105,14 @@ def fail_orphaned_mlflow_runs(
     ended = []
     for run in client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'"):
         dagster_run_id = run.data.tags.get(DAGSTER_RUN_TAG)
-        if not dagster_run_id or dagster_run_id == current_run_id:
+        if not dagster_run_id:
             continue
         dagster_run = retried(
             lambda run_id=dagster_run_id: instance.get_run_by_id(run_id), f"run {dagster_run_id}"
         )
         if dagster_run is None or not dagster_run.is_finished:
             continue
-        client.set_terminated(run.info.run_id, status="FAILED")
+        succeeded = dagster_run.status == DagsterRunStatus.SUCCESS
+        client.set_terminated(run.info.run_id, status="FINISHED" if succeeded else "FAILED")
         ended.append(run.info.run_id)
     return ended

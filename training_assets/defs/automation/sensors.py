@@ -21,6 +21,7 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from training_assets.core.data import fingerprints, locations, orders, point_in_time
 from training_assets.core.ml import drift
 from training_assets.core.schema import EVENT_TIMESTAMP
+from training_assets.core.tracking import registry
 from training_assets.core.tracking.lineage import DATA_DIGEST_KEY, LINEAGE_PREFIX
 from training_assets.core.tracking.profiles import reference_profile
 from training_assets.defs import healing
@@ -156,17 +157,34 @@ def _died_on(context: SensorEvaluationContext, versions: dict[str, str]) -> str 
 @sensor(
     minimum_interval_seconds=interval_seconds("DEAD_RUN_SENSOR_INTERVAL_SECONDS", 60),
     default_status=DefaultSensorStatus.RUNNING,
-    description="Marks failed the runs on this host whose process died; ends their MLflow runs.",
+    description=(
+        "Marks failed the runs on this host whose process died; ends the MLflow runs of finished "
+        "runs and finishes or removes the versions a registration left pending."
+    ),
 )
-def dead_run_sensor(context: SensorEvaluationContext, mlflow_store: MlflowStore):
-    """Frees the training slot a dead run holds and closes its MLflow run (see defs/healing)."""
+def dead_run_sensor(
+    context: SensorEvaluationContext, mlflow_store: MlflowStore, model_registry: ModelRegistry
+):
+    """Frees the training slot a dead run holds and closes what a dead run or an MLflow outage
+    left open in MLflow (see defs/healing)."""
     healed = healing.heal_dead_runs(context.instance)
     for run_id in healed:
         context.log.warning(f"Run {run_id} had lost its process; marked failed")
-    ended = healing.fail_orphaned_mlflow_runs(mlflow_store.configure_client(), context.instance)
-    if not (healed or ended):
+    client = mlflow_store.configure_client()
+    ended = healing.end_orphaned_mlflow_runs(client, context.instance)
+    # After the runs are ended: a version whose run is over is no registration in progress.
+    pending = registry.finish_or_remove_pending(
+        client,
+        model_registry.model_name,
+        model_registry.alias,
+        also=model_registry.challenger_alias,
+    )
+    if not (healed or ended or pending["finished"] or pending["removed"]):
         return SkipReason("no run lost its process")
-    return SkipReason(f"marked failed: {healed}; MLflow runs ended as FAILED: {ended}")
+    return SkipReason(
+        f"marked failed: {healed}; MLflow runs ended: {ended}; pending versions finished: "
+        f"{pending['finished']}, removed: {pending['removed']}"
+    )
 
 
 def _last_trained_digest(context: SensorEvaluationContext) -> str | None:

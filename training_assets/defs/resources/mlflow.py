@@ -2,14 +2,16 @@
 
 dagster-mlflow's `MlFlow` starts (or resumes) one MLflow run per Dagster run, found by a
 `dagster_run_id` tag, and hands out mlflow's API. It never ends that run: it expects its
-`end_mlflow_on_run_finished` hook, which ends the run only after the job's last node, and it
-resumes whatever run is active in the process. When two Dagster runs execute in one process
-(the in-process executor, tests, `materialize`), the second would log into the first's MLflow
-run. It also leaves its `mlflow_run_id` None when it started a new run. This wrapper ends a
-foreign active run before building `MlFlow`, records the run id that `MlFlow` made active, and
-ends its own run when the Dagster run's resources are torn down, FAILED if any step of the
-Dagster run failed. It also resolves the embedded default store, so a fresh clone tracks to a
-sqlite file with artifacts inside the working area.
+`end_mlflow_on_run_finished` hook, which ends the run only after the job's last node (this
+project attaches no hook: the teardown below ends the run whatever failed), and it resumes
+whatever run is active in the process. When two Dagster runs execute in one process (the
+in-process executor, tests, `materialize`), the second would log into the first's MLflow run.
+It also leaves its `mlflow_run_id` None when it started a new run. This wrapper ends a foreign
+active run before building `MlFlow`, records the run id that `MlFlow` made active, and ends its
+own run when the Dagster run's resources are torn down, FAILED if any step of the Dagster run
+failed, with one request that a server which stopped answering cannot hold for long. It also
+resolves the embedded default store, so a fresh clone tracks to a sqlite file with artifacts
+inside the working area.
 """
 
 import fcntl
@@ -23,6 +25,9 @@ import mlflow
 from dagster import ConfigurableResource, DagsterEventType, InitResourceContext
 from dagster_mlflow.resources import MlFlow
 from mlflow.entities import RunStatus
+from mlflow.utils.credentials import get_default_host_creds
+from mlflow.utils.rest_utils import http_request, verify_rest_response
+from mlflow.utils.time import get_current_time_millis
 from pydantic import Field, PrivateAttr
 
 from training_assets.core import paths
@@ -148,6 +153,34 @@ class MlflowStore(ConfigurableResource):
         with _sqlite_creation_lock(uri):
             return mlflow.MlflowClient()
 
+    def end_run(self, run_id: str, status: str) -> None:
+        """End the MLflow run `run_id` with `status` in one request, not retried.
+
+        When a run's resources are torn down its steps are over: a server that does not answer
+        now would otherwise hold the process for the whole retry budget twice (mlflow's
+        `set_terminated` first fetches the run to print its URL), and the MLflow run would stay
+        RUNNING all the same. The dead-run sensor ends it once the server answers again.
+        """
+        uri = self.resolved_tracking_uri()
+        if not uri.startswith(("http://", "https://")):
+            mlflow.MlflowClient(uri).set_terminated(run_id, status)  # a local store
+            return
+        endpoint = "/api/2.0/mlflow/runs/update"
+        response = http_request(
+            get_default_host_creds(uri),
+            endpoint,
+            "POST",
+            max_retries=0,
+            timeout=self.request_timeout_seconds,
+            json={
+                "run_id": run_id,
+                "run_uuid": run_id,
+                "status": status,
+                "end_time": get_current_time_millis(),
+            },
+        )
+        verify_rest_response(response, endpoint)
+
 
 def _use_credentials(user: str | None, password: str | None) -> None:
     """Hand a URI's user and password to MLflow's basic auth, unless the environment set one."""
@@ -187,6 +220,12 @@ class MlflowTracking(ConfigurableResource):
         return self._run_id
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
+        if _run_is_over(context):
+            # `dagster job execute` opens the resources once more after the run, to read its
+            # outputs. Nothing is tracked then, and asking MLflow would, in an outage, print a
+            # failure to start a run that had started as the run's last word, after the full
+            # retry budget.
+            return
         client = self.store.configure_client()
         if context.instance is not None:
             # Before this run takes the training slot: runs whose process died give theirs up.
@@ -206,10 +245,8 @@ class MlflowTracking(ConfigurableResource):
             ) from None
         self._run_id = mlflow.active_run().info.run_id
         if context.instance is not None:
-            for run_id in healing.fail_orphaned_mlflow_runs(
-                client, context.instance, current_run_id=context.run.run_id
-            ):
-                context.log.warning(f"MLflow run {run_id} of a finished Dagster run: FAILED")
+            for run_id in healing.end_orphaned_mlflow_runs(client, context.instance):
+                context.log.warning(f"MLflow run {run_id} of a finished Dagster run: ended")
 
     def _start(self, context: InitResourceContext) -> None:
         if mlflow.get_experiment_by_name(self.experiment_name) is None:
@@ -243,10 +280,44 @@ class MlflowTracking(ConfigurableResource):
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         active = mlflow.active_run()
-        if active is not None and active.info.run_id == self._run_id:
-            failed = context.instance is not None and _any_step_failed(context)
-            status = RunStatus.FAILED if failed else RunStatus.FINISHED
-            mlflow.end_run(status=RunStatus.to_string(status))
+        if active is None or active.info.run_id != self._run_id:
+            return
+        failed = context.instance is not None and _any_step_failed(context)
+        status = RunStatus.to_string(RunStatus.FAILED if failed else RunStatus.FINISHED)
+        _forget_active_run()
+        try:
+            self.store.end_run(self._run_id, status)
+        except Exception as error:
+            # A warning, not a failure: the run's own outcome (a step's error naming the
+            # outage) stays the last error printed.
+            context.log.warning(
+                f"MLflow run {self._run_id} could not be ended {status} and stays RUNNING "
+                f"until the dead-run sensor ends it once {self.store.display_uri()} answers: "
+                f"{type(error).__name__}: {redact_uri(str(error))[:500]}"
+            )
+
+
+def _run_is_over(context: InitResourceContext) -> bool:
+    """Whether the Dagster run these resources are opened for has already finished."""
+    if context.instance is None or context.dagster_run is None:
+        return False
+    run = context.instance.get_run_by_id(context.dagster_run.run_id)
+    return run is not None and run.is_finished
+
+
+def _forget_active_run() -> None:
+    """Drop this process's active MLflow run without asking the server.
+
+    `mlflow.end_run` is the only public way, and it asks the server twice with the whole retry
+    budget; mlflow's exit handler calls it for a run left active, which would hold the exit of
+    a process whose server stopped answering. The stack is mlflow's own, read by
+    `mlflow.active_run`.
+    """
+    from mlflow.tracking import fluent
+
+    stack = fluent._active_run_stack.get()
+    if stack:
+        stack.pop()
 
 
 def _any_step_failed(context: InitResourceContext) -> bool:

@@ -22,6 +22,7 @@ from training_assets.core.tracking.registry import (
     register_with_alias,
 )
 from training_assets.defs import links
+from training_assets.defs.automation.jobs import promote_model_job, rollback_model_job
 from training_assets.defs.resources.mlflow import MlflowStore, MlflowTracking, ModelRegistry
 from training_assets.defs.tags import OWNERS
 
@@ -51,6 +52,7 @@ def registered_model_version(
     automatic = model_registry.promotion == "automatic"
     try:
         model_registry.check_aliases()
+        signing_key = model_registry.signing_key()
     except ValueError as error:
         raise Failure(description=str(error)) from None
     try:
@@ -65,7 +67,10 @@ def registered_model_version(
             move_champion=automatic,
             moved_by=_mover(context),
             reason=f"passed every gate (RMSE {evaluation['rmse']:.4f})",
+            signing_key=signing_key,
         )
+    except PromotionRefused as refused:
+        raise Failure(description=str(refused), metadata={"model_uri": model_uri}) from None
     except ChampionMoved as moved:
         raise Failure(
             description=str(moved),
@@ -127,8 +132,8 @@ class ChampionConfig(Config):
         default="report",
         description=(
             "report: record the champion as it is (what training_job does). promote: move it "
-            "to `version`, by default the challenger. rollback: move it back to the champion "
-            "before the current one."
+            "to `version`, by default the challenger (promote_model_job only). rollback: move "
+            "it back to the champion before the current one (rollback_model_job only)."
         ),
     )
     version: int | None = Field(
@@ -136,8 +141,42 @@ class ChampionConfig(Config):
     )
     reason: str = Field(
         default="",
-        description="Why, in a sentence: recorded on the version and in the alias history.",
+        description=(
+            "Why, in a sentence: recorded on the version and in the alias history. Required "
+            "to promote or roll back."
+        ),
     )
+
+
+# Each job that moves the champion does its one thing; every other job only reports it.
+_ACTION_OF_JOB = {promote_model_job.name: "promote", rollback_model_job.name: "rollback"}
+
+
+def _check_action(job_name: str, config: ChampionConfig) -> None:
+    """The action is the job's own, and a move says why; refused before anything moves.
+
+    Raises:
+        Failure: naming the config field, expected against found.
+    """
+    expected = _ACTION_OF_JOB.get(job_name, "report")
+    if config.action != expected:
+        movers = {action: job for job, action in _ACTION_OF_JOB.items()}
+        does = "only reports @champion" if expected == "report" else f"only does {expected!r}"
+        where = movers.get(config.action, "a materialization of champion_model")
+        raise Failure(
+            description=(
+                f"{job_name} {does}, but its config (ops.champion_model.config.action) asks "
+                f"for {config.action!r}: launch {where} for that. Nothing moved."
+            )
+        )
+    if expected != "report" and not config.reason.strip():
+        raise Failure(
+            description=(
+                f"{job_name} needs a reason (ops.champion_model.config.reason is "
+                f"{config.reason!r}): say in a sentence why @champion moves; it is recorded on "
+                "the version and in the alias history. Nothing moved."
+            )
+        )
 
 
 @asset(
@@ -157,13 +196,15 @@ def champion_model(
     """The version in production (@champion), with how it got there. training_job records it
     after registration; promote_model_job and rollback_model_job move it. Its data version is
     the champion's version, so what scores with the champion is stale when it changes."""
-    client = mlflow_store.configure_client()
+    _check_action(context.job_name, config)
     name, alias = model_registry.model_name, model_registry.alias
     move = None
     try:
         model_registry.check_aliases()
+        signing_key = model_registry.signing_key()
     except ValueError as error:
         raise Failure(description=str(error)) from None
+    client = mlflow_store.configure_client()
     try:
         if config.action == "promote":
             champion, move = registry.promote(
@@ -172,12 +213,18 @@ def champion_model(
                 alias,
                 model_registry.challenger_alias,
                 moved_by=_mover(context),
-                reason=config.reason or "promoted by hand",
+                reason=config.reason,
                 version=config.version,
+                signing_key=signing_key,
             )
         elif config.action == "rollback":
             champion, move = registry.rollback(
-                client, name, alias, moved_by=_mover(context), reason=config.reason
+                client,
+                name,
+                alias,
+                moved_by=_mover(context),
+                reason=config.reason,
+                signing_key=signing_key,
             )
         else:
             champion = model_registry.champion(client)

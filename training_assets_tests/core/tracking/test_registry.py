@@ -69,10 +69,20 @@ def test_registration_refuses_when_the_champion_moved_since_the_gates(store):
     client, logged = store
     first_run, first_uri = logged()
     second_run, second_uri = logged()
-    register_with_alias(client, "m", "champion", first_uri, first_run, expected_champion=None)
+    register_with_alias(
+        client, "m", "champion", first_uri, first_run, expected_champion=None, signing_key=None
+    )
 
     with pytest.raises(ChampionMoved, match="is version 1 now, but this run's gates compared"):
-        register_with_alias(client, "m", "champion", second_uri, second_run, expected_champion=None)
+        register_with_alias(
+            client,
+            "m",
+            "champion",
+            second_uri,
+            second_run,
+            expected_champion=None,
+            signing_key=None,
+        )
 
     assert [int(v.version) for v in client.search_model_versions("name='m'")] == [1]
 
@@ -103,4 +113,4 @@ def test_a_model_name_with_a_quote_is_refused_before_the_registry_is_asked(store
     run_id, uri = logged()
 
     with pytest.raises(ValueError, match=r"model name \"m'x\" must be letters"):
-        register_with_alias(client, "m'x", "champion", uri, run_id)
+        register_with_alias(client, "m'x", "champion", uri, run_id, signing_key=None)

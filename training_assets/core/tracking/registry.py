@@ -356,6 +356,30 @@ def register_with_alias(
             if _same_lineage(run_tags, standing.tags):
                 return standing, UNCHANGED
     _record_passed(client, run_id, run_tags)
+    version, outcome = _register_once(client, model_name, model_uri, run_id, run_tags)
+    _require_evidence(client, version, alias, None)
+    if signing_key is not None:
+        evidence.sign(client, version, signing_key)
+    moves = [challenger_alias] if challenger_alias else []
+    if move_champion:
+        moves.append(alias)
+    for name in moves:
+        standing = champion_version(client, model_name, name)
+        if standing is None or standing.version != version.version:
+            move_alias(client, model_name, name, version.version, moved_by, reason)
+    client.set_model_version_tag(model_name, version.version, REGISTRATION_TAG, COMPLETE)
+    return version, outcome
+
+
+def _register_once(
+    client: mlflow.MlflowClient,
+    model_name: str,
+    model_uri: str,
+    run_id: str,
+    run_tags: dict[str, str],
+) -> tuple[ModelVersion, str]:
+    """The version of the run's model `model_uri`, registered now (tagged pending, with the
+    run's tags) unless it was already; and REGISTERED or ALREADY_REGISTERED."""
     # Only the run's own model counts as registered already: a version that merely names the
     # run (registered by hand from another source) is not it.
     existing = [
@@ -370,19 +394,8 @@ def register_with_alias(
         tags[REGISTRATION_TAG] = PENDING
         version, outcome = mlflow.register_model(model_uri, model_name, tags=tags), REGISTERED
         faults.point(faults.AFTER_REGISTER)
-    version = client.get_model_version(model_name, version.version)
-    _require_evidence(client, version, alias, None)
-    if signing_key is not None:
-        evidence.sign(client, version, signing_key)
-    moves = [challenger_alias] if challenger_alias else []
-    if move_champion:
-        moves.append(alias)
-    for name in moves:
-        standing = champion_version(client, model_name, name)
-        if standing is None or standing.version != version.version:
-            move_alias(client, model_name, name, version.version, moved_by, reason)
-    client.set_model_version_tag(model_name, version.version, REGISTRATION_TAG, COMPLETE)
-    return version, outcome
+    # As the registry holds it now, with every tag, for the evidence check and the signature.
+    return client.get_model_version(model_name, version.version), outcome
 
 
 def _record_passed(client: mlflow.MlflowClient, run_id: str, run_tags: dict[str, str]) -> None:

@@ -32,6 +32,19 @@ def _mover(context: AssetExecutionContext) -> str:
     return f"{context.job_name} run {context.run_id}"
 
 
+def _checked_signing_key(model_registry: ModelRegistry) -> bytes | None:
+    """The signing key, once the aliases and the key are known to be usable.
+
+    Raises:
+        Failure: naming the setting that is wrong, before the registry is touched.
+    """
+    try:
+        model_registry.check_aliases()
+        return model_registry.signing_key()
+    except ValueError as error:
+        raise Failure(description=str(error)) from None
+
+
 @asset(
     owners=OWNERS,
     group_name="training",
@@ -50,11 +63,7 @@ def registered_model_version(
     default) the champion alias moves to it as well."""
     name, model_uri = model_registry.model_name, trained_model["model_uri"]
     automatic = model_registry.promotion == "automatic"
-    try:
-        model_registry.check_aliases()
-        signing_key = model_registry.signing_key()
-    except ValueError as error:
-        raise Failure(description=str(error)) from None
+    signing_key = _checked_signing_key(model_registry)
     try:
         version, outcome = register_with_alias(
             mlflow_tracking.tracking.tracking_client,
@@ -69,11 +78,9 @@ def registered_model_version(
             reason=f"passed every gate (RMSE {evaluation['rmse']:.4f})",
             signing_key=signing_key,
         )
-    except PromotionRefused as refused:
-        raise Failure(description=str(refused), metadata={"model_uri": model_uri}) from None
-    except ChampionMoved as moved:
+    except (ChampionMoved, PromotionRefused) as refused:
         raise Failure(
-            description=str(moved),
+            description=str(refused),
             metadata={
                 "expected_champion": str(evaluation.get("champion_version")),
                 "model_uri": model_uri,
@@ -198,38 +205,9 @@ def champion_model(
     the champion's version, so what scores with the champion is stale when it changes."""
     _check_action(context.job_name, config)
     name, alias = model_registry.model_name, model_registry.alias
-    move = None
-    try:
-        model_registry.check_aliases()
-        signing_key = model_registry.signing_key()
-    except ValueError as error:
-        raise Failure(description=str(error)) from None
+    signing_key = _checked_signing_key(model_registry)
     client = mlflow_store.configure_client()
-    try:
-        if config.action == "promote":
-            champion, move = registry.promote(
-                client,
-                name,
-                alias,
-                model_registry.challenger_alias,
-                moved_by=_mover(context),
-                reason=config.reason,
-                version=config.version,
-                signing_key=signing_key,
-            )
-        elif config.action == "rollback":
-            champion, move = registry.rollback(
-                client,
-                name,
-                alias,
-                moved_by=_mover(context),
-                reason=config.reason,
-                signing_key=signing_key,
-            )
-        else:
-            champion = model_registry.champion(client)
-    except PromotionRefused as refused:
-        raise Failure(description=str(refused)) from None
+    champion, move = _move_or_read(context, config, client, model_registry, signing_key)
     challenger = registry.champion_version(client, name, model_registry.challenger_alias)
     if champion is None:
         # Manual promotion before the first promotion: nothing is in production yet.
@@ -276,6 +254,41 @@ def champion_model(
             "alias_history": MetadataValue.md(_history_table(history)),
         },
     )
+
+
+def _move_or_read(
+    context: AssetExecutionContext,
+    config: ChampionConfig,
+    client,
+    model_registry: ModelRegistry,
+    signing_key: bytes | None,
+):
+    """The champion after the config's action, and the move (None when nothing moved)."""
+    name, alias = model_registry.model_name, model_registry.alias
+    try:
+        if config.action == "promote":
+            return registry.promote(
+                client,
+                name,
+                alias,
+                model_registry.challenger_alias,
+                moved_by=_mover(context),
+                reason=config.reason,
+                version=config.version,
+                signing_key=signing_key,
+            )
+        if config.action == "rollback":
+            return registry.rollback(
+                client,
+                name,
+                alias,
+                moved_by=_mover(context),
+                reason=config.reason,
+                signing_key=signing_key,
+            )
+    except PromotionRefused as refused:
+        raise Failure(description=str(refused)) from None
+    return model_registry.champion(client), None
 
 
 def _history_table(history: list[dict]) -> str:

@@ -116,7 +116,7 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
         with_order_position,
     )
     from training_assets.core.schema import FEATURE_SERVICE
-    from training_assets.core.tracking import lineage, model_log, registry
+    from training_assets.core.tracking import evidence, lineage, model_log, registry
 
     limits, split_settings, model_settings = GateLimits(), SplitSettings(), ElasticNetSettings()
     name, alias = registry.DEFAULT_MODEL_NAME, registry.DEFAULT_ALIAS
@@ -279,7 +279,12 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
         if not result["blocked_by"]:
             with stages.stage("register"):
                 version, _ = registry.register_with_alias(
-                    client, name, alias, record["model_uri"], run_id
+                    client,
+                    name,
+                    alias,
+                    record["model_uri"],
+                    run_id,
+                    signing_key=evidence.configured_signing_key(),
                 )
                 registered = int(version.version)
                 storage.write_json(

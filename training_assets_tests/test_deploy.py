@@ -13,6 +13,7 @@ import yaml
 from dagster._config import process_config
 
 from training_assets.core import paths
+from training_assets.core.tracking.evidence import SIGNING_KEY_ENV
 from training_assets.defs import executors
 
 DEPLOY = paths.PROJECT_ROOT / "deploy"
@@ -44,7 +45,7 @@ def test_every_variable_the_profile_reads_is_in_the_environment_template():
     read |= set(re.findall(r"\$\{(\w+)[:?}]", compose)) - {"TRAINING_ENV_FILE"}
 
     assert read and read <= template_variables(), read - template_variables()
-    assert template_variables() >= {executors.EXECUTOR_ENV, "DAGSTER_HOME"}
+    assert template_variables() >= {executors.EXECUTOR_ENV, "DAGSTER_HOME", SIGNING_KEY_ENV}
 
 
 def test_helm_values_carry_the_instance_configs_queue_and_monitoring():

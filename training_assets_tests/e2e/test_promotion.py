@@ -1,15 +1,42 @@
 """Manual promotion and rollback through the Dagster jobs a user launches from the UI, on the
 real Feast repo, MLflow store and instance: with `promotion: manual`, a gated model waits as
 @challenger and @champion moves only when promote_model_job runs; rollback_model_job moves it
-back; champion_model records each state with its data version."""
+back; champion_model records each state with its data version. With a signing key in the
+code location's environment, versions are signed at registration, and a version forged with
+MLflow's client is refused by number; each job does its one thing, and says why."""
 
+import hashlib
+import hmac
+import json
+import secrets
+
+import mlflow
+import mlflow.sklearn
 from dagster import AssetKey, DagsterEventType
+from sklearn.dummy import DummyRegressor
 
+from training_assets.core.tracking.evidence import SIGNATURE_TAG, SIGNING_KEY_ENV
 from training_assets.core.tracking.registry import LINEAGE_PREFIX
 from training_assets.definitions import defs
 from training_assets_tests.e2e.test_pipeline import MODEL_NAME, run_training
 
 MANUAL = {"resources": {"model_registry": {"config": {"promotion": "manual"}}}}
+KEY = secrets.token_hex(32)
+
+
+def signed_by(key: str, version) -> bool:
+    """Whether the version's signature tag is the HMAC of its fields, computed here."""
+    fields = [MODEL_NAME, str(version.version), version.run_id, version.source, "passed"]
+    expected = hmac.new(key.encode(), json.dumps(fields).encode(), hashlib.sha256).hexdigest()
+    return version.tags.get(SIGNATURE_TAG) == expected
+
+
+def failure_message(result) -> str:
+    return next(
+        event.step_failure_data.error.message
+        for event in result.all_events
+        if event.event_type == DagsterEventType.STEP_FAILURE
+    )
 
 
 def aliases(client) -> tuple[int, int]:
@@ -31,8 +58,9 @@ def champion_data_version(instance) -> str:
 
 
 def test_manual_promotion_waits_for_the_promote_job_and_rollback_undoes_it(
-    working_area, instance, mlflow_client
+    working_area, instance, mlflow_client, monkeypatch
 ):
+    monkeypatch.setenv(SIGNING_KEY_ENV, KEY)
     assert run_training(instance).success  # automatic: v1 is champion and challenger
     second = run_training(instance, MANUAL)
 
@@ -43,6 +71,9 @@ def test_manual_promotion_waits_for_the_promote_job_and_rollback_undoes_it(
     assert (reported["version"], reported["challenger_version"]) == (1, 2)
     assert not reported["moved_now"]
     assert champion_data_version(instance) == f"{MODEL_NAME}/1"
+    assert all(
+        signed_by(KEY, mlflow_client.get_model_version(MODEL_NAME, number)) for number in "12"
+    )
 
     promoted = launch(instance, "promote_model_job", action="promote", reason="report read")
 
@@ -78,11 +109,58 @@ def test_promoting_a_version_that_does_not_exist_fails_and_moves_nothing(
     result = launch(instance, "promote_model_job", action="promote", version=7, reason="typo")
 
     assert not result.success
-    failure = next(
-        event for event in result.all_events if event.event_type == DagsterEventType.STEP_FAILURE
-    )
-    assert f"{MODEL_NAME} has no version 7" in failure.step_failure_data.error.message
+    assert f"{MODEL_NAME} has no version 7" in failure_message(result)
     assert aliases(mlflow_client) == (1, 1)
+
+
+def test_a_version_forged_with_every_tag_of_a_gated_one_is_refused_by_number(
+    working_area, instance, mlflow_client, monkeypatch
+):
+    monkeypatch.setenv(SIGNING_KEY_ENV, KEY)
+    assert run_training(instance).success
+    gated = mlflow_client.get_model_version(MODEL_NAME, "1")
+    # A model nobody gated, its run given every tag of the gated run (the verdict and lineage
+    # too), registered by hand with every tag of the gated version (the signature too).
+    run = mlflow_client.create_run(mlflow_client.get_run(gated.run_id).info.experiment_id)
+    with mlflow.start_run(run_id=run.info.run_id):
+        uri = mlflow.sklearn.log_model(DummyRegressor().fit([[0.0]], [1.0]), name="model").model_uri
+        mlflow.set_tags(
+            {
+                tag: value
+                for tag, value in mlflow_client.get_run(gated.run_id).data.tags.items()
+                if not tag.startswith("mlflow.")
+            }
+        )
+    forged = mlflow.register_model(uri, MODEL_NAME, tags=dict(gated.tags)).version
+
+    result = launch(
+        instance, "promote_model_job", action="promote", version=int(forged), reason="looks fine"
+    )
+
+    assert not result.success
+    message = failure_message(result)
+    assert f"{MODEL_NAME} version {forged} was not registered by a gated training run" in message
+    assert "signature: expected" in message and KEY not in message
+    assert aliases(mlflow_client) == (1, 1)
+
+
+def test_each_job_does_its_one_thing_and_a_move_says_why(working_area, instance, mlflow_client):
+    assert run_training(instance).success
+    assert run_training(instance, MANUAL).success
+    assert aliases(mlflow_client) == (1, 2)
+
+    refusals = [
+        ("promote_model_job", {"action": "promote", "reason": ""}, "config.reason is ''"),
+        ("rollback_model_job", {"action": "promote", "reason": "x"}, "asks for 'promote'"),
+        ("promote_model_job", {"action": "rollback", "reason": "x"}, "asks for 'rollback'"),
+        ("promote_model_job", {"action": "promote", "version": 2, "reason": "  "}, "reason is"),
+        ("rollback_model_job", {"action": "rollback", "reason": "\t"}, "config.reason is"),
+    ]
+    for job_name, config, said in refusals:
+        result = launch(instance, job_name, **config)
+        assert not result.success, (job_name, config)
+        assert said in failure_message(result) and "Nothing moved" in failure_message(result)
+        assert aliases(mlflow_client) == (1, 2), (job_name, config)
 
 
 def test_the_first_model_under_manual_promotion_waits_with_no_champion(

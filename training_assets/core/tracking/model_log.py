@@ -12,6 +12,7 @@ from mlflow.models.model import ModelInfo
 from sklearn.pipeline import Pipeline
 
 from training_assets.core.ml.elastic_net import SKOPS_TRUSTED_TYPES
+from training_assets.core.tracking.evidence import PASSED, REJECTED, VERDICT_TAG
 from training_assets.core.tracking.lineage import (
     LINEAGE_PREFIX,
     REFERENCE_PROFILE_ARTIFACT,
@@ -22,9 +23,8 @@ from training_assets.core.tracking.lineage import (
 )
 from training_assets.core.tracking.profiles import training_profile
 
-# Tags on the model's MLflow run: what the gates said, for a search such as
-# tags.`training_assets.gate_verdict` = 'rejected'.
-VERDICT_TAG = f"{LINEAGE_PREFIX}gate_verdict"
+# Tags on the model's MLflow run: what the gates said (VERDICT_TAG), for a search such as
+# tags.`training_assets.gate_verdict` = 'rejected', and which gates stopped it.
 FAILED_GATES_TAG = f"{LINEAGE_PREFIX}gates_failed"
 
 
@@ -67,7 +67,7 @@ def log_report(client: mlflow.MlflowClient, run_id: str, page: str, failed: list
     """Log the model report `page` into the run `run_id` and tag the run with the gates in
     `failed` that stopped it; returns the verdict, "rejected" or "passed"."""
     client.log_text(run_id, page, REPORT_ARTIFACT)
-    verdict = "rejected" if failed else "passed"
+    verdict = REJECTED if failed else PASSED
     client.set_tag(run_id, VERDICT_TAG, verdict)
     client.set_tag(run_id, FAILED_GATES_TAG, ",".join(failed) or "none")
     return verdict

@@ -12,6 +12,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from training_assets.core import faults
+from training_assets.core.tracking import evidence
 from training_assets.core.tracking.lineage import LINEAGE_PREFIX, REPRODUCIBILITY_KEYS
 
 DEFAULT_EXPERIMENT = "driver-trip-completion"
@@ -66,7 +67,8 @@ ALREADY_REGISTERED = "already_registered"
 UNCHANGED = "unchanged"
 
 # A version is tagged pending from register_model until its alias is set; a crash in between
-# leaves it pending, and the next registration finishes or removes it.
+# leaves it pending, and the next registration finishes or removes it. The tag is bookkeeping,
+# not evidence: whether a version passed the gates is what `evidence` checks.
 REGISTRATION_TAG = f"{LINEAGE_PREFIX}registration"
 PENDING, COMPLETE = "pending", "complete"
 # `expected_champion` when the caller did not read the champion before: no check.
@@ -78,7 +80,8 @@ class ChampionMoved(RuntimeError):
 
 
 class PromotionRefused(ValueError):
-    """A promotion or rollback that would put an ungated or missing version in production."""
+    """A promotion, rollback or registration that would put an ungated or missing version in
+    production, or a manual move without a reason."""
 
 
 # The registered model's record of alias moves, newest last, as JSON. MLflow keeps tag values
@@ -169,19 +172,25 @@ def promote(
     moved_by: str,
     reason: str,
     version: int | None = None,
+    *,
+    signing_key: bytes | None,
 ) -> tuple[ModelVersion, AliasMove | None]:
     """Move `champion_alias` to `version`, by default the current challenger.
 
-    Only versions that a gated training run registered (tag `training_assets.registration`
-    complete) can become champion: a version registered by hand passed no gate.
+    Only the model of a gated training run can become champion (`evidence`): a version
+    registered by hand passed no gate, whatever its tags say.
+
+    Args:
+        signing_key: The key of the versions' signatures; None checks no signature.
 
     Returns:
         The champion afterwards, and the move (None when it was the champion already).
 
     Raises:
-        PromotionRefused: naming the version and why.
+        PromotionRefused: naming the version and the evidence it lacks, or an empty reason.
     """
     check_model_name(model_name)
+    _check_reason(reason, "promotion")
     if version is None:
         target = champion_version(client, model_name, challenger_alias)
         if target is None:
@@ -190,7 +199,7 @@ def promote(
                 "Train one, or name the version to promote."
             )
         version = int(target.version)
-    target = _gated_version(client, model_name, version, champion_alias)
+    target = _gated_version(client, model_name, version, champion_alias, signing_key)
     current = champion_version(client, model_name, champion_alias)
     if current is not None and current.version == target.version:
         return current, None
@@ -199,7 +208,13 @@ def promote(
 
 
 def rollback(
-    client: mlflow.MlflowClient, model_name: str, champion_alias: str, moved_by: str, reason: str
+    client: mlflow.MlflowClient,
+    model_name: str,
+    champion_alias: str,
+    moved_by: str,
+    reason: str,
+    *,
+    signing_key: bytes | None,
 ) -> tuple[ModelVersion, AliasMove]:
     """Move `champion_alias` back to the champion before the current one (the current
     version's `.previous` tag); a second rollback goes one further back. A version promoted
@@ -207,9 +222,11 @@ def rollback(
     returns there.
 
     Raises:
-        PromotionRefused: when there is no champion, or none before it.
+        PromotionRefused: when there is no champion, none before it, the one before it lacks
+            the evidence of a gated run (`evidence`), or the reason is empty.
     """
     check_model_name(model_name)
+    _check_reason(reason, "rollback")
     current = champion_version(client, model_name, champion_alias)
     if current is None:
         raise PromotionRefused(f"{model_name} has no @{champion_alias} to roll back")
@@ -219,28 +236,39 @@ def rollback(
             f"{model_name}@{champion_alias} is version {current.version}, which had no "
             f"@{champion_alias} before it: there is nothing to roll back to"
         )
-    target = _gated_version(client, model_name, int(previous), champion_alias)
+    target = _gated_version(client, model_name, int(previous), champion_alias, signing_key)
     move = move_alias(
         client,
         model_name,
         champion_alias,
         target.version,
         moved_by,
-        f"rollback from version {current.version}: {reason}"
-        if reason
-        else f"rollback from version {current.version}",
+        f"rollback from version {current.version}: {reason}",
         record_previous=False,
     )
     return client.get_model_version(model_name, target.version), move
 
 
+def _check_reason(reason: str, move: str) -> None:
+    """A move by hand says why: the reason is what the version and the alias history keep."""
+    if not reason.strip():
+        raise PromotionRefused(
+            f"the {move} has no reason (field `reason` is {reason!r}): say in a sentence why "
+            "the champion moves; it is recorded on the version and in the alias history"
+        )
+
+
 def _gated_version(
-    client: mlflow.MlflowClient, model_name: str, version: int, alias: str
+    client: mlflow.MlflowClient,
+    model_name: str,
+    version: int,
+    alias: str,
+    signing_key: bytes | None,
 ) -> ModelVersion:
-    """Version `version`, when a gated training run registered it.
+    """Version `version`, when it carries the evidence of a gated training run.
 
     Raises:
-        PromotionRefused: when it does not exist, or was registered by hand (no gate passed).
+        PromotionRefused: when it does not exist, or lacks evidence (naming each piece).
     """
     try:
         target = client.get_model_version(model_name, str(version))
@@ -248,13 +276,19 @@ def _gated_version(
         if error.error_code == "RESOURCE_DOES_NOT_EXIST":
             raise PromotionRefused(f"{model_name} has no version {version}") from None
         raise
-    if target.tags.get(REGISTRATION_TAG) != COMPLETE:
-        raise PromotionRefused(
-            f"{model_name} version {target.version} was not registered by a gated training "
-            f"run ({REGISTRATION_TAG} is {target.tags.get(REGISTRATION_TAG)!r}, expected "
-            f"{COMPLETE!r}); only a version that passed every gate can become @{alias}"
-        )
+    _require_evidence(client, target, alias, signing_key)
     return target
+
+
+def _require_evidence(
+    client: mlflow.MlflowClient, version: ModelVersion, alias: str, signing_key: bytes | None
+) -> None:
+    failures = evidence.missing_evidence(client, version, signing_key)
+    if failures:
+        raise PromotionRefused(
+            f"{version.name} version {version.version} was not registered by a gated training "
+            f"run, so it cannot become @{alias}: " + "; ".join(failures)
+        )
 
 
 def register_with_alias(
@@ -268,6 +302,8 @@ def register_with_alias(
     move_champion: bool = True,
     moved_by: str = "a training run",
     reason: str = "passed every gate",
+    *,
+    signing_key: bytes | None,
 ) -> tuple[ModelVersion, str]:
     """Register the logged model `model_uri` of `run_id`, move `challenger_alias` to it and,
     when `move_champion`, `alias` (the champion) too; each move is recorded (`move_alias`).
@@ -278,6 +314,10 @@ def register_with_alias(
     not registered at all: it would be the same model under a new number. Versions that a
     crashed registration left pending are finished (an alias reached them) or removed (their
     run is over) first.
+
+    Only a run whose gates passed reaches here: its verdict is recorded on the run when its
+    report has not recorded it yet, and the version is signed with `signing_key` (when there
+    is one) once it is checked to be the run's own model, before any alias moves to it.
 
     Args:
         expected_champion: The champion version the gates compared against (None: there was
@@ -290,6 +330,8 @@ def register_with_alias(
 
     Raises:
         ChampionMoved: naming the version compared against and the one found.
+        PromotionRefused: when the run's report recorded another verdict, or the version
+            lacks the evidence of a gated run (`evidence`); no alias moves.
     """
     check_model_name(model_name)
     run_tags = client.get_run(run_id).data.tags
@@ -313,18 +355,11 @@ def register_with_alias(
         if standing is not None and standing.run_id != run_id:
             if _same_lineage(run_tags, standing.tags):
                 return standing, UNCHANGED
-    existing = [
-        version
-        for version in client.search_model_versions(f"name='{model_name}'")
-        if version.source == model_uri or version.run_id == run_id
-    ]
-    if existing:
-        version, outcome = existing[0], ALREADY_REGISTERED
-    else:
-        tags = {key: value for key, value in run_tags.items() if not key.startswith("mlflow.")}
-        tags[REGISTRATION_TAG] = PENDING
-        version, outcome = mlflow.register_model(model_uri, model_name, tags=tags), REGISTERED
-        faults.point(faults.AFTER_REGISTER)
+    _record_passed(client, run_id, run_tags)
+    version, outcome = _register_once(client, model_name, model_uri, run_id, run_tags)
+    _require_evidence(client, version, alias, None)
+    if signing_key is not None:
+        evidence.sign(client, version, signing_key)
     moves = [challenger_alias] if challenger_alias else []
     if move_champion:
         moves.append(alias)
@@ -334,6 +369,52 @@ def register_with_alias(
             move_alias(client, model_name, name, version.version, moved_by, reason)
     client.set_model_version_tag(model_name, version.version, REGISTRATION_TAG, COMPLETE)
     return version, outcome
+
+
+def _register_once(
+    client: mlflow.MlflowClient,
+    model_name: str,
+    model_uri: str,
+    run_id: str,
+    run_tags: dict[str, str],
+) -> tuple[ModelVersion, str]:
+    """The version of the run's model `model_uri`, registered now (tagged pending, with the
+    run's tags) unless it was already; and REGISTERED or ALREADY_REGISTERED."""
+    # Only the run's own model counts as registered already: a version that merely names the
+    # run (registered by hand from another source) is not it.
+    existing = [
+        version
+        for version in client.search_model_versions(f"name='{model_name}'")
+        if version.source == model_uri and version.run_id == run_id
+    ]
+    if existing:
+        version, outcome = existing[0], ALREADY_REGISTERED
+    else:
+        tags = {key: value for key, value in run_tags.items() if not key.startswith("mlflow.")}
+        tags[REGISTRATION_TAG] = PENDING
+        version, outcome = mlflow.register_model(model_uri, model_name, tags=tags), REGISTERED
+        faults.point(faults.AFTER_REGISTER)
+    # As the registry holds it now, with every tag, for the evidence check and the signature.
+    return client.get_model_version(model_name, version.version), outcome
+
+
+def _record_passed(client: mlflow.MlflowClient, run_id: str, run_tags: dict[str, str]) -> None:
+    """Record on the run that its gates passed, unless its report did already.
+
+    Raises:
+        PromotionRefused: when the report recorded another verdict: the report and the gates
+            disagree, or registration was launched without the gates (a selection of assets
+            that leaves them out), and neither may register the model.
+    """
+    verdict = run_tags.get(evidence.VERDICT_TAG)
+    if verdict is None:
+        client.set_tag(run_id, evidence.VERDICT_TAG, evidence.PASSED)
+    elif verdict != evidence.PASSED:
+        raise PromotionRefused(
+            f"run {run_id} is tagged {evidence.VERDICT_TAG}={verdict!r} by its model report, "
+            f"expected {evidence.PASSED!r}: a model whose gates did not all pass is not "
+            "registered"
+        )
 
 
 def finish_or_remove_pending(

@@ -22,6 +22,7 @@ from training_assets.core.tracking.registry import (
     register_with_alias,
 )
 from training_assets.defs import links
+from training_assets.defs.automation.jobs import promote_model_job, rollback_model_job
 from training_assets.defs.resources.mlflow import MlflowStore, MlflowTracking, ModelRegistry
 from training_assets.defs.tags import OWNERS, what_ran
 
@@ -30,6 +31,19 @@ def _mover(context: AssetExecutionContext) -> str:
     """Who moved an alias: what ran (the job, or the assets of a launch from the asset graph)
     and the run, which the Dagster UI finds by its id."""
     return f"{what_ran(context.job_name, context.run.asset_selection)} run {context.run_id}"
+
+
+def _checked_signing_key(model_registry: ModelRegistry) -> bytes | None:
+    """The signing key, once the aliases and the key are known to be usable.
+
+    Raises:
+        Failure: naming the setting that is wrong, before the registry is touched.
+    """
+    try:
+        model_registry.check_aliases()
+        return model_registry.signing_key()
+    except ValueError as error:
+        raise Failure(description=str(error)) from None
 
 
 @asset(
@@ -50,10 +64,7 @@ def registered_model_version(
     default) the champion alias moves to it as well."""
     name, model_uri = model_registry.model_name, trained_model["model_uri"]
     automatic = model_registry.promotion == "automatic"
-    try:
-        model_registry.check_aliases()
-    except ValueError as error:
-        raise Failure(description=str(error)) from None
+    signing_key = _checked_signing_key(model_registry)
     try:
         version, outcome = register_with_alias(
             mlflow_tracking.tracking.tracking_client,
@@ -66,10 +77,11 @@ def registered_model_version(
             move_champion=automatic,
             moved_by=_mover(context),
             reason=f"passed every gate (RMSE {evaluation['rmse']:.4f})",
+            signing_key=signing_key,
         )
-    except ChampionMoved as moved:
+    except (ChampionMoved, PromotionRefused) as refused:
         raise Failure(
-            description=str(moved),
+            description=str(refused),
             metadata={
                 "expected_champion": str(evaluation.get("champion_version")),
                 "model_uri": model_uri,
@@ -128,8 +140,8 @@ class ChampionConfig(Config):
         default="report",
         description=(
             "report: record the champion as it is (what training_job does). promote: move it "
-            "to `version`, by default the challenger. rollback: move it back to the champion "
-            "before the current one."
+            "to `version`, by default the challenger (promote_model_job only). rollback: move "
+            "it back to the champion before the current one (rollback_model_job only)."
         ),
     )
     version: int | None = Field(
@@ -137,8 +149,42 @@ class ChampionConfig(Config):
     )
     reason: str = Field(
         default="",
-        description="Why, in a sentence: recorded on the version and in the alias history.",
+        description=(
+            "Why, in a sentence: recorded on the version and in the alias history. Required "
+            "to promote or roll back."
+        ),
     )
+
+
+# Each job that moves the champion does its one thing; every other job only reports it.
+_ACTION_OF_JOB = {promote_model_job.name: "promote", rollback_model_job.name: "rollback"}
+
+
+def _check_action(job_name: str, config: ChampionConfig) -> None:
+    """The action is the job's own, and a move says why; refused before anything moves.
+
+    Raises:
+        Failure: naming the config field, expected against found.
+    """
+    expected = _ACTION_OF_JOB.get(job_name, "report")
+    if config.action != expected:
+        movers = {action: job for job, action in _ACTION_OF_JOB.items()}
+        does = "only reports @champion" if expected == "report" else f"only does {expected!r}"
+        where = movers.get(config.action, "a materialization of champion_model")
+        raise Failure(
+            description=(
+                f"{job_name} {does}, but its config (ops.champion_model.config.action) asks "
+                f"for {config.action!r}: launch {where} for that. Nothing moved."
+            )
+        )
+    if expected != "report" and not config.reason.strip():
+        raise Failure(
+            description=(
+                f"{job_name} needs a reason (ops.champion_model.config.reason is "
+                f"{config.reason!r}): say in a sentence why @champion moves; it is recorded on "
+                "the version and in the alias history. Nothing moved."
+            )
+        )
 
 
 @asset(
@@ -158,32 +204,11 @@ def champion_model(
     """The version in production (@champion), with how it got there. training_job records it
     after registration; promote_model_job and rollback_model_job move it. Its data version is
     the champion's version, so what scores with the champion is stale when it changes."""
-    client = mlflow_store.configure_client()
+    _check_action(context.job_name, config)
     name, alias = model_registry.model_name, model_registry.alias
-    move = None
-    try:
-        model_registry.check_aliases()
-    except ValueError as error:
-        raise Failure(description=str(error)) from None
-    try:
-        if config.action == "promote":
-            champion, move = registry.promote(
-                client,
-                name,
-                alias,
-                model_registry.challenger_alias,
-                moved_by=_mover(context),
-                reason=config.reason or "promoted by hand",
-                version=config.version,
-            )
-        elif config.action == "rollback":
-            champion, move = registry.rollback(
-                client, name, alias, moved_by=_mover(context), reason=config.reason
-            )
-        else:
-            champion = model_registry.champion(client)
-    except PromotionRefused as refused:
-        raise Failure(description=str(refused)) from None
+    signing_key = _checked_signing_key(model_registry)
+    client = mlflow_store.configure_client()
+    champion, move = _move_or_read(context, config, client, model_registry, signing_key)
     challenger = registry.champion_version(client, name, model_registry.challenger_alias)
     if champion is None:
         # Manual promotion before the first promotion: nothing is in production yet.
@@ -230,6 +255,41 @@ def champion_model(
             "alias_history": MetadataValue.md(_history_table(history)),
         },
     )
+
+
+def _move_or_read(
+    context: AssetExecutionContext,
+    config: ChampionConfig,
+    client,
+    model_registry: ModelRegistry,
+    signing_key: bytes | None,
+):
+    """The champion after the config's action, and the move (None when nothing moved)."""
+    name, alias = model_registry.model_name, model_registry.alias
+    try:
+        if config.action == "promote":
+            return registry.promote(
+                client,
+                name,
+                alias,
+                model_registry.challenger_alias,
+                moved_by=_mover(context),
+                reason=config.reason,
+                version=config.version,
+                signing_key=signing_key,
+            )
+        if config.action == "rollback":
+            return registry.rollback(
+                client,
+                name,
+                alias,
+                moved_by=_mover(context),
+                reason=config.reason,
+                signing_key=signing_key,
+            )
+    except PromotionRefused as refused:
+        raise Failure(description=str(refused)) from None
+    return model_registry.champion(client), None
 
 
 def _history_table(history: list[dict]) -> str:

@@ -32,7 +32,7 @@ from pydantic import Field, PrivateAttr
 
 from training_assets.core import paths
 from training_assets.core.secrets import redact_uri, split_credentials
-from training_assets.core.tracking import registry
+from training_assets.core.tracking import evidence, registry
 from training_assets.defs import healing, links
 from training_assets.defs.instance_reads import retried
 from training_assets.defs.tags import DAGSTER_RUN_TAG, what_ran
@@ -403,3 +403,13 @@ class ModelRegistry(ConfigurableResource):
 
     def champion_uri(self) -> str:
         return f"models:/{self.model_name}@{self.alias}"
+
+    def signing_key(self) -> bytes | None:
+        """The key that signs gated versions and checks them before the champion moves:
+        `TRAINING_ASSETS_SIGNING_KEY` in the code location's environment, never run config
+        (a secret must not appear in the launchpad or the run's records). None when unset.
+
+        Raises:
+            ValueError: when it is too short to be a key.
+        """
+        return evidence.configured_signing_key()

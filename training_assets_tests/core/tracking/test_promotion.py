@@ -17,6 +17,8 @@ from training_assets.core.tracking.registry import (
     rollback,
 )
 
+NO_KEY = {"signing_key": None}
+
 
 def register(client, logged, promote_now: bool, by: str = "training_job run r") -> int:
     run_id, uri = logged()
@@ -30,6 +32,7 @@ def register(client, logged, promote_now: bool, by: str = "training_job run r") 
         move_champion=promote_now,
         moved_by=by,
         reason="passed every gate",
+        signing_key=None,
     )
     assert outcome == REGISTERED
     return int(version.version)
@@ -48,7 +51,13 @@ def test_manual_promotion_leaves_the_champion_until_promoted(store):
     assert (alias(client, "champion"), alias(client, "challenger")) == (first, second)
 
     champion, move = promote(
-        client, "m", "champion", "challenger", moved_by="promote_model_job run p", reason="ok"
+        client,
+        "m",
+        "champion",
+        "challenger",
+        moved_by="promote_model_job run p",
+        reason="ok",
+        signing_key=None,
     )
 
     assert int(champion.version) == second == alias(client, "champion")
@@ -68,7 +77,7 @@ def test_manual_promotion_leaves_the_champion_until_promoted(store):
         ("champion", second),
     ]
     # Promoting the champion again moves nothing.
-    assert promote(client, "m", "champion", "challenger", "x", "again")[1] is None
+    assert promote(client, "m", "champion", "challenger", "x", "again", signing_key=None)[1] is None
 
 
 def test_a_version_registered_by_hand_cannot_be_promoted(store):
@@ -78,9 +87,11 @@ def test_a_version_registered_by_hand_cannot_be_promoted(store):
     by_hand = mlflow.register_model(uri, "m")
 
     with pytest.raises(PromotionRefused, match=rf"version {by_hand.version} was not registered"):
-        promote(client, "m", "champion", "challenger", "x", "y", version=int(by_hand.version))
+        promote(
+            client, "m", "champion", "challenger", "x", "y", version=int(by_hand.version), **NO_KEY
+        )
     with pytest.raises(PromotionRefused, match="has no version 99"):
-        promote(client, "m", "champion", "challenger", "x", "y", version=99)
+        promote(client, "m", "champion", "challenger", "x", "y", version=99, **NO_KEY)
 
     assert alias(client, "champion") == 1
 
@@ -90,7 +101,7 @@ def test_promotion_without_a_challenger_says_so(store):
     client.create_registered_model("m")
 
     with pytest.raises(PromotionRefused, match="has no @challenger"):
-        promote(client, "m", "champion", "challenger", "x", "y")
+        promote(client, "m", "champion", "challenger", "x", "y", **NO_KEY)
 
 
 def test_rollback_goes_back_one_champion_at_a_time(store):
@@ -98,14 +109,16 @@ def test_rollback_goes_back_one_champion_at_a_time(store):
     v1, v2, v3 = (register(client, logged, promote_now=True) for _ in range(3))
     assert alias(client, "champion") == v3
 
-    first, move = rollback(client, "m", "champion", "rollback_model_job run a", "bad latency")
-    second, _ = rollback(client, "m", "champion", "rollback_model_job run b", "")
+    first, move = rollback(
+        client, "m", "champion", "rollback_model_job run a", "bad latency", **NO_KEY
+    )
+    second, _ = rollback(client, "m", "champion", "rollback_model_job run b", "again", **NO_KEY)
 
     assert (int(first.version), int(second.version)) == (v2, v1)
     assert move.reason == f"rollback from version {v3}: bad latency"
     assert alias(client, "champion") == v1
     with pytest.raises(PromotionRefused, match="nothing to roll back to"):
-        rollback(client, "m", "champion", "x", "")
+        rollback(client, "m", "champion", "x", "why", **NO_KEY)
     # The challenger stays on the newest gated version.
     assert alias(client, "challenger") == v3
 
@@ -119,6 +132,6 @@ def test_rollback_refuses_a_previous_champion_that_was_set_by_hand(store):
     gated = register(client, logged, promote_now=True)
 
     with pytest.raises(PromotionRefused, match=rf"version {by_hand.version} was not registered"):
-        rollback(client, "m", "champion", "x", "")
+        rollback(client, "m", "champion", "x", "why", **NO_KEY)
 
     assert alias(client, "champion") == gated

@@ -71,10 +71,20 @@ def test_registration_refuses_when_the_champion_moved_since_the_gates(store):
     client, logged = store
     first_run, first_uri = logged()
     second_run, second_uri = logged()
-    register_with_alias(client, "m", "champion", first_uri, first_run, expected_champion=None)
+    register_with_alias(
+        client, "m", "champion", first_uri, first_run, expected_champion=None, signing_key=None
+    )
 
     with pytest.raises(ChampionMoved, match="is version 1 now, but this run's gates compared"):
-        register_with_alias(client, "m", "champion", second_uri, second_run, expected_champion=None)
+        register_with_alias(
+            client,
+            "m",
+            "champion",
+            second_uri,
+            second_run,
+            expected_champion=None,
+            signing_key=None,
+        )
 
     assert [int(v.version) for v in client.search_model_versions("name='m'")] == [1]
 
@@ -105,7 +115,7 @@ def test_a_model_name_with_a_quote_is_refused_before_the_registry_is_asked(store
     run_id, uri = logged()
 
     with pytest.raises(ValueError, match=r"model name \"m'x\" must be letters"):
-        register_with_alias(client, "m'x", "champion", uri, run_id)
+        register_with_alias(client, "m'x", "champion", uri, run_id, signing_key=None)
 
 
 def test_a_model_of_the_champions_or_the_challengers_lineage_registers_nothing(store):
@@ -120,7 +130,7 @@ def test_a_model_of_the_champions_or_the_challengers_lineage_registers_nothing(s
             client.set_tag(run_id, f"{LINEAGE_PREFIX}{key}", f"{lineage}-{key}")
         return uri, run_id
 
-    aliases = {"challenger_alias": "challenger"}
+    aliases = {"challenger_alias": "challenger", "signing_key": None}
     register_with_alias(client, "m", "champion", *run_of("a"), **aliases)
     # Manual promotion: the second model waits as the challenger.
     register_with_alias(client, "m", "champion", *run_of("b"), move_champion=False, **aliases)

@@ -24,7 +24,7 @@ from training_assets.core.data.point_in_time import features_as_of
 from training_assets.core.data.sample_data import SampleSpec, write_sample
 from training_assets.definitions import defs
 from training_assets_tests import hostile
-from training_assets_tests.e2e.outputs import stored_training_table
+from training_assets_tests.e2e.outputs import stored_frame, stored_training_table
 
 MODEL_NAME = "sklearn-elastic-net-reg"
 ORDERS = 300
@@ -404,3 +404,225 @@ def test_text_times_with_mixed_offsets_join_the_same_hours(
     assert result.success
     table = ordered(stored_training_table(result.run_id).to_pandas())
     pd.testing.assert_frame_equal(table, clean_table)
+
+
+# ---- the registry, edited by hand ------------------------------------------------------
+
+
+def train(instance, model_name: str, promotion: str = "automatic", alpha: float = 0.5):
+    return defs.resolve_job_def("training_job").execute_in_process(
+        instance=instance,
+        run_config={
+            "resources": {
+                "model_registry": {"config": {"model_name": model_name, "promotion": promotion}}
+            },
+            "ops": {"trained_model": {"config": {"alpha": alpha}}},
+        },
+        raise_on_error=False,
+    )
+
+
+def move_champion(instance, job_name: str, model_name: str, **config):
+    return defs.resolve_job_def(job_name).execute_in_process(
+        instance=instance,
+        run_config={
+            "resources": {"model_registry": {"config": {"model_name": model_name}}},
+            "ops": {"champion_model": {"config": config}},
+        },
+        raise_on_error=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def client(area: Path) -> mlflow.MlflowClient:
+    from training_assets.defs.resources.mlflow import MlflowStore
+
+    return MlflowStore().configure_client()
+
+
+def register_by_hand(client, model_name: str, copy_tags_from: str | None = None) -> str:
+    """A "quick fix" registered from a notebook: a constant model that passed no gate, logged
+    and registered with MLflow's own calls; with `copy_tags_from`, every tag of that gated
+    version (and of its run) copied onto the new version (and its run), as someone who wants
+    the promote job to take it would."""
+    from sklearn.dummy import DummyRegressor
+
+    inputs = pd.DataFrame(
+        {"conv_rate": [0.5], "acc_rate": [0.5], "avg_daily_trips": [20.0]}
+    ).astype({"conv_rate": "float32", "acc_rate": "float32"})
+    with mlflow.start_run(run_name="quick fix") as run:
+        model = DummyRegressor(strategy="constant", constant=1.0).fit(inputs, [1.0])
+        mlflow.sklearn.log_model(model, name="model", input_example=inputs)
+    version = str(mlflow.register_model(f"runs:/{run.info.run_id}/model", model_name).version)
+    if copy_tags_from is not None:
+        gated = client.get_model_version(model_name, copy_tags_from)
+        for key, value in gated.tags.items():
+            client.set_model_version_tag(model_name, version, key, value)
+        for key, value in client.get_run(gated.run_id).data.tags.items():
+            if not key.startswith("mlflow."):
+                client.set_tag(run.info.run_id, key, value)
+    return str(version)
+
+
+def champion_of(client, model_name: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(model_name, "champion").version)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+@pytest.fixture(scope="module")
+def hand_registry(instance, client) -> str:
+    """A model whose v1 a gated run registered as champion, and v2 registered by hand."""
+    name = "hostile-hand"
+    assert train(instance, name).success
+    assert register_by_hand(client, name) == "2"
+    return name
+
+
+@pytest.mark.slow
+def test_promoting_a_version_registered_by_hand_is_refused_by_number(
+    instance, client, hand_registry
+):
+    result = move_champion(
+        instance, "promote_model_job", hand_registry, action="promote", version=2, reason="fix"
+    )
+
+    assert not result.success
+    assert_names(step_error(result, "champion_model"), f"{hand_registry} version 2")
+    assert champion_of(client, hand_registry) == "1"
+
+
+@pytest.mark.slow
+def test_promoting_by_hand_through_the_command_line_with_yaml_config_is_refused(
+    area, client, hand_registry
+):
+    from training_assets_tests.e2e.cli import cli_run, finish
+
+    config = {
+        "resources": {"model_registry": {"config": {"model_name": hand_registry}}},
+        "ops": {"champion_model": {"config": {"action": "promote", "version": 2, "reason": "x"}}},
+    }
+    launch = ("job", "execute", "-m", "training_assets.definitions", "-j", "promote_model_job")
+    process, log = cli_run(
+        area, area.parent / "dagster_home", "promote_by_hand", config=config, launch=launch
+    )
+
+    assert finish(process, log) != 0
+    assert_names(log.read_text(), f"{hand_registry} version 2 was not registered by a gated")
+    assert champion_of(client, hand_registry) == "1"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="a constant model registered by hand, with the gated version's tags (and its "
+    "run's) copied onto it, is promoted to @champion: promote_model_job trusts the "
+    "`training_assets.registration` tag, which anyone with registry access can write",
+)
+def test_a_version_with_copied_tags_is_still_refused(instance, client):
+    name = "hostile-copied-tags"
+    assert train(instance, name).success
+    forged = register_by_hand(client, name, copy_tags_from="1")
+
+    result = move_champion(
+        instance, "promote_model_job", name, action="promote", version=int(forged), reason="x"
+    )
+
+    assert champion_of(client, name) == "1", "an ungated model reached @champion"
+    assert not result.success
+    assert_names(step_error(result, "champion_model"), f"{name} version {forged}")
+
+
+@pytest.mark.slow
+def test_a_forged_rollback_target_is_refused_naming_the_version(instance, client):
+    name = "hostile-rollback"
+    assert train(instance, name).success
+    assert train(instance, name, alpha=0.4).success
+    assert champion_of(client, name) == "2"
+    forged = register_by_hand(client, name)
+    client.set_model_version_tag(name, "2", "training_assets.champion.previous", forged)
+
+    result = move_champion(instance, "rollback_model_job", name, action="rollback", reason="x")
+
+    assert champion_of(client, name) in ("2", "1"), "rollback put an ungated model in production"
+    if not result.success:
+        assert_names(step_error(result, "champion_model"), f"{name} version {forged}")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="promote_model_job with reason '' (the launchpad's default) or blank moves "
+    "@champion, and the move goes into the alias history with no why",
+)
+@pytest.mark.parametrize("reason", ["", "   "], ids=["empty", "blank"])
+def test_a_promotion_without_a_reason_is_refused_and_moves_nothing(instance, client, reason):
+    name = f"hostile-reason-{len(reason)}"
+    assert train(instance, name, promotion="manual").success
+    assert champion_of(client, name) is None
+
+    result = move_champion(instance, "promote_model_job", name, action="promote", reason=reason)
+
+    assert champion_of(client, name) is None
+    assert not result.success
+    assert_names(step_error(result, "champion_model"), "reason")
+
+
+# ---- serving before the online store was loaded -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def champion(instance, client) -> str:
+    """A gated champion under the default model name; the online store is never loaded."""
+    assert train(instance, MODEL_NAME).success
+    return champion_of(client, MODEL_NAME)
+
+
+def score_batch(instance, requests: Path) -> pd.DataFrame:
+    result = defs.resolve_job_def("batch_predictions_job").execute_in_process(
+        instance=instance,
+        run_config={"resources": {"batch_requests": {"config": {"requests_path": str(requests)}}}},
+        raise_on_error=False,
+    )
+    assert result.success, step_error(result, "batch_predictions")
+    return stored_frame(result.run_id, "batch_predictions")
+
+
+@pytest.mark.slow
+def test_batch_requests_from_a_spreadsheet_score_as_the_clean_file_does(
+    instance, champion, orders, files
+):
+    clean = files / "requests_clean"
+    clean.mkdir()
+    orders[["event_timestamp", "driver_id"]].to_parquet(clean / "requests.parquet", index=False)
+    hostile_folder = files / "requests_hostile"
+    hostile_folder.mkdir()
+    # Mixed zones, a BOM and CRLF, and a "yes"/"no" label column the requests do not use.
+    path, _ = hostile.mixed_time_zones(orders, files / "mixed_requests.csv")
+    mixed = pd.read_csv(path, dtype=str)
+    mixed["trip_completed"] = mixed["trip_completed"].map({"1": "yes", "0": "no"})
+    text = mixed.to_csv(index=False, lineterminator="\r\n")
+    (hostile_folder / "requests.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+
+    expected = score_batch(instance, clean)
+    scored = score_batch(instance, hostile_folder)
+
+    assert len(scored) == len(orders)
+    keys = ["driver_id", "event_timestamp"]
+    scored = scored.sort_values(keys, kind="stable").reset_index(drop=True)
+    expected = expected.sort_values(keys, kind="stable").reset_index(drop=True)
+    assert scored["features_found"].all()
+    np.testing.assert_allclose(scored["prediction"], expected["prediction"], rtol=1e-6)
+    assert set(scored["model_version"].astype(str)) == {champion}
+
+
+@pytest.mark.slow
+def test_predict_refuses_an_online_store_never_loaded(area, champion, orders):
+    from training_assets_tests.e2e.test_online_serving import run_predict
+
+    output = run_predict(area, str(int(orders["driver_id"].iloc[0])), "--impute")
+
+    assert output.returncode == 2
+    assert output.stdout == ""
+    assert_names(output.stderr, "'driver_stats' was never loaded", "Materialize online_features")

@@ -175,9 +175,11 @@ class FeatureSource:
         path: The parquet file (a local path or an fsspec URL).
         timestamp: The column of the time each row describes.
         created: The column of the time each row was written; None when the view has none.
+        keys: The join key columns, as the file names them.
     """
 
     view: str
     path: str
     timestamp: str
     created: str | None = None
+    keys: tuple[str, ...] = ()

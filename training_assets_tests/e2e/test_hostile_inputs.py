@@ -200,11 +200,6 @@ def test_spreadsheet_exports_read_as_the_same_orders(instance, orders, files, cl
     pd.testing.assert_frame_equal(table, clean_table)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a 'yes'/'no' label column stops training_data with Arrow's bare \"Failed to "
-    "parse string: 'yes' as a scalar of type double\": no file, no column named",
-)
 def test_yes_no_labels_are_named_with_the_file_and_the_column(instance, orders, files):
     path = hostile.yes_no_labels(orders, files / "yes_no.csv")
 
@@ -225,12 +220,6 @@ def test_float_driver_ids_are_named_as_not_integers(instance, orders, files):
     assert_names(step_error(result), str(path), "'driver_id'", "integer")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="'9999-12-31 00:00:00' (a spreadsheet's 'no end date') is refused as 'not an "
-    "ISO 8601 timestamp', which it is: the message does not say it is past the latest "
-    "time the reader holds (2262-04-11)",
-)
 def test_a_time_past_the_readers_range_is_named_as_out_of_range(instance, orders, files):
     path = hostile.at_times(orders, ["9999-12-31 00:00:00"], files / "far_future.csv")
 
@@ -275,11 +264,6 @@ def test_an_empty_orders_file_is_named_as_empty(instance, files):
     assert_names(step_error(result), str(path), "Empty")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a header-only orders file is refused as \"column 'event_timestamp' must be a "
-    'timestamp, found null": a wrong diagnosis, the file holds no rows',
-)
 def test_a_header_only_orders_file_is_named_as_holding_no_orders(instance, files):
     path = hostile.header_only(files / "header_only.csv")
 
@@ -322,12 +306,6 @@ def test_null_features_fail_the_null_gate_naming_the_column(
     assert list(evidence["over_limit"]) == [column]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a stats file with driver_id null on a tenth of its rows trains without a word: "
-    "those rows are dropped from the join, orders silently take an older hour's values, "
-    "and no gate or error counts the null keys",
-)
 def test_null_driver_ids_in_the_stats_file_are_counted_and_block(
     instance, clean_orders, stats, files
 ):
@@ -514,12 +492,6 @@ def test_promoting_by_hand_through_the_command_line_with_yaml_config_is_refused(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="a constant model registered by hand, with the gated version's tags (and its "
-    "run's) copied onto it, is promoted to @champion: promote_model_job trusts the "
-    "`training_assets.registration` tag, which anyone with registry access can write",
-)
 def test_a_version_with_copied_tags_is_still_refused(instance, client):
     name = "hostile-copied-tags"
     assert train(instance, name).success
@@ -551,11 +523,6 @@ def test_a_forged_rollback_target_is_refused_naming_the_version(instance, client
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="promote_model_job with reason '' (the launchpad's default) or blank moves "
-    "@champion, and the move goes into the alias history with no why",
-)
 @pytest.mark.parametrize("reason", ["", "   "], ids=["empty", "blank"])
 def test_a_promotion_without_a_reason_is_refused_and_moves_nothing(instance, client, reason):
     name = f"hostile-reason-{len(reason)}"

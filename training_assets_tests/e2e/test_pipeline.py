@@ -26,6 +26,7 @@ DATA_GATES = (
     "features_not_from_the_future",
     "features_created_before_order",
     "feature_times_not_null",
+    "feature_keys_not_null",
     "duplicate_rows_within_rate",
     "drift_within_limits",
 )

@@ -98,7 +98,7 @@ def _read_text(path: UPath, columns: list[str] | None = None) -> pa.Table:
     encoding, delimiter = _text_layout(path)
     try:
         with locations.open_input(path) as handle:
-            return pacsv.read_csv(
+            table = pacsv.read_csv(
                 handle,
                 read_options=pacsv.ReadOptions(encoding=encoding),
                 parse_options=pacsv.ParseOptions(delimiter=delimiter),
@@ -112,6 +112,10 @@ def _read_text(path: UPath, columns: list[str] | None = None) -> pa.Table:
             f"{path}: not a readable delimited file (encoding {encoding}, delimiter "
             f"{delimiter!r}): {error}"
         ) from error
+    if not table.num_rows:
+        # Its columns read as nulls then, which every later check would misname.
+        raise OrdersError(f"{path}: holds no rows, only a header line ({table.column_names})")
+    return table
 
 
 def _text_layout(path: UPath) -> tuple[str, str]:
@@ -308,16 +312,50 @@ def _validated(table: pa.Table, source: str, label: bool = True) -> pa.Table:
     try:
         # Arrow keeps times as UTC instants, so naive times cast to UTC keep their values.
         event_times = table.column(EVENT_TIMESTAMP).cast(pa.timestamp("ns", tz="UTC"))
+    except pa.ArrowInvalid as error:
+        # A file's own timestamps in seconds or microseconds reach past what nanoseconds hold.
+        raise OrdersError(
+            f"{source}: column {EVENT_TIMESTAMP!r} holds a time outside the range of times a "
+            f"timestamp holds ({times.TIME_RANGE}): {error}"
+        ) from None
+    try:
         entity_keys = table.column(ENTITY_KEY).cast(pa.int64())
     except pa.ArrowInvalid as error:
-        raise OrdersError(f"{source}: {error}") from error
+        raise OrdersError(f"{source}: column {ENTITY_KEY!r}: {error}") from error
     if not label:
         return pa.table({EVENT_TIMESTAMP: event_times, ENTITY_KEY: entity_keys})
-    labels = table.column(LABEL)
-    # Integer labels of any width read alike; others pass through for the label gate to judge.
-    if pa.types.is_integer(labels.type):
-        labels = labels.cast(pa.int64())
+    labels = _numeric_labels(table.column(LABEL), source)
     return pa.table({EVENT_TIMESTAMP: event_times, ENTITY_KEY: entity_keys, LABEL: labels})
+
+
+def _numeric_labels(labels: pa.ChunkedArray, source: str) -> pa.ChunkedArray:
+    """Labels as numbers: integers of any width as int64, numbers in text ("1", "0.0") as
+    floats; other numbers pass through for the `labels_are_binary` gate to judge with evidence.
+
+    Raises:
+        OrdersError: for text that is no number ("yes", "true"), naming the file, the column
+            and the first such value: no gate can judge what the join cannot carry.
+    """
+    if pa.types.is_integer(labels.type):
+        return labels.cast(pa.int64())
+    if not (pa.types.is_string(labels.type) or pa.types.is_large_string(labels.type)):
+        return labels
+    try:
+        return labels.cast(pa.float64())
+    except pa.ArrowInvalid:
+        bad = next(v for v in labels.to_pylist() if v is not None and not _is_number(v))
+        raise OrdersError(
+            f"{source}: column {LABEL!r} must hold 0 or 1, found {bad!r} (text that is no "
+            "number: write the label as 0 and 1)"
+        ) from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _parsed_times(values: pa.ChunkedArray, source: str) -> pa.ChunkedArray:
@@ -327,8 +365,8 @@ def _parsed_times(values: pa.ChunkedArray, source: str) -> pa.ChunkedArray:
         parsed = times.utc_instants(values)
     except times.TimeParseError as error:
         raise OrdersError(
-            f"{source}: column {EVENT_TIMESTAMP!r} holds a value that is not an ISO 8601 "
-            f"timestamp: {error.value!r}"
+            f"{source}: column {EVENT_TIMESTAMP!r} holds a value that is {error.what}: "
+            f"{error.value!r}"
         ) from None
     if parsed.null_count:
         raise OrdersError(f"{source}: {parsed.null_count} empty {EVENT_TIMESTAMP!r} value(s)")

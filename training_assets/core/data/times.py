@@ -19,12 +19,34 @@ UTC_NS = pa.timestamp("ns", tz="UTC")
 _WITH_OFFSET = r"[Tt ]\d[\d:.,]*\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 
 
+# The times a nanosecond timestamp holds, which every reader here returns.
+TIME_RANGE = f"{pd.Timestamp.min.ceil('s'):%Y-%m-%d} to {pd.Timestamp.max.floor('s'):%Y-%m-%d}"
+
+
 class TimeParseError(ValueError):
-    """A value that is not an ISO 8601 time; `value` is the first such value."""
+    """A value that is no ISO 8601 time, or one outside `TIME_RANGE`; `value` is the first
+    such value and `what` says which ("not an ISO 8601 timestamp", "outside ...")."""
 
     def __init__(self, value: object):
-        super().__init__(f"{value!r} is not an ISO 8601 time")
         self.value = value
+        self.what = (
+            f"outside the range of times a timestamp holds ({TIME_RANGE})"
+            if _out_of_range(value)
+            else "not an ISO 8601 timestamp"
+        )
+        super().__init__(f"{value!r} is {self.what}")
+
+
+def _out_of_range(value: object) -> bool:
+    """Whether `value` is an ISO 8601 time that only the range refuses (`9999-12-31`, a
+    spreadsheet's "no end date")."""
+    try:
+        parse_one(value)
+    except pd.errors.OutOfBoundsDatetime:
+        return True
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return False
 
 
 def utc_instants(values: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:

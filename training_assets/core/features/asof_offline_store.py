@@ -546,7 +546,7 @@ def _parse_times(column: pa.ChunkedArray, path: str, name: str) -> pa.ChunkedArr
         return times.utc_instants(column)
     except times.TimeParseError as error:
         raise ValueError(
-            f"{path}: column {name!r} holds a value that is not an ISO 8601 time: {error.value!r}"
+            f"{path}: column {name!r} holds a value that is {error.what}: {error.value!r}"
         ) from None
 
 

@@ -330,12 +330,14 @@ def feature_sources(store: "FeatureStore", feature_service: str) -> list[Feature
         # The view's names, as the offline stores map them back to the file's columns.
         in_file = {name: column for column, name in source.field_mapping.items()}
         created = source.created_timestamp_column
+        view = store.get_feature_view(projection.name)
         sources.append(
             FeatureSource(
                 view=projection.name,
                 path=FileSource.get_uri_for_file_path(str(store.config.repo_path), source.path),
                 timestamp=in_file.get(source.timestamp_field, source.timestamp_field),
                 created=in_file.get(created, created) if created else None,
+                keys=tuple(in_file.get(key.name, key.name) for key in view.entity_columns),
             )
         )
     return sources

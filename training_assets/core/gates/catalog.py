@@ -84,6 +84,12 @@ DATA_GATES = (
         "Each feature view's file has a timestamp and a created time on all but the "
         "configured rate of its rows: without them the join cannot pick the latest version.",
     ),
+    Gate(
+        "feature_keys_not_null",
+        TRAINING_DATA,
+        "No row of a feature view's file lacks a join key: such a row is never joined, and "
+        "orders in its hour silently take older values.",
+    ),
     # Duplicates may be real (two orders in one second); they warn and do not block.
     Gate(
         "duplicate_rows_within_rate",
@@ -190,6 +196,7 @@ def evaluate_data_gates(
             "feature_times_not_null": data_gates.feature_times_not_null(
                 sources, limits.max_feature_time_null_rate, **settings
             ),
+            "feature_keys_not_null": data_gates.feature_keys_not_null(sources, **settings),
             "duplicate_rows_within_rate": data_gates.duplicate_rows_within_rate(
                 query, limits.max_duplicate_rate
             ),

@@ -351,9 +351,36 @@ def feature_times_not_null(
     Args:
         settings: `memory_limit` and `temp_directory` of the DuckDB queries.
     """
+    return _columns_not_null(
+        sources,
+        lambda source: [c for c in (source.timestamp, source.created) if c],
+        max_null_rate,
+        f"each view's timestamp and created null on at most {max_null_rate} of its file's rows",
+        settings,
+    )
+
+
+def feature_keys_not_null(sources: Sequence[FeatureSource], **settings) -> GateOutcome:
+    """No row of a feature view's file lacks a join key.
+
+    Such a row belongs to no entity and is never joined: the hour it describes is missing, and
+    an order in it silently takes an older hour's values within the view's TTL. Nothing in the
+    training table shows it, so the files are judged here; a file with keyless rows is broken.
+    """
+    return _columns_not_null(
+        sources,
+        lambda source: list(source.keys),
+        0.0,
+        "no null join key in any view's file",
+        settings,
+    )
+
+
+def _columns_not_null(sources, columns_of, max_null_rate: float, expected: str, settings):
+    """Null counts of some columns of each view's file, judged against `max_null_rate`."""
     counts, rates, files, rows, missing, views = {}, {}, {}, {}, {}, {}
     for source in sources:
-        columns = [c for c in (source.timestamp, source.created) if c]
+        columns = columns_of(source)
         with TableQuery(TableFile(source.path), **settings) as query:
             absent = [c for c in columns if c not in query.columns]
             present = [c for c in columns if c not in absent]
@@ -383,8 +410,7 @@ def feature_times_not_null(
     return GateOutcome(
         passed=not (over or missing),
         evidence={
-            "expected": f"each view's timestamp and created null on at most {max_null_rate} "
-            "of its file's rows",
+            "expected": expected,
             "max_null_rate": max_null_rate,
             "files": files,
             "rows": rows,

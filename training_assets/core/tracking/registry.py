@@ -4,6 +4,7 @@ by a rollback), each move recorded on the version and in the model's alias histo
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -77,6 +78,12 @@ UNCHECKED = object()
 
 class ChampionMoved(RuntimeError):
     """The alias moved after this run's gates compared against the champion."""
+
+
+# Asked of a version: None when the orchestrator recorded a gated run registering it, else
+# what its records show instead. Tags and runs can be forged by anyone who can write to the
+# registry; the orchestrator's event log cannot be written through MLflow.
+Witness = Callable[[ModelVersion], str | None]
 
 
 class PromotionRefused(ValueError):
@@ -174,6 +181,7 @@ def promote(
     version: int | None = None,
     *,
     signing_key: bytes | None,
+    witness: "Witness | None" = None,
 ) -> tuple[ModelVersion, AliasMove | None]:
     """Move `champion_alias` to `version`, by default the current challenger.
 
@@ -182,6 +190,8 @@ def promote(
 
     Args:
         signing_key: The key of the versions' signatures; None checks no signature.
+        witness: The orchestrator's own record of the registrations its gated runs made
+            (`Witness`), which the registry's users cannot write.
 
     Returns:
         The champion afterwards, and the move (None when it was the champion already).
@@ -199,7 +209,7 @@ def promote(
                 "Train one, or name the version to promote."
             )
         version = int(target.version)
-    target = _gated_version(client, model_name, version, champion_alias, signing_key)
+    target = _gated_version(client, model_name, version, champion_alias, signing_key, witness)
     current = champion_version(client, model_name, champion_alias)
     if current is not None and current.version == target.version:
         return current, None
@@ -215,6 +225,7 @@ def rollback(
     reason: str,
     *,
     signing_key: bytes | None,
+    witness: "Witness | None" = None,
 ) -> tuple[ModelVersion, AliasMove]:
     """Move `champion_alias` back to the champion before the current one (the current
     version's `.previous` tag); a second rollback goes one further back. A version promoted
@@ -236,7 +247,7 @@ def rollback(
             f"{model_name}@{champion_alias} is version {current.version}, which had no "
             f"@{champion_alias} before it: there is nothing to roll back to"
         )
-    target = _gated_version(client, model_name, int(previous), champion_alias, signing_key)
+    target = _gated_version(client, model_name, int(previous), champion_alias, signing_key, witness)
     move = move_alias(
         client,
         model_name,
@@ -264,6 +275,7 @@ def _gated_version(
     version: int,
     alias: str,
     signing_key: bytes | None,
+    witness: "Witness | None" = None,
 ) -> ModelVersion:
     """Version `version`, when it carries the evidence of a gated training run.
 
@@ -276,14 +288,21 @@ def _gated_version(
         if error.error_code == "RESOURCE_DOES_NOT_EXIST":
             raise PromotionRefused(f"{model_name} has no version {version}") from None
         raise
-    _require_evidence(client, target, alias, signing_key)
+    _require_evidence(client, target, alias, signing_key, witness)
     return target
 
 
 def _require_evidence(
-    client: mlflow.MlflowClient, version: ModelVersion, alias: str, signing_key: bytes | None
+    client: mlflow.MlflowClient,
+    version: ModelVersion,
+    alias: str,
+    signing_key: bytes | None,
+    witness: "Witness | None" = None,
 ) -> None:
     failures = evidence.missing_evidence(client, version, signing_key)
+    unwitnessed = witness(version) if witness is not None else None
+    if unwitnessed:
+        failures = [*failures, unwitnessed]
     if failures:
         raise PromotionRefused(
             f"{version.name} version {version.version} was not registered by a gated training "

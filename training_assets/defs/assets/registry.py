@@ -25,6 +25,7 @@ from training_assets.defs import links
 from training_assets.defs.automation.jobs import promote_model_job, rollback_model_job
 from training_assets.defs.resources.mlflow import MlflowStore, MlflowTracking, ModelRegistry
 from training_assets.defs.tags import OWNERS, what_ran
+from training_assets.defs.witness import registration_witness
 
 
 def _mover(context: AssetExecutionContext) -> str:
@@ -115,6 +116,7 @@ def registered_model_version(
     }
     context.add_output_metadata(
         {
+            "model_name": name,
             "version": record["version"],
             "outcome": outcome,
             "promotion": (
@@ -277,6 +279,7 @@ def _move_or_read(
                 reason=config.reason,
                 version=config.version,
                 signing_key=signing_key,
+                witness=registration_witness(context.instance, name),
             )
         if config.action == "rollback":
             return registry.rollback(
@@ -286,6 +289,7 @@ def _move_or_read(
                 moved_by=_mover(context),
                 reason=config.reason,
                 signing_key=signing_key,
+                witness=registration_witness(context.instance, name),
             )
     except PromotionRefused as refused:
         raise Failure(description=str(refused)) from None

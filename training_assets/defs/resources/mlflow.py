@@ -301,7 +301,8 @@ def _run_is_over(context: InitResourceContext) -> bool:
     """Whether the Dagster run these resources are opened for has already finished."""
     if context.instance is None or context.dagster_run is None:
         return False
-    run = context.instance.get_run_by_id(context.dagster_run.run_id)
+    run_id = context.dagster_run.run_id
+    run = retried(lambda: context.instance.get_run_by_id(run_id), f"run {run_id}")
     return run is not None and run.is_finished
 
 

@@ -358,9 +358,19 @@ def test_files_whose_labels_differ_in_type_read_as_the_common_type(tmp_path):
     assert labels == [1.0, 0.0, 0.5]
 
 
-def test_files_whose_labels_have_no_common_type_are_named(tmp_path):
+def test_a_file_whose_labels_are_words_is_named_with_the_first_word(tmp_path):
     write(orders([1001], labels=[1]), tmp_path / "a.parquet")
     write(orders([1002]).assign(**{LABEL: ["yes"]}), tmp_path / "b.parquet")
+
+    with pytest.raises(
+        OrdersError, match=r"b\.parquet: column 'trip_completed' must hold 0 or 1, found 'yes'"
+    ):
+        list(open_orders(tmp_path).tables())
+
+
+def test_files_whose_labels_have_no_common_type_are_named(tmp_path):
+    write(orders([1001], labels=[1]), tmp_path / "a.parquet")
+    write(orders([1002]).assign(**{LABEL: [True]}), tmp_path / "b.parquet")
 
     with pytest.raises(OrdersError, match=r"no common type: .*a\.parquet.*int64.*b\.parquet"):
         open_orders(tmp_path)

@@ -56,7 +56,7 @@ def test_a_mapped_view_is_judged_on_its_files_own_columns(tmp_path):
     sources = feature_sources(store, "model")
 
     path = str(tmp_path / "data" / "stats.parquet")
-    assert sources == [FeatureSource("stats", path, "ts", "written")]
+    assert sources == [FeatureSource("stats", path, "ts", "written", keys=("driver_id",))]
     outcome = feature_times_not_null(sources, 0.0)
     assert not outcome.passed
     assert outcome.evidence["null_counts"] == {"stats.ts": 0, "stats.written": 1}

@@ -8,6 +8,7 @@ from feast.driver_test_data import create_driver_hourly_stats_df
 from training_assets.core.gates.data_gates import (
     duplicate_rows_within_rate,
     expected_columns_with_dtypes,
+    feature_keys_not_null,
     feature_nulls_within_rate,
     feature_times_not_null,
     feature_values_in_range,
@@ -620,3 +621,37 @@ def test_feature_times_not_null_names_a_time_column_the_file_lacks(tmp_path):
     assert not outcome.passed
     assert outcome.evidence["missing_columns"] == {"driver_stats": ["created"]}
     assert "no column ['created']" in outcome.description
+
+
+# --- feature_keys_not_null: a feature file's rows without a join key -----------------------
+
+
+def keyed_source(tmp_path, frame: pd.DataFrame, timestamp: str) -> FeatureSource:
+    path = tmp_path / "driver_stats.parquet"
+    frame.to_parquet(path, index=False)
+    return FeatureSource("driver_stats", str(path), timestamp, "created", keys=("driver_id",))
+
+
+def test_feature_keys_not_null_passes_when_every_row_has_its_driver(tmp_path, made):
+    frame, timestamp = made
+
+    outcome = feature_keys_not_null([keyed_source(tmp_path, frame, timestamp)])
+
+    assert outcome.passed, outcome.description
+    assert outcome.evidence["null_counts"] == {"driver_stats.driver_id": 0}
+
+
+def test_feature_keys_not_null_fails_on_rows_without_a_driver(tmp_path, made):
+    frame, timestamp = made
+    # pandas turns the int column to float to hold the missing ids, as a user's edit would.
+    frame = frame.astype({"driver_id": "float64"})
+    frame.loc[frame.index[::4], "driver_id"] = np.nan
+    source = keyed_source(tmp_path, frame, timestamp)
+
+    outcome = feature_keys_not_null([source])
+
+    nulls = len(frame.index[::4])
+    assert not outcome.passed
+    assert outcome.evidence["null_counts"] == {"driver_stats.driver_id": nulls}
+    assert f"driver_stats.driver_id null on {nulls} of {len(frame)} rows" in outcome.description
+    assert source.path in outcome.description

@@ -3,8 +3,12 @@ GraphQL API, as the web UI reads it, after runs started the way users start them
 
 from pathlib import Path
 
+import pandas as pd
+import pytest
+from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey
 from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 
+from training_assets.core import paths
 from training_assets.definitions import defs
 from training_assets.defs import held_back
 from training_assets_tests.e2e.cli import cli_run, finish, open_instance
@@ -101,3 +105,46 @@ def test_a_run_that_failed_for_another_reason_is_not_called_held_back(working_ar
         assert held_back.held_back(cli_instance, run.run_id) == []
         _, events = asset_events(cli_instance, HELD_BACK)
     assert all(not found for found in events.values()), events
+
+
+def write_every_stats_row_late() -> None:
+    """Every stats row stamped as written a year after its time: a backfill."""
+    stats_path = paths.default_driver_stats_path()
+    stats = pd.read_parquet(stats_path)
+    stats["created"] = stats["created"] + pd.Timedelta(days=365)
+    stats.to_parquet(stats_path, index=False)
+
+
+@pytest.mark.parametrize(("setting", "registered"), [("0", 1), ("1", 0)])
+def test_late_features_hold_back_registration_only_when_the_code_location_says_so(
+    working_area, home, mlflow_client, setting, registered
+):
+    write_every_stats_row_late()
+
+    process, log = cli_run(
+        working_area, home, "late", env={"TRAINING_ASSETS_LATE_FEATURES_BLOCK": setting}
+    )
+
+    code = finish(process, log)
+    assert len(mlflow_client.search_model_versions(f"name='{MODEL_NAME}'")) == registered
+    with open_instance(home) as cli_instance:
+        [run] = cli_instance.get_runs()
+        late = cli_instance.get_latest_asset_check_evaluation_record(
+            AssetCheckKey(AssetKey("training_data"), "features_created_before_order")
+        ).event.asset_check_evaluation
+        observed = held_back.held_back(cli_instance, run.run_id)
+    assert not late.passed
+    if setting == "0":
+        assert code == 0, log.read_text()[-3000:]
+        assert (late.blocking, late.severity) == (False, AssetCheckSeverity.WARN)
+        assert observed == []
+    else:
+        assert code != 0
+        assert (late.blocking, late.severity) == (True, AssetCheckSeverity.ERROR)
+        assert {o.asset_key.to_user_string() for o in observed} >= {
+            *HELD_BACK,
+            "train_x",
+            "trained_model",
+        }
+        assert "features_created_before_order failed" in observed[0].description
+        assert "there is no champion yet" in observed[0].description

@@ -368,7 +368,7 @@ def test_drifted_features_are_blocked_when_the_code_location_says_drift_blocks(
     assert len(registered_versions(mlflow_client)) == 1
 
 
-def test_a_champion_without_its_profile_blocks_with_the_missing_artifact_named(
+def test_a_champion_without_its_profile_warns_with_the_missing_artifact_named(
     working_area, instance, mlflow_client
 ):
     assert run_training(instance).success
@@ -381,15 +381,16 @@ def test_a_champion_without_its_profile_blocks_with_the_missing_artifact_named(
 
     result = run_training(instance)
 
-    assert not result.success
     drift = next(
         e for e in result.get_asset_check_evaluations() if e.check_name == "drift_within_limits"
     )
     assert not drift.passed
     assert drift.metadata["expected"].value.endswith(f"/{REFERENCE_PROFILE_ARTIFACT}")
     assert "profile cannot be read" in drift.metadata["reason"].value
-    assert not _ran(result, "splits")
-    assert len(registered_versions(mlflow_client)) == 1
+    # Drift that cannot be judged blocks no more than drift does: by default the drift gate
+    # is a non-blocking warning (TRAINING_ASSETS_DRIFT_BLOCKS makes both block).
+    assert drift.severity == AssetCheckSeverity.WARN and not drift.blocking
+    assert _ran(result, "splits")
 
 
 def _report(result) -> str:

@@ -99,7 +99,13 @@ def record_held_back(instance: DagsterInstance, run_id: str, job_name: str) -> N
             event_specific_data=AssetObservationData(observation),
             message=f"{observation.asset_key.to_user_string()}: {observation.description}",
         )
-        instance.report_dagster_event(event, run_id=run_id, log_level=logging.WARNING)
+        # Told twice after a lost connection is better than not told.
+        retried(
+            lambda event=event: instance.report_dagster_event(
+                event, run_id=run_id, log_level=logging.WARNING
+            ),
+            "recording a held-back asset",
+        )
 
 
 def _error_class(step_failure: DagsterEvent) -> str | None:

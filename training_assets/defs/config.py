@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from training_assets.core.ml.elastic_net import ElasticNetSettings
 from training_assets.core.ml.split import SplitSettings
+from training_assets.defs.resources.gates import GateThresholds
 
 
 class SplitConfig(Config, SplitSettings):
@@ -27,6 +28,10 @@ class SplitConfig(Config, SplitSettings):
 class ModelConfig(Config, ElasticNetSettings):
     """ElasticNet hyperparameters."""
 
+
+# Resources whose settings are checked with the ops' (a switch of a gate's blocking set against
+# the code location's, for one), by resource key.
+_RESOURCE_SETTINGS = {"gates": GateThresholds}
 
 # Where a run's steps execute and how it logs: they do not change what it trains.
 _NOT_SETTINGS = ("execution", "loggers")
@@ -70,23 +75,35 @@ def check_run_config(job: JobDefinition, run_config: Mapping) -> None:
         RunConfigError: naming each field (`ops.splits.config.test_size`), what it must be
             and the value found.
     """
-    ops = validate_run_config(job, run_config).get("ops", {})
+    validated = validate_run_config(job, run_config)
+    ops, resources = validated.get("ops", {}), validated.get("resources") or {}
     problems = []
+    for key, settings in _RESOURCE_SETTINGS.items():
+        values = (resources.get(key) or {}).get("config") or {}
+        problems += _problems(("resources", key, "config"), settings, values)
     for node in job.nodes:
         settings = config_class(node.definition)
-        if settings is None:
-            continue
-        values = (ops.get(node.name) or {}).get("config") or {}
-        try:
-            settings(**values)
-        except ValidationError as error:
-            for detail in error.errors():
-                field = ".".join(str(part) for part in ("ops", node.name, "config", *detail["loc"]))
-                problems.append(f"{field}: {detail['msg']}, found {detail['input']!r}")
+        if settings is not None:
+            values = (ops.get(node.name) or {}).get("config") or {}
+            problems += _problems(("ops", node.name, "config"), settings, values)
     if problems:
         raise RunConfigError(
             f"run config refused before any step of {job.name}: " + "; ".join(problems)
         )
+
+
+def _problems(where: tuple[str, ...], settings, values: Mapping) -> list[str]:
+    """What is wrong with `values` as `settings`, each named by its field under `where`."""
+    try:
+        settings(**values)
+    except ValidationError as error:
+        return [
+            f"{'.'.join(str(part) for part in (*where, *detail['loc']))}: {detail['msg']}"
+            # A field's own value; a check of several fields names them in its message.
+            + (f", found {detail['input']!r}" if detail["loc"] else "")
+            for detail in error.errors()
+        ]
+    return []
 
 
 def config_class(op) -> type[Config] | None:

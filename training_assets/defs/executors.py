@@ -15,7 +15,8 @@
 Whichever runs the steps, the process that orchestrates them first builds every step's config
 (`config.check_run_config`), so that a setting out of range stops the run before any step, and
 records itself on the run (its host and process id), so that a run whose step processes come
-and go is not taken for a dead one; see `healing`.
+and go is not taken for a dead one; see `healing`. After the steps it records, on each asset
+that failed gates held back, what happened (`held_back`).
 """
 
 import os
@@ -25,7 +26,7 @@ from dagster import Field, multi_or_in_process_executor
 from dagster._core.definitions.executor_definition import ExecutorDefinition
 from dagster._core.executor.base import Executor
 
-from training_assets.defs import healing
+from training_assets.defs import healing, held_back
 from training_assets.defs.config import check_run_config
 
 EXECUTOR_ENV = "TRAINING_ASSETS_EXECUTOR"
@@ -50,6 +51,10 @@ class _ClaimingExecutor(Executor):
         check_run_config(plan_context.job.get_definition(), plan_context.run_config)
         healing.claim_run(plan_context.instance, plan_context.run_id)
         yield from self._inner.execute(plan_context, execution_plan)
+        # While the run is still going, so that its end comes after the explanation.
+        held_back.record_held_back(
+            plan_context.instance, plan_context.run_id, plan_context.dagster_run.job_name
+        )
 
     @property
     def retries(self):

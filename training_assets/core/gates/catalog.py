@@ -72,7 +72,7 @@ DATA_GATES = (
         TRAINING_DATA,
         "No order was joined with a stats row stamped after it.",
     ),
-    # Blocking only with late_features_block; otherwise a failure warns (warn_only).
+    # Blocking only with late_features_block (SWITCHED); otherwise a failure warns.
     Gate(
         "features_created_before_order",
         TRAINING_DATA,
@@ -99,7 +99,8 @@ DATA_GATES = (
     ),
 )
 
-# Blocking, but a PSI between the warning and blocking limits only warns (GateOutcome.warn_only).
+# Blocking only with drift_blocks (SWITCHED), and then a PSI between the warning and blocking
+# limits still only warns (GateOutcome.warn_only).
 DRIFT_GATE = Gate(
     "drift_within_limits",
     TRAINING_DATA,
@@ -156,6 +157,21 @@ SKEW_GATE = Gate(
 
 ALL_GATES = (*DATA_GATES, DRIFT_GATE, *METRIC_GATES, *CHAMPION_GATES, SKEW_GATE)
 GATES_BY_NAME = {gate.name: gate for gate in ALL_GATES}
+
+# Gates that block only when a deployment says so, by the GateLimits field that says it. The
+# Dagster checks take these fields from the code location's environment, since whether a check
+# blocks is part of its definition (defs/resources/gates.py).
+SWITCHED = {
+    "features_created_before_order": "late_features_block",
+    DRIFT_GATE.name: "drift_blocks",
+}
+
+
+def is_blocking(name: str, limits: GateLimits) -> bool:
+    """Whether a failure of gate `name` can hold back registration under `limits`: a switched
+    gate only when its switch is on."""
+    switch = SWITCHED.get(name)
+    return GATES_BY_NAME[name].blocking and (switch is None or getattr(limits, switch))
 
 
 def evaluate_data_gates(

@@ -37,6 +37,8 @@ def judge_drift(table, features: tuple[str, ...], champion, limits: GateLimits) 
             },
             "the champion's training-data profile cannot be read, so drift cannot be judged; "
             "restore its artifacts or move the champion alias",
+            # Drift that cannot be judged holds back no more than drift would.
+            warn_only=not limits.drift_blocks,
         )
     # Features added to or dropped from the service since the champion have no counterpart
     # to drift from; they are listed, and the shared ones are compared.

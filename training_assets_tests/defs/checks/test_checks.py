@@ -1,12 +1,19 @@
 """The asset checks of the code location against the gate list in core/gates/catalog.py."""
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey
 
-from training_assets.core.gates.catalog import ALL_GATES, DRIFT_GATE
+from training_assets.core import paths
+from training_assets.core.gates.catalog import ALL_GATES, DRIFT_GATE, is_blocking
 from training_assets.core.gates.outcome import GateOutcome
 from training_assets.definitions import defs
 from training_assets.defs.checks.results import check_result
+from training_assets.defs.resources.gates import SWITCH_ENV, code_location_limits
 
 GATES_BY_KEY = {gate.key: gate for gate in ALL_GATES}
 
@@ -31,9 +38,60 @@ def test_the_checks_are_exactly_the_catalogs_gates(check_specs):
 def test_each_check_blocks_as_its_gate_does(check_specs):
     blocking = {key: spec.blocking for key, spec in check_specs.items()}
 
-    assert blocking == {key: gate.blocking for key, gate in GATES_BY_KEY.items()}
+    limits = code_location_limits()
+    assert blocking == {key: is_blocking(gate.name, limits) for key, gate in GATES_BY_KEY.items()}
     # At least one gate of each kind, so the comparison above says something.
     assert set(blocking.values()) == {True, False}
+
+
+# What the code location declares for the switched gates, and what their failures do, in a
+# process whose environment is the test's: the specs are built when the code location loads.
+DECLARED = """
+import json
+from training_assets.core.gates.outcome import GateOutcome
+from training_assets.definitions import defs
+from training_assets.defs.checks.results import check_result
+
+graph = defs.resolve_asset_graph()
+specs = {key.name: graph.get_check_spec(key) for key in graph.asset_check_keys}
+failed = GateOutcome(passed=False, description="failed")
+print(json.dumps({
+    name: [specs[name].blocking, check_result(name, failed).severity.value]
+    for name in ("features_created_before_order", "drift_within_limits")
+}))
+"""
+
+
+def declared(**environment) -> dict[str, list]:
+    env = {key: value for key, value in os.environ.items() if key not in SWITCH_ENV.values()}
+    done = subprocess.run(
+        [sys.executable, "-c", DECLARED],
+        env={**env, **environment},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=paths.PROJECT_ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_switched_gates_are_declared_non_blocking_and_only_warn_by_default():
+    assert declared() == {
+        "features_created_before_order": [False, "WARN"],
+        "drift_within_limits": [False, "WARN"],
+    }
+
+
+def test_a_switch_in_the_environment_declares_its_gate_blocking_and_its_failure_an_error():
+    assert declared(TRAINING_ASSETS_DRIFT_BLOCKS="1") == {
+        "features_created_before_order": [False, "WARN"],
+        "drift_within_limits": [True, "ERROR"],
+    }
+    assert declared(TRAINING_ASSETS_LATE_FEATURES_BLOCK="true") == {
+        "features_created_before_order": [True, "ERROR"],
+        "drift_within_limits": [False, "WARN"],
+    }
 
 
 def test_each_check_is_on_its_gates_asset(check_specs):
@@ -70,9 +128,9 @@ def test_a_failed_blocking_gate_is_an_error():
 
 
 def test_a_warn_only_failure_of_a_blocking_gate_only_warns():
-    outcome = GateOutcome(passed=False, description="PSI above the warning limit", warn_only=True)
+    outcome = GateOutcome(passed=False, description="below the blocking limit", warn_only=True)
 
-    result = check_result(DRIFT_GATE.name, outcome)
+    result = check_result("labels_are_binary", outcome)
 
     assert not result.passed
     assert result.severity == AssetCheckSeverity.WARN

@@ -38,6 +38,9 @@ setup(
             "psutil>=7,<8",
             # An S3-compatible server on 127.0.0.1 for the object-store tests.
             "moto[server]>=5.1,<6",
+            # The docs site (docs/, mkdocs.yml), built with --strict in CI.
+            "mkdocs>=1.6,<1.7",
+            "mkdocs-material>=9.8,<10",
         ],
         # The production profile (deploy/): Dagster's storage and Feast's SQL registry on
         # PostgreSQL through psycopg2, Feast's Redis online store, and the executors a
@@ -52,7 +55,7 @@ setup(
             # Orders and driver stats in S3 (fsspec's S3 file system).
             "s3fs>=2026.9,<2027",
         ],
-        # Feast's Spark offline store, for data past one machine (README: "Past one machine");
+        # Feast's Spark offline store, for data past one machine (docs/production.md, Spark);
         # the parity test runs it in local mode against the embedded store. Needs Java 17+.
         "spark": ["pyspark>=4.0,<5"],
     },

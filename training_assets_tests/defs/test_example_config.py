@@ -1,4 +1,4 @@
-"""config/example_run.yaml, which the README points users at, is valid run config of
+"""config/example_run.yaml, which the docs point users at, is valid run config of
 training_job, names the defaults it claims to, and passed as it is runs with the defaults in
 effect: no path that ignores the working area, no setting that hides one from the environment.
 The config digest is of the config in effect, so a default written out is a default left out."""

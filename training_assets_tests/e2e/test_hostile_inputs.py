@@ -1,7 +1,7 @@
 """Hostile inputs through the public surfaces only: orders and driver stats files as users'
 tools write them (pandas, spreadsheets, Feast's generator) with the faults those tools bring,
 registry state edited by hand with MLflow's client, and serving before the online store was
-loaded. Each test asserts the safe outcome the README promises: an error naming the file, the
+loaded. Each test asserts the safe outcome the docs promise: an error naming the file, the
 column and the value, a failed gate with its evidence, nothing registered, or a refusal naming
 the version. A test marked xfail(strict) is a bug report: the product gives a wrong answer or
 an unclear error there, and the reason says which.

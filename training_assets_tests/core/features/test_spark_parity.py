@@ -6,7 +6,7 @@ FileSource) and once by Feast's `spark` offline store in Spark local mode over a
 on the same file. Both must give the same training set: the same rows, the same entity
 columns and the same feature values, with nulls in the same places.
 
-The README says when to move the offline store to Spark; this test guards that the move
+docs/production.md says when to move the offline store to Spark; this test guards that the move
 changes no training set. The data is Feast's own generator's, not ours, so that both stores
 read a file neither was written for. It covers what the two joins could decide differently:
 rows of one driver and hour written twice with different `created` times, entity rows before
@@ -238,7 +238,7 @@ def test_spark_offline_store_gives_the_same_training_set(
 ):
     stats_path = tmp_path / "driver_stats.parquet"
     # Unfiltered, an hour whose only version has no created time is where the stores part
-    # (see the README's Spark section), so such hours are compared with the filter only.
+    # (see docs/production.md, Spark), so such hours are compared with the filter only.
     stats = feast_stats(stats_path, null_created, lone_nulls=filter_by_created_timestamp)
     if null_created:
         assert not stats[stats["created"].isna()].duplicated(["driver_id", "datetime"]).any()

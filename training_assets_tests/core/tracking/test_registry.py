@@ -119,7 +119,7 @@ def test_a_model_name_with_a_quote_is_refused_before_the_registry_is_asked(store
 
 
 def test_a_model_of_the_champions_or_the_challengers_lineage_registers_nothing(store):
-    """As the README says: `unchanged` when data, code and config equal those of the champion
+    """As the docs say: `unchanged` when data, code and config equal those of the champion
     or of the challenger (a version awaiting manual promotion), which is the same model."""
     client, logged = store
 

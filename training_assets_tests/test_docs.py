@@ -106,3 +106,24 @@ def test_mkdocs_hook_serves_the_rendered_page_whatever_the_file_holds():
     assert page.on_page_read_source(Page(), config=None) == rendered
     File.src_uri = "index.md"
     assert page.on_page_read_source(Page(), config=None) is None
+
+
+def test_a_new_runs_results_are_recorded_with_where_they_came_from(tmp_path):
+    # As bench.run writes it: keys sorted, so 100M comes before 30M as text.
+    results = json.loads(page.DATA.read_text())
+    del results["recorded"]
+    results["config"] = {"sizes": [1000000, 10000000, 30000000, 100000000], "cpus": 2}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results, indent=2, sort_keys=True))
+    assert list(json.loads(path.read_text())["sizes"])[2] == "100000000"
+
+    kept = page.record(path, "a quiet machine")
+
+    assert list(kept["sizes"]) == ["1000000", "10000000", "30000000", "100000000"]
+    assert kept["recorded"]["command"] == (
+        "python -m bench.run --sizes 1000000 10000000 30000000 100000000"
+    )
+    assert kept["recorded"]["notes"] == ["a quiet machine"]
+    rendered = page.render(kept)
+    assert "- command: python -m bench.run --sizes 1000000" in rendered
+    assert table(page.in_size_order(json.loads(path.read_text()))) in rendered

@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from bench import page
@@ -32,15 +33,14 @@ def test_readme_opens_with_the_two_commands_and_stays_short():
     assert len(text.splitlines()) < 250
 
 
-def readme_graph_edges() -> set[tuple[str, str]]:
-    mermaid = [
-        body for language, body in fenced_blocks(README.read_text()) if language == "mermaid"
-    ]
-    assert len(mermaid) == 1, "the README holds one mermaid diagram, the asset graph"
+def drawn_graph_edges(path: Path) -> set[tuple[str, str]]:
+    mermaid = [body for language, body in fenced_blocks(path.read_text()) if language == "mermaid"]
+    assert len(mermaid) == 1, f"{path.name} holds one mermaid diagram, the asset graph"
     return set(re.findall(r"^\s*(\w+) --> (\w+)\s*$", mermaid[0], flags=re.M))
 
 
-def test_readme_graph_is_the_code_locations_graph():
+@pytest.mark.parametrize("path", [README, DOCS / "index.md"], ids=["README", "docs index"])
+def test_drawn_graph_is_the_code_locations_graph(path):
     from training_assets.definitions import defs
 
     graph = defs.resolve_asset_graph()
@@ -49,9 +49,9 @@ def test_readme_graph_is_the_code_locations_graph():
         for key in graph.get_all_asset_keys()
         for parent in graph.get(key).parent_keys
     }
-    drawn = readme_graph_edges()
+    drawn = drawn_graph_edges(path)
     assert drawn == edges, (
-        f"README's asset graph: drawn but not in the code location {sorted(drawn - edges)}; "
+        f"{path.name}'s asset graph: drawn but not in the code location {sorted(drawn - edges)}; "
         f"in the code location but not drawn {sorted(edges - drawn)}"
     )
 

@@ -118,7 +118,16 @@ def test_batch_predictions_equal_scoring_by_hand_and_follow_the_champion(
 
     # Rolled back to version 1, which scored these requests before: they are scored again,
     # since the latest predictions are version 2's.
-    rollback = defs.resolve_job_def("rollback_model_job").execute_in_process(instance=instance)
+    rollback = defs.resolve_job_def("rollback_model_job").execute_in_process(
+        instance=instance,
+        run_config={
+            "ops": {
+                "champion_model": {
+                    "config": {"action": "rollback", "reason": "version 2 scores worse live"}
+                }
+            }
+        },
+    )
     assert rollback.success
     back, cursor = tick(instance, cursor)
     assert isinstance(back, RunRequest) and "-v1-" in back.run_key

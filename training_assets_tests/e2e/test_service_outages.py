@@ -74,6 +74,10 @@ class OutageRelay:
     def __init__(self, port: int, trigger: bytes, mode: str):
         self.port, self.trigger, self.mode = port, trigger, mode
         self.tripped_at: float | None = None
+        # The connection that carried the trigger: the outage begins as its answer comes back,
+        # not when the trigger is seen, since a request's body may follow its headers in a
+        # later packet, which the outage would otherwise swallow.
+        self._trigger_client: socket.socket | None = None
         self._stop = threading.Event()
         self._sockets: list[socket.socket] = []
         self._listener = socket.socket()
@@ -118,8 +122,8 @@ class OutageRelay:
                         target=self._back, args=(upstream, client), daemon=True
                     ).start()
                 upstream.sendall(data)
-                if self.trigger in data:
-                    self.tripped_at = time.monotonic()
+                if self.trigger in data and self._trigger_client is None:
+                    self._trigger_client = client
         except OSError:
             pass
         finally:
@@ -127,11 +131,12 @@ class OutageRelay:
             if upstream is not None:
                 upstream.close()
 
-    @staticmethod
-    def _back(upstream: socket.socket, client: socket.socket) -> None:
+    def _back(self, upstream: socket.socket, client: socket.socket) -> None:
         try:
             while data := upstream.recv(65536):
                 client.sendall(data)
+                if client is self._trigger_client and self.tripped_at is None:
+                    self.tripped_at = time.monotonic()
         except OSError:
             pass
 
@@ -281,7 +286,9 @@ def test_an_mlflow_outage_at_registration_is_the_last_word_exits_soon_and_heals(
             [client.get_experiment_by_name("driver-trip-completion").experiment_id]
         )
         assert left.info.status == "RUNNING"
-        [pending] = client.search_model_versions(f"name='{MODEL_NAME}'")
+        versions = client.search_model_versions(f"name='{MODEL_NAME}'")
+        assert len(versions) == 1, text[-8000:]
+        [pending] = versions
         assert pending.tags[REGISTRATION_TAG] == PENDING
         instance = open_instance(home)
         [run] = instance.get_runs()

@@ -11,9 +11,10 @@ Kept because each buys at least 5% at a size users run:
   the definitions: about 400,000 objects) lives as long as the run. Frozen, it is left out of
   the full collections that the steps' allocations and imports trigger, and out of the
   interpreter's last collections at exit. On the sample `training_job` (5,000 orders, two
-  shared cores) the run took 8.7 to 9.2 s of CPU with it and 11.5 to 11.6 s without, a quarter
-  of the run. Frozen objects are never freed, and DuckDB's bindings report as leaked any of
-  their objects alive at exit: the executor freezes before any step has imported DuckDB.
+  cores shared with other work) the run took 8.7 to 10.7 s of CPU with it and 11.5 to 11.6 s
+  without: at least 8%, a figure from a loaded machine that the benchmark should confirm.
+  Frozen objects are never freed, and DuckDB's bindings report as leaked any of their objects
+  alive at exit: the executor freezes before any step has imported DuckDB.
 - Arrow's allocator switched to the C library's: Arrow's default (mimalloc) keeps the pages
   that the parquet reader's and the join's threads freed in per-thread heaps, 0.5 GiB at 10M
   orders and more at 100M, through every later step of an in-process run (the benchmark's

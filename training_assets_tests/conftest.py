@@ -7,9 +7,6 @@ import mlflow
 import pytest
 from dagster import DagsterInstance
 
-# The code location before the test modules, as a Dagster process loads it: it freezes what was
-# imported so far (training_assets/definitions.py), which must not include DuckDB.
-import training_assets.definitions  # noqa: F401
 from training_assets.core import paths
 from training_assets.core.data.sample_data import (
     SampleSpec,

@@ -7,7 +7,9 @@ there. Unset, as everywhere but in those tests, `point` costs one dictionary loo
 import os
 import signal
 
-KILL_AT_ENV = "TRAINING_ASSETS_KILL_AT"
+from training_assets.core import settings
+
+KILL_AT_ENV = settings.KILL_AT_ENV
 
 # Between mlflow.register_model and moving the alias: a version exists with no alias.
 AFTER_REGISTER = "after_register"
@@ -17,5 +19,5 @@ TRAINING = "training"
 
 def point(name: str) -> None:
     """Die here if a test asked for it."""
-    if os.environ.get(KILL_AT_ENV) == name:
+    if settings.kill_at() == name:
         os.kill(os.getpid(), signal.SIGKILL)

@@ -5,27 +5,24 @@ is self-contained and a test can move all of it into a temporary directory with 
 Paths are resolved when a resource asks for them, never at import time.
 """
 
-import os
 from pathlib import Path
+
+from training_assets.core import settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FEATURE_REPO = PROJECT_ROOT / "feature_repo"
-WORKING_AREA_ENV = "TRAINING_ASSETS_HOME"
-# The Feast repo is code (feast apply executes its modules), so where it lives is the
-# deployment's choice, made in the code location's environment, and never run config.
-FEATURE_REPO_ENV = "TRAINING_ASSETS_FEATURE_REPO"
+WORKING_AREA_ENV = settings.WORKING_AREA_ENV
+FEATURE_REPO_ENV = settings.FEATURE_REPO_ENV
 
 
 def feature_repo() -> Path:
     """The Feast repo: `$TRAINING_ASSETS_FEATURE_REPO`, else the project's `feature_repo/`."""
-    configured = os.environ.get(FEATURE_REPO_ENV)
-    return Path(configured).resolve() if configured else FEATURE_REPO
+    return settings.feature_repo() or FEATURE_REPO
 
 
 def working_area() -> Path:
     """The directory for generated state: `$TRAINING_ASSETS_HOME`, else `var/` in the project."""
-    configured = os.environ.get(WORKING_AREA_ENV)
-    return Path(configured).resolve() if configured else PROJECT_ROOT / "var"
+    return settings.working_area() or PROJECT_ROOT / "var"
 
 
 def default_orders_path() -> Path:

@@ -16,20 +16,20 @@ Whichever runs the steps, the process that orchestrates them first builds every 
 (`config.check_run_config`), so that a setting out of range stops the run before any step, and
 records itself on the run (its host and process id), so that a run whose step processes come
 and go is not taken for a dead one; see `healing`. After the steps it records, on each asset
-that failed gates held back, what happened (`held_back`).
+that failed gates held back, what happened (`held_back`). It also applies the speed and memory
+settings of the process that runs the steps (`process_tuning`), which nothing applies on import.
 """
 
-import os
 from collections.abc import Iterator
 
-from dagster import Field, multi_or_in_process_executor
-from dagster._core.definitions.executor_definition import ExecutorDefinition
-from dagster._core.executor.base import Executor
+from dagster import Executor, ExecutorDefinition, Field, multi_or_in_process_executor
 
+from training_assets.core import settings
 from training_assets.defs import healing, held_back
 from training_assets.defs.config import check_run_config
+from training_assets.defs.process_tuning import tune_run_process
 
-EXECUTOR_ENV = "TRAINING_ASSETS_EXECUTOR"
+EXECUTOR_ENV = settings.EXECUTOR_ENV
 EXECUTORS = ("local", "celery", "k8s")
 _EXTRA = {"celery": "dagster-celery", "k8s": "dagster-k8s"}
 
@@ -46,6 +46,9 @@ class _ClaimingExecutor(Executor):
         return getattr(self._inner, name)
 
     def execute(self, plan_context, execution_plan) -> Iterator:
+        # The process that runs this run's steps (in process) or orchestrates them, and no
+        # other, takes the run's speed and memory settings.
+        tune_run_process()
         # Before any step: a setting out of range would otherwise fail only the step that
         # builds its config, after the join and the steps before it have run.
         check_run_config(plan_context.job.get_definition(), plan_context.run_config)
@@ -94,7 +97,7 @@ def training_executor(choice: str | None = None) -> ExecutorDefinition:
         ValueError: naming the variable, the value and the choices when the value is unknown,
             and the package to install when the executor's package is missing.
     """
-    choice = (choice or os.environ.get(EXECUTOR_ENV) or "local").strip().lower()
+    choice = (choice or settings.executor() or "local").strip().lower()
     if choice == "local":
         return _local()
     if choice not in EXECUTORS:

@@ -25,13 +25,14 @@ from dagster import (
     AssetCheckSeverity,
     AssetKey,
     AssetObservation,
+    DagsterEvent,
     DagsterEventType,
+    DagsterInstance,
     MetadataValue,
 )
-from dagster._core.events import AssetObservationData, DagsterEvent
-from dagster._core.instance import DagsterInstance
 
 from training_assets.core.gates.catalog import DRIFT_GATE
+from training_assets.defs.dagster_internals import observation_event
 from training_assets.defs.instance_reads import retried
 
 OUTCOME = "held back by gates"
@@ -93,12 +94,7 @@ def held_back(instance: DagsterInstance, run_id: str) -> list[AssetObservation]:
 def record_held_back(instance: DagsterInstance, run_id: str, job_name: str) -> None:
     """Record `held_back`'s events in the run's event log."""
     for observation in held_back(instance, run_id):
-        event = DagsterEvent(
-            event_type_value=DagsterEventType.ASSET_OBSERVATION.value,
-            job_name=job_name,
-            event_specific_data=AssetObservationData(observation),
-            message=f"{observation.asset_key.to_user_string()}: {observation.description}",
-        )
+        event = observation_event(job_name, observation)
         # Told twice after a lost connection is better than not told.
         retried(
             lambda event=event: instance.report_dagster_event(

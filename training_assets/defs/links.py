@@ -6,13 +6,14 @@ the tracking server, else `mlflow ui`'s default), Dagster's is $TRAINING_ASSETS_
 (else `dagster dev`'s default).
 """
 
-import os
 from urllib.parse import quote
 
 from dagster import MetadataValue
 
-DAGSTER_UI_ENV = "TRAINING_ASSETS_DAGSTER_UI_URL"
-MLFLOW_UI_ENV = "TRAINING_ASSETS_MLFLOW_UI_URL"
+from training_assets.core import settings
+
+DAGSTER_UI_ENV = settings.DAGSTER_UI_ENV
+MLFLOW_UI_ENV = settings.MLFLOW_UI_ENV
 DAGSTER_UI_DEFAULT = "http://127.0.0.1:3000"
 MLFLOW_UI_DEFAULT = "http://127.0.0.1:5000"
 
@@ -21,7 +22,7 @@ def dagster_run_url(run_id: str) -> str:
     """The Dagster UI's page of run `run_id`."""
     from training_assets.core.secrets import redact_uri
 
-    base = redact_uri(os.environ.get(DAGSTER_UI_ENV) or DAGSTER_UI_DEFAULT)
+    base = redact_uri(settings.dagster_ui_url() or DAGSTER_UI_DEFAULT)
     return f"{base.rstrip('/')}/runs/{run_id}"
 
 

@@ -39,8 +39,8 @@ def use_system_allocator() -> None:
     `release_memory` cannot reach from the main thread: pages that the parquet reader's or
     the join's threads freed stay in the process, 0.5 GiB at 10M orders and more at 100M,
     through every later step of an in-process run. glibc gives large buffers back as they
-    are freed. The code location sets it on import; a frame or table already allocated keeps
-    the pool it came from.
+    are freed. The run's process sets it (defs/process_tuning.py); a frame or table already
+    allocated keeps the pool it came from.
     """
     pa.set_memory_pool(pa.system_memory_pool())
 

@@ -52,8 +52,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from feast.data_source import DataSource
 from feast.feature_view import FeatureView
-from feast.infra.offline_stores import duckdb as feast_duckdb
-from feast.infra.offline_stores.duckdb import DuckDBOfflineStore, DuckDBOfflineStoreConfig
+
+# _read_data_source and _write_data_source: how Feast's DuckDB store reads and writes a data
+# source, module functions that are not public (Feast 0.67). There is no public API for either:
+# DataSource has no reader, RetrievalJob.persist is what each store implements on its own, and
+# OfflineStore.offline_write_batch takes a feature view, not a saved dataset's storage. This is
+# the one place they are imported, so a Feast upgrade that renames them fails here, at import.
+from feast.infra.offline_stores.duckdb import (
+    DuckDBOfflineStore,
+    DuckDBOfflineStoreConfig,
+    _read_data_source,
+    _write_data_source,
+)
 from feast.infra.offline_stores.file_source import FileSource
 from feast.infra.offline_stores.ibis import (
     pull_all_from_table_or_query_ibis,
@@ -232,7 +242,7 @@ def _duckdb_io(config: RepoConfig) -> dict:
     """How the DuckDB store's pulls read and write their data, with this store's reader."""
     return {
         "data_source_reader": _read_in_microseconds,
-        "data_source_writer": feast_duckdb._write_data_source,
+        "data_source_writer": _write_data_source,
         "staging_location": config.offline_store.staging_location,
         "staging_location_endpoint_override": (
             config.offline_store.staging_location_endpoint_override
@@ -254,7 +264,7 @@ def _read_in_microseconds(data_source: DataSource, repo_path: str):
         # DuckDB reads object stores only through its httpfs extension, which is downloaded on
         # first use and knows nothing of fsspec's settings; fsspec reads the file instead.
         return ibis.memtable(_times_in_microseconds(locations.read_parquet(data_source.path)))
-    table = feast_duckdb._read_data_source(data_source, repo_path)
+    table = _read_data_source(data_source, repo_path)
     casts = {}
     for name, dtype in table.schema().items():
         kind = str(dtype) if dtype.is_unknown() else ""
@@ -309,7 +319,6 @@ class AsofRetrievalJob(RetrievalJob):
         store's own writer, so the file, the overwrite rule and the error for an existing
         location are Feast's."""
         import ibis
-        from feast.infra.offline_stores.duckdb import _write_data_source
 
         _write_data_source(
             ibis.memtable(self.to_arrow(timeout=timeout)),

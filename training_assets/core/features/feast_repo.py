@@ -8,7 +8,6 @@ the work that uses it pays for it.
 
 import hashlib
 import importlib.util
-import os
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
+from training_assets.core import settings
 from training_assets.core.data import locations, times
 from training_assets.core.schema import (
     MAX_TAG,
@@ -36,14 +36,13 @@ if TYPE_CHECKING:
     from feast.repo_contents import RepoContents
 
 
-FEATURE_STORE_YAML_ENV = "FEAST_FS_YAML_FILE_PATH"
+FEATURE_STORE_YAML_ENV = settings.FEATURE_STORE_YAML_ENV
 
 
 def feature_store_yaml(repo: Path) -> Path:
     """The repo's settings file: `$FEAST_FS_YAML_FILE_PATH` (Feast's own variable, which a
     production profile sets), else `feature_store.yaml` in the repo."""
-    configured = os.environ.get(FEATURE_STORE_YAML_ENV)
-    return Path(configured) if configured else repo / "feature_store.yaml"
+    return settings.feature_store_yaml() or repo / "feature_store.yaml"
 
 
 def feature_store(
@@ -66,12 +65,12 @@ def feature_store(
     """
     from feast import FeatureStore, RepoConfig
 
-    raw = yaml.safe_load(os.path.expandvars(feature_store_yaml(repo).read_text()))
+    raw = yaml.safe_load(settings.expand(feature_store_yaml(repo).read_text()))
     if _is_file_registry(raw.get("registry")):
         registry.parent.mkdir(parents=True, exist_ok=True)
-        settings = raw.get("registry")
+        configured = raw.get("registry")
         raw["registry"] = (
-            {**settings, "path": str(registry)} if isinstance(settings, dict) else str(registry)
+            {**configured, "path": str(registry)} if isinstance(configured, dict) else str(registry)
         )
     online = raw.get("online_store") or {}
     if isinstance(online, str):
@@ -164,7 +163,7 @@ def apply_repo(
         # The registry is unchanged, but the online store may be new or moved (another
         # sqlite file, another Redis): its tables are made as `feast apply` makes them, which
         # for existing tables does nothing.
-        store._get_provider().update_infra(
+        store.provider.update_infra(
             project=store.project,
             tables_to_delete=[],
             tables_to_keep=views,
@@ -487,7 +486,7 @@ def _empty_online_view(store: "FeatureStore", view) -> None:
     skew check found wrong), and Redis would keep a kept value over a loaded one of the same
     event time. A store that lost its tables with its data (a new sqlite file) gets them back.
     """
-    provider = store._get_provider()
+    provider = store.provider
     entities = store.list_entities()
     # Two calls: sqlite makes the tables to keep before it drops the tables to delete.
     for delete, keep in (([view], []), ([], [view])):

@@ -46,7 +46,7 @@ def read_marker(store: "FeatureStore", view: "FeatureView") -> LoadMarker | None
     """The view's marker in the online store; None when the store holds none (never loaded
     by the pipeline, or the store lost it with its data)."""
     try:
-        [(_, values)] = store._get_provider().online_read(
+        [(_, values)] = store.provider.online_read(
             store.config, view, [_marker_key(view)], [_DATA_END, _LOADED_AT, _WITHDRAWN]
         )
     except sqlite3.OperationalError as error:
@@ -88,7 +88,7 @@ def _write(store: "FeatureStore", view: "FeatureView", marker: LoadMarker) -> Lo
         _WITHDRAWN: Value(string_val=marker.withdrawn_because or ""),
     }
     # The event time is the write's own: Redis keeps a key's newest write and skips older ones.
-    store._get_provider().online_write_batch(
+    store.provider.online_write_batch(
         store.config, view, [(_marker_key(view), values, marker.loaded_at, marker.loaded_at)], None
     )
     return marker

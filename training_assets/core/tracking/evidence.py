@@ -20,12 +20,12 @@ write to the registry (MLflow's permissions on the tracking server).
 import hashlib
 import hmac
 import json
-import os
 
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+from training_assets.core import settings
 from training_assets.core.tracking.lineage import (
     DATA_LINEAGE_KEYS,
     LINEAGE_PREFIX,
@@ -38,7 +38,7 @@ VERDICT_TAG = f"{LINEAGE_PREFIX}gate_verdict"
 PASSED, REJECTED = "passed", "rejected"
 
 SIGNATURE_TAG = f"{LINEAGE_PREFIX}signature"
-SIGNING_KEY_ENV = "TRAINING_ASSETS_SIGNING_KEY"
+SIGNING_KEY_ENV = settings.SIGNING_KEY_ENV
 # The signatures are readable by anyone who can read the registry; a short key could be found
 # from them by trying keys offline.
 MIN_KEY_CHARS = 32
@@ -60,7 +60,7 @@ def configured_signing_key() -> bytes | None:
     Raises:
         ValueError: when the key is shorter than MIN_KEY_CHARS; the message never shows it.
     """
-    key = os.environ.get(SIGNING_KEY_ENV, "").strip()
+    key = settings.signing_key()
     if not key:
         return None
     if len(key) < MIN_KEY_CHARS:

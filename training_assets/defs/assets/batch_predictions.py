@@ -54,7 +54,7 @@ def batch_predictions(
         version = int(champion.version)
         retried(
             lambda: context.instance.add_run_tags(
-                context.run_id, {CHAMPION_VERSION_TAG: str(version)}
+                context.run.run_id, {CHAMPION_VERSION_TAG: str(version)}
             ),
             "this run's tags",
         )

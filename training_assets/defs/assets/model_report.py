@@ -76,7 +76,7 @@ def model_report(
     verdicts = _data_gate_verdicts(context) + gate_verdicts(outcomes)
     failed = blocking(verdicts)
     report = page(
-        f"{model_registry.model_name}: model of Dagster run {context.run_id[:8]}",
+        f"{model_registry.model_name}: model of Dagster run {context.run.run_id[:8]}",
         run_id,
         champion.version if champion else None,
         verdicts,
@@ -111,7 +111,7 @@ def model_report(
         # The champion gates' check takes its outcomes from here when it judges the same
         # models under the same limits (defs/checks/champion_gates.py).
         "champion_gates": catalog.judgement_record(
-            split_run(context.instance, context.run_id),
+            split_run(context.instance, context.run.run_id),
             trained_model["model_uri"],
             champion_uri,
             limits,
@@ -127,7 +127,7 @@ def _data_gate_verdicts(context: AssetExecutionContext) -> list[Verdict]:
     verdicts = []
     evaluations = retried(
         lambda: context.instance.all_logs(
-            context.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+            context.run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
         ),
         "this run's check evaluations",
     )

@@ -31,7 +31,7 @@ from training_assets.defs.witness import registration_witness
 def _mover(context: AssetExecutionContext) -> str:
     """Who moved an alias: what ran (the job, or the assets of a launch from the asset graph)
     and the run, which the Dagster UI finds by its id."""
-    return f"{what_ran(context.job_name, context.run.asset_selection)} run {context.run_id}"
+    return f"{what_ran(context.job_name, context.run.asset_selection)} run {context.run.run_id}"
 
 
 def _checked_signing_key(model_registry: ModelRegistry) -> bytes | None:

@@ -1,7 +1,7 @@
 """Sensors that retrain without a click: on new data, and on feature drift."""
 
 import json
-import os
+from collections.abc import Callable
 
 import pandas as pd
 from dagster import (
@@ -11,13 +11,14 @@ from dagster import (
     DefaultSensorStatus,
     RunRequest,
     RunsFilter,
+    SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
     sensor,
 )
-from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
+from training_assets.core import settings
 from training_assets.core.data import fingerprints, locations, orders, point_in_time
 from training_assets.core.ml import drift
 from training_assets.core.schema import EVENT_TIMESTAMP
@@ -26,6 +27,7 @@ from training_assets.core.tracking.lineage import DATA_DIGEST_KEY, LINEAGE_PREFI
 from training_assets.core.tracking.profiles import reference_profile
 from training_assets.defs import healing
 from training_assets.defs.automation.jobs import batch_predictions_job, training_job
+from training_assets.defs.dagster_internals import DATA_VERSION_TAG
 from training_assets.defs.instance_reads import retried
 from training_assets.defs.resources.batch_requests import BatchRequests
 from training_assets.defs.resources.feast import FeastResource
@@ -45,26 +47,7 @@ from training_assets.defs.tags import (
 )
 
 
-def interval_seconds(variable: str, default: int) -> int:
-    """A sensor's tick interval from the environment of the code location, in seconds.
-
-    Intervals are part of a sensor's definition, so they are read when the code location loads.
-    """
-    raw = os.environ.get(variable, "")
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{variable} must be a positive whole number of seconds, found {raw!r}")
-    return int(raw)
-
-
-@sensor(
-    job=training_job,
-    minimum_interval_seconds=interval_seconds("NEW_DATA_SENSOR_INTERVAL_SECONDS", 30),
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Runs training_job once for each new settled state of the orders and features.",
-)
-def new_training_data_sensor(
+def _new_training_data_sensor(
     context: SensorEvaluationContext, orders_source: OrdersSource, feast: FeastResource
 ):
     """Requests one training run per new content of the orders and the feature file.
@@ -154,15 +137,7 @@ def _died_on(context: SensorEvaluationContext, versions: dict[str, str]) -> str 
     return None
 
 
-@sensor(
-    minimum_interval_seconds=interval_seconds("DEAD_RUN_SENSOR_INTERVAL_SECONDS", 60),
-    default_status=DefaultSensorStatus.RUNNING,
-    description=(
-        "Marks failed the runs on this host whose process died; ends the MLflow runs of finished "
-        "runs and finishes or removes the versions a registration left pending."
-    ),
-)
-def dead_run_sensor(
+def _dead_run_sensor(
     context: SensorEvaluationContext, mlflow_store: MlflowStore, model_registry: ModelRegistry
 ):
     """Frees the training slot a dead run holds and closes what a dead run or an MLflow outage
@@ -199,13 +174,7 @@ def _last_trained_digest(context: SensorEvaluationContext) -> str | None:
     return entry.value if entry is not None else None
 
 
-@sensor(
-    job=training_job,
-    minimum_interval_seconds=interval_seconds("DRIFT_SENSOR_INTERVAL_SECONDS", 3600),
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Retrains when recent orders' features drift from the champion's training data.",
-)
-def drift_retrain_sensor(
+def _drift_retrain_sensor(
     context: SensorEvaluationContext,
     orders_source: OrdersSource,
     feast: FeastResource,
@@ -261,13 +230,7 @@ def drift_retrain_sensor(
     )
 
 
-@sensor(
-    job=batch_predictions_job,
-    minimum_interval_seconds=interval_seconds("BATCH_SENSOR_INTERVAL_SECONDS", 30),
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Scores the batch requests again when a request file lands or @champion moves.",
-)
-def batch_scoring_sensor(
+def _batch_scoring_sensor(
     context: SensorEvaluationContext,
     batch_requests: BatchRequests,
     mlflow_store: MlflowStore,
@@ -302,3 +265,71 @@ def batch_scoring_sensor(
             CHAMPION_VERSION_TAG: str(champion.version),
         },
     )
+
+
+# What each sensor runs and says, by name; the tick interval is the code location's setting.
+_SENSORS = {
+    "new_training_data_sensor": (
+        _new_training_data_sensor,
+        {
+            "job": training_job,
+            "description": (
+                "Runs training_job once for each new settled state of the orders and features."
+            ),
+        },
+    ),
+    "dead_run_sensor": (
+        _dead_run_sensor,
+        {
+            "description": (
+                "Marks failed the runs on this host whose process died; ends the MLflow runs of "
+                "finished runs and finishes or removes the versions a registration left pending."
+            ),
+        },
+    ),
+    "drift_retrain_sensor": (
+        _drift_retrain_sensor,
+        {
+            "job": training_job,
+            "description": (
+                "Retrains when recent orders' features drift from the champion's training data."
+            ),
+        },
+    ),
+    "batch_scoring_sensor": (
+        _batch_scoring_sensor,
+        {
+            "job": batch_predictions_job,
+            "description": (
+                "Scores the batch requests again when a request file lands or @champion moves."
+            ),
+        },
+    ),
+}
+
+
+def code_location_sensors(
+    interval: Callable[[str], int] = settings.sensor_interval,
+) -> list[SensorDefinition]:
+    """The sensors, each ticking every `interval(name)` seconds: by default as the code
+    location's environment sets it (core/settings.py), read when definitions.py calls this,
+    not when this module is imported."""
+    return [
+        sensor(
+            name=name,
+            minimum_interval_seconds=interval(name),
+            default_status=DefaultSensorStatus.RUNNING,
+            **spec,
+        )(evaluate)
+        for name, (evaluate, spec) in _SENSORS.items()
+    ]
+
+
+# The same sensors with their default intervals, for code that evaluates a sensor directly
+# (tests, tools): an interval only matters to the daemon, which runs the code location's.
+(
+    new_training_data_sensor,
+    dead_run_sensor,
+    drift_retrain_sensor,
+    batch_scoring_sensor,
+) = code_location_sensors(settings.default_sensor_interval)

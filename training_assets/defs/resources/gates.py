@@ -6,46 +6,30 @@ set where definitions are, in the code location's environment, and read once whe
 location loads. Run config may repeat it, never change it.
 """
 
-import os
+from functools import cache
 
 from dagster import ConfigurableResource
 from pydantic import Field, model_validator
 
+from training_assets.core import settings
 from training_assets.core.gates.catalog import SWITCHED
 from training_assets.core.gates.limits import GateLimits
 
-# The environment variable that switches on each switched gate's blocking, by GateLimits field.
-SWITCH_ENV = {
-    "drift_blocks": "TRAINING_ASSETS_DRIFT_BLOCKS",
-    "late_features_block": "TRAINING_ASSETS_LATE_FEATURES_BLOCK",
-}
-_ON, _OFF = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+# Re-exported: where the tests and the run config check look for them.
+from training_assets.core.settings import SWITCH_ENV
+from training_assets.core.settings import blocking_switches as blocking_switches
 
 
-def blocking_switches(environ=os.environ) -> dict[str, bool]:
-    """Each switch of SWITCH_ENV as the environment sets it; unset is off.
-
-    Raises:
-        ValueError: naming the variable, the value found and the values accepted.
-    """
-    switches = {}
-    for field, variable in SWITCH_ENV.items():
-        raw = environ.get(variable, "").strip().lower()
-        if raw not in _ON + _OFF:
-            raise ValueError(
-                f"{variable}={environ[variable]!r}: expected 1/true/yes/on or 0/false/no/off"
-            )
-        switches[field] = raw in _ON
-    return switches
-
-
-# Read when the code location loads: the check specs are built from these.
-SWITCHES = blocking_switches()
+@cache
+def code_location_switches() -> dict[str, bool]:
+    """The switches as the code location's environment sets them, read once, when the code
+    location builds its check specs: a run compares its config with what the specs declare."""
+    return settings.blocking_switches()
 
 
 def code_location_limits() -> GateLimits:
     """The default thresholds with the code location's switches: what the checks declare."""
-    return GateLimits(**SWITCHES)
+    return GateLimits(**code_location_switches())
 
 
 class GateThresholds(ConfigurableResource, GateLimits):
@@ -71,7 +55,7 @@ class GateThresholds(ConfigurableResource, GateLimits):
     @model_validator(mode="after")
     def _switches_are_the_code_locations(self):
         for field, variable in SWITCH_ENV.items():
-            value, declared = getattr(self, field), SWITCHES[field]
+            value, declared = getattr(self, field), code_location_switches()[field]
             if value is not None and value != declared:
                 gate = next(name for name, switch in SWITCHED.items() if switch == field)
                 raise ValueError(
@@ -86,7 +70,7 @@ class GateThresholds(ConfigurableResource, GateLimits):
 
     def limits(self) -> GateLimits:
         """The thresholds as the core gates take them, with the code location's switches."""
-        return GateLimits(**{**self.model_dump(), **SWITCHES})
+        return GateLimits(**{**self.model_dump(), **code_location_switches()})
 
 
 class DriftSettings(ConfigurableResource):

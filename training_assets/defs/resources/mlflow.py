@@ -30,7 +30,7 @@ from mlflow.utils.rest_utils import http_request, verify_rest_response
 from mlflow.utils.time import get_current_time_millis
 from pydantic import Field, PrivateAttr
 
-from training_assets.core import paths
+from training_assets.core import paths, settings
 from training_assets.core.secrets import redact_uri, split_credentials
 from training_assets.core.tracking import evidence, registry
 from training_assets.defs import healing, links
@@ -88,8 +88,8 @@ class MlflowStore(ConfigurableResource):
     def _configured_tracking_uri(self) -> str:
         if self.tracking_uri:
             return self.tracking_uri
-        if os.environ.get("MLFLOW_TRACKING_URI"):
-            return os.environ["MLFLOW_TRACKING_URI"]
+        if settings.mlflow_tracking_uri():
+            return settings.mlflow_tracking_uri()
         store = paths.default_mlflow_dir()
         store.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{store / 'mlflow.db'}"
@@ -102,9 +102,7 @@ class MlflowStore(ConfigurableResource):
     def ui_base_url(self) -> str:
         """Where users open the MLflow UI: the setting, else the tracking server, else the
         address `mlflow ui` serves a local store at. Never with credentials."""
-        from training_assets.defs import links
-
-        configured = self.ui_url or os.environ.get(links.MLFLOW_UI_ENV)
+        configured = self.ui_url or settings.mlflow_ui_url()
         if configured:
             return redact_uri(split_credentials(configured)[0])
         uri = self.resolved_tracking_uri()
@@ -128,30 +126,44 @@ class MlflowStore(ConfigurableResource):
         return None
 
     def configure_client(self) -> mlflow.MlflowClient:
-        """Point this process's mlflow at the configured stores; returns a client on them.
+        """A client on the configured stores, named explicitly; also points this process's
+        fluent mlflow API at them, which dagster-mlflow's run (MlflowTracking) and the model
+        logging in core/tracking use.
 
-        Credentials in an HTTP URI move to MLflow's basic-auth variables and out of every URI
-        mlflow keeps, so no message it prints (a failed request names its URL) can show them.
-        The timeout and retry budget are MLflow's HTTP settings, which it reads per request.
+        Credentials in an HTTP URI are taken out of every URI mlflow keeps, so no message it
+        prints (a failed request names its URL) can show them, and sent as basic auth. MLflow
+        3.17 takes basic-auth credentials and its HTTP timeout and retry budget only from its
+        environment variables (`get_default_host_creds` and `http_request` read them per
+        request; `MlflowClient` takes nothing but URIs), so those are the one thing written to
+        this process's environment, in `_mlflow_http_environment`.
         """
-        configured = self._configured_tracking_uri()
-        uri, user, password = split_credentials(configured)
-        _use_credentials(user, password)
-        if os.environ.get("MLFLOW_TRACKING_URI") == configured:
-            os.environ["MLFLOW_TRACKING_URI"] = uri
-        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(self.request_timeout_seconds)
-        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(self.max_retries)
-        os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = "1"
-        mlflow.set_tracking_uri(uri)
-        registry = self.registry_uri or os.environ.get("MLFLOW_REGISTRY_URI")
+        uri, user, password = split_credentials(self._configured_tracking_uri())
+        registry = self.registry_uri or settings.mlflow_registry_uri()
+        registry_uri = None
         if registry:
-            registry_uri, user, password = split_credentials(registry)
-            _use_credentials(user, password)
-            if os.environ.get("MLFLOW_REGISTRY_URI") == registry:
-                os.environ["MLFLOW_REGISTRY_URI"] = registry_uri
+            registry_uri, registry_user, registry_password = split_credentials(registry)
+            user, password = user or registry_user, password or registry_password
+        self._mlflow_http_environment(user, password)
+        mlflow.set_tracking_uri(uri)
+        if registry_uri:
             mlflow.set_registry_uri(registry_uri)
         with _sqlite_creation_lock(uri):
-            return mlflow.MlflowClient()
+            return mlflow.MlflowClient(tracking_uri=uri, registry_uri=registry_uri)
+
+    def _mlflow_http_environment(self, user: str | None, password: str | None) -> None:
+        """MLflow's HTTP budget and a URI's user and password, in the variables MLflow reads
+        them from; a user or password the environment already sets is kept."""
+        environment = {
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": str(self.request_timeout_seconds),
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(self.max_retries),
+            "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+        }
+        set_user, set_password = settings.mlflow_credentials()
+        if user and not set_user:
+            environment[settings.MLFLOW_USERNAME_ENV] = user
+        if password and not set_password:
+            environment[settings.MLFLOW_PASSWORD_ENV] = password
+        os.environ.update(environment)
 
     def end_run(self, run_id: str, status: str) -> None:
         """End the MLflow run `run_id` with `status` in one request, not retried.
@@ -180,14 +192,6 @@ class MlflowStore(ConfigurableResource):
             },
         )
         verify_rest_response(response, endpoint)
-
-
-def _use_credentials(user: str | None, password: str | None) -> None:
-    """Hand a URI's user and password to MLflow's basic auth, unless the environment set one."""
-    if user and not os.environ.get("MLFLOW_TRACKING_USERNAME"):
-        os.environ["MLFLOW_TRACKING_USERNAME"] = user
-    if password and not os.environ.get("MLFLOW_TRACKING_PASSWORD"):
-        os.environ["MLFLOW_TRACKING_PASSWORD"] = password
 
 
 class MlflowUnavailable(RuntimeError):
@@ -263,7 +267,7 @@ class MlflowTracking(ConfigurableResource):
                 }
             )
         )
-        run = context.dagster_run
+        run = context.run
         label = what_ran(run.job_name, run.asset_selection)
         url = links.dagster_run_url(run.run_id)
         # dagster-mlflow names the MLflow run after the job, "__ASSET_JOB" for a launch from the
@@ -299,9 +303,9 @@ class MlflowTracking(ConfigurableResource):
 
 def _run_is_over(context: InitResourceContext) -> bool:
     """Whether the Dagster run these resources are opened for has already finished."""
-    if context.instance is None or context.dagster_run is None:
+    if context.instance is None or context.run is None:
         return False
-    run_id = context.dagster_run.run_id
+    run_id = context.run.run_id
     run = retried(lambda: context.instance.get_run_by_id(run_id), f"run {run_id}")
     return run is not None and run.is_finished
 

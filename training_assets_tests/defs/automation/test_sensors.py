@@ -184,3 +184,20 @@ def test_data_already_trained_on_is_not_requested_again(watched, instance):
     assert _skipped(result)
     assert "already trained" in result.skip_reason.skip_message
     assert json.loads(ticker.cursor)["digest"] == digest
+
+
+def test_sensor_intervals_are_read_when_the_code_location_builds_them(monkeypatch):
+    """Importing the sensors reads no environment; building the code location's does, and a
+    bad interval is named with its variable."""
+    import importlib
+
+    from training_assets.defs.automation import sensors
+
+    monkeypatch.setenv("NEW_DATA_SENSOR_INTERVAL_SECONDS", "soon")
+    importlib.reload(sensors)
+    with pytest.raises(ValueError, match="NEW_DATA_SENSOR_INTERVAL_SECONDS must be a positive"):
+        sensors.code_location_sensors()
+    monkeypatch.setenv("NEW_DATA_SENSOR_INTERVAL_SECONDS", "7")
+    intervals = {s.name: s.minimum_interval_seconds for s in sensors.code_location_sensors()}
+    assert intervals["new_training_data_sensor"] == 7
+    assert intervals["drift_retrain_sensor"] == 3600

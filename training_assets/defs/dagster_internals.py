@@ -1,0 +1,29 @@
+"""The two pieces of Dagster's private API the code location uses, each in one place.
+
+Dagster 1.13 has no public name for either; an upgrade that moves them fails on import here.
+
+- `DATA_VERSION_TAG`: the tag that carries an observation's data version. A sensor records the
+  orders' and the feature file's content hashes as the data versions of those source assets, and
+  `AssetObservation` takes the version only as this tag (`ObserveResult(data_version=...)`, the
+  public way, exists only inside an observable source asset's own run).
+- `observation_event`: an observation recorded on a run that is still going (the held-back
+  assets, defs/held_back.py). `DagsterInstance.report_runless_asset_event` is public but, as its
+  name says, records the event on no run, and the observation must show in the run's log.
+"""
+
+from dagster import AssetObservation, DagsterEvent, DagsterEventType
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
+from dagster._core.events import AssetObservationData
+
+__all__ = ["DATA_VERSION_TAG", "observation_event"]
+
+
+def observation_event(job_name: str, observation: AssetObservation) -> DagsterEvent:
+    """`observation` as an event of a run of `job_name`, for the instance's
+    `report_dagster_event`."""
+    return DagsterEvent(
+        event_type_value=DagsterEventType.ASSET_OBSERVATION.value,
+        job_name=job_name,
+        event_specific_data=AssetObservationData(observation),
+        message=f"{observation.asset_key.to_user_string()}: {observation.description}",
+    )

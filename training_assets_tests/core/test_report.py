@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from training_assets.core.ml.metrics import baseline_scores, scores
-from training_assets.core.ml.report import ReportInputs, Verdict, render
+from training_assets.core.report import ReportInputs, Verdict, render
 
 
 def inputs(verdicts, champion=None, psi=None, slices=None, slice_min_rows=0) -> ReportInputs:
@@ -84,7 +84,7 @@ def test_the_plots_are_drawn_without_importing_pyplot():
     # pyplot's import was half a second of every run; a figure that is only saved needs none.
     code = (
         "import sys\n"
-        "from training_assets_tests.core.ml.test_report import inputs, render, Verdict\n"
+        "from training_assets_tests.core.test_report import inputs, render, Verdict\n"
         "page = render(inputs([Verdict('rmse_within_ceiling', 'evaluation', True, False)]))\n"
         "assert page.count('data:image/png;base64,') == 1\n"
         "print('matplotlib.pyplot' in sys.modules)\n"

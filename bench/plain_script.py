@@ -98,6 +98,7 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
     import mlflow.sklearn
     from mlflow.entities import RunStatus
 
+    from training_assets.core import records
     from training_assets.core.data import fingerprints, orders, storage
     from training_assets.core.features import feast_repo
     from training_assets.core.gates import catalog
@@ -115,6 +116,7 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
         rows_without_features,
         with_order_position,
     )
+    from training_assets.core.records import Evaluation, RegisteredModelVersion, TrainedModel
     from training_assets.core.schema import FEATURE_SERVICE
     from training_assets.core.tracking import evidence, lineage, model_log, registry
 
@@ -233,64 +235,71 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
                 },
                 run_config=run_config,
             )
-            record = {"run_id": run_id, "model_uri": info.model_uri, "model_id": info.model_id}
-            storage.write_json(io_dir / "trained_model.json", record)
+            record = TrainedModel(
+                run_id=run_id,
+                model_uri=info.model_uri,
+                model_id=info.model_id,
+                experiment_id=mlflow.active_run().info.experiment_id,
+            )
+            storage.write_json(io_dir / "trained_model.json", records.dump(record))
 
         with stages.stage("evaluate"):
-            loaded = mlflow.sklearn.load_model(record["model_uri"])
-            metrics = regression_metrics(loaded, split.test_x, split.test_y, split.train_y.mean())
+            loaded = mlflow.sklearn.load_model(record.model_uri)
+            train_mean = float(split.train_y.mean())
+            metrics = regression_metrics(loaded, split.test_x, split.test_y, train_mean)
             model_log.log_scores(client, run_id, metrics)
-            evaluation = {**metrics, **record}
-            storage.write_json(io_dir / "evaluation.json", evaluation)
+            champion = registry.champion_version(client, name, alias)
+            champion_version = None if champion is None else int(champion.version)
+            evaluation = Evaluation.of(record, champion_version, metrics)
+            storage.write_json(io_dir / "evaluation.json", records.dump(evaluation))
 
         with stages.stage("model_gates"):
-            outcomes.update(catalog.evaluate_metric_gates(evaluation, limits))
-            champion = registry.champion_version(client, name, alias)
-            champion_uri = None if champion is None else f"models:/{name}/{champion.version}"
-            predictions: dict = {}
-            judged, slice_table = catalog.evaluate_champion_gates(
-                record["model_uri"],
-                champion_uri,
+            outcomes.update(catalog.evaluate_metric_gates(evaluation.metrics(), limits))
+            # The job's challenger_judgement: the champion gates, judged once.
+            judgement = catalog.evaluate_champion_gates(
+                record.model_uri,
+                champion_version,
+                None if champion is None else f"models:/{name}/{champion.version}",
                 split.test_x,
                 split.test_y,
                 split.test_keys,
+                train_mean,
                 limits,
-                predictions,
             )
-            outcomes.update(judged)
+            storage.write_json(io_dir / "challenger_judgement.json", records.dump(judgement))
+            outcomes.update(judgement.outcomes)
 
         with stages.stage("report"):
             # The job's model_report: the same page from the same judgement, logged to the run.
-            write_report(
-                client,
-                run_id,
-                loaded,
-                split,
-                outcomes,
-                predictions,
-                slice_table,
-                champion,
-                limits.slice_min_rows,
-            )
+            write_report(client, run_id, loaded, split, outcomes, judgement)
         result["gates"] = {name_: outcome.passed for name_, outcome in outcomes.items()}
         result["blocked_by"] = catalog.blocking_failures(outcomes)
 
         registered = None
         if not result["blocked_by"]:
             with stages.stage("register"):
-                version, _ = registry.register_with_alias(
+                version, outcome = registry.register_with_alias(
                     client,
                     name,
                     alias,
-                    record["model_uri"],
+                    record.model_uri,
                     run_id,
                     signing_key=evidence.configured_signing_key(),
                 )
                 registered = int(version.version)
-                storage.write_json(
-                    io_dir / "registered_model_version.json",
-                    {"name": name, "version": registered, "alias": alias, **record},
+                stored = RegisteredModelVersion(
+                    name=name,
+                    version=registered,
+                    alias=alias,
+                    challenger_alias=None,
+                    promotion="automatic",
+                    model_uri=version.source,
+                    run_id=version.run_id,
+                    trained_run_id=run_id,
+                    rmse=evaluation.rmse,
+                    outcome=outcome,
                 )
+                storage.write_json(io_dir / "registered_model_version.json", records.dump(stored))
     except BaseException:
         if run_id is not None:
             mlflow.end_run(status=RunStatus.to_string(RunStatus.FAILED))
@@ -300,35 +309,39 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
     mlflow.end_run(status=RunStatus.to_string(status))
 
     metric_names = ("rmse", "mae", "r2", "baseline_rmse", "test_rows")
-    result["evaluation"] = {metric: evaluation[metric] for metric in metric_names}
+    result["evaluation"] = {metric: getattr(evaluation, metric) for metric in metric_names}
     result["run_id"] = run_id
-    result["model_uri"] = record["model_uri"]
+    result["model_uri"] = record.model_uri
     result["coefficients"] = coefficients(model)
     result["registered_version"] = registered
     # The version the model gates judged against (None: there was no champion yet).
-    result["champion_version"] = None if champion is None else int(champion.version)
+    result["champion_version"] = champion_version
     return result
 
 
-def write_report(
-    client, run_id, model, split, outcomes, predictions, slice_table, champion, slice_min_rows
-):
+def write_report(client, run_id, model, split, outcomes, judgement) -> None:
     """The model report as the job's `model_report` renders and logs it."""
     from training_assets.core.ml.elastic_net import coefficients
-    from training_assets.core.ml.report import blocking, gate_verdicts, page, score_split
+    from training_assets.core.report import blocking, gate_verdicts, page, score_split
     from training_assets.core.tracking.model_log import log_report
 
     verdicts = gate_verdicts(outcomes)
     report = page(
         f"model of {RUN_NAME}",
         run_id,
-        champion.version if champion else None,
+        judgement.champion_version,
         verdicts,
-        score_split(model, split.test_x, split.test_y, float(split.train_y.mean()), predictions),
-        slice_table,
+        score_split(
+            model,
+            split.test_x,
+            split.test_y,
+            float(split.train_y.mean()),
+            judgement.champion_scores,
+        ),
+        judgement.slice_table(),
         split.test_y.to_numpy(),
         coefficients(model),
-        slice_min_rows=slice_min_rows,
+        slice_min_rows=judgement.limits.slice_min_rows,
     )
     log_report(client, run_id, report, blocking(verdicts))
 

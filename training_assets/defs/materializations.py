@@ -34,10 +34,3 @@ def materialization_for(
         lambda: instance.get_latest_materialization_event(key),
         f"{key.to_user_string()}'s latest materialization",
     )
-
-
-def split_run(instance: DagsterInstance, run_id: str) -> str | None:
-    """The run whose test split a step of run `run_id` loads (as the IO managers find it):
-    `run_id` when it materialized the split, else the run of the latest split."""
-    event = materialization_for(instance, run_id, AssetKey("test_x"))
-    return None if event is None else event.run_id

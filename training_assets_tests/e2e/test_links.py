@@ -27,7 +27,7 @@ def test_links_both_ways_and_a_run_name_that_says_what_ran(
 
     assert result.success
     trained = result.output_for_node("trained_model")
-    run = mlflow_client.get_run(trained["run_id"])
+    run = mlflow_client.get_run(trained.run_id)
     assert metadata(instance, "trained_model")["mlflow_run"].value == (
         f"{MLFLOW_UI}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
     )
@@ -70,7 +70,7 @@ def test_a_launch_from_the_asset_graph_names_its_assets_not_dagsters_job(
     )
 
     assert result.success
-    run = mlflow_client.get_run(result.output_for_node("trained_model")["run_id"])
+    run = mlflow_client.get_run(result.output_for_node("trained_model").run_id)
     assert run.info.run_name.startswith("materialize ")
     assert "__" not in run.info.run_name
     dagster_url = f"https://dagster.example.internal/runs/{result.run_id}"

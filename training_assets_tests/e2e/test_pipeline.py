@@ -69,7 +69,7 @@ def test_training_job_registers_a_champion_that_serves(working_area, instance, m
     versions = registered_versions(mlflow_client)
     assert [int(version.version) for version in versions] == [1]
     record = result.output_for_node("registered_model_version")
-    assert record["version"] == 1
+    assert record.version == 1
     assert int(mlflow_client.get_model_version_by_alias(MODEL_NAME, "champion").version) == 1
 
     import mlflow.pyfunc
@@ -83,10 +83,10 @@ def test_training_job_registers_a_champion_that_serves(working_area, instance, m
     assert predictions[0] > predictions[1], "a better driver should be likelier to complete"
 
     # The MLflow run carries the Dagster run id, the params and the metrics, and is closed.
-    run = mlflow_client.get_run(record["run_id"])
+    run = mlflow_client.get_run(record.run_id)
     assert run.data.tags["dagster_run_id"] == result.run_id
     assert run.data.params["alpha"] == "0.5"
-    assert run.data.metrics["rmse"] == pytest.approx(result.output_for_node("evaluation")["rmse"])
+    assert run.data.metrics["rmse"] == pytest.approx(result.output_for_node("evaluation").rmse)
     assert run.info.status == "FINISHED"
     # Artifacts stay in the working area, not in ./mlruns of whatever directory ran the job.
     experiment = mlflow_client.get_experiment(run.info.experiment_id)
@@ -98,27 +98,41 @@ def test_training_job_registers_a_champion_that_serves(working_area, instance, m
     assert len(table) == len(pd.read_parquet(paths.default_sample_orders_file()))
     assert (stored / "registered_model_version.json").exists()
 
-    # The champion gates' check reported the judgement the report made of the same models.
+    # The champion gates' check reported the judgement challenger_judgement made, once.
     lines = [log for log in instance.all_logs(result.run_id) if log.dagster_event is None]
-    assert [log for log in lines if "as the report judged" in log.user_message]
+    assert [log for log in lines if "as challenger_judgement judged" in log.user_message]
+    judgement = result.output_for_node("challenger_judgement")
+    assert judgement.model_uri == result.output_for_node("trained_model").model_uri
+    assert judgement.champion_version is None
+    assert set(judgement.outcomes) == set(MODEL_GATES[3:])
 
 
-def test_the_champion_gates_judge_afresh_against_a_champion_the_report_did_not_know(
-    working_area, instance
+def test_a_judgement_of_another_model_fails_the_champion_gates_and_registers_nothing(
+    working_area, instance, mlflow_client
 ):
-    assert run_training(instance).success  # version 1, judged by its report against none
-    # A later run of evaluation and its checks alone: evaluation now pins version 1, which
-    # the report (not rematerialized) never judged against.
+    assert run_training(instance).success  # version 1
+    # A new model trained and evaluated without its judgement: the latest judgement is of
+    # version 1's model, and says nothing about this one.
     job = defs.resolve_implicit_global_asset_job_def().get_subset(
-        asset_selection={AssetKey("evaluation")}
+        asset_selection={
+            AssetKey("trained_model"),
+            AssetKey("evaluation"),
+            AssetKey("registered_model_version"),
+        }
     )
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    result = job.execute_in_process(
+        instance=instance,
+        run_config={"ops": {"trained_model": {"config": {"alpha": 0.45}}}},
+        raise_on_error=False,
+    )
 
     found = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert set(found) >= set(MODEL_GATES) - {"rmse_within_ceiling", "mae_within_ceiling"}
-    regression = found["no_regression_against_champion"]
-    assert regression.metadata["champion_uri"].value == f"models:/{MODEL_NAME}/1"
-    assert regression.passed  # the same model as the champion
+    for name in MODEL_GATES[3:]:
+        assert not found[name].passed, name
+        assert "judged other model_uri" in found[name].metadata["reason"].value
+    differences = found["no_regression_against_champion"].metadata["differences"].value
+    assert differences["model_uri"]["expected"] == result.output_for_node("trained_model").model_uri
+    assert [int(version.version) for version in registered_versions(mlflow_client)] == [1]
 
 
 def test_training_twice_adds_a_version_and_moves_the_alias(working_area, instance, mlflow_client):
@@ -143,9 +157,9 @@ def test_unchanged_data_code_and_config_register_nothing_new(working_area, insta
     assert second.success
     assert [int(v.version) for v in registered_versions(mlflow_client)] == [1]
     record = second.output_for_node("registered_model_version")
-    assert record["version"] == 1 and record["outcome"] == "unchanged"
-    assert record["run_id"] == mlflow_client.get_model_version(MODEL_NAME, "1").run_id
-    assert record["trained_run_id"] != record["run_id"]
+    assert record.version == 1 and record.outcome == "unchanged"
+    assert record.run_id == mlflow_client.get_model_version(MODEL_NAME, "1").run_id
+    assert record.trained_run_id != record.run_id
 
 
 def test_a_feature_value_that_does_not_fit_its_type_fails_the_schema_gate(
@@ -203,7 +217,7 @@ def test_model_trained_on_shuffled_labels_is_not_registered(working_area, instan
     assert outcomes["rmse_within_ceiling"] is False
     assert not _ran(result, "registered_model_version")
     assert registered_versions(mlflow_client) == []
-    run = mlflow_client.get_run(result.output_for_node("trained_model")["run_id"])
+    run = mlflow_client.get_run(result.output_for_node("trained_model").run_id)
     assert run.info.status == "FAILED"
 
 
@@ -282,8 +296,8 @@ def test_the_same_data_code_and_config_reproduce_the_same_metrics(working_area, 
 
     assert first.success and second.success
     metrics = ("rmse", "mae", "r2", "baseline_rmse")
-    assert {m: first.output_for_node("evaluation")[m] for m in metrics} == {
-        m: second.output_for_node("evaluation")[m] for m in metrics
+    assert {m: first.output_for_node("evaluation").metrics()[m] for m in metrics} == {
+        m: second.output_for_node("evaluation").metrics()[m] for m in metrics
     }
 
 
@@ -396,7 +410,7 @@ def test_a_champion_without_its_profile_warns_with_the_missing_artifact_named(
 
 def _report(result) -> str:
     record = result.output_for_node("model_report")
-    return Path(record["report"].removeprefix("file://")).read_text()
+    return Path(record.report.removeprefix("file://")).read_text()
 
 
 def test_a_rejected_model_has_a_report_naming_the_gates_that_stopped_it(
@@ -409,12 +423,12 @@ def test_a_rejected_model_has_a_report_naming_the_gates_that_stopped_it(
     assert not result.success
     assert registered_versions(mlflow_client) == []
     record = result.output_for_node("model_report")
-    assert record["verdict"] == "rejected"
-    assert "rmse_within_ceiling" in record["gates_failed"]
-    run = mlflow_client.get_run(record["run_id"])
+    assert record.verdict == "rejected"
+    assert "rmse_within_ceiling" in record.gates_failed
+    run = mlflow_client.get_run(record.run_id)
     assert run.data.tags["training_assets.gate_verdict"] == "rejected"
     assert "rmse_within_ceiling" in run.data.tags["training_assets.gates_failed"].split(",")
-    artifacts = [a.path for a in mlflow_client.list_artifacts(record["run_id"])]
+    artifacts = [a.path for a in mlflow_client.list_artifacts(record.run_id)]
     assert "model_report.html" in artifacts
     page = _report(result)
     assert "Rejected by" in page and "rmse_within_ceiling" in page
@@ -432,7 +446,7 @@ def test_a_registered_model_has_a_report_against_the_champion(
 
     assert second.success
     record = second.output_for_node("model_report")
-    assert record["verdict"] == "passed" and record["gates_failed"] == []
+    assert record.verdict == "passed" and record.gates_failed == []
     page = _report(second)
     assert "Passed every gate" in page
     assert "judged against champion version 1" in page

@@ -65,11 +65,11 @@ def test_manual_promotion_waits_for_the_promote_job_and_rollback_undoes_it(
     second = run_training(instance, MANUAL)
 
     assert second.success
-    assert second.output_for_node("registered_model_version")["version"] == 2
+    assert second.output_for_node("registered_model_version").version == 2
     assert aliases(mlflow_client) == (1, 2), "manual: the champion must not move by itself"
     reported = second.output_for_node("champion_model")
-    assert (reported["version"], reported["challenger_version"]) == (1, 2)
-    assert not reported["moved_now"]
+    assert (reported.version, reported.challenger_version) == (1, 2)
+    assert not reported.moved_now
     assert champion_data_version(instance) == f"{MODEL_NAME}/1"
     assert all(
         signed_by(KEY, mlflow_client.get_model_version(MODEL_NAME, number)) for number in "12"
@@ -80,8 +80,8 @@ def test_manual_promotion_waits_for_the_promote_job_and_rollback_undoes_it(
     assert promoted.success
     assert aliases(mlflow_client) == (2, 2)
     record = promoted.output_for_node("champion_model")
-    assert record["moved_now"] and record["previous"] == "1"
-    assert record["moved_by"] == f"promote_model_job run {promoted.run_id}"
+    assert record.moved_now and record.previous == "1"
+    assert record.moved_by == f"promote_model_job run {promoted.run_id}"
     tags = mlflow_client.get_model_version(MODEL_NAME, "2").tags
     assert tags[f"{LINEAGE_PREFIX}champion.reason"] == "report read"
     assert champion_data_version(instance) == f"{MODEL_NAME}/2"
@@ -90,9 +90,7 @@ def test_manual_promotion_waits_for_the_promote_job_and_rollback_undoes_it(
 
     assert rolled.success
     assert aliases(mlflow_client) == (1, 2)
-    assert (
-        rolled.output_for_node("champion_model")["reason"] == "rollback from version 2: bad canary"
-    )
+    assert rolled.output_for_node("champion_model").reason == "rollback from version 2: bad canary"
     history = (
         instance.get_latest_materialization_event(AssetKey("champion_model"))
         .asset_materialization.metadata["alias_history"]
@@ -170,7 +168,7 @@ def test_the_first_model_under_manual_promotion_waits_with_no_champion(
 
     assert first.success
     reported = first.output_for_node("champion_model")
-    assert reported["version"] is None and reported["challenger_version"] == 1
+    assert reported.version is None and reported.challenger_version == 1
     assert [
         a
         for v in mlflow_client.search_model_versions(f"name='{MODEL_NAME}'")

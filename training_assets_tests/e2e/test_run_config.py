@@ -128,5 +128,5 @@ def test_the_example_passed_as_it_is_registers_nothing_new_over_a_default_run(
 
     assert again.success
     record = again.output_for_node("registered_model_version")
-    assert record["outcome"] == "unchanged" and record["version"] == 1
+    assert record.outcome == "unchanged" and record.version == 1
     assert len(mlflow_client.search_model_versions(f"name='{MODEL_NAME}'")) == 1

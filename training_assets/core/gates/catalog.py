@@ -6,18 +6,18 @@ benchmark's plain script) calls the same functions and asks `blocking_failures` 
 model may be registered.
 """
 
-import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from training_assets.core.gates import data_gates, model_gates
-from training_assets.core.gates.champion_gates import judge
+from training_assets.core.gates.champion_gates import ChallengerJudgement, judge, kept_slices
 from training_assets.core.gates.drift_gate import judge_drift
 from training_assets.core.gates.limits import GateLimits
 from training_assets.core.gates.outcome import GateOutcome
+from training_assets.core.ml.metrics import scores
 from training_assets.core.schema import FeatureSource, TrainingSchema
 
 TRAINING_DATA = "training_data"
@@ -232,7 +232,8 @@ def evaluate_drift_gate(
 
 
 def evaluate_metric_gates(evaluation: dict, limits: GateLimits) -> dict[str, GateOutcome]:
-    """The outcome of every gate on the test-split scores, by gate name."""
+    """The outcome of every gate on the test-split scores (`Evaluation.metrics()`), by gate
+    name."""
     return {
         "rmse_within_ceiling": model_gates.metric_within_ceiling(
             evaluation, "rmse", limits.rmse_ceiling
@@ -248,75 +249,44 @@ def evaluate_metric_gates(evaluation: dict, limits: GateLimits) -> dict[str, Gat
 
 def evaluate_champion_gates(
     model_uri: str,
+    champion_version: int | None,
     champion_uri: str | None,
     test_x: pd.DataFrame,
     test_y: pd.Series,
     test_keys: pd.DataFrame,
+    train_mean: float,
     limits: GateLimits,
     predictions: dict[str, np.ndarray] | None = None,
-) -> tuple[dict[str, GateOutcome], pd.DataFrame]:
-    """The outcome of every challenger gate by name, and the per-slice table behind them;
-    `predictions` as `champion_gates.judge` fills it."""
-    return judge(
+) -> ChallengerJudgement:
+    """Every challenger gate's outcome for `model_uri` against the champion version
+    `champion_version` at `champion_uri` (both None: no champion yet), with the slices and the
+    champion's scores behind them.
+
+    Args:
+        test_x, test_y, test_keys: The test split; both models are scored on it.
+        train_mean: The training labels' mean, the baseline of the champion's scores.
+        predictions: As `champion_gates.judge` fills it.
+    """
+    made = predictions if predictions is not None else {}
+    outcomes, table = judge(
         model_uri,
         champion_uri,
         test_x,
         test_y,
         slice_values(limits.slice_column, test_x, test_keys),
         limits,
-        predictions,
+        made,
     )
-
-
-# Slices a judgement keeps for display: the worst judged ones.
-RECORDED_SLICES = 20
-
-
-def judgement_record(
-    split: str | None,
-    model_uri: str,
-    champion_uri: str | None,
-    limits: GateLimits,
-    outcomes: dict[str, GateOutcome],
-    slice_table: pd.DataFrame,
-) -> dict:
-    """The challenger gates' outcomes as JSON, with what they judged (the test split, as
-    `split` names it, the models and the limits) and the worst `RECORDED_SLICES` judged
-    slices: made once by the report, they stand for the champion gates' check too
-    (`recorded_judgement`), so that 20M test rows are not loaded and scored a second time."""
-    judged = slice_table[slice_table["rows"] >= limits.slice_min_rows].head(RECORDED_SLICES)
-    return {
-        "split": split,
-        "model_uri": model_uri,
-        "champion_uri": champion_uri,
-        "limits": limits.model_dump(mode="json"),
-        "outcomes": {name: asdict(outcome) for name, outcome in outcomes.items()},
-        "slices": json.loads(judged.to_json(orient="split", index=False)),
-    }
-
-
-def recorded_judgement(
-    record: dict | None,
-    split: str | None,
-    model_uri: str,
-    champion_uri: str | None,
-    limits: GateLimits,
-) -> tuple[dict[str, GateOutcome], pd.DataFrame] | None:
-    """The outcomes and judged slices of a `judgement_record` of the same split and
-    challenger against the same champion under the same limits; None for any other (or
-    none), which must be judged afresh."""
-    if (
-        not record
-        or record.get("split") != split
-        or record.get("model_uri") != model_uri
-        or record.get("champion_uri") != champion_uri
-        or record.get("limits") != limits.model_dump(mode="json")
-        or set(record.get("outcomes", {})) != {gate.name for gate in CHAMPION_GATES}
-    ):
-        return None
-    outcomes = {name: GateOutcome(**fields) for name, fields in record["outcomes"].items()}
-    slices = record["slices"]
-    return outcomes, pd.DataFrame(slices["data"], columns=slices["columns"])
+    champion = made.get("champion")
+    return ChallengerJudgement(
+        model_uri=model_uri,
+        champion_version=champion_version,
+        champion_uri=champion_uri,
+        limits=limits,
+        outcomes=outcomes,
+        slices=kept_slices(table, limits.slice_min_rows),
+        champion_scores=None if champion is None else scores(champion, test_y, train_mean),
+    )
 
 
 def slice_values(column: str, test_x: pd.DataFrame, test_keys: pd.DataFrame) -> pd.Series:

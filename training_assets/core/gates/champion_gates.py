@@ -1,7 +1,12 @@
 """Gates that judge a newly trained model (the challenger) against serving needs and the champion.
 
-Plain functions over MLflow model URIs and test frames. `judge` runs them all.
+Plain functions over MLflow model URIs and test frames. `judge` runs them all; what they found
+is kept as a `ChallengerJudgement` (made by catalog.py `evaluate_champion_gates`), the value of
+the `challenger_judgement` asset that the report shows and the champion gates' checks report.
 """
+
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,6 +18,91 @@ from training_assets.core.ml.metrics import slice_rmse
 
 NO_CHAMPION = "no champion yet: nothing to compare against"
 CANNOT_SERVE = "the model cannot be served"
+# Slices a judgement keeps to show: the worst judged ones, then the worst of those too small
+# to judge. Every failing slice is named in the slice gate's evidence all the same.
+KEPT_SLICES = 25
+
+
+@dataclass(frozen=True)
+class SliceScore:
+    """The challenger's RMSE on one slice of the test split, and the champion's."""
+
+    slice: str | int | float | bool  # the slice column's value, as text unless a JSON scalar
+    rows: int
+    rmse: float
+    champion_rmse: float | None = None  # None: no champion, or it could not score the split
+
+
+@dataclass(frozen=True)
+class ChallengerJudgement:
+    """The champion gates' outcomes for the challenger `model_uri` against the champion version
+    `champion_version` (None: there was none yet) on the test split, under `limits`.
+
+    The champion is pinned here: `evaluation` records this version, and the registration
+    refuses to go on if the champion moved since.
+    """
+
+    model_uri: str
+    champion_version: int | None
+    champion_uri: str | None
+    limits: GateLimits
+    outcomes: dict[str, GateOutcome]
+    # The worst KEPT_SLICES: the judged ones worst first, then those under slice_min_rows.
+    slices: list[SliceScore]
+    # The champion's scores on the split (core/ml/metrics.py `scores`), when it scored.
+    champion_scores: dict[str, float] | None
+
+    def slice_table(self) -> pd.DataFrame:
+        """The kept slices as a frame: slice, rows, rmse, and champion_rmse when the champion
+        scored."""
+        columns = ["slice", "rows", "rmse"]
+        if self.champion_scores is not None:
+            columns.append("champion_rmse")
+        return pd.DataFrame(
+            [[getattr(score, name) for name in columns] for score in self.slices],
+            columns=columns,
+        )
+
+    def differences(
+        self, model_uri: str, champion_version: int | None, limits: GateLimits
+    ) -> dict[str, dict[str, Any]]:
+        """What this judgement judged that differs from `model_uri` against `champion_version`
+        under `limits`, by field, each as found here against expected; empty when the same."""
+        found = {
+            "model_uri": (self.model_uri, model_uri),
+            "champion_version": (self.champion_version, champion_version),
+            "limits": (self.limits.model_dump(mode="json"), limits.model_dump(mode="json")),
+        }
+        return {
+            name: {"judged": judged, "expected": expected}
+            for name, (judged, expected) in found.items()
+            if judged != expected
+        }
+
+
+def kept_slices(table: pd.DataFrame, min_rows: int) -> list[SliceScore]:
+    """The KEPT_SLICES of the slice table `judge` made that a judgement keeps: the judged ones
+    (at least `min_rows` rows) worst first, then the others worst first."""
+    small = table["rows"] < min_rows
+    ordered = table.assign(_small=small).sort_values(
+        ["_small", "rmse"], ascending=[True, False], kind="stable"
+    )
+    return [
+        SliceScore(
+            slice=_scalar(row["slice"]),
+            rows=int(row["rows"]),
+            rmse=float(row["rmse"]),
+            champion_rmse=float(row["champion_rmse"]) if "champion_rmse" in row else None,
+        )
+        for row in ordered.head(KEPT_SLICES).to_dict("records")
+    ]
+
+
+def _scalar(value: Any) -> str | int | float | bool:
+    """A slice value as a JSON scalar: numpy's as Python's, anything else as its text."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return value if isinstance(value, str | int | float | bool) else str(value)
 
 
 def judge(
@@ -34,24 +124,10 @@ def judge(
         limits: The configured tolerances and budgets.
         predictions: When given, filled with the predictions the gates made on test_x, under
             "challenger" and "champion" (each when that model predicted), for a caller that
-            reports them: 20M rows are not scored twice.
+            scores them: 20M rows are not predicted twice.
     """
     made = predictions if predictions is not None else {}
-    outcomes: dict[str, GateOutcome] = {}
-    try:
-        challenger = serving.load_pyfunc(model_uri)
-        predicted = made["challenger"] = challenger.predict(test_x)
-        outcomes["model_loads_and_predicts"] = GateOutcome(
-            True, {"model_uri": model_uri, "rows": len(test_x)}
-        )
-    except Exception as error:  # whatever stops a load or a prediction stops serving
-        challenger = None
-        outcomes["model_loads_and_predicts"] = GateOutcome(
-            False,
-            {"model_uri": model_uri, "error": f"{type(error).__name__}: {error}"[:2000]},
-            f"{CANNOT_SERVE}: {type(error).__name__}",
-        )
-
+    challenger, outcomes = _served(model_uri, test_x, made)
     champion_schema = None if champion_uri is None else serving.input_schema(champion_uri)
     try:
         challenger_schema = serving.input_schema(model_uri)
@@ -68,38 +144,68 @@ def judge(
             outcomes[name] = GateOutcome(False, {"model_uri": model_uri}, CANNOT_SERVE)
         return outcomes, pd.DataFrame(columns=["slice", "rows", "rmse"])
 
-    table = slice_rmse(slice_values, test_y, predicted)
-    rmse = _rmse(test_y, predicted)
-    if champion_uri is None:
-        outcomes["no_regression_against_champion"] = GateOutcome(
-            True, {"challenger_rmse": rmse, "note": NO_CHAMPION}
-        )
-    else:
-        try:
-            champion_predicted = serving.load_pyfunc(champion_uri).predict(test_x)
-            made["champion"] = champion_predicted
-        except Exception as error:  # e.g. the champion needs inputs this split lacks
-            champion_predicted = None
-            outcomes["no_regression_against_champion"] = GateOutcome(
-                False,
-                {"champion_uri": champion_uri, "error": f"{type(error).__name__}: {error}"[:2000]},
-                "the champion cannot score this test split, so the challenger cannot be compared",
-            )
-        if champion_predicted is not None:
-            champion_table = slice_rmse(slice_values, test_y, champion_predicted)
-            table = table.merge(
-                champion_table[["slice", "rmse"]].rename(columns={"rmse": "champion_rmse"}),
-                on="slice",
-            )
-            outcome = no_regression(
-                rmse, _rmse(test_y, champion_predicted), limits.regression_tolerance
-            )
-            outcome.evidence["champion_uri"] = champion_uri
-            outcomes["no_regression_against_champion"] = outcome
-
+    outcome, table = _against_champion(
+        champion_uri, test_x, test_y, slice_values, made, limits.regression_tolerance
+    )
+    outcomes["no_regression_against_champion"] = outcome
     outcomes["worst_slice_within_limits"] = worst_slice_within_limits(
         table, limits.slice_min_rows, limits.slice_rmse_ceiling, limits.slice_tolerance
     )
+    outcomes["latency_within_budget"] = _latency(challenger, test_x, limits)
+    return outcomes, table
+
+
+def _served(model_uri: str, test_x: pd.DataFrame, made: dict) -> tuple[object, dict]:
+    """The challenger as served (None when it cannot be), with the outcome of
+    model_loads_and_predicts; its predictions go into `made`."""
+    try:
+        challenger = serving.load_pyfunc(model_uri)
+        made["challenger"] = challenger.predict(test_x)
+        outcome = GateOutcome(True, {"model_uri": model_uri, "rows": len(test_x)})
+    except Exception as error:  # whatever stops a load or a prediction stops serving
+        challenger = None
+        outcome = GateOutcome(
+            False,
+            {"model_uri": model_uri, "error": f"{type(error).__name__}: {error}"[:2000]},
+            f"{CANNOT_SERVE}: {type(error).__name__}",
+        )
+    return challenger, {"model_loads_and_predicts": outcome}
+
+
+def _against_champion(
+    champion_uri: str | None,
+    test_x: pd.DataFrame,
+    test_y: pd.Series,
+    slice_values: pd.Series,
+    made: dict,
+    tolerance: float,
+) -> tuple[GateOutcome, pd.DataFrame]:
+    """The outcome of no_regression_against_champion for the challenger's predictions in
+    `made`, and the slice table, with the champion's RMSE per slice when it scored."""
+    predicted = made["challenger"]
+    table = slice_rmse(slice_values, test_y, predicted)
+    rmse = _rmse(test_y, predicted)
+    if champion_uri is None:
+        return GateOutcome(True, {"challenger_rmse": rmse, "note": NO_CHAMPION}), table
+    try:
+        champion_predicted = made["champion"] = serving.load_pyfunc(champion_uri).predict(test_x)
+    except Exception as error:  # e.g. the champion needs inputs this split lacks
+        return GateOutcome(
+            False,
+            {"champion_uri": champion_uri, "error": f"{type(error).__name__}: {error}"[:2000]},
+            "the champion cannot score this test split, so the challenger cannot be compared",
+        ), table
+    champion_table = slice_rmse(slice_values, test_y, champion_predicted)
+    table = table.merge(
+        champion_table[["slice", "rmse"]].rename(columns={"rmse": "champion_rmse"}), on="slice"
+    )
+    outcome = no_regression(rmse, _rmse(test_y, champion_predicted), tolerance)
+    outcome.evidence["champion_uri"] = champion_uri
+    return outcome, table
+
+
+def _latency(challenger, test_x: pd.DataFrame, limits: GateLimits) -> GateOutcome:
+    """The outcome of latency_within_budget on batches of the test rows."""
     # numpy's Generator draws the rows without shuffling them all, as pandas' sample does
     # (1.5 s of 20M test rows).
     batch = test_x.iloc[
@@ -109,12 +215,11 @@ def judge(
             replace=len(test_x) < limits.latency_batch_rows,
         )
     ]
-    outcomes["latency_within_budget"] = latency_within_budget(
+    return latency_within_budget(
         serving.p95_latency_ms(challenger, batch, limits.latency_repeats),
         limits.latency_budget_ms,
         len(batch),
     )
-    return outcomes, table
 
 
 def no_regression(challenger_rmse: float, champion_rmse: float, tolerance: float) -> GateOutcome:

@@ -130,6 +130,7 @@ def split_file(
         return locations.read_parquet(location, columns=[name]).column(0)
 
     in_test = held_out(column, count, test_size, random_seed, strategy)
+    seeding = (test_size, random_seed)  # of the "hash" strategy, decided batch by batch
     layouts = _output_layouts(schema, features)
     writers = {
         name: pq.ParquetWriter(str(targets[name]), layout, **storage.LARGE_TABLE_OPTIONS)
@@ -147,20 +148,13 @@ def split_file(
             table = pa.Table.from_batches([batch]).replace_schema_metadata(None)
             if in_test is None:
                 mask = held_out_by_hash(
-                    table.column(ENTITY_KEY).to_numpy(),
-                    table.column(EVENT_TIMESTAMP),
-                    test_size,
-                    random_seed,
+                    table.column(ENTITY_KEY).to_numpy(), table.column(EVENT_TIMESTAMP), *seeding
                 )
             else:
                 mask = in_test[start : start + table.num_rows]
             start += table.num_rows
-            sides = {"train": table.filter(~mask), "test": table.filter(mask)}
-            parts = {
-                name: sides[name.split("_", 1)[0]].select(layout.names).cast(layout)
-                for name, layout in layouts.items()
-            }
-            del table, sides
+            parts = _parts(table, mask, layouts)
+            del table
             _finish(writing)
             writing = [
                 background.submit(writers[name].write_table, part) for name, part in parts.items()
@@ -176,6 +170,15 @@ def split_file(
         storage.release_memory()
     _check_sides(count, rows["test_y"], test_size)
     return rows
+
+
+def _parts(table: pa.Table, in_test, layouts: dict[str, pa.Schema]) -> dict[str, pa.Table]:
+    """The rows of `table` for each output, `in_test` choosing the side, in its layout."""
+    sides = {"train": table.filter(~in_test), "test": table.filter(in_test)}
+    return {
+        name: sides[name.split("_", 1)[0]].select(layout.names).cast(layout)
+        for name, layout in layouts.items()
+    }
 
 
 def _finish(writes: list[Future]) -> None:

@@ -5,10 +5,12 @@ import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, asset
 
 from training_assets.core.data.table_query import TableFile, column_mean
+from training_assets.core.gates.champion_gates import ChallengerJudgement
 from training_assets.core.ml.metrics import regression_metrics
+from training_assets.core.records import Evaluation, TrainedModel
 from training_assets.core.tracking.model_log import log_scores
 from training_assets.defs.metadata import score_metadata
-from training_assets.defs.resources.mlflow import MlflowTracking, ModelRegistry
+from training_assets.defs.resources.mlflow import MlflowTracking
 from training_assets.defs.tags import OWNERS
 
 
@@ -17,28 +19,27 @@ from training_assets.defs.tags import OWNERS
     group_name="training",
     io_manager_key="json_io_manager",
     kinds={"mlflow"},
-    code_version="1",
+    code_version="2",
 )
 def evaluation(
     context: AssetExecutionContext,
-    trained_model: dict,
+    trained_model: TrainedModel,
+    challenger_judgement: ChallengerJudgement,
     test_x: pd.DataFrame,
     test_y: pd.Series,
     train_y: TableFile,
     mlflow_tracking: MlflowTracking,
-    model_registry: ModelRegistry,
-) -> dict:
+) -> Evaluation:
     """Test-split RMSE, MAE and R² of the trained model, the mean predictor's RMSE, and the
-    champion version the model is judged against (pinned here for the champion gates and the
-    registration)."""
-    model = mlflow.sklearn.load_model(trained_model["model_uri"])
+    champion version the model was judged against (which challenger_judgement pinned, for the
+    champion gates and the registration)."""
+    model = mlflow.sklearn.load_model(trained_model.model_uri)
     # The training labels' mean, the baseline's prediction, from their file: not 80M labels
     # loaded for one number.
     metrics = regression_metrics(model, test_x, test_y, column_mean(train_y))
     # Into the model's own run, even when this asset is rematerialized in a later Dagster run.
-    log_scores(mlflow_tracking.tracking.tracking_client, trained_model["run_id"], metrics)
-    champion = model_registry.champion(mlflow_tracking.tracking.tracking_client)
-    champion_version = None if champion is None else int(champion.version)
+    log_scores(mlflow_tracking.tracking.tracking_client, trained_model.run_id, metrics)
+    champion_version = challenger_judgement.champion_version
     context.add_output_metadata(
         {
             **score_metadata(metrics),
@@ -47,9 +48,4 @@ def evaluation(
             else MetadataValue.text("none yet"),
         }
     )
-    return {
-        **metrics,
-        "run_id": trained_model["run_id"],
-        "model_uri": trained_model["model_uri"],
-        "champion_version": champion_version,
-    }
+    return Evaluation.of(trained_model, champion_version, metrics)

@@ -2,30 +2,32 @@
 
 It is built beside `evaluation`, not after it: a blocking gate on `evaluation` holds back what
 is downstream of it, and a rejected model needs its report most. So it scores the model and
-runs the model gates' own functions (core/gates/catalog.py) on the same split, and takes the
-data gates' verdicts from this run's check results. Its record keeps the champion gates'
-outcomes, which their check then reports instead of judging the same models again.
+runs the model gates' own functions (core/gates/catalog.py) on the same split, shows the
+champion gates' outcomes from `challenger_judgement`, and takes the data gates' verdicts from
+this run's check results.
 """
 
 import mlflow.sklearn
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, DagsterEventType, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    DagsterEventType,
+    Failure,
+    MetadataValue,
+    asset,
+)
 
 from training_assets.core.data.table_query import TableFile, column_mean
 from training_assets.core.gates import catalog
+from training_assets.core.gates.champion_gates import ChallengerJudgement
 from training_assets.core.ml.elastic_net import coefficients
-from training_assets.core.ml.report import (
-    Verdict,
-    blocking,
-    gate_verdicts,
-    page,
-    score_split,
-)
+from training_assets.core.records import ModelReport, TrainedModel
+from training_assets.core.report import Verdict, blocking, gate_verdicts, page, score_split
 from training_assets.core.tracking.lineage import REPORT_ARTIFACT
 from training_assets.core.tracking.model_log import log_report
 from training_assets.defs import links
 from training_assets.defs.instance_reads import retried
-from training_assets.defs.materializations import split_run
 from training_assets.defs.metadata import score_metadata
 from training_assets.defs.resources.gates import GateThresholds
 from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
@@ -37,54 +39,50 @@ from training_assets.defs.tags import OWNERS
     group_name="training",
     io_manager_key="json_io_manager",
     kinds={"mlflow", "html"},
-    code_version="1",
+    code_version="2",
 )
 def model_report(
     context: AssetExecutionContext,
-    trained_model: dict,
+    trained_model: TrainedModel,
+    challenger_judgement: ChallengerJudgement,
     test_x: pd.DataFrame,
     test_y: pd.Series,
-    test_keys: pd.DataFrame,
     train_y: TableFile,
     gates: GateThresholds,
     mlflow_store: MlflowStore,
     model_registry: ModelRegistry,
-) -> dict:
+) -> ModelReport:
     """The model's report (gates, scores against the baseline and the champion, slices,
     calibration, coefficients, drift) as `model_report.html` in its MLflow run, with the run
     tagged by the gates that stopped it."""
     client = mlflow_store.configure_client()
     limits = gates.limits()
-    run_id = trained_model["run_id"]
-    model = mlflow.sklearn.load_model(trained_model["model_uri"])
-    train_mean = column_mean(train_y)
-    champion = model_registry.champion(client)
-    champion_uri = (
-        None if champion is None else f"models:/{model_registry.model_name}/{champion.version}"
-    )
-    # The champion gates' own functions, whose predictions the scores below reuse.
-    predictions: dict = {}
-    champion_outcomes, slice_table = catalog.evaluate_champion_gates(
-        trained_model["model_uri"], champion_uri, test_x, test_y, test_keys, limits, predictions
-    )
-    scored = score_split(model, test_x, test_y, train_mean, predictions)
-    if scored.champion_metrics is None and champion_uri is not None:
-        # The champion gate reports why; the report goes on.
-        context.log.warning(f"The champion {champion_uri} cannot score this split")
+    run_id = trained_model.run_id
+    model = mlflow.sklearn.load_model(trained_model.model_uri)
+    judgement = challenger_judgement
+    differences = judgement.differences(trained_model.model_uri, judgement.champion_version, limits)
+    if differences:
+        # A report of this model showing another judgement's verdicts would be a wrong answer.
+        raise Failure(
+            description=f"challenger_judgement judged other {', '.join(differences)} than "
+            "this report's: materialize challenger_judgement and model_report together",
+            metadata={"differences": MetadataValue.json(differences)},
+        )
+    scored = score_split(model, test_x, test_y, column_mean(train_y), judgement.champion_scores)
     metrics = scored.metrics
-    outcomes = {**catalog.evaluate_metric_gates(metrics, limits), **champion_outcomes}
+    outcomes = {**catalog.evaluate_metric_gates(metrics, limits), **judgement.outcomes}
     verdicts = _data_gate_verdicts(context) + gate_verdicts(outcomes)
     failed = blocking(verdicts)
     report = page(
         f"{model_registry.model_name}: model of Dagster run {context.run.run_id[:8]}",
         run_id,
-        champion.version if champion else None,
+        judgement.champion_version,
         verdicts,
         scored,
-        slice_table,
+        judgement.slice_table(),
         test_y.to_numpy(),
         coefficients(model),
-        slice_min_rows=limits.slice_min_rows,
+        slice_min_rows=judgement.limits.slice_min_rows,
     )
     verdict = log_report(client, run_id, report, failed)
     run_info = client.get_run(run_id).info
@@ -103,22 +101,7 @@ def model_report(
             **score_metadata(metrics),
         }
     )
-    return {
-        "run_id": run_id,
-        "report": location,
-        "verdict": verdict,
-        "gates_failed": failed,
-        # The champion gates' check takes its outcomes from here when it judges the same
-        # models under the same limits (defs/checks/champion_gates.py).
-        "champion_gates": catalog.judgement_record(
-            split_run(context.instance, context.run.run_id),
-            trained_model["model_uri"],
-            champion_uri,
-            limits,
-            champion_outcomes,
-            slice_table,
-        ),
-    }
+    return ModelReport(run_id=run_id, report=location, verdict=verdict, gates_failed=failed)
 
 
 def _data_gate_verdicts(context: AssetExecutionContext) -> list[Verdict]:

@@ -13,6 +13,12 @@ from dagster import (
 )
 from pydantic import Field
 
+from training_assets.core.records import (
+    ChampionModel,
+    Evaluation,
+    RegisteredModelVersion,
+    TrainedModel,
+)
 from training_assets.core.tracking import registry
 from training_assets.core.tracking.registry import (
     ALREADY_REGISTERED,
@@ -52,18 +58,18 @@ def _checked_signing_key(model_registry: ModelRegistry) -> bytes | None:
     group_name="training",
     io_manager_key="json_io_manager",
     kinds={"mlflow"},
-    code_version="2",
+    code_version="3",
 )
 def registered_model_version(
     context: AssetExecutionContext,
-    trained_model: dict,
-    evaluation: dict,
+    trained_model: TrainedModel,
+    evaluation: Evaluation,
     mlflow_tracking: MlflowTracking,
     model_registry: ModelRegistry,
-) -> dict:
+) -> RegisteredModelVersion:
     """The gated model registered in MLflow as the challenger; with automatic promotion (the
     default) the champion alias moves to it as well."""
-    name, model_uri = model_registry.model_name, trained_model["model_uri"]
+    name, model_uri = model_registry.model_name, trained_model.model_uri
     automatic = model_registry.promotion == "automatic"
     signing_key = _checked_signing_key(model_registry)
     try:
@@ -72,52 +78,39 @@ def registered_model_version(
             name,
             model_registry.alias,
             model_uri,
-            trained_model["run_id"],
-            expected_champion=evaluation.get("champion_version"),
+            trained_model.run_id,
+            expected_champion=evaluation.champion_version,
             challenger_alias=model_registry.challenger_alias,
             move_champion=automatic,
             moved_by=_mover(context),
-            reason=f"passed every gate (RMSE {evaluation['rmse']:.4f})",
+            reason=f"passed every gate (RMSE {evaluation.rmse:.4f})",
             signing_key=signing_key,
         )
     except (ChampionMoved, PromotionRefused) as refused:
         raise Failure(
             description=str(refused),
             metadata={
-                "expected_champion": str(evaluation.get("champion_version")),
+                "expected_champion": str(evaluation.champion_version),
                 "model_uri": model_uri,
             },
         ) from None
-    if outcome == ALREADY_REGISTERED:
-        context.log.info(f"{model_uri} is already version {version.version}; not registering again")
-    elif outcome == UNCHANGED:
-        context.log.info(
-            f"Same data, code and config as version {version.version}: nothing new registered; "
-            "the aliases stay"
-        )
-    elif not automatic:
-        context.log.info(
-            f"Version {version.version} is @{model_registry.challenger_alias}, awaiting "
-            f"promotion: read its report, then launch promote_model_job"
-        )
-    record = {
-        "name": name,
-        "version": int(version.version),
-        "alias": model_registry.alias,
-        "challenger_alias": model_registry.challenger_alias,
-        "promotion": model_registry.promotion,
-        # The version this run registered, or, when nothing new was registered (unchanged),
-        # the champion's or challenger's it equals.
-        "model_uri": version.source,
-        "run_id": version.run_id,
-        "trained_run_id": trained_model["run_id"],
-        "rmse": evaluation["rmse"],
-        "outcome": outcome,
-    }
+    _log_outcome(context, model_registry, version.version, model_uri, outcome)
+    record = RegisteredModelVersion(
+        name=name,
+        version=int(version.version),
+        alias=model_registry.alias,
+        challenger_alias=model_registry.challenger_alias,
+        promotion=model_registry.promotion,
+        model_uri=version.source,
+        run_id=version.run_id,
+        trained_run_id=trained_model.run_id,
+        rmse=evaluation.rmse,
+        outcome=outcome,
+    )
     context.add_output_metadata(
         {
             "model_name": name,
-            "version": record["version"],
+            "version": record.version,
             "outcome": outcome,
             "promotion": (
                 model_registry.promotion
@@ -133,6 +126,29 @@ def registered_model_version(
         }
     )
     return record
+
+
+def _log_outcome(
+    context: AssetExecutionContext,
+    model_registry: ModelRegistry,
+    version: str,
+    model_uri: str,
+    outcome: str,
+) -> None:
+    """Say in the run's log what the registration did, when it registered nothing new or
+    left the version awaiting promotion."""
+    if outcome == ALREADY_REGISTERED:
+        context.log.info(f"{model_uri} is already version {version}; not registering again")
+    elif outcome == UNCHANGED:
+        context.log.info(
+            f"Same data, code and config as version {version}: nothing new registered; "
+            "the aliases stay"
+        )
+    elif model_registry.promotion != "automatic":
+        context.log.info(
+            f"Version {version} is @{model_registry.challenger_alias}, awaiting "
+            f"promotion: read its report, then launch promote_model_job"
+        )
 
 
 class ChampionConfig(Config):
@@ -202,7 +218,7 @@ def champion_model(
     config: ChampionConfig,
     mlflow_store: MlflowStore,
     model_registry: ModelRegistry,
-) -> Output[dict]:
+) -> Output[ChampionModel]:
     """The version in production (@champion), with how it got there. training_job records it
     after registration; promote_model_job and rollback_model_job move it. Its data version is
     the champion's version, so what scores with the champion is stale when it changes."""
@@ -212,50 +228,60 @@ def champion_model(
     client = mlflow_store.configure_client()
     champion, move = _move_or_read(context, config, client, model_registry, signing_key)
     challenger = registry.champion_version(client, name, model_registry.challenger_alias)
+    waiting = None if challenger is None else int(challenger.version)
     if champion is None:
         # Manual promotion before the first promotion: nothing is in production yet.
-        waiting = None if challenger is None else int(challenger.version)
         context.log.info(f"{name} has no @{alias} yet; @challenger is version {waiting}")
         return Output(
-            {"name": name, "alias": alias, "version": None, "challenger_version": waiting},
+            ChampionModel(name=name, alias=alias, version=None, challenger_version=waiting),
             data_version=DataVersion(f"{name}/none"),
             metadata={
                 "version": MetadataValue.text("none yet"),
                 "challenger_version": waiting or 0,
             },
         )
-    prefix = f"{registry.LINEAGE_PREFIX}{alias}."
-    record = {
-        "name": name,
-        "alias": alias,
-        "version": int(champion.version),
-        "model_uri": f"models:/{name}/{champion.version}",
-        "run_id": champion.run_id,
-        "challenger_version": None if challenger is None else int(challenger.version),
-        "moved_now": move is not None,
-        "moved_by": champion.tags.get(f"{prefix}moved_by", ""),
-        "moved_at": champion.tags.get(f"{prefix}moved_at", ""),
-        "reason": champion.tags.get(f"{prefix}reason", ""),
-        "previous": champion.tags.get(f"{prefix}previous", ""),
-    }
+    record = _champion_record(champion, move, name, alias, waiting)
     if move is not None:
-        record.update(moved_by=move.moved_by, moved_at=move.at, reason=move.reason)
         context.log.info(f"{name}@{alias}: version {move.previous} -> {move.version}")
     history = registry.alias_history(client, name)[-10:]
     return Output(
         record,
         data_version=DataVersion(f"{name}/{champion.version}"),
         metadata={
-            "version": record["version"],
-            "challenger_version": record["challenger_version"] or 0,
+            "version": record.version,
+            "challenger_version": record.challenger_version or 0,
             "mlflow_version": links.mlflow_version(
                 mlflow_store.ui_base_url(), name, champion.version
             ),
-            "moved_by": record["moved_by"],
-            "moved_at": record["moved_at"],
-            "reason": record["reason"],
+            "moved_by": record.moved_by,
+            "moved_at": record.moved_at,
+            "reason": record.reason,
             "alias_history": MetadataValue.md(_history_table(history)),
         },
+    )
+
+
+def _champion_record(
+    champion, move, name: str, alias: str, challenger_version: int | None
+) -> ChampionModel:
+    """The champion version `champion` as recorded: by `move` when this run moved the alias,
+    else by the tags its last move left on the version."""
+    prefix = f"{registry.LINEAGE_PREFIX}{alias}."
+    moved = {
+        field: champion.tags.get(f"{prefix}{field}", "")
+        for field in ("moved_by", "moved_at", "reason", "previous")
+    }
+    if move is not None:
+        moved.update(moved_by=move.moved_by, moved_at=move.at, reason=move.reason)
+    return ChampionModel(
+        name=name,
+        alias=alias,
+        version=int(champion.version),
+        challenger_version=challenger_version,
+        model_uri=f"models:/{name}/{champion.version}",
+        run_id=champion.run_id,
+        moved_now=move is not None,
+        **moved,
     )
 
 

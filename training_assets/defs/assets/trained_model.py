@@ -7,6 +7,7 @@ from dagster_shared.check import CheckError
 
 from training_assets.core import faults
 from training_assets.core.ml.elastic_net import coefficients, fit_elastic_net, search_elastic_net
+from training_assets.core.records import TrainedModel
 from training_assets.core.secrets import redact_config
 from training_assets.core.tracking.lineage import (
     DATA_LINEAGE_KEYS,
@@ -39,7 +40,7 @@ def trained_model(
     train_x: pd.DataFrame,
     train_y: pd.Series,
     mlflow_tracking: MlflowTracking,
-) -> dict:
+) -> TrainedModel:
     """ElasticNet behind imputation and scaling, fit on the training split and logged to MLflow."""
     tracking = mlflow_tracking.tracking
     if config.search:
@@ -85,18 +86,18 @@ def trained_model(
         lineage=lineage,
         run_config=redact_config(dict(context.run.run_config)),
     )
-    record = {
-        "run_id": mlflow_tracking.run_id,
-        "model_uri": model_info.model_uri,
-        "model_id": model_info.model_id,
-        "experiment_id": tracking.experiment.experiment_id,
-    }
+    record = TrainedModel(
+        run_id=mlflow_tracking.run_id,
+        model_uri=model_info.model_uri,
+        model_id=model_info.model_id,
+        experiment_id=tracking.experiment.experiment_id,
+    )
     context.add_output_metadata(
         {
-            "mlflow_run_id": record["run_id"],
-            "model_uri": record["model_uri"],
+            "mlflow_run_id": record.run_id,
+            "model_uri": record.model_uri,
             "mlflow_run": links.mlflow_run(
-                mlflow_tracking.store.ui_base_url(), record["experiment_id"], record["run_id"]
+                mlflow_tracking.store.ui_base_url(), record.experiment_id, record.run_id
             ),
             "alpha": alpha,
             "l1_ratio": l1_ratio,

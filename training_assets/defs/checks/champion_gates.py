@@ -2,82 +2,66 @@
 that the model serves. With no champion yet, the comparisons pass with a note saying so: the
 first model has nothing to beat.
 
-The report (`model_report`) runs these gates' functions on the same split to show them, and
-records their outcomes; the check reports those when the report judged the same test split
-and challenger against the champion `evaluation` pinned, under this run's limits, and judges
-afresh otherwise. At 100M orders, that is 20M test rows not loaded and scored a second time.
+The gates are judged once, by the `challenger_judgement` asset; these checks report its
+outcomes on `evaluation`, whose blocking checks hold back the registration.
 """
 
 import pandas as pd
 from dagster import AssetCheckExecutionContext, AssetIn, MetadataValue, multi_asset_check
 
-from training_assets.core.data import locations, storage
-from training_assets.core.data.table_query import TableFile
-from training_assets.core.gates.catalog import (
-    CHAMPION_GATES,
-    RECORDED_SLICES,
-    evaluate_champion_gates,
-    recorded_judgement,
-)
+from training_assets.core.gates.catalog import CHAMPION_GATES
+from training_assets.core.gates.champion_gates import ChallengerJudgement
+from training_assets.core.gates.outcome import GateOutcome
+from training_assets.core.records import Evaluation
 from training_assets.defs.checks.results import check_result, check_spec
-from training_assets.defs.materializations import split_run
 from training_assets.defs.resources.gates import GateThresholds
-from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
 
-_INPUTS = ("trained_model", "model_report", "test_x", "test_y", "test_keys")
+JUDGEMENT = "challenger_judgement"
+# Judged slices shown on the slice gate's result, worst first; the failing ones are all in its
+# evidence.
+SHOWN_SLICES = 20
 
 
 @multi_asset_check(
-    specs=[check_spec(gate, additional_deps=list(_INPUTS)) for gate in CHAMPION_GATES],
-    ins={name: AssetIn(name) for name in ("evaluation", *_INPUTS)},
+    specs=[check_spec(gate, additional_deps=[JUDGEMENT]) for gate in CHAMPION_GATES],
+    ins={name: AssetIn(name) for name in ("evaluation", JUDGEMENT)},
 )
 def champion_model_gates(
     context: AssetCheckExecutionContext,
-    evaluation: dict,
-    trained_model: dict,
-    model_report: dict,
-    test_x: TableFile,
-    test_y: TableFile,
-    test_keys: TableFile,
+    evaluation: Evaluation,
+    challenger_judgement: ChallengerJudgement,
     gates: GateThresholds,
-    mlflow_store: MlflowStore,
-    model_registry: ModelRegistry,
 ):
     """The model serves, keeps the champion's inputs, is fast enough and beats the champion
-    overall and on every large slice. The champion is the version `evaluation` pinned, which
-    the registration checks is still the champion."""
-    mlflow_store.configure_client()
-    pinned = evaluation.get("champion_version")
-    champion_uri = None if pinned is None else f"models:/{model_registry.model_name}/{pinned}"
-    model_uri = trained_model["model_uri"]
-    limits = gates.limits()
-    recorded = recorded_judgement(
-        model_report.get("champion_gates"),
-        split_run(context.instance, context.run.run_id),
-        model_uri,
-        champion_uri,
-        limits,
-    )
-    if recorded is not None:
-        outcomes, judged = recorded
-        context.log.info(f"Challenger {model_uri} against {champion_uri}, as the report judged")
+    overall and on every large slice, as challenger_judgement found: of the model `evaluation`
+    scored, against the champion it pinned, under this run's limits."""
+    judgement, limits = challenger_judgement, gates.limits()
+    differences = judgement.differences(evaluation.model_uri, evaluation.champion_version, limits)
+    if differences:
+        # A judgement of another model, champion or limits (one materialized without this
+        # evaluation) says nothing about this one: every gate fails, naming what differs.
+        outcomes = {
+            gate.name: GateOutcome(
+                False,
+                {"differences": differences},
+                f"{JUDGEMENT} judged other {', '.join(differences)} than this evaluation: "
+                f"materialize {JUDGEMENT} and evaluation together",
+            )
+            for gate in CHAMPION_GATES
+        }
     else:
-        context.log.info(f"Challenger {model_uri} against {champion_uri}")
-        outcomes, slice_table = evaluate_champion_gates(
-            model_uri, champion_uri, _load(test_x), _load(test_y), _load(test_keys), limits
+        context.log.info(
+            f"Challenger {judgement.model_uri} against {judgement.champion_uri}, "
+            f"as {JUDGEMENT} judged"
         )
-        judged = slice_table[slice_table["rows"] >= limits.slice_min_rows]
-    for name, outcome in outcomes.items():
+        outcomes = judgement.outcomes
+    slices = judgement.slice_table()
+    judged = slices[slices["rows"] >= limits.slice_min_rows]
+    for gate in CHAMPION_GATES:
         extra = None
-        if name == "worst_slice_within_limits":
-            # The slices the gate judged, worst first; the failing ones are all in its evidence.
-            extra = {"slices": MetadataValue.md(_markdown(judged.head(RECORDED_SLICES)))}
-        yield check_result(name, outcome, extra)
-
-
-def _load(file: TableFile) -> pd.DataFrame | pd.Series:
-    """The frame or series the parquet IO manager would have loaded."""
-    return storage.read_parquet(locations.resolve(file.path))
+        if gate.name == "worst_slice_within_limits" and not differences:
+            extra = {"slices": MetadataValue.md(_markdown(judged.head(SHOWN_SLICES)))}
+        yield check_result(gate.name, outcomes[gate.name], extra)
 
 
 def _markdown(table: pd.DataFrame) -> str:

@@ -9,6 +9,7 @@ hold no asset's latest materialization are removed when a later run writes its f
 """
 
 import contextlib
+import dataclasses
 import shutil
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ from dagster import (
 from pydantic import Field
 from upath import UPath
 
-from training_assets.core import paths
+from training_assets.core import paths, records
 from training_assets.core.data import locations, storage
 from training_assets.core.data.table_query import TableFile
 from training_assets.defs.instance_reads import retried
@@ -253,22 +254,43 @@ def _null_counts(metadata: pq.FileMetaData) -> dict[str, int]:
 
 
 def _typed_table_file(context: InputContext) -> bool:
+    return _input_type(context) is TableFile
+
+
+def _input_type(context: InputContext) -> Any:
+    """The Python type the reading asset or check annotates the input with; None for a
+    context built by hand without a type."""
     try:
-        return context.dagster_type.typing_type is TableFile
+        return context.dagster_type.typing_type
     except DagsterInvariantViolationError:
-        return False  # a context built by hand without a type
+        return None
 
 
 class JsonIOManager(RunScopedIOManager):
-    """Small records (model reference, evaluation, registered version) as JSON files."""
+    """Small records (core/records.py: model reference, evaluation, registered version...)
+    as JSON files.
+
+    A dataclass is written as its fields and read back as the type the reading asset or
+    check annotates its input with; anything else JSON can hold is stored as it is.
+    """
 
     extension = ".json"
 
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
-        storage.write_json(path, obj)
+        storage.write_json(path, records.dump(obj) if dataclasses.is_dataclass(obj) else obj)
 
     def load_from_path(self, context: InputContext, path: UPath) -> Any:
-        return storage.read_json(path)
+        data = storage.read_json(path)
+        record_type = _input_type(context)
+        if not (isinstance(record_type, type) and dataclasses.is_dataclass(record_type)):
+            return data
+        try:
+            return records.load(record_type, data)
+        except ValueError as error:
+            raise ValueError(
+                f"{context.asset_key.to_user_string()} at {path}: {error}; materialize "
+                f"{context.asset_key.to_user_string()} again with this code"
+            ) from None
 
 
 class _BasePathSetting(ConfigurableIOManagerFactory):

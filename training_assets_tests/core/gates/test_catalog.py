@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from feast.driver_test_data import create_driver_hourly_stats_df
 
-from training_assets.core.gates import catalog
+from training_assets.core import records
 from training_assets.core.gates.catalog import (
     ALL_GATES,
     DATA_GATES,
@@ -17,6 +17,11 @@ from training_assets.core.gates.catalog import (
     blocking_failures,
     evaluate_data_gates,
     evaluate_metric_gates,
+)
+from training_assets.core.gates.champion_gates import (
+    KEPT_SLICES,
+    ChallengerJudgement,
+    kept_slices,
 )
 from training_assets.core.gates.limits import GateLimits
 from training_assets.core.gates.outcome import GateOutcome
@@ -217,10 +222,10 @@ def test_a_configured_range_replaces_the_repos_and_fails_the_range_gate():
     assert blocking_failures(narrowed) == ["feature_values_in_range"]
 
 
-# --- the champion gates' judgement, recorded by the report for their check -----------------
+# --- the champion gates' judgement, the challenger_judgement asset's value ------------------
 
 
-def a_judgement() -> tuple[dict, pd.DataFrame]:
+def judged_outcomes() -> tuple[dict, pd.DataFrame]:
     outcomes = {
         "model_loads_and_predicts": GateOutcome(True, {"model_uri": "m:/2", "rows": 40}),
         "signature_matches_champion": GateOutcome(True, {"added": [], "removed": []}),
@@ -243,35 +248,77 @@ def a_judgement() -> tuple[dict, pd.DataFrame]:
     return outcomes, slices
 
 
-def test_a_recorded_judgement_reads_back_as_it_was_made():
-    outcomes, slices = a_judgement()
+def a_judgement(limits: GateLimits) -> ChallengerJudgement:
+    outcomes, slices = judged_outcomes()
+    return ChallengerJudgement(
+        model_uri="m:/2",
+        champion_version=1,
+        champion_uri="models:/model/1",
+        limits=limits,
+        outcomes=outcomes,
+        slices=kept_slices(slices, limits.slice_min_rows),
+        champion_scores={"rmse": 0.45, "mae": 0.4},
+    )
+
+
+def test_a_judgement_reads_back_through_json_as_it_was_made():
     limits = GateLimits(slice_min_rows=15)
-    record = catalog.judgement_record("run-1", "m:/2", "m:/1", limits, outcomes, slices)
+    judgement = a_judgement(limits)
 
-    # Through JSON, as the report's record is stored.
-    stored = json.loads(json.dumps(record, sort_keys=True))
-    found, judged = catalog.recorded_judgement(stored, "run-1", "m:/2", "m:/1", limits)
+    # Through JSON, as the IO manager stores it.
+    stored = json.loads(json.dumps(records.dump(judgement), sort_keys=True))
+    found = records.load(ChallengerJudgement, stored)
 
-    assert found == outcomes
-    # The judged slices (3 rows is too few), as they were.
-    pd.testing.assert_frame_equal(judged, slices[slices["rows"] >= 15].reset_index(drop=True))
+    assert found == judgement
+    assert found.outcomes == judged_outcomes()[0]
+    # The judged slices worst first, then the one too small to judge (3 rows), as judged.
+    assert found.slice_table().to_dict("list") == {
+        "slice": [1004, 1001, 1002, 1003],
+        "rows": [20, 30, 25, 3],
+        "rmse": [0.61, 0.52, 0.41, 0.9],
+        "champion_rmse": [0.6, 0.5, 0.4, 0.2],
+    }
+
+
+def test_a_judgement_keeps_the_worst_slices_only():
+    many = pd.DataFrame(
+        {
+            "slice": [f"s{i}" for i in range(100)],
+            "rows": [5 if i % 2 else 50 for i in range(100)],
+            "rmse": np.linspace(0.9, 0.1, 100),
+        }
+    )
+
+    kept = kept_slices(many, 15)
+
+    assert len(kept) == KEPT_SLICES
+    assert all(score.rows == 50 for score in kept)
+    assert [score.slice for score in kept[:2]] == ["s0", "s2"]
+    assert kept[0].champion_rmse is None
+
+
+def test_a_stored_judgement_missing_a_field_is_named():
+    stored = records.dump(a_judgement(GateLimits()))
+    del stored["champion_version"]
+
+    with pytest.raises(ValueError, match="not a ChallengerJudgement record.*champion_version"):
+        records.load(ChallengerJudgement, stored)
 
 
 @pytest.mark.parametrize(
-    "split, model, champion, limits",
+    "model, champion, limits, differs",
     [
-        ("run-2", "m:/2", "m:/1", GateLimits(slice_min_rows=15)),  # another split
-        ("run-1", "m:/3", "m:/1", GateLimits(slice_min_rows=15)),  # another challenger
-        ("run-1", "m:/2", None, GateLimits(slice_min_rows=15)),  # another champion
-        ("run-1", "m:/2", "m:/1", GateLimits(slice_min_rows=15, regression_tolerance=0.1)),
+        ("m:/3", 1, GateLimits(slice_min_rows=15), "model_uri"),  # another challenger
+        ("m:/2", None, GateLimits(slice_min_rows=15), "champion_version"),  # another champion
+        ("m:/2", 1, GateLimits(slice_min_rows=15, regression_tolerance=0.1), "limits"),
     ],
-    ids=["split", "challenger", "champion", "limits"],
+    ids=["challenger", "champion", "limits"],
 )
-def test_a_judgement_of_anything_else_is_not_reused(split, model, champion, limits):
-    outcomes, slices = a_judgement()
-    record = catalog.judgement_record(
-        "run-1", "m:/2", "m:/1", GateLimits(slice_min_rows=15), outcomes, slices
-    )
+def test_a_judgement_of_anything_else_names_what_differs(model, champion, limits, differs):
+    judgement = a_judgement(GateLimits(slice_min_rows=15))
 
-    assert catalog.recorded_judgement(record, split, model, champion, limits) is None
-    assert catalog.recorded_judgement(None, "run-1", "m:/2", "m:/1", limits) is None
+    assert judgement.differences("m:/2", 1, GateLimits(slice_min_rows=15)) == {}
+    found = judgement.differences(model, champion, limits)
+    assert list(found) == [differs]
+    if differs == "champion_version":
+        assert found[differs] == {"judged": 1, "expected": None}

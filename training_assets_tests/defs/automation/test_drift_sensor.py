@@ -72,10 +72,10 @@ def test_request_with_the_figures_when_recent_features_shift(champion, instance)
 
     assert isinstance(result, RunRequest)
     assert result.tags["training_assets/trigger"] == "drift"
-    assert result.tags["training_assets/champion_version"] == str(champion["version"])
+    assert result.tags["training_assets/champion_version"] == str(champion.version)
     assert float(result.tags["training_assets/psi_conv_rate"]) > 0.2
     assert float(result.tags["training_assets/psi_acc_rate"]) < 0.2
-    assert result.run_key.startswith(f"drift-v{champion['version']}-")
+    assert result.run_key.startswith(f"drift-v{champion.version}-")
 
 
 def test_a_higher_threshold_tolerates_the_same_shift(champion, instance):

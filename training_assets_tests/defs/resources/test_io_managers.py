@@ -22,6 +22,7 @@ from upath import UPath
 
 from training_assets.core.data import storage
 from training_assets.core.data.table_query import TableFile, TableQuery
+from training_assets.core.records import Evaluation, TrainedModel
 from training_assets.defs.resources.io_managers import (
     JsonIOManager,
     ParquetIOManager,
@@ -345,6 +346,49 @@ def test_json_rejects_unserialisable_record_and_keeps_the_old_one(base):
 
     assert load(manager, "evaluation") == {"version": 1}
     assert listing(base) == ["evaluation.json"]
+
+
+def load_as(manager, name: str, typing_type):
+    """Load asset `name` as an input annotated `typing_type`."""
+    dagster_type = PythonObjectDagsterType(typing_type)
+    with build_input_context(asset_key=AssetKey(name), dagster_type=dagster_type) as context:
+        return manager.load_input(context)
+
+
+def test_json_stores_a_record_as_its_fields_and_loads_it_as_the_annotated_type(base):
+    manager = JsonIOManager(base_path=base)
+    record = Evaluation(
+        run_id="abc123",
+        model_uri="models:/m-1",
+        champion_version=None,
+        rmse=0.41,
+        mae=0.33,
+        r2=0.12,
+        baseline_rmse=0.5,
+        test_rows=40,
+    )
+
+    store(manager, "evaluation", record)
+
+    stored = json.loads((base / "evaluation.json").read_text())
+    assert stored["rmse"] == 0.41 and stored["champion_version"] is None
+    loaded = load_as(manager, "evaluation", Evaluation)
+    assert isinstance(loaded, Evaluation) and loaded == record
+    # A reader that does not say what it expects gets the fields.
+    assert load(manager, "evaluation") == stored
+
+
+def test_json_names_the_asset_and_field_a_stored_record_lacks(base):
+    manager = JsonIOManager(base_path=base)
+    # What an older version of the asset stored, read by code that expects another record.
+    store(manager, "trained_model", {"run_id": "abc123", "model_uri": "models:/m-1"})
+
+    with pytest.raises(ValueError) as raised:
+        load_as(manager, "trained_model", TrainedModel)
+
+    message = str(raised.value)
+    assert "trained_model" in message and "not a TrainedModel record" in message
+    assert "experiment_id: Field required" in message
 
 
 # --- one folder per run ----------------------------------------------------------------------

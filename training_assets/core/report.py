@@ -5,6 +5,9 @@ It shows the gates' verdicts with their figures, the scores against the mean bas
 champion, per-slice RMSE beside the champion's, calibration and predicted-against-observed
 plots (scikit-learn's calibration curve), the coefficients and the drift of each feature.
 Plots are embedded as PNG, so the page opens from an MLflow artifact or a file alike.
+
+Neither ML nor a gate: it shows both, so it sits above core/ml and core/gates, which never
+import it (the import contract in pyproject.toml).
 """
 
 import base64
@@ -66,19 +69,16 @@ def score_split(
     test_x: pd.DataFrame,
     test_y: pd.Series,
     train_mean: float,
-    predictions: dict[str, np.ndarray],
+    champion_scores: dict[str, float] | None,
 ) -> SplitScores:
-    """Scores of the predictions that the champion gates' functions made (`predictions`, as
-    `champion_gates.judge` fills it); of the fitted `model`'s own when the served model failed
-    its gate and made none."""
-    predicted = predictions.get("challenger")
-    if predicted is None:
-        predicted = model.predict(test_x)
-    champion = predictions.get("champion")
+    """The fitted `model`'s predictions on the test split and their scores, beside the
+    champion's scores that the champion gates' judgement recorded (None: no champion, or it
+    could not score the split)."""
+    predicted = model.predict(test_x)
     return SplitScores(
         predicted=predicted,
         metrics=scores(predicted, test_y, train_mean),
-        champion_metrics=None if champion is None else scores(champion, test_y, train_mean),
+        champion_metrics=champion_scores,
         baseline_metrics=baseline_scores(test_y, train_mean),
     )
 
@@ -86,7 +86,7 @@ def score_split(
 def page(
     title: str,
     run_id: str,
-    champion_version: str | None,
+    champion_version: int | None,
     verdicts: list[Verdict],
     scored: SplitScores,
     slices: pd.DataFrame,

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from training_assets.core.ml.metrics import baseline_scores, scores
-from training_assets.core.ml.report import ReportInputs, Verdict, render
+from training_assets.core.report import ReportInputs, Verdict, render, score_split
 
 
 def inputs(verdicts, champion=None, psi=None, slices=None, slice_min_rows=0) -> ReportInputs:
@@ -84,7 +84,7 @@ def test_the_plots_are_drawn_without_importing_pyplot():
     # pyplot's import was half a second of every run; a figure that is only saved needs none.
     code = (
         "import sys\n"
-        "from training_assets_tests.core.ml.test_report import inputs, render, Verdict\n"
+        "from training_assets_tests.core.test_report import inputs, render, Verdict\n"
         "page = render(inputs([Verdict('rmse_within_ceiling', 'evaluation', True, False)]))\n"
         "assert page.count('data:image/png;base64,') == 1\n"
         "print('matplotlib.pyplot' in sys.modules)\n"
@@ -165,3 +165,19 @@ def test_figures_are_listed_not_printed_as_python_dicts():
     assert "{" not in page[page.index("<h2>Gates") : page.index("<h2>Scores")]
     assert "<li>conv_rate: 0.2500</li>" in page
     assert "rmse: 0.6123" in page
+
+
+def test_the_scores_are_the_models_own_beside_the_champions_the_judgement_recorded():
+    from sklearn.linear_model import LinearRegression
+
+    test_x = pd.DataFrame({"conv_rate": np.linspace(0, 1, 50)})
+    test_y = pd.Series((test_x["conv_rate"] > 0.5).astype(float))
+    model = LinearRegression().fit(test_x, test_y)
+    champion = {"rmse": 0.49, "mae": 0.48}
+
+    scored = score_split(model, test_x, test_y, 0.5, champion)
+
+    assert scored.metrics == scores(model.predict(test_x), test_y, 0.5)
+    assert scored.champion_metrics == champion
+    assert scored.baseline_metrics == baseline_scores(test_y, 0.5)
+    assert score_split(model, test_x, test_y, 0.5, None).champion_metrics is None

@@ -12,6 +12,7 @@ from training_assets.core.schema import LABEL
 from training_assets.core.tracking.lineage import REFERENCE_PROFILE_ARTIFACT
 from training_assets.definitions import defs
 from training_assets_tests.e2e.cli import cli_run, finish, open_instance
+from training_assets_tests.e2e.conftest import TRAINED_ONCE
 from training_assets_tests.e2e.outputs import stored_frame
 from training_assets_tests.repo_schema import repo_schema
 
@@ -59,8 +60,10 @@ def registered_versions(client) -> list:
     return client.search_model_versions(f"name='{MODEL_NAME}'")
 
 
-def test_training_job_registers_a_champion_that_serves(working_area, instance, mlflow_client):
-    result = run_training(instance)
+@pytest.mark.xdist_group(TRAINED_ONCE)
+def test_training_job_registers_a_champion_that_serves(trained_once):
+    working_area, instance = trained_once.working_area, trained_once.instance
+    result, mlflow_client = trained_once.result, trained_once.mlflow_client
 
     assert result.success
     outcomes = check_outcomes(result)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from _pytest.nodeid import NodeId
 from dagster import DagsterInstance
 
 # The code location before the test modules, as a Dagster process loads it: it freezes what was
@@ -15,6 +16,22 @@ from training_assets.core.data.sample_data import (
     SampleSpec,
     write_sample,
 )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker under `--dist loadgroup`, suffix each test's id with its xdist_group,
+    which is how the scheduler knows the group. pytest-xdist 3.8 sets `item._nodeid` for that,
+    which pytest 9 no longer reads (a node's id is `item._id`), so without this every group
+    would be scattered over the workers."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        names = {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+        if names and "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(names))}")
 
 
 @pytest.fixture

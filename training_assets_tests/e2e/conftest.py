@@ -1,12 +1,13 @@
-"""One default training of the sample, made once per test process and shared by the tests that
-only read what it left: its run's result, events and outputs, the MLflow store and the links.
+"""Trainings of the sample made once per test process and shared by the tests that only read
+what they left: the runs' results, events and outputs, the MLflow store and the links.
 
-A test that changes anything (a second run, an edited file, a moved alias) trains in its own
-working area instead; the tests that share this one are in the xdist group TRAINED_ONCE, so that
-they land on one worker and it trains once.
+A test that changes anything (another run, an edited file, a moved alias) trains in its own
+working area instead. The tests that share a training are in an xdist group named for it, so
+that they land on one worker and it trains once.
 """
 
 import shutil
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,17 +21,30 @@ from training_assets.definitions import defs
 from training_assets.defs import links
 from training_assets_tests.conftest import copy_empty_mlflow_db
 
+# The shared trainings: a name, and the run config of each run made one after another.
 TRAINED_ONCE = "trained_once"
+TRAINED_TWICE = "trained_twice"
+TRAINED_THEN_ALPHA_045 = "trained_then_alpha_0.45"
+ALPHA_045 = {"ops": {"trained_model": {"config": {"alpha": 0.45}}}}
+RUNS = {
+    TRAINED_ONCE: (None,),
+    TRAINED_TWICE: (None, None),
+    TRAINED_THEN_ALPHA_045: (None, ALPHA_045),
+}
 MLFLOW_UI = "https://mlflow.example.internal"
 DAGSTER_UI = "https://dagster.example.internal/"
 
 
 @dataclass
-class TrainedOnce:
+class Trained:
     working_area: Path
     instance: DagsterInstance
-    result: ExecuteInProcessResult
-    mlflow_client: mlflow.MlflowClient
+    results: list[ExecuteInProcessResult]
+    mlflow_client: mlflow.MlflowClient | None = None
+
+    @property
+    def result(self) -> ExecuteInProcessResult:
+        return self.results[-1]
 
 
 def _pointed_at(patch: pytest.MonkeyPatch, area: Path) -> None:
@@ -42,16 +56,14 @@ def _pointed_at(patch: pytest.MonkeyPatch, area: Path) -> None:
     patch.setenv(links.DAGSTER_UI_ENV, DAGSTER_UI)
 
 
-@pytest.fixture(scope="session")
-def trained_once_run(tmp_path_factory: pytest.TempPathFactory, empty_mlflow_db: Path):
+def _train(root: Path, empty_mlflow_db: Path, stack: ExitStack, run_configs) -> Trained:
     from training_assets.defs.resources.mlflow import MlflowStore
 
-    root = tmp_path_factory.mktemp(TRAINED_ONCE)
-    area = root / "var"
-    home = root / "dagster_home"
+    area, home = root / "var", root / "dagster_home"
     home.mkdir()
     shutil.copy(paths.PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    with pytest.MonkeyPatch.context() as patch, DagsterInstance.local_temp(str(home)) as instance:
+    instance = stack.enter_context(DagsterInstance.local_temp(str(home)))
+    with pytest.MonkeyPatch.context() as patch:
         _pointed_at(patch, area)
         write_sample(
             SampleSpec(), paths.default_sample_orders_file(), paths.default_driver_stats_path()
@@ -59,20 +71,41 @@ def trained_once_run(tmp_path_factory: pytest.TempPathFactory, empty_mlflow_db: 
         copy_empty_mlflow_db(empty_mlflow_db, paths.default_mlflow_dir() / "mlflow.db")
         MlflowStore().configure_client()
         job = defs.resolve_job_def("training_job")
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        results = [
+            job.execute_in_process(instance=instance, run_config=config, raise_on_error=False)
+            for config in run_configs
+        ]
         if mlflow.active_run() is not None:
             mlflow.end_run()
-        yield area, instance, result
+    mlflow.set_tracking_uri(None)
+    return Trained(area, instance, results)
+
+
+@pytest.fixture(scope="session")
+def _trainings(tmp_path_factory: pytest.TempPathFactory, empty_mlflow_db: Path):
+    made: dict[str, Trained] = {}
+
+    def trained(name: str) -> Trained:
+        if name not in made:
+            root = tmp_path_factory.mktemp(name)
+            made[name] = _train(root, empty_mlflow_db, stack, RUNS[name])
+        return made[name]
+
+    with ExitStack() as stack:
+        yield trained
 
 
 @pytest.fixture
-def trained_once(trained_once_run, monkeypatch: pytest.MonkeyPatch) -> TrainedOnce:
-    """The shared training, with this process pointed at its working area and MLflow store for
-    the test's length."""
+def shared_training(_trainings, monkeypatch: pytest.MonkeyPatch):
+    """`shared_training(name)`: the shared training `name`, made on first use, with this process
+    pointed at its working area and MLflow store for the test's length."""
     from training_assets.defs.resources.mlflow import MlflowStore
 
-    area, instance, result = trained_once_run
-    _pointed_at(monkeypatch, area)
-    client = MlflowStore().configure_client()
-    yield TrainedOnce(area, instance, result, client)
+    def pointed(name: str) -> Trained:
+        trained = _trainings(name)
+        _pointed_at(monkeypatch, trained.working_area)
+        trained.mlflow_client = MlflowStore().configure_client()
+        return trained
+
+    yield pointed
     mlflow.set_tracking_uri(None)

@@ -17,10 +17,10 @@ def metadata(instance, asset: str) -> dict:
 
 
 @pytest.mark.xdist_group(TRAINED_ONCE)
-def test_links_both_ways_and_a_run_name_that_says_what_ran(trained_once):
+def test_links_both_ways_and_a_run_name_that_says_what_ran(shared_training):
     # The shared training ran with MLFLOW_UI and DAGSTER_UI as the UI addresses.
-    instance, result = trained_once.instance, trained_once.result
-    mlflow_client = trained_once.mlflow_client
+    trained = shared_training(TRAINED_ONCE)
+    instance, result, mlflow_client = trained.instance, trained.result, trained.mlflow_client
 
     assert result.success
     trained = result.output_for_node("trained_model")

@@ -34,6 +34,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(names))}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def default_working_area(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The working area of a test that asks for none of its own (the offline store's DuckDB
+    spill folder, a step's staging folder): one of this test process's, never the checkout's
+    var/, which another worker or a `dagster dev` of the user's may be writing in."""
+    area = tmp_path_factory.mktemp("default_working_area")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(paths.WORKING_AREA_ENV, str(area))
+        yield area
+
+
 @pytest.fixture
 def working_area(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh working area holding the default sample; MLflow and Feast state go there too."""

@@ -30,6 +30,8 @@ setup(
     extras_require={
         "dev": [
             "pytest>=9,<10",
+            # Runs the suite on every core: `-n auto` in pyproject's pytest options.
+            "pytest-xdist>=3.8,<4",
             "ruff>=0.17,<0.18",
             "hypothesis>=6.100,<7",
             # Enforces the layout: nothing under training_assets/core imports Dagster.

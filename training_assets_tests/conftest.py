@@ -5,6 +5,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from _pytest.nodeid import NodeId
 from dagster import DagsterInstance
 
 from training_assets.core import paths
@@ -12,6 +13,33 @@ from training_assets.core.data.sample_data import (
     SampleSpec,
     write_sample,
 )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker under `--dist loadgroup`, suffix each test's id with its xdist_group,
+    which is how the scheduler knows the group. pytest-xdist 3.8 sets `item._nodeid` for that,
+    which pytest 9 no longer reads (a node's id is `item._id`), so without this every group
+    would be scattered over the workers."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        names = {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+        if names and "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(names))}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def default_working_area(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The working area of a test that asks for none of its own (the offline store's DuckDB
+    spill folder, a step's staging folder): one of this test process's, never the checkout's
+    var/, which another worker or a `dagster dev` of the user's may be writing in."""
+    area = tmp_path_factory.mktemp("default_working_area")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(paths.WORKING_AREA_ENV, str(area))
+        yield area
 
 
 @pytest.fixture
@@ -45,9 +73,30 @@ def instance(home: Path) -> DagsterInstance:
         yield local
 
 
+@pytest.fixture(scope="session")
+def empty_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow sqlite store with MLflow's tables and nothing else, made once per test process.
+
+    A test's store that exists before its code runs starts as a copy of it: MLflow's migrations
+    of a new file take over a second, paid once here instead of once a test. The copy is what a
+    first open makes (the tables and MLflow's own Default experiment), and the file is never
+    opened again after it is made.
+    """
+    path = tmp_path_factory.mktemp("empty_mlflow") / "mlflow.db"
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}")
+    client.search_experiments()
+    return path
+
+
+def copy_empty_mlflow_db(template: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, target)
+
+
 @pytest.fixture
-def mlflow_client(working_area: Path) -> mlflow.MlflowClient:
-    """A client on the working area's embedded MLflow store."""
+def mlflow_client(working_area: Path, empty_mlflow_db: Path) -> mlflow.MlflowClient:
+    """A client on the working area's embedded MLflow store, made before the test's code runs."""
     from training_assets.defs.resources.mlflow import MlflowStore
 
+    copy_empty_mlflow_db(empty_mlflow_db, paths.default_mlflow_dir() / "mlflow.db")
     return MlflowStore().configure_client()

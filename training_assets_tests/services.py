@@ -18,6 +18,7 @@ REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 RABBITMQ_HOST, RABBITMQ_PORT = "127.0.0.1", 5672
 # RabbitMQ's own default account, which only accepts connections from the local machine.
 RABBITMQ_USER = "guest"
+CLAIM_KEY = "training_assets:claim"
 
 
 def _unavailable(message: str) -> None:
@@ -159,8 +160,9 @@ def redis_database() -> Iterator[int]:
         )
     for index in range(15, 0, -1):
         client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=index)
-        if client.dbsize() == 0 and client.set("training_assets:claim", "1", nx=True):
-            client.delete("training_assets:claim")
+        # The claim key stays until the test ends: a test on another worker or checkout that
+        # looks at this index meanwhile finds it taken, even before the test writes to it.
+        if client.dbsize() == 0 and client.set(CLAIM_KEY, "1", nx=True):
             try:
                 yield index
             finally:

@@ -96,6 +96,8 @@ def test_a_read_cut_off_by_a_restart_is_tried_again(server_and_instance, caplog)
     assert "lost database connection (OperationalError); try 2 of 3" in warning
 
 
+# A bound on elapsed time: run on one worker, never beside another test with such a bound.
+@pytest.mark.xdist_group("elapsed_time_bounds")
 @pytest.mark.services
 def test_an_error_that_no_wait_mends_is_raised_at_once(server_and_instance, caplog):
     server, instance = server_and_instance

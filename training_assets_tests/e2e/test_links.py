@@ -2,14 +2,13 @@
 metadata under the configured MLflow UI, the MLflow run and version carry the Dagster run's
 URL, and the MLflow run is named for the data and config it trained on."""
 
+import pytest
 from dagster import AssetKey, AssetSelection
 
 from training_assets.definitions import defs
 from training_assets.defs import links
-from training_assets_tests.e2e.test_pipeline import MODEL_NAME, run_training
-
-MLFLOW_UI = "https://mlflow.example.internal"
-DAGSTER_UI = "https://dagster.example.internal/"
+from training_assets_tests.e2e.conftest import DAGSTER_UI, MLFLOW_UI, TRAINED_ONCE
+from training_assets_tests.e2e.test_pipeline import MODEL_NAME
 
 
 def metadata(instance, asset: str) -> dict:
@@ -17,13 +16,11 @@ def metadata(instance, asset: str) -> dict:
     return event.asset_materialization.metadata
 
 
-def test_links_both_ways_and_a_run_name_that_says_what_ran(
-    working_area, instance, mlflow_client, monkeypatch
-):
-    monkeypatch.setenv(links.MLFLOW_UI_ENV, MLFLOW_UI)
-    monkeypatch.setenv(links.DAGSTER_UI_ENV, DAGSTER_UI)
-
-    result = run_training(instance)
+@pytest.mark.xdist_group(TRAINED_ONCE)
+def test_links_both_ways_and_a_run_name_that_says_what_ran(shared_training):
+    # The shared training ran with MLFLOW_UI and DAGSTER_UI as the UI addresses.
+    trained = shared_training(TRAINED_ONCE)
+    instance, result, mlflow_client = trained.instance, trained.result, trained.mlflow_client
 
     assert result.success
     trained = result.output_for_node("trained_model")

@@ -12,6 +12,7 @@ from training_assets.core.schema import LABEL
 from training_assets.core.tracking.lineage import REFERENCE_PROFILE_ARTIFACT
 from training_assets.definitions import defs
 from training_assets_tests.e2e.cli import cli_run, finish, open_instance
+from training_assets_tests.e2e.conftest import TRAINED_ONCE, TRAINED_THEN_ALPHA_045, TRAINED_TWICE
 from training_assets_tests.e2e.outputs import stored_frame
 from training_assets_tests.repo_schema import repo_schema
 
@@ -59,8 +60,11 @@ def registered_versions(client) -> list:
     return client.search_model_versions(f"name='{MODEL_NAME}'")
 
 
-def test_training_job_registers_a_champion_that_serves(working_area, instance, mlflow_client):
-    result = run_training(instance)
+@pytest.mark.xdist_group(TRAINED_ONCE)
+def test_training_job_registers_a_champion_that_serves(shared_training):
+    trained = shared_training(TRAINED_ONCE)
+    working_area, instance = trained.working_area, trained.instance
+    result, mlflow_client = trained.result, trained.mlflow_client
 
     assert result.success
     outcomes = check_outcomes(result)
@@ -135,10 +139,14 @@ def test_a_judgement_of_another_model_fails_the_champion_gates_and_registers_not
     assert [int(version.version) for version in registered_versions(mlflow_client)] == [1]
 
 
-def test_training_twice_adds_a_version_and_moves_the_alias(working_area, instance, mlflow_client):
-    assert run_training(instance).success
-    # Another config: the same data, code and config would train the same model again.
-    second = run_training(instance, {"ops": {"trained_model": {"config": {"alpha": 0.45}}}})
+@pytest.mark.xdist_group(TRAINED_THEN_ALPHA_045)
+def test_training_twice_adds_a_version_and_moves_the_alias(shared_training):
+    # Another config the second time: the same data, code and config would train the same
+    # model again.
+    trained = shared_training(TRAINED_THEN_ALPHA_045)
+    first, second = trained.results
+    mlflow_client = trained.mlflow_client
+    assert first.success
 
     assert second.success
     assert sorted(int(v.version) for v in registered_versions(mlflow_client)) == [1, 2]
@@ -149,10 +157,12 @@ def test_training_twice_adds_a_version_and_moves_the_alias(working_area, instanc
     assert first_run != second_run, "each Dagster run logs into its own MLflow run"
 
 
-def test_unchanged_data_code_and_config_register_nothing_new(working_area, instance, mlflow_client):
-    assert run_training(instance).success
-
-    second = run_training(instance)
+@pytest.mark.xdist_group(TRAINED_TWICE)
+def test_unchanged_data_code_and_config_register_nothing_new(shared_training):
+    trained = shared_training(TRAINED_TWICE)
+    first, second = trained.results
+    mlflow_client = trained.mlflow_client
+    assert first.success
 
     assert second.success
     assert [int(v.version) for v in registered_versions(mlflow_client)] == [1]
@@ -290,9 +300,9 @@ def test_a_worse_challenger_is_blocked_and_the_champion_stays(
     assert len(registered_versions(mlflow_client)) == 1
 
 
-def test_the_same_data_code_and_config_reproduce_the_same_metrics(working_area, instance):
-    first = run_training(instance)
-    second = run_training(instance)
+@pytest.mark.xdist_group(TRAINED_TWICE)
+def test_the_same_data_code_and_config_reproduce_the_same_metrics(shared_training):
+    first, second = shared_training(TRAINED_TWICE).results
 
     assert first.success and second.success
     metrics = ("rmse", "mae", "r2", "baseline_rmse")
@@ -438,11 +448,10 @@ def test_a_rejected_model_has_a_report_naming_the_gates_that_stopped_it(
     assert {"auc", "log_loss", "brier", "rmse", "mae"} <= set(run.data.metrics)
 
 
-def test_a_registered_model_has_a_report_against_the_champion(
-    working_area, instance, mlflow_client
-):
-    assert run_training(instance).success
-    second = run_training(instance, {"ops": {"trained_model": {"config": {"alpha": 0.45}}}})
+@pytest.mark.xdist_group(TRAINED_THEN_ALPHA_045)
+def test_a_registered_model_has_a_report_against_the_champion(shared_training):
+    first, second = shared_training(TRAINED_THEN_ALPHA_045).results
+    assert first.success
 
     assert second.success
     record = second.output_for_node("model_report")

@@ -149,6 +149,8 @@ def test_a_kill_between_registration_and_alias_is_cleaned_up_by_the_next_run(
     assert killed_mlflow_run.info.status == "FAILED"
 
 
+# A bound on elapsed time: run on one worker, never beside another test with such a bound.
+@pytest.mark.xdist_group("elapsed_time_bounds")
 def test_an_mlflow_server_stopped_mid_run_fails_the_run_fast_naming_the_server(
     working_area, home, tmp_path
 ):

@@ -250,6 +250,8 @@ MODEL_NAME = "sklearn-elastic-net-reg"
 EXIT_WITHIN_S = 60
 
 
+# A bound on elapsed time: run on one worker, never beside another test with such a bound.
+@pytest.mark.xdist_group("elapsed_time_bounds")
 @pytest.mark.parametrize("outage", ["hang", "refuse"])
 def test_an_mlflow_outage_at_registration_is_the_last_word_exits_soon_and_heals(
     working_area, home, tmp_path, outage

@@ -5,10 +5,13 @@ import mlflow.sklearn
 import pytest
 from sklearn.dummy import DummyRegressor
 
+from training_assets_tests.conftest import copy_empty_mlflow_db
+
 
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path, empty_mlflow_db):
     """A sqlite MLflow store as the process's tracking store, with a helper that logs a model."""
+    copy_empty_mlflow_db(empty_mlflow_db, tmp_path / "m.db")
     uri = f"sqlite:///{tmp_path / 'm.db'}"
     mlflow.set_tracking_uri(uri)
     client = mlflow.MlflowClient(tracking_uri=uri)
@@ -18,7 +21,11 @@ def store(tmp_path):
         run = client.create_run(experiment)
         with mlflow.start_run(run_id=run.info.run_id):
             info = mlflow.sklearn.log_model(
-                DummyRegressor().fit([[0.0], [1.0]], [0.0, 1.0]), name="model"
+                DummyRegressor().fit([[0.0], [1.0]], [0.0, 1.0]),
+                name="model",
+                # Stated, as the pipeline states its own: inferring them takes seconds a
+                # model (a child process imports the model's modules) and no test reads them.
+                pip_requirements=["scikit-learn"],
             )
         if status != "RUNNING":
             client.set_terminated(run.info.run_id, status=status)

@@ -118,6 +118,18 @@ class TableQuery:
         name = quote(column)
         return f"({name} IS NULL OR isnan({name}))" if self.is_float(column) else f"{name} IS NULL"
 
+    def missing_counts(self, columns: list[str]) -> list[int]:
+        """How many rows miss each of `columns` (`missing`), in one pass over the table."""
+        if not columns:
+            return []
+        return list(
+            self.one(
+                "SELECT "
+                + ", ".join(f"count(*) FILTER ({self.missing(c)})" for c in columns)
+                + " FROM {t}"
+            )
+        )
+
     def extremes(self, column: str) -> tuple[float, float] | None:
         """The least and greatest non-missing value of a numeric `column`, from the file's
         row-group statistics, without reading a row; None when a file's statistics cannot

@@ -143,15 +143,7 @@ def feature_nulls_within_rate(
     with queried(table) as query:
         missing = [column for column in schema.feature_names if column not in query.columns]
         present = [column for column in schema.feature_names if column not in missing]
-        counts = (
-            query.one(
-                "SELECT "
-                + ", ".join(f"count(*) FILTER ({query.missing(c)})" for c in present)
-                + " FROM {t}"
-            )
-            if present
-            else ()
-        )
+        counts = query.missing_counts(present)
         rows = query.num_rows
     rates = {
         column: count / rows if rows else 0.0 for column, count in zip(present, counts, strict=True)
@@ -384,15 +376,7 @@ def _columns_not_null(sources, columns_of, max_null_rate: float, expected: str, 
         with TableQuery(TableFile(source.path), **settings) as query:
             absent = [c for c in columns if c not in query.columns]
             present = [c for c in columns if c not in absent]
-            found = (
-                query.one(
-                    "SELECT "
-                    + ", ".join(f"count(*) FILTER ({quote(c)} IS NULL)" for c in present)
-                    + " FROM {t}"
-                )
-                if present
-                else ()
-            )
+            found = query.missing_counts(present)
             total = query.num_rows
         files[source.view], rows[source.view] = redact_uri(source.path), total
         if absent:

@@ -11,6 +11,7 @@ import pyarrow.csv as pacsv
 from upath import UPath
 
 from training_assets.core.data import locations, storage, times
+from training_assets.core.data.snapshot import Files
 from training_assets.core.schema import (
     ENTITY_KEY,
     EVENT_TIMESTAMP,
@@ -173,9 +174,15 @@ def read_orders_table(location: UPath) -> tuple[pa.Table, list[str]]:
     return pa.concat_tables(found.tables()), found.ignored
 
 
-def open_orders(location: UPath) -> "Orders":
-    """The orders at `location`, checked against the orders schema file by file, to be read
-    in batches (`Orders.tables`).
+def list_orders(location: UPath) -> Files:
+    """The orders files at `location`, listed once with their sizes and times: the snapshot a
+    run digests, reads and re-checks."""
+    return Files.listed(location, order_files(location))
+
+
+def open_orders(location: "UPath | Files") -> "Orders":
+    """The orders at `location` (or in a listed snapshot of it), checked against the orders
+    schema file by file, to be read in batches (`Orders.tables`).
 
     Parquet files are checked from their footers here and read later, batch by batch, only
     their orders columns: no step holds the whole of a large orders file. Delimited text has
@@ -185,10 +192,11 @@ def open_orders(location: UPath) -> "Orders":
         OrdersError: naming the file and column that is missing, mistyped or null (nulls in
             a parquet file, and its times as text, are named when its batches are read).
     """
-    files = order_files(location)
+    listed = location if isinstance(location, Files) else list_orders(location)
+    files = list(listed.paths)
     if not files:
         raise OrdersError(
-            f"orders folder {location} holds no orders files "
+            f"orders folder {listed.location} holds no orders files "
             f"({', '.join('*' + suffix for suffix in ORDERS_SUFFIXES)})"
         )
     entries: list[tuple[UPath, pa.Table | None]] = []

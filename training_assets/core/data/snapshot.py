@@ -6,9 +6,13 @@ contents, and they must not change while the step reads them; otherwise the run 
 on data nobody asked for, under tags that name other data.
 """
 
+from dataclasses import dataclass, field
+from functools import cached_property
+
 from upath import UPath
 
 from training_assets.core.data import fingerprints
+from training_assets.core.secrets import redact_uri
 
 
 class SnapshotChanged(RuntimeError):
@@ -59,3 +63,34 @@ def verify_unchanged(before: dict[str, list], files: list[UPath]) -> None:
             "file and move it into place, or wait for the run to finish; the new-data sensor "
             "requests a run once the files hold still."
         )
+
+
+@dataclass(frozen=True)
+class Files:
+    """One input's files as listed once: the value a step reads, digests and re-checks, so
+    that the listing, the data version and the read are of the same files.
+
+    `states` are the files' sizes and times when listed; `digest` (their names and bytes) is
+    computed on first use, after the states, so a write between the two fails the re-check.
+    """
+
+    location: UPath
+    paths: tuple[UPath, ...]
+    states: dict[str, list] = field(compare=False)
+
+    @classmethod
+    def listed(cls, location: UPath, paths: list[UPath]) -> "Files":
+        return cls(location, tuple(paths), file_states(paths))
+
+    @cached_property
+    def digest(self) -> str:
+        return fingerprints.content_digest(list(self.paths))
+
+    @property
+    def shown(self) -> str:
+        """The location as logs and metadata may show it: without credentials."""
+        return redact_uri(str(self.location))
+
+    def verify_unchanged(self) -> None:
+        """Raises SnapshotChanged when a file was rewritten or removed since it was listed."""
+        verify_unchanged(self.states, list(self.paths))

@@ -6,7 +6,6 @@ what was built from older data as stale; the new-data sensor records the same ob
 
 from dagster import AssetSpec, DataVersion, ObserveResult, multi_observable_source_asset
 
-from training_assets.core.secrets import redact_uri
 from training_assets.defs.resources.feast import FeastResource
 from training_assets.defs.resources.orders import OrdersSource
 from training_assets.defs.tags import OWNERS
@@ -27,11 +26,11 @@ from training_assets.defs.tags import OWNERS
     ]
 )
 def orders(orders_source: OrdersSource):
-    files = orders_source.files()
+    files = orders_source.listed()
     yield ObserveResult(
         asset_key="orders",
-        data_version=DataVersion(orders_source.content_hash()),
-        metadata={"location": redact_uri(str(orders_source.location())), "files": len(files)},
+        data_version=DataVersion(files.digest),
+        metadata={"location": files.shown, "files": len(files.paths)},
     )
 
 
@@ -51,8 +50,9 @@ def orders(orders_source: OrdersSource):
     ]
 )
 def driver_stats_source(feast: FeastResource):
+    files = feast.driver_stats_listed()
     yield ObserveResult(
         asset_key="driver_stats_source",
-        data_version=DataVersion(feast.driver_stats_hash()),
-        metadata={"location": redact_uri(str(feast.resolved_driver_stats_path()))},
+        data_version=DataVersion(files.digest),
+        metadata={"location": files.shown},
     )

@@ -3,17 +3,14 @@
 from dagster import AssetExecutionContext, MetadataValue, TableColumn, TableSchema, asset
 
 from training_assets.core import paths
-from training_assets.core.data import fingerprints, snapshot
+from training_assets.core.data import fingerprints, orders, snapshot
 from training_assets.core.data.table_query import TableFile
 from training_assets.core.ml.table import write_training_table
 from training_assets.core.schema import TrainingSchema
-from training_assets.core.secrets import redact_uri
 from training_assets.core.tracking.lineage import DATA_DIGEST_KEY
 from training_assets.defs.assets.feature_store import feature_store
-from training_assets.defs.assets.sources import (
-    driver_stats_source,
-    orders,
-)
+from training_assets.defs.assets.sources import driver_stats_source
+from training_assets.defs.assets.sources import orders as orders_asset
 from training_assets.defs.instance_reads import retried
 from training_assets.defs.resources.feast import FeastResource
 from training_assets.defs.resources.orders import OrdersSource
@@ -25,7 +22,7 @@ from training_assets.defs.tags import ORDERS_VERSION_TAG, OWNERS, STATS_VERSION_
     group_name="training",
     # The applied registry, not feature_store's record, is what the join reads: a dependency
     # without an input, so training_data can rematerialize alone on the registry as it is.
-    deps=[orders, driver_stats_source, feature_store],
+    deps=[orders_asset, driver_stats_source, feature_store],
     kinds={"feast", "pyarrow"},
     code_version="2",
 )
@@ -39,22 +36,17 @@ def training_data(
     # Raises naming the registry and the services it holds when the service is not applied.
     with feast.retried_on_outage():
         schema = feast.training_schema()
-    # The snapshot this run trains on: the versions its request pinned in the run's tags (the
-    # new-data sensor's), else the files as they are now, which are then pinned the same way.
-    files = [*orders_source.files(), feast.resolved_driver_stats_path()]
-    states = snapshot.file_states(files)
-    versions = {
-        ORDERS_VERSION_TAG: orders_source.content_hash(),
-        STATS_VERSION_TAG: feast.driver_stats_hash(),
-    }
+    # The snapshot this run trains on, listed once and passed down: the versions its request
+    # pinned in the run's tags (the new-data sensor's), else the files as they are now, which
+    # are then pinned the same way.
+    order_files, stats_files = orders_source.listed(), feast.driver_stats_listed()
+    versions = {ORDERS_VERSION_TAG: order_files.digest, STATS_VERSION_TAG: stats_files.digest}
     snapshot.verify_requested({tag: context.run.tags.get(tag, "") for tag in versions}, versions)
     retried(lambda: context.instance.add_run_tags(context.run.run_id, versions), "this run's tags")
-    orders_version, stats_version = versions[ORDERS_VERSION_TAG], versions[STATS_VERSION_TAG]
-    data_digest = fingerprints.combined_digest(orders_version, stats_version)
     # Checked file by file now; read batch by batch as the join takes them.
-    found = orders_source.open()
+    found = orders.open_orders(order_files)
     context.log.info(
-        f"Joining {found.rows} orders from {redact_uri(str(orders_source.location()))}"
+        f"Joining {found.rows} orders from {order_files.shown}"
         f" in slices of up to {feast.join_slice_rows}"
     )
     staged = paths.staged_output(context.run.run_id, "training_data.parquet")
@@ -63,17 +55,18 @@ def training_data(
             figures = write_training_table(
                 found.tables(), feast.historical_features, schema, staged, feast.join_slice_rows
             )
-        snapshot.verify_unchanged(states, files)
+        order_files.verify_unchanged()
+        stats_files.verify_unchanged()
     except BaseException:
         staged.unlink(missing_ok=True)
         raise
     context.add_output_metadata(
         {
             "dagster/row_count": figures.rows,
-            "orders_path": MetadataValue.path(redact_uri(str(orders_source.location()))),
-            DATA_DIGEST_KEY: data_digest,
-            "orders_version": orders_version,
-            "driver_stats_version": stats_version,
+            "orders_path": MetadataValue.path(order_files.shown),
+            DATA_DIGEST_KEY: fingerprints.combined_digest(order_files.digest, stats_files.digest),
+            "orders_version": order_files.digest,
+            "driver_stats_version": stats_files.digest,
             "input_orders": found.rows,
             "ignored_order_columns": MetadataValue.json(found.ignored),
             "feature_service": schema.service,

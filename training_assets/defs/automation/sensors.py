@@ -58,26 +58,24 @@ def _new_training_data_sensor(
     """
     state = json.loads(context.cursor) if context.cursor else {}
     try:
-        order_files = orders.order_files(orders_source.location())
+        order_files = orders_source.listed()
         stats_path = feast.resolved_driver_stats_path()
     except (orders.OrdersError, locations.LocationError) as error:
         return SkipReason(str(error))
-    if not order_files:
-        return SkipReason(f"no orders files in {orders_source.location()} yet")
+    if not order_files.paths:
+        return SkipReason(f"no orders files in {order_files.shown} yet")
     if not stats_path.exists():
         return SkipReason(f"feature file {stats_path} does not exist")
+    stats_files = feast.driver_stats_listed()
 
-    current = fingerprints.signatures([*order_files, stats_path])
+    current = {**order_files.states, **stats_files.states}
     if current == state.get("hashed"):
         return SkipReason("no new data since the last check")
     if current != state.get("seen"):
         context.update_cursor(json.dumps({**state, "seen": current}))
         return SkipReason("files changed since the last tick; waiting for them to settle")
 
-    versions = {
-        "orders": orders_source.content_hash(),
-        "driver_stats_source": feast.driver_stats_hash(),
-    }
+    versions = {"orders": order_files.digest, "driver_stats_source": stats_files.digest}
     digest = fingerprints.combined_digest(versions["orders"], versions["driver_stats_source"])
     observed = state.get("versions", {})
     observations = [

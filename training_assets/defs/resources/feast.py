@@ -12,7 +12,8 @@ from pydantic import Field
 from upath import UPath
 
 from training_assets.core import paths
-from training_assets.core.data import fingerprints, locations
+from training_assets.core.data import locations
+from training_assets.core.data.snapshot import Files
 from training_assets.core.data.table_query import TableFile, TableQuery
 from training_assets.core.features import feast_repo
 from training_assets.core.schema import FEATURE_SERVICE, FeatureSource, TrainingSchema
@@ -115,9 +116,10 @@ class FeastResource(ConfigurableResource):
     def resolved_driver_stats_path(self) -> UPath:
         return locations.resolve(self.driver_stats_path or paths.default_driver_stats_path())
 
-    def driver_stats_hash(self) -> str:
-        """Data version of the feature file: a hash of its bytes."""
-        return fingerprints.content_digest([self.resolved_driver_stats_path()])
+    def driver_stats_listed(self) -> Files:
+        """The feature file as it is now: its digest is the file's data version."""
+        path = self.resolved_driver_stats_path()
+        return Files.listed(path, [path])
 
     def store(
         self, coerce_tz_aware: bool | None = None, provenance: bool = False

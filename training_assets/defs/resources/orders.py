@@ -6,7 +6,8 @@ from pydantic import Field
 from upath import UPath
 
 from training_assets.core import paths
-from training_assets.core.data import fingerprints, locations, orders
+from training_assets.core.data import locations, orders
+from training_assets.core.data.snapshot import Files
 
 
 class OrdersSource(ConfigurableResource):
@@ -29,16 +30,10 @@ class OrdersSource(ConfigurableResource):
     def read(self) -> pd.DataFrame:
         return orders.read_orders(self.location())
 
-    def open(self) -> orders.Orders:
-        """The orders files, checked, to be read in batches."""
-        return orders.open_orders(self.location())
+    def listed(self) -> Files:
+        """The orders files as they are now, listed once: the value a step digests and reads,
+        so it never lists the location again."""
+        return orders.list_orders(self.location())
 
     def count(self) -> int:
         return orders.count_orders(self.location())
-
-    def files(self) -> list[UPath]:
-        """The orders files, in the order they are read."""
-        return orders.order_files(self.location())
-
-    def content_hash(self) -> str:
-        return fingerprints.content_digest(self.files())

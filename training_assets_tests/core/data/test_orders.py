@@ -1,5 +1,6 @@
 """Unit tests for reading the orders (label) files in training_assets.core.data.orders."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -8,15 +9,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from training_assets.core.data.fingerprints import content_digest
 from training_assets.core.data.orders import (
     IGNORED_COLUMNS,
     OrdersError,
     count_orders,
+    list_orders,
     open_orders,
     order_files,
     read_orders,
     read_orders_table,
 )
+from training_assets.core.data.snapshot import SnapshotChanged
 from training_assets.core.schema import (
     ENTITY_KEY,
     EVENT_TIMESTAMP,
@@ -392,3 +396,35 @@ def test_nulls_in_a_later_batch_of_a_parquet_file_are_named_with_the_file(tmp_pa
     found = open_orders(tmp_path / "a.parquet")
     with pytest.raises(OrdersError, match=r"a\.parquet: null values in \{'driver_id': 1\}"):
         list(found.tables(batch_rows=4))
+
+
+# --- one listing, passed down ---------------------------------------------------------------
+
+
+def test_the_listed_files_are_the_ones_read_digested_and_rechecked(tmp_path):
+    """A file dropped into the folder after the run listed it is new data for the next run:
+    the run reads, digests and re-checks exactly what it listed, so its version tag names the
+    data it trained on."""
+    write(orders([1001, 1002]), tmp_path / "a.parquet")
+    listed = list_orders(tmp_path)
+    write(orders([1003, 1004, 1005]), tmp_path / "b.parquet")
+
+    found = open_orders(listed)
+
+    assert found.rows == 2
+    assert [path.name for path, _ in found.files] == ["a.parquet"]
+    assert listed.digest == content_digest([tmp_path / "a.parquet"])
+    listed.verify_unchanged()
+
+
+def test_a_listed_file_rewritten_before_its_digest_fails_the_recheck(tmp_path):
+    """The sizes and times are taken when the files are listed and the digest after, so a
+    write in between cannot pass as the version the run was tagged with."""
+    path = write(orders([1001, 1002]), tmp_path / "a.parquet")
+    listed = list_orders(tmp_path)
+    write(orders([1001, 1002, 1003]), path)
+    os.utime(path, ns=(1, 1))
+
+    listed.digest  # noqa: B018 - the digest of the rewritten bytes
+    with pytest.raises(SnapshotChanged, match="a.parquet"):
+        listed.verify_unchanged()

@@ -39,6 +39,11 @@ def default_batch_requests_path() -> Path:
     return working_area() / "data" / "batch_requests"
 
 
+def default_prediction_log_path() -> Path:
+    """The prediction log's folder on the embedded defaults: parquet files by event day."""
+    return working_area() / "predictions"
+
+
 def default_driver_stats_path() -> Path:
     return working_area() / "data" / "driver_stats.parquet"
 

@@ -20,6 +20,10 @@ OWNERS = ["team:ml-platform"]
 # The champion version a batch scoring run is for: pinned by the scoring sensor's request,
 # else resolved when batch_predictions starts, and recorded either way.
 CHAMPION_VERSION_TAG = f"{TAG_PREFIX}/champion_version"
+# The challenger a batch scoring run scores in shadow, pinned and recorded the same way;
+# NO_CHALLENGER when there was none (or it was the champion).
+CHALLENGER_VERSION_TAG = f"{TAG_PREFIX}/challenger_version"
+NO_CHALLENGER = "none"
 
 # Dagster names the job of a launch from the asset graph ("Materialize all", a selection)
 # `__ASSET_JOB`, and `materialize()`'s `__ephemeral_asset_job__`: its own names start so.

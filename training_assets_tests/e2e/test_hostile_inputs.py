@@ -11,6 +11,7 @@ only `feature_store` and `training_data` (and its gates), a second or two each."
 
 import os
 import shutil
+from datetime import date
 from pathlib import Path
 
 import mlflow
@@ -22,6 +23,7 @@ from dagster import AssetCheckSeverity, AssetKey, DagsterEventType, DagsterInsta
 from training_assets.core import paths
 from training_assets.core.data.point_in_time import features_as_of
 from training_assets.core.data.sample_data import SampleSpec, write_sample
+from training_assets.core.monitoring.days import days_between, event_days
 from training_assets.definitions import defs
 from training_assets_tests import hostile
 from training_assets_tests.e2e.outputs import stored_frame, stored_training_table
@@ -546,14 +548,25 @@ def champion(instance, client) -> str:
     return champion_of(client, MODEL_NAME)
 
 
-def score_batch(instance, requests: Path) -> pd.DataFrame:
+def score_batch(instance, requests: Path, first: date, last: date) -> pd.DataFrame:
+    """Every row of the request files, scored by one run over the days `first` to `last`."""
     result = defs.resolve_job_def("batch_predictions_job").execute_in_process(
         instance=instance,
         run_config={"resources": {"batch_requests": {"config": {"requests_path": str(requests)}}}},
+        tags={
+            "dagster/asset_partition_range_start": str(first),
+            "dagster/asset_partition_range_end": str(last),
+        },
         raise_on_error=False,
     )
     assert result.success, step_error(result, "batch_predictions")
-    return stored_frame(result.run_id, "batch_predictions")
+    return pd.concat(
+        [
+            stored_frame(result.run_id, f"batch_predictions/{day}")
+            for day in days_between(first, last)
+        ],
+        ignore_index=True,
+    )
 
 
 @pytest.mark.slow
@@ -572,8 +585,9 @@ def test_batch_requests_from_a_spreadsheet_score_as_the_clean_file_does(
     text = mixed.to_csv(index=False, lineterminator="\r\n")
     (hostile_folder / "requests.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
 
-    expected = score_batch(instance, clean)
-    scored = score_batch(instance, hostile_folder)
+    first, last = event_days(orders["event_timestamp"]).agg(["min", "max"])
+    expected = score_batch(instance, clean, first, last)
+    scored = score_batch(instance, hostile_folder, first, last)
 
     assert len(scored) == len(orders)
     keys = ["driver_id", "event_timestamp"]

@@ -11,6 +11,7 @@ Run `python -m training_assets.core.data.sample_data --help` to write a sample o
 
 import argparse
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,8 @@ FIRST_DRIVER_ID = 1001
 UNKNOWN_DRIVER_ID = 9001
 # Orders made and written at a time: a 100M-order sample takes one part's memory.
 ORDERS_PART = 10_000_000
+# Unmatched orders placed before the first stats row fall this long before it.
+BEFORE_STATS = pd.Timedelta(days=3)
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ def orders(
     unmatched = rng.random(n_orders) < spec.unmatched_rate
     half = unmatched & (rng.random(n_orders) < 0.5)
     frame.loc[half, ENTITY_KEY] = UNKNOWN_DRIVER_ID
-    frame.loc[unmatched & ~half, EVENT_TIMESTAMP] = start - pd.Timedelta(days=3)
+    frame.loc[unmatched & ~half, EVENT_TIMESTAMP] = start - BEFORE_STATS
 
     current = features_as_of(frame, stats)
     # Orders without features get the population mean, so their label is plain noise.
@@ -136,6 +139,11 @@ def orders(
     probability = 1.0 / (1.0 + np.exp(-logit))
     frame[LABEL] = (rng.random(n_orders) < probability).astype(np.int64)
     return frame
+
+
+def first_order_day(spec: SampleSpec) -> date:
+    """The UTC day of the earliest order a sample of `spec` can hold."""
+    return (STATS_END - pd.Timedelta(days=spec.days) - BEFORE_STATS).date()
 
 
 def write_sample(spec: SampleSpec, orders_path: Path, stats_path: Path) -> tuple[int, int]:

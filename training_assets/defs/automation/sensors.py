@@ -21,13 +21,19 @@ from dagster import (
 from training_assets.core import settings
 from training_assets.core.data import fingerprints, locations, orders, point_in_time
 from training_assets.core.ml import drift
+from training_assets.core.monitoring import days
 from training_assets.core.schema import EVENT_TIMESTAMP
 from training_assets.core.tracking import registry
 from training_assets.core.tracking.lineage import DATA_DIGEST_KEY, LINEAGE_PREFIX
 from training_assets.core.tracking.profiles import reference_profile
 from training_assets.defs import healing
+from training_assets.defs.assets.batch_predictions import shadow_version
 from training_assets.defs.automation.jobs import batch_predictions_job, training_job
-from training_assets.defs.dagster_internals import DATA_VERSION_TAG
+from training_assets.defs.dagster_internals import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    DATA_VERSION_TAG,
+)
 from training_assets.defs.instance_reads import retried
 from training_assets.defs.resources.batch_requests import BatchRequests
 from training_assets.defs.resources.feast import FeastResource
@@ -38,8 +44,10 @@ from training_assets.defs.resources.mlflow import (
 )
 from training_assets.defs.resources.orders import OrdersSource
 from training_assets.defs.tags import (
+    CHALLENGER_VERSION_TAG,
     CHAMPION_VERSION_TAG,
     DIED_TAG,
+    NO_CHALLENGER,
     ORDERS_VERSION_TAG,
     STATS_VERSION_TAG,
     TAG_PREFIX,
@@ -234,9 +242,9 @@ def _batch_scoring_sensor(
     mlflow_store: MlflowStore,
     model_registry: ModelRegistry,
 ):
-    """Requests one batch_predictions run per settled content of the request files and
-    champion version: the run key is both, so neither the same requests nor the same champion
-    score twice."""
+    """Requests one batch_predictions run over the days the request files cover, per settled
+    content of the files and versions of the champion and challenger: the run key is all
+    three, so neither the same requests nor the same models score twice."""
     state = json.loads(context.cursor) if context.cursor else {}
     try:
         files = batch_requests.files()
@@ -248,19 +256,38 @@ def _batch_scoring_sensor(
     if current != state.get("seen"):
         context.update_cursor(json.dumps({**state, "seen": current}))
         return SkipReason("request files changed since the last tick; waiting for them to settle")
-    champion = model_registry.champion(mlflow_store.configure_client())
+    client = mlflow_store.configure_client()
+    champion = model_registry.champion(client)
     if champion is None:
         return SkipReason(f"{model_registry.champion_uri()} does not exist yet")
-    digest = state["digest"] if state.get("hashed") == current else batch_requests.content_hash()
-    context.update_cursor(json.dumps({**state, "hashed": current, "digest": digest}))
+    if state.get("hashed") != current:
+        try:
+            first, last, outside = days.covered_days(batch_requests.read()[EVENT_TIMESTAMP])
+        except (orders.OrdersError, locations.LocationError) as error:
+            return SkipReason(str(error))
+        covered = [str(first) if first else None, str(last) if last else None, outside]
+        state = {**state, "digest": batch_requests.content_hash(), "days": covered}
+    context.update_cursor(json.dumps({**state, "hashed": current}))
+    digest, (first, last, outside) = state["digest"], state["days"]
+    if outside:
+        context.log.warning(
+            f"{outside} request row(s) fall outside the days {days.FIRST_DAY} to today "
+            "(UTC) that batch_predictions has partitions for; they are not scored"
+        )
+    if first is None:
+        return SkipReason(f"no request row falls on a day from {days.FIRST_DAY} to today (UTC)")
+    challenger = shadow_version(client, model_registry, int(champion.version))
     # When it moved too, so that a champion that comes back (a rollback) scores again.
     moved_at = champion.tags.get(f"{LINEAGE_PREFIX}{model_registry.alias}.moved_at", "")
     return RunRequest(
-        run_key=f"{digest[:16]}-v{champion.version}-{moved_at}",
+        run_key=f"{digest[:16]}-v{champion.version}-{moved_at}-c{challenger or NO_CHALLENGER}",
         tags={
             TRIGGER_TAG: "batch_requests",
             f"{TAG_PREFIX}/requests_version": digest,
             CHAMPION_VERSION_TAG: str(champion.version),
+            CHALLENGER_VERSION_TAG: str(challenger or NO_CHALLENGER),
+            ASSET_PARTITION_RANGE_START_TAG: first,
+            ASSET_PARTITION_RANGE_END_TAG: last,
         },
     )
 

@@ -16,6 +16,7 @@ def embedded_defaults() -> dict[str, Any]:
     )
     from training_assets.defs.resources.mlflow import MlflowStore, MlflowTracking, ModelRegistry
     from training_assets.defs.resources.orders import OrdersSource
+    from training_assets.defs.resources.prediction_log import PredictionLogResource
 
     # Configured at launch, so that run config under `mlflow_store` also reaches the copy that
     # mlflow_tracking holds: a store built here would be a separate, fixed instance there.
@@ -29,6 +30,7 @@ def embedded_defaults() -> dict[str, Any]:
         "model_registry": ModelRegistry(),
         "gates": GateThresholds(),
         "drift_settings": DriftSettings(),
+        "prediction_log": PredictionLogResource(),
         "io_manager": ParquetIOManagerResource(),
         "json_io_manager": JsonIOManagerResource(),
     }

@@ -53,20 +53,50 @@ class RunScopedIOManager(UPathIOManager):
         self._pruned_for: set[str] = set()
 
     def get_asset_relative_path(self, context: InputContext | OutputContext) -> UPath:
+        if isinstance(context, InputContext) and context.has_asset_partitions:
+            # Each partition is read from the run that materialized it: get_path_for_partition.
+            return UPath(*context.asset_key.path)
         run_id = _output_run(context) if isinstance(context, OutputContext) else _input_run(context)
         if run_id is None:
             # A context built by hand, outside a run: the plain per-asset layout.
             return super().get_asset_relative_path(context)
         return UPath(RUNS_DIR, run_id, *context.asset_key.path)
 
+    def get_path_for_partition(
+        self, context: InputContext | OutputContext, path: UPath, partition: str
+    ) -> UPath:
+        if isinstance(context, InputContext):
+            run_id = _input_run(context, partition)
+            if run_id is not None:
+                asset = context.asset_key.path
+                return self._base_path.joinpath(RUNS_DIR, run_id, *asset, partition)
+        return super().get_path_for_partition(context, path, partition)
+
     def handle_output(self, context: OutputContext, obj: Any) -> None:
-        super().handle_output(context, obj)
+        if context.has_asset_partitions and isinstance(obj, dict):
+            self._write_partitions(context, obj)
+        else:
+            super().handle_output(context, obj)
         run_id = _output_run(context)
         if run_id and run_id not in self._pruned_for:
             self._pruned_for.add(run_id)
             instance = context.step_context.instance
             prune_run_folders(self._base_path / RUNS_DIR, instance, run_id)
             prune_staging_folders(paths.working_area() / "staging", instance, run_id)
+
+    def _write_partitions(self, context: OutputContext, obj: dict) -> None:
+        """One value per partition of a run over several days (a partition range), each
+        written where that partition is read from."""
+        paths = self._get_paths_for_partitions(context)
+        if set(obj) != set(paths):
+            raise ValueError(
+                f"{context.asset_key.to_user_string()} returned partitions {sorted(obj)} for a "
+                f"run of partitions {sorted(paths)}"
+            )
+        for key, path in paths.items():
+            self.make_directory(path.parent)
+            self.dump_to_path(context=context, obj=obj[key], path=path)
+        context.add_output_metadata({"partitions_written": len(paths)})
 
 
 def _output_run(context: OutputContext) -> str | None:
@@ -76,18 +106,18 @@ def _output_run(context: OutputContext) -> str | None:
         return None
 
 
-def _input_run(context: InputContext) -> str | None:
-    """The run whose folder holds the input: this run when it materialized the asset, else
-    the run of the asset's latest materialization."""
+def _input_run(context: InputContext, partition: str | None = None) -> str | None:
+    """The run whose folder holds the input (of `partition`, when given): this run when it
+    materialized it, else the run of its latest materialization."""
     try:
         step = context.step_context
     except DagsterInvariantViolationError:
         return None
-    event = materialization_for(step.instance, step.run_id, context.asset_key)
+    event = materialization_for(step.instance, step.run_id, context.asset_key, partition)
     if event is None:
+        what = context.asset_key.to_user_string() + (f" {partition}" if partition else "")
         raise DagsterInvariantViolationError(
-            f"{context.asset_key.to_user_string()} has never been materialized; materialize "
-            "it before the assets that read it"
+            f"{what} has never been materialized; materialize it before the assets that read it"
         )
     return event.run_id
 

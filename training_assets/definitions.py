@@ -14,6 +14,7 @@ from dagster import (
 from training_assets.defs import assets, checks
 from training_assets.defs.automation.jobs import (
     batch_predictions_job,
+    live_quality_job,
     promote_model_job,
     rollback_model_job,
     training_job,
@@ -26,7 +27,13 @@ from training_assets.defs.resources import embedded_defaults
 defs = Definitions(
     assets=load_assets_from_package_module(assets),
     asset_checks=load_asset_checks_from_package_module(checks),
-    jobs=[training_job, promote_model_job, rollback_model_job, batch_predictions_job],
+    jobs=[
+        training_job,
+        promote_model_job,
+        rollback_model_job,
+        batch_predictions_job,
+        live_quality_job,
+    ],
     sensors=code_location_sensors(),
     schedules=[weekly_training_schedule],
     resources=embedded_defaults(),

@@ -45,6 +45,7 @@ SENSOR_INTERVAL_ENV = {
     "dead_run_sensor": ("DEAD_RUN_SENSOR_INTERVAL_SECONDS", 60),
     "drift_retrain_sensor": ("DRIFT_SENSOR_INTERVAL_SECONDS", 3600),
     "batch_scoring_sensor": ("BATCH_SENSOR_INTERVAL_SECONDS", 30),
+    "outcomes_sensor": ("OUTCOMES_SENSOR_INTERVAL_SECONDS", 60),
 }
 _ON, _OFF = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 

@@ -12,16 +12,18 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from training_assets.core.gates import data_gates, model_gates
+from training_assets.core.gates import data_gates, live_gates, model_gates
 from training_assets.core.gates.champion_gates import ChallengerJudgement, judge, kept_slices
 from training_assets.core.gates.drift_gate import judge_drift
 from training_assets.core.gates.limits import GateLimits
 from training_assets.core.gates.outcome import GateOutcome
 from training_assets.core.ml.metrics import scores
+from training_assets.core.monitoring.quality import LiveQuality
 from training_assets.core.schema import FeatureSource, TrainingSchema
 
 TRAINING_DATA = "training_data"
 EVALUATION = "evaluation"
+LIVE_MODEL_QUALITY = "live_model_quality"
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,35 @@ SKEW_GATE = Gate(
     "view that differs is withdrawn from serving until online_features reloads it in full.",
 )
 
-ALL_GATES = (*DATA_GATES, DRIFT_GATE, *METRIC_GATES, *CHAMPION_GATES, SKEW_GATE)
+# Live quality: judged per day on the predictions whose labels arrived, in the step that
+# measures it. Nothing is downstream to hold back, and a blocking failure would fail the run
+# whose output is the evidence, so they warn; what acts on them reads the check's verdict.
+LIVE_GATES = (
+    Gate(
+        "champion_live_rmse_within_tolerance",
+        LIVE_MODEL_QUALITY,
+        "The champion's RMSE on the day's labelled predictions is not above its offline test "
+        "RMSE by more than the tolerance; judged on at least min_labelled_rows.",
+        blocking=False,
+    ),
+    Gate(
+        "challenger_not_worse_than_champion_live",
+        LIVE_MODEL_QUALITY,
+        "On the same labelled requests, the challenger's RMSE is not worse than the "
+        "champion's: the bootstrap 95% interval of the paired gain does not lie below zero; "
+        "judged on at least min_labelled_rows pairs.",
+        blocking=False,
+    ),
+    Gate(
+        "served_features_drift_within_limit",
+        LIVE_MODEL_QUALITY,
+        "No feature served to a model that day drifts from its training profile beyond the "
+        "PSI that warns; judged on at least min_served_rows.",
+        blocking=False,
+    ),
+)
+
+ALL_GATES = (*DATA_GATES, DRIFT_GATE, *METRIC_GATES, *CHAMPION_GATES, SKEW_GATE, *LIVE_GATES)
 GATES_BY_NAME = {gate.name: gate for gate in ALL_GATES}
 
 # Gates that block only when a deployment says so, by the GateLimits field that says it. The
@@ -287,6 +317,21 @@ def evaluate_champion_gates(
         slices=kept_slices(table, limits.slice_min_rows),
         champion_scores=None if champion is None else scores(champion, test_y, train_mean),
     )
+
+
+def evaluate_live_gates(quality: LiveQuality, limits: GateLimits) -> dict[str, GateOutcome]:
+    """The live gates' outcomes for a day's quality."""
+    return {
+        "champion_live_rmse_within_tolerance": live_gates.champion_within_tolerance(
+            quality.champion(), limits.live_rmse_tolerance, limits.min_labelled_rows
+        ),
+        "challenger_not_worse_than_champion_live": live_gates.challenger_not_worse(
+            quality.comparisons, limits.min_labelled_rows
+        ),
+        "served_features_drift_within_limit": live_gates.served_drift_within_limit(
+            quality.models, limits.served_drift_warn_psi, limits.min_served_rows
+        ),
+    }
 
 
 def slice_values(column: str, test_x: pd.DataFrame, test_keys: pd.DataFrame) -> pd.Series:

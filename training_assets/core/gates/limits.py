@@ -87,3 +87,32 @@ class GateLimits(BaseModel):
     latency_batch_rows: int = Field(default=1000, description="Rows per timed prediction batch.")
     latency_repeats: int = Field(default=30, description="Timed batches for the p95.")
     latency_budget_ms: float = Field(default=100.0, description="Highest p95 batch time, in ms.")
+    min_labelled_rows: int = Field(
+        default=200,
+        ge=2,
+        description="Fewest labelled rows of a day on which a model's live RMSE, or a "
+        "challenger against the champion, is judged; fewer are reported, not judged. With the "
+        "tolerance below, 200 rows keep a steady world's days from failing on noise (the RMSE "
+        "of 200 noisy 0/1 labels moves by about 0.012 from day to day).",
+    )
+    live_rmse_tolerance: float = Field(
+        default=0.05,
+        ge=0,
+        description="How much higher than its offline test RMSE the champion's live RMSE of a "
+        "day may be.",
+    )
+    served_drift_warn_psi: float = Field(
+        default=0.2,
+        gt=0,
+        description="Served-feature PSI against the model's training profile that warns.",
+    )
+    min_served_rows: int = Field(
+        default=200,
+        ge=1,
+        description="Fewest served rows of a day on which served-feature drift is judged.",
+    )
+    bootstrap_samples: int = Field(
+        default=1000,
+        ge=100,
+        description="Bootstrap resamples of the paired challenger-against-champion difference.",
+    )

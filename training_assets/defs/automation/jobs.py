@@ -38,3 +38,11 @@ batch_predictions_job = define_asset_job(
     selection=AssetSelection.assets("batch_predictions"),
     description="Score the batch request files with @champion and Feast's point-in-time features.",
 )
+
+# A day's outcomes and live quality, with the live gates: requested by the outcomes sensor for
+# the days new labels or new predictions reach, or launched for a day from the UI.
+live_quality_job = define_asset_job(
+    name="live_quality_job",
+    selection=AssetSelection.assets("prediction_outcomes", "live_model_quality"),
+    description="Join a day's logged predictions with the labels that arrived and judge them.",
+)

@@ -28,7 +28,12 @@ from training_assets.core.tracking.lineage import DATA_DIGEST_KEY, LINEAGE_PREFI
 from training_assets.core.tracking.profiles import reference_profile
 from training_assets.defs import healing
 from training_assets.defs.assets.batch_predictions import shadow_version
-from training_assets.defs.automation.jobs import batch_predictions_job, training_job
+from training_assets.defs.automation.jobs import (
+    batch_predictions_job,
+    live_quality_job,
+    training_job,
+)
+from training_assets.defs.automation.outcomes_sensor import evaluate_outcomes_sensor
 from training_assets.defs.dagster_internals import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -330,6 +335,16 @@ _SENSORS = {
             ),
         },
     ),
+    "outcomes_sensor": (
+        evaluate_outcomes_sensor,
+        {
+            "job": live_quality_job,
+            "description": (
+                "Joins the labels with the predictions of the days they reach, within the "
+                "lookback window, and judges each day's live quality."
+            ),
+        },
+    ),
 }
 
 
@@ -357,4 +372,5 @@ def code_location_sensors(
     dead_run_sensor,
     drift_retrain_sensor,
     batch_scoring_sensor,
+    outcomes_sensor,
 ) = code_location_sensors(settings.default_sensor_interval)

@@ -15,6 +15,7 @@ def embedded_defaults() -> dict[str, Any]:
         ParquetIOManagerResource,
     )
     from training_assets.defs.resources.mlflow import MlflowStore, MlflowTracking, ModelRegistry
+    from training_assets.defs.resources.monitoring import MonitoringSettings
     from training_assets.defs.resources.orders import OrdersSource
     from training_assets.defs.resources.prediction_log import PredictionLogResource
 
@@ -31,6 +32,7 @@ def embedded_defaults() -> dict[str, Any]:
         "gates": GateThresholds(),
         "drift_settings": DriftSettings(),
         "prediction_log": PredictionLogResource(),
+        "monitoring": MonitoringSettings(),
         "io_manager": ParquetIOManagerResource(),
         "json_io_manager": JsonIOManagerResource(),
     }

@@ -1,0 +1,197 @@
+"""Live quality: how each model that scored a day did on the rows whose labels arrived, the
+challenger against the champion on the same rows, and the drift of the features it was served.
+
+The scores are core/ml/metrics.py's, read the same way as offline: RMSE and MAE of the
+regression, and AUC, Brier score and log loss of its output read as a probability.
+"""
+
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from training_assets.core.ml import drift, metrics
+from training_assets.core.monitoring.outcomes import LABELLED
+from training_assets.core.monitoring.prediction_log import CHALLENGER, CHAMPION
+from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL
+
+# Pairs beyond this many are subsampled for the bootstrap: its interval is then a little wider
+# than the full day's would be, never narrower.
+BOOTSTRAP_MAX_ROWS = 50_000
+_BOOTSTRAP_CHUNK = 50
+PAIR_KEY = ["source", ENTITY_KEY, EVENT_TIMESTAMP]
+SCORES = ("rmse", "mae", "auc", "brier", "log_loss")
+
+
+@dataclass(frozen=True)
+class ModelQuality:
+    """One model version's day in one part (the champion's answers, or shadow scores)."""
+
+    role: str
+    model_version: int
+    rows: int
+    labelled_rows: int
+    label_rate: float | None
+    mean_prediction: float | None
+    rmse: float | None = None
+    mae: float | None = None
+    auc: float | None = None
+    brier: float | None = None
+    log_loss: float | None = None
+    offline_rmse: float | None = None
+    served_rows: int = 0
+    served_psi: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """The challenger against the champion on the same labelled requests: the RMSE gain
+    (champion's minus challenger's; above zero, the challenger did better) with a bootstrap
+    95% interval."""
+
+    champion_version: int
+    challenger_version: int
+    paired_rows: int
+    champion_rmse: float | None = None
+    challenger_rmse: float | None = None
+    rmse_gain: float | None = None
+    gain_low: float | None = None
+    gain_high: float | None = None
+
+
+@dataclass(frozen=True)
+class LiveQuality:
+    """A day's live quality, per model version, and the paired comparisons."""
+
+    day: str
+    models: list[ModelQuality]
+    comparisons: list[PairedComparison]
+
+    def champion(self) -> ModelQuality | None:
+        """The champion version that answered most of the day's labelled rows."""
+        answers = [model for model in self.models if model.role == CHAMPION]
+        return max(answers, key=lambda m: (m.labelled_rows, m.rows), default=None)
+
+
+def scores(labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
+    """RMSE and MAE, and for 0/1 labels with both classes AUC, Brier score and log loss."""
+    if not len(labels):
+        return {}
+    errors = np.asarray(predictions, dtype=float) - np.asarray(labels, dtype=float)
+    return {
+        "rmse": float(np.sqrt(np.mean(errors**2))),
+        "mae": float(np.mean(np.abs(errors))),
+        **metrics.probability_metrics(pd.Series(labels), predictions),
+    }
+
+
+def model_quality(outcomes: pd.DataFrame) -> list[ModelQuality]:
+    """Per part and model version: rows, labelled rows, label rate, mean prediction, scores."""
+    found = []
+    for (role, version), rows in outcomes.groupby(["role", "model_version"], sort=True):
+        labelled = rows[rows[LABELLED]]
+        predicted = rows["prediction"].dropna()
+        found.append(
+            ModelQuality(
+                role=str(role),
+                model_version=int(version),
+                rows=len(rows),
+                labelled_rows=len(labelled),
+                label_rate=float(labelled[LABEL].mean()) if len(labelled) else None,
+                mean_prediction=float(predicted.mean()) if len(predicted) else None,
+                **scores(labelled[LABEL].to_numpy(), labelled["prediction"].to_numpy()),
+            )
+        )
+    # The champion's answers first.
+    return sorted(found, key=lambda model: (model.role != CHAMPION, model.model_version))
+
+
+def paired_comparisons(
+    outcomes: pd.DataFrame, samples: int = 1000, seed: int = 0
+) -> list[PairedComparison]:
+    """Each challenger version against the champion version that answered the same labelled
+    requests (the one that answered most of them, when the champion moved within the day)."""
+    labelled = outcomes[outcomes[LABELLED] & outcomes["prediction"].notna()]
+    answers = labelled[labelled["role"] == CHAMPION]
+    shadows = labelled[labelled["role"] == CHALLENGER]
+    found = []
+    for challenger, shadow in shadows.groupby("model_version", sort=True):
+        pairs = answers.merge(shadow, on=PAIR_KEY, suffixes=("_champion", "_challenger"))
+        if pairs.empty:
+            continue
+        champion = int(pairs["model_version_champion"].mode().iloc[0])
+        pairs = pairs[pairs["model_version_champion"] == champion]
+        truth = pairs[f"{LABEL}_champion"].to_numpy(dtype=float)
+        champion_errors = (pairs["prediction_champion"].to_numpy() - truth) ** 2
+        challenger_errors = (pairs["prediction_challenger"].to_numpy() - truth) ** 2
+        found.append(
+            compare(champion, int(challenger), champion_errors, challenger_errors, samples, seed)
+        )
+    return found
+
+
+def compare(
+    champion: int,
+    challenger: int,
+    champion_errors: np.ndarray,
+    challenger_errors: np.ndarray,
+    samples: int = 1000,
+    seed: int = 0,
+) -> PairedComparison:
+    """The RMSE gain on paired squared errors and its bootstrap 95% interval: the same rows
+    are resampled for both models, so the noise the two share cancels."""
+    rows = len(champion_errors)
+    champion_rmse = float(np.sqrt(champion_errors.mean()))
+    challenger_rmse = float(np.sqrt(challenger_errors.mean()))
+    low, high = _bootstrap_interval(champion_errors, challenger_errors, samples, seed)
+    return PairedComparison(
+        champion_version=champion,
+        challenger_version=challenger,
+        paired_rows=rows,
+        champion_rmse=champion_rmse,
+        challenger_rmse=challenger_rmse,
+        rmse_gain=champion_rmse - challenger_rmse,
+        gain_low=low,
+        gain_high=high,
+    )
+
+
+def _bootstrap_interval(
+    champion_errors: np.ndarray, challenger_errors: np.ndarray, samples: int, seed: int
+) -> tuple[float | None, float | None]:
+    rows = len(champion_errors)
+    if rows < 2:
+        return None, None
+    rng = np.random.default_rng(seed)
+    if rows > BOOTSTRAP_MAX_ROWS:
+        kept = rng.choice(rows, BOOTSTRAP_MAX_ROWS, replace=False)
+        champion_errors, challenger_errors = champion_errors[kept], challenger_errors[kept]
+    gains = []
+    for start in range(0, samples, _BOOTSTRAP_CHUNK):
+        count = min(_BOOTSTRAP_CHUNK, samples - start)
+        drawn = rng.integers(0, len(champion_errors), size=(count, len(champion_errors)))
+        gains.append(
+            np.sqrt(champion_errors[drawn].mean(axis=1))
+            - np.sqrt(challenger_errors[drawn].mean(axis=1))
+        )
+    low, high = np.percentile(np.concatenate(gains), [2.5, 97.5])
+    return float(low), float(high)
+
+
+def served_features(outcomes: pd.DataFrame, role: str, version: int) -> pd.DataFrame:
+    """The features one model version was served, one row per prediction (from the log's
+    JSON), whether or not the labels arrived."""
+    rows = outcomes[(outcomes["role"] == role) & (outcomes["model_version"] == version)]
+    if rows.empty:
+        return pd.DataFrame()
+    return pd.read_json(io.StringIO("\n".join(rows["features"])), lines=True, dtype=False)
+
+
+def served_drift(profile: dict, served: pd.DataFrame) -> dict[str, float]:
+    """PSI of each profiled feature the served rows carry against the training profile
+    (core/tracking/profiles.py's `features`)."""
+    shared = {name: bins for name, bins in profile.items() if name in served.columns}
+    if not shared or served.empty:
+        return {}
+    return drift.population_stability(shared, served[list(shared)].astype(float))

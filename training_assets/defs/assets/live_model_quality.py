@@ -1,0 +1,107 @@
+"""The live quality of a day: each model version's scores on the labelled predictions, the
+challenger against the champion on the same rows, and the drift of the served features."""
+
+import dataclasses
+from collections.abc import Iterator
+
+import mlflow
+import pandas as pd
+from dagster import AssetCheckResult, AssetExecutionContext, MetadataValue, Output, asset
+from mlflow.exceptions import MlflowException
+
+from training_assets.core.gates.catalog import LIVE_GATES, evaluate_live_gates
+from training_assets.core.monitoring.quality import (
+    SCORES,
+    LiveQuality,
+    ModelQuality,
+    model_quality,
+    paired_comparisons,
+    served_drift,
+    served_features,
+)
+from training_assets.core.tracking.profiles import reference_profile
+from training_assets.defs.checks.results import check_result, check_spec
+from training_assets.defs.partitions import serving_days
+from training_assets.defs.resources.gates import GateThresholds
+from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
+from training_assets.defs.tags import OWNERS
+
+
+@asset(
+    owners=OWNERS,
+    group_name="monitoring",
+    io_manager_key="json_io_manager",
+    kinds={"mlflow"},
+    code_version="1",
+    partitions_def=serving_days,
+    # Judged in the same step, on the day's quality in hand: a check of its own would load
+    # the asset without knowing which day its run is for.
+    check_specs=[check_spec(gate) for gate in LIVE_GATES],
+)
+def live_model_quality(
+    context: AssetExecutionContext,
+    prediction_outcomes: pd.DataFrame,
+    mlflow_store: MlflowStore,
+    model_registry: ModelRegistry,
+    gates: GateThresholds,
+) -> Iterator[Output[LiveQuality] | AssetCheckResult]:
+    """Per model version of the day: RMSE, MAE, AUC, Brier score, log loss, label rate, mean
+    prediction and labelled rows, its offline test RMSE, the PSI of the features it was served
+    against its training profile; and each challenger against the champion on the same
+    labelled rows (the RMSE gain with a bootstrap 95% interval); judged by the live gates."""
+    client = mlflow_store.configure_client()
+    models = [
+        _with_training_figures(client, model_registry.model_name, model, prediction_outcomes)
+        for model in model_quality(prediction_outcomes)
+    ]
+    seed = int(context.partition_key.replace("-", ""))
+    comparisons = paired_comparisons(prediction_outcomes, gates.bootstrap_samples, seed)
+    quality = LiveQuality(context.partition_key, models, comparisons)
+    yield Output(quality, metadata=_plotted(quality))
+    for name, outcome in evaluate_live_gates(quality, gates.limits()).items():
+        yield check_result(name, outcome)
+
+
+def _with_training_figures(
+    client: mlflow.MlflowClient, model_name: str, model: ModelQuality, outcomes: pd.DataFrame
+) -> ModelQuality:
+    """`model` with its offline test RMSE and its served features' drift, from the version's
+    MLflow run; without them when the version is gone from the registry."""
+    try:
+        version = client.get_model_version(model_name, str(model.model_version))
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        return model
+    offline = client.get_run(version.run_id).data.metrics.get("rmse")
+    served = served_features(outcomes, model.role, model.model_version)
+    psi = served_drift(reference_profile(version.run_id)["features"], served)
+    return dataclasses.replace(model, offline_rmse=offline, served_rows=len(served), served_psi=psi)
+
+
+def _plotted(quality: LiveQuality) -> dict:
+    """Numbers under names that stay the same from day to day, so the UI plots them across
+    partitions: the champion's and the challenger's figures, the paired gain."""
+    metadata: dict = {"models": MetadataValue.json([dataclasses.asdict(m) for m in quality.models])}
+    for role in ("champion", "challenger"):
+        parts = [model for model in quality.models if model.role == role]
+        if not parts:
+            continue
+        model = max(parts, key=lambda m: (m.labelled_rows, m.rows))
+        metadata[f"{role}.version"] = model.model_version
+        metadata[f"{role}.rows"] = model.rows
+        metadata[f"{role}.labelled_rows"] = model.labelled_rows
+        for name in ("label_rate", "mean_prediction", *SCORES, "offline_rmse"):
+            value = getattr(model, name)
+            if value is not None:
+                metadata[f"{role}.{name}"] = float(value)
+        for feature, value in model.served_psi.items():
+            metadata[f"{role}.psi.{feature}"] = float(value)
+    if quality.comparisons:
+        comparison = max(quality.comparisons, key=lambda c: c.paired_rows)
+        metadata["paired_rows"] = comparison.paired_rows
+        for name in ("rmse_gain", "gain_low", "gain_high"):
+            value = getattr(comparison, name)
+            if value is not None:
+                metadata[name] = float(value)
+    return metadata

@@ -1,0 +1,68 @@
+"""The outcomes of a day's logged predictions: joined with the labels that have arrived."""
+
+from datetime import date
+
+import pandas as pd
+from dagster import AssetExecutionContext, Failure, MetadataValue, asset
+
+from training_assets.core.data.locations import LocationError
+from training_assets.core.data.orders import OrdersError
+from training_assets.core.monitoring.days import day_bounds
+from training_assets.core.monitoring.outcomes import LABELLED, join_outcomes
+from training_assets.core.schema import EVENT_TIMESTAMP, LABEL
+from training_assets.defs.assets.batch_predictions import batch_predictions
+from training_assets.defs.partitions import serving_days
+from training_assets.defs.resources.orders import OrdersSource
+from training_assets.defs.resources.prediction_log import PredictionLogResource
+from training_assets.defs.tags import OWNERS
+
+
+@asset(
+    owners=OWNERS,
+    group_name="monitoring",
+    # The log holds online predictions too: batch_predictions is one of its writers.
+    deps=[batch_predictions, "orders"],
+    kinds={"parquet"},
+    code_version="1",
+    partitions_def=serving_days,
+)
+def prediction_outcomes(
+    context: AssetExecutionContext,
+    prediction_log: PredictionLogResource,
+    orders_source: OrdersSource,
+) -> pd.DataFrame:
+    """The day's logged predictions (one per request, part and model: the latest) with the
+    label of the order of the same driver and event time, NaN while it has not arrived, and
+    `labelled`."""
+    day = date.fromisoformat(context.partition_key)
+    logged = prediction_log.sink().read(day)
+    try:
+        orders = orders_source.read()
+    except (OrdersError, LocationError) as error:
+        raise Failure(description=str(error)) from None
+    start, end = day_bounds(day)
+    times = orders[EVENT_TIMESTAMP]
+    joined, counts = join_outcomes(logged, orders[(times >= start) & (times < end)])
+    labelled = joined[joined[LABELLED]]
+    context.add_output_metadata(
+        {
+            "dagster/row_count": counts.predictions,
+            "logged_rows": counts.logged_rows,
+            "labelled_rows": counts.labelled_rows,
+            "unlabelled_rows": counts.unlabelled_rows,
+            "label_coverage": counts.labelled_rows / counts.predictions
+            if counts.predictions
+            else 0.0,
+            "conflicting_labels": counts.conflicting_labels,
+            "label_rate": float(labelled[LABEL].mean()) if len(labelled) else 0.0,
+            "rows_by_part": MetadataValue.json(
+                {
+                    f"{role} v{version}": int(count)
+                    for (role, version), count in joined.groupby(["role", "model_version"])
+                    .size()
+                    .items()
+                }
+            ),
+        }
+    )
+    return joined

@@ -1,0 +1,191 @@
+"""Closing the loop on the real Feast repo, MLflow store and instance: batch requests scored by
+the champion and, in shadow, by a challenger awaiting manual promotion; their outcomes joined
+with the labels as they arrive (late, in a file of their own) through the outcomes sensor; the
+live quality of each version and the live gates, passing on a steady day and failing on a day
+whose labels turned against the champion."""
+
+import numpy as np
+import pandas as pd
+from dagster import AssetCheckSeverity, AssetKey, RunRequest, build_sensor_context
+
+from training_assets.core import paths
+from training_assets.core.monitoring.days import event_days
+from training_assets.core.monitoring.sinks import prediction_sink
+from training_assets.definitions import defs
+from training_assets.defs.automation.sensors import batch_scoring_sensor, outcomes_sensor
+from training_assets.defs.resources.batch_requests import BatchRequests
+from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
+from training_assets.defs.resources.monitoring import MonitoringSettings
+from training_assets.defs.resources.orders import OrdersSource
+from training_assets.defs.resources.prediction_log import PredictionLogResource
+from training_assets_tests.e2e.test_pipeline import run_training
+
+MANUAL = {"resources": {"model_registry": {"config": {"promotion": "manual"}}}}
+ALPHA_045 = {"ops": {"trained_model": {"config": {"alpha": 0.45}}}}
+# Within the default lookback window of the sample's newest order (2026-01-01).
+DAYS = ["2025-12-27", "2025-12-28", "2025-12-29"]
+
+
+def tick(sensor, instance, cursor, **resources):
+    context = build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+    return sensor(context), context.cursor
+
+
+def batch_tick(instance, cursor):
+    return tick(
+        batch_scoring_sensor,
+        instance,
+        cursor,
+        batch_requests=BatchRequests(),
+        mlflow_store=MlflowStore(),
+        model_registry=ModelRegistry(),
+    )
+
+
+def outcomes_tick(instance, cursor):
+    return tick(
+        outcomes_sensor,
+        instance,
+        cursor,
+        orders_source=OrdersSource(),
+        prediction_log=PredictionLogResource(),
+        monitoring=MonitoringSettings(),
+    )
+
+
+def settled(ticker, instance, cursor):
+    """The sensor's answer once the files held still for a tick."""
+    result, cursor = ticker(instance, cursor)
+    again, cursor = ticker(instance, cursor)
+    return again, cursor
+
+
+def requests_of_orders(orders: pd.DataFrame) -> pd.DataFrame:
+    """The sample's orders of DAYS as requests, plus, per day, 300 requests at times no order
+    has yet: their labels arrive later."""
+    day = event_days(orders["event_timestamp"]).astype(str)
+    known = orders[day.isin(DAYS)][["event_timestamp", "driver_id"]]
+    rng = np.random.default_rng(5)
+    fresh = pd.DataFrame(
+        {
+            "event_timestamp": pd.Timestamp(DAYS[1], tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 86_400, 300) * 1_000_000 + 17, unit="us"),
+            "driver_id": rng.choice(orders["driver_id"].unique()[:40], 300),
+        }
+    )
+    return pd.concat([known, fresh], ignore_index=True)
+
+
+def run_requests(instance, job_name, requests):
+    job = defs.resolve_job_def(job_name)
+    results = []
+    for request in requests:
+        results.append(
+            job.execute_in_process(
+                instance=instance,
+                partition_key=request.partition_key,
+                tags=request.tags,
+                raise_on_error=False,
+            )
+        )
+        assert results[-1].success
+    return results
+
+
+def check_results(result) -> dict:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_shadow_scores_outcomes_and_live_gates(working_area, instance, mlflow_client):
+    assert run_training(instance).success
+    # A second model waits as @challenger: the champion stays version 1.
+    assert run_training(instance, {**MANUAL, **ALPHA_045}).success
+    orders = pd.read_parquet(paths.default_sample_orders_file())
+    requests = requests_of_orders(orders)
+    folder = paths.default_batch_requests_path()
+    folder.mkdir(parents=True)
+    requests.to_csv(folder / "requests.tsv", sep="\t", index=False)
+
+    request, _ = settled(batch_tick, instance, None)
+    assert isinstance(request, RunRequest)
+    assert request.tags["training_assets/challenger_version"] == "2"
+    scoring = defs.resolve_job_def("batch_predictions_job").execute_in_process(
+        instance=instance, tags=request.tags
+    )
+    assert scoring.success
+    answered = pd.concat(scoring.output_for_node("batch_predictions").values())
+    # The answers are the champion's only; the challenger's are in the log, never returned.
+    assert set(answered["model_version"]) == {1}
+    logged = pd.concat(
+        [prediction_sink().read(pd.Timestamp(day).date()).to_pandas() for day in DAYS]
+    )
+    assert logged.groupby("role")["model_version"].unique().map(list).to_dict() == {
+        "champion": [1],
+        "challenger": [2],
+    }
+    assert (logged["role"] == "challenger").sum() == (logged["role"] == "champion").sum()
+    assert set(logged.loc[logged["role"] == "champion", "prediction_id"]) == set(
+        answered["prediction_id"]
+    )
+    assert not set(logged.loc[logged["role"] == "challenger", "prediction_id"]) & set(
+        answered["prediction_id"]
+    )
+
+    # The outcomes sensor asks for the days that were scored.
+    result, cursor = outcomes_tick(instance, None)
+    assert sorted(r.partition_key for r in result.run_requests) == DAYS
+    judged = run_requests(instance, "live_quality_job", result.run_requests)
+    by_day = dict(zip(DAYS, judged, strict=True))
+    middle = by_day[DAYS[1]]
+    [outcome] = middle.asset_materializations_for_node("prediction_outcomes")
+    unlabelled = outcome.metadata["unlabelled_rows"].value
+    assert unlabelled == 2 * 300  # the fresh requests, by champion and challenger
+    quality = middle.output_for_node("live_model_quality")
+    champion = quality.champion()
+    assert champion.model_version == 1 and champion.offline_rmse is not None
+    assert set(champion.served_psi) == {"conv_rate", "acc_rate", "avg_daily_trips"}
+    [comparison] = quality.comparisons
+    assert (comparison.champion_version, comparison.challenger_version) == (1, 2)
+    assert comparison.gain_low <= comparison.rmse_gain <= comparison.gain_high
+    [plotted] = middle.asset_materializations_for_node("live_model_quality")
+    assert plotted.partition == DAYS[1]
+    assert plotted.metadata["champion.rmse"].value == champion.rmse
+    assert plotted.metadata["challenger.version"].value == 2
+    # A steady day: every live gate passes.
+    for day, run in by_day.items():
+        checks = check_results(run)
+        assert len(checks) == 3, day
+        assert all(check.passed for check in checks.values()), (day, checks)
+
+    # The orders, seen settled for the first time, reach the same days (under a key of their
+    # own); then nothing new is nothing asked.
+    first_seen, cursor = outcomes_tick(instance, cursor)
+    assert sorted(r.partition_key for r in first_seen.run_requests) == DAYS
+    nothing, cursor = outcomes_tick(instance, cursor)
+    assert not getattr(nothing, "run_requests", None)
+
+    # Labels arrive late, in a file of their own, that turn against the champion: each is
+    # the opposite of what it predicted.
+    fresh = answered[answered["event_timestamp"].dt.microsecond == 17]
+    late = pd.DataFrame(
+        {
+            "event_timestamp": fresh["event_timestamp"],
+            "driver_id": fresh["driver_id"],
+            "trip_completed": (fresh["prediction"] < 0.5).astype("int64"),
+        }
+    )
+    late.to_parquet(paths.default_orders_path() / "late_labels.parquet", index=False)
+    result, cursor = settled(outcomes_tick, instance, cursor)
+    # Only the day the new file's labels fall on.
+    assert [r.partition_key for r in result.run_requests] == [DAYS[1]]
+    [rejudged] = run_requests(instance, "live_quality_job", result.run_requests)
+    [outcome] = rejudged.asset_materializations_for_node("prediction_outcomes")
+    assert outcome.metadata["unlabelled_rows"].value == 0
+    checks = check_results(rejudged)
+    failed = checks["champion_live_rmse_within_tolerance"]
+    assert not failed.passed and failed.severity == AssetCheckSeverity.WARN
+    assert "above its offline test RMSE" in failed.metadata["reason"].value
+    assert checks["served_features_drift_within_limit"].passed
+    # The partition's quality is what the UI plots: a later day's run did not replace it.
+    latest = instance.get_latest_materialization_event(AssetKey("live_model_quality"))
+    assert latest.dagster_event.partition == DAYS[1]

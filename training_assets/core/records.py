@@ -106,7 +106,7 @@ class RegisteredModelVersion:
     version: int
     alias: str
     challenger_alias: str | None
-    promotion: str  # "automatic" or "manual"
+    promotion: str  # "automatic", "manual" or "shadow"
     # The version this run registered, or, when nothing new was registered (unchanged), the
     # champion's or challenger's that it equals.
     model_uri: str

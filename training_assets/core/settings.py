@@ -46,6 +46,8 @@ SENSOR_INTERVAL_ENV = {
     "drift_retrain_sensor": ("DRIFT_SENSOR_INTERVAL_SECONDS", 3600),
     "batch_scoring_sensor": ("BATCH_SENSOR_INTERVAL_SECONDS", 30),
     "outcomes_sensor": ("OUTCOMES_SENSOR_INTERVAL_SECONDS", 60),
+    "live_retrain_sensor": ("LIVE_RETRAIN_SENSOR_INTERVAL_SECONDS", 60),
+    "shadow_promotion_sensor": ("SHADOW_PROMOTION_SENSOR_INTERVAL_SECONDS", 300),
 }
 _ON, _OFF = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 

@@ -12,7 +12,11 @@ from training_assets.core import paths
 from training_assets.core.monitoring.days import event_days
 from training_assets.core.monitoring.sinks import prediction_sink
 from training_assets.definitions import defs
-from training_assets.defs.automation.sensors import batch_scoring_sensor, outcomes_sensor
+from training_assets.defs.automation.sensors import (
+    batch_scoring_sensor,
+    live_retrain_sensor,
+    outcomes_sensor,
+)
 from training_assets.defs.resources.batch_requests import BatchRequests
 from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
 from training_assets.defs.resources.monitoring import MonitoringSettings
@@ -28,7 +32,10 @@ DAYS = ["2025-12-27", "2025-12-28", "2025-12-29"]
 
 def tick(sensor, instance, cursor, **resources):
     context = build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-    return sensor(context), context.cursor
+    result = sensor(context)
+    # A sensor sets its cursor on the context, or returns it with its result.
+    returned = getattr(result, "cursor", None)
+    return result, returned if returned is not None else context.cursor
 
 
 def batch_tick(instance, cursor):
@@ -189,3 +196,48 @@ def test_shadow_scores_outcomes_and_live_gates(working_area, instance, mlflow_cl
     # The partition's quality is what the UI plots: a later day's run did not replace it.
     latest = instance.get_latest_materialization_event(AssetKey("live_model_quality"))
     assert latest.dagster_event.partition == DAYS[1]
+
+    # The degradation requests one retrain, with its evidence; the same day judged again
+    # asks for nothing more.
+    retrain, retrain_cursor = retrain_tick(instance, None)
+    [request] = retrain.run_requests
+    assert request.run_key == "live-degraded-v1-1"
+    assert request.tags["training_assets/trigger"] == "live_quality"
+    assert request.tags["training_assets/degraded_on"] == DAYS[1]
+    judged_day = quality_of(instance, DAYS[1]).asset_materialization.metadata
+    assert request.tags["training_assets/live_rmse"] == f"{judged_day['champion.rmse'].value:.4f}"
+    assert float(request.tags["training_assets/live_rmse"]) > float(
+        request.tags["training_assets/offline_rmse"]
+    )
+    run_requests(instance, "live_quality_job", [day_request(DAYS[1])])
+    again, retrain_cursor = retrain_tick(instance, retrain_cursor)
+    assert not again.run_requests
+    # A judged day that passes ends the degradation; failing again is a new one.
+    run_requests(instance, "live_quality_job", [day_request(DAYS[0])])
+    run_requests(instance, "live_quality_job", [day_request(DAYS[1])])
+    anew, retrain_cursor = retrain_tick(instance, retrain_cursor)
+    assert [r.run_key for r in anew.run_requests] == ["live-degraded-v1-2"]
+
+
+def retrain_tick(instance, cursor):
+    return tick(
+        live_retrain_sensor,
+        instance,
+        cursor,
+        mlflow_store=MlflowStore(),
+        model_registry=ModelRegistry(),
+    )
+
+
+def day_request(day: str) -> RunRequest:
+    return RunRequest(partition_key=day)
+
+
+def quality_of(instance, day: str):
+    from dagster import AssetRecordsFilter
+
+    [record] = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey("live_model_quality"), asset_partitions=[day]),
+        limit=1,
+    ).records
+    return record

@@ -116,3 +116,11 @@ class GateLimits(BaseModel):
         ge=100,
         description="Bootstrap resamples of the paired challenger-against-champion difference.",
     )
+    shadow_min_days: int = Field(
+        default=3,
+        ge=1,
+        description="With promotion: shadow, the latest this many days on which the challenger "
+        "was compared with the champion on at least min_labelled_rows pairs must each have "
+        "its gain's 95% interval above zero before @champion moves to it: one day's interval "
+        "misses one time in forty, three in a row one in sixty thousand.",
+    )

@@ -57,8 +57,16 @@ def live_model_quality(
     seed = int(context.partition_key.replace("-", ""))
     comparisons = paired_comparisons(prediction_outcomes, gates.bootstrap_samples, seed)
     quality = LiveQuality(context.partition_key, models, comparisons)
-    yield Output(quality, metadata=_plotted(quality))
-    for name, outcome in evaluate_live_gates(quality, gates.limits()).items():
+    verdicts = evaluate_live_gates(quality, gates.limits())
+    # The verdicts beside the figures too: what acts on a day (the live retrain and shadow
+    # promotion sensors) reads them from the materialization, one record per day.
+    judged = {
+        f"gate.{name}": MetadataValue.bool(outcome.passed) for name, outcome in verdicts.items()
+    }
+    champion_judged = verdicts["champion_live_rmse_within_tolerance"].evidence.get("judged")
+    judged["champion.judged"] = MetadataValue.bool(bool(champion_judged))
+    yield Output(quality, metadata={**_plotted(quality), **judged})
+    for name, outcome in verdicts.items():
         yield check_result(name, outcome)
 
 
@@ -82,7 +90,10 @@ def _with_training_figures(
 def _plotted(quality: LiveQuality) -> dict:
     """Numbers under names that stay the same from day to day, so the UI plots them across
     partitions: the champion's and the challenger's figures, the paired gain."""
-    metadata: dict = {"models": MetadataValue.json([dataclasses.asdict(m) for m in quality.models])}
+    metadata: dict = {
+        "models": MetadataValue.json([dataclasses.asdict(m) for m in quality.models]),
+        "comparisons": MetadataValue.json([dataclasses.asdict(c) for c in quality.comparisons]),
+    }
     for role in ("champion", "challenger"):
         parts = [model for model in quality.models if model.role == role]
         if not parts:

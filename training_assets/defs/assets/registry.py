@@ -115,7 +115,7 @@ def registered_model_version(
             "promotion": (
                 model_registry.promotion
                 if automatic or outcome == UNCHANGED
-                else "manual: awaiting promote_model_job"
+                else AWAITING[model_registry.promotion]
             ),
             "alias_uri": model_registry.champion_uri(),
             "model_uri": version.source,
@@ -149,6 +149,14 @@ def _log_outcome(
             f"Version {version} is @{model_registry.challenger_alias}, awaiting "
             f"promotion: read its report, then launch promote_model_job"
         )
+
+
+# What a version registered without moving the champion waits for, by promotion policy; the
+# shadow promotion sensor moves only versions registered under `shadow`.
+AWAITING = {
+    "manual": "manual: awaiting promote_model_job",
+    "shadow": "shadow: awaiting live evidence (shadow_promotion_sensor)",
+}
 
 
 class ChampionConfig(Config):

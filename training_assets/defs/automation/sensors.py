@@ -31,7 +31,12 @@ from training_assets.defs.assets.batch_predictions import shadow_version
 from training_assets.defs.automation.jobs import (
     batch_predictions_job,
     live_quality_job,
+    promote_model_job,
     training_job,
+)
+from training_assets.defs.automation.live_actions import (
+    evaluate_live_retrain_sensor,
+    evaluate_shadow_promotion_sensor,
 )
 from training_assets.defs.automation.outcomes_sensor import evaluate_outcomes_sensor
 from training_assets.defs.dagster_internals import (
@@ -345,6 +350,26 @@ _SENSORS = {
             ),
         },
     ),
+    "live_retrain_sensor": (
+        evaluate_live_retrain_sensor,
+        {
+            "job": training_job,
+            "description": (
+                "Retrains once per degradation when a day's live RMSE of the champion fails "
+                "champion_live_rmse_within_tolerance."
+            ),
+        },
+    ),
+    "shadow_promotion_sensor": (
+        evaluate_shadow_promotion_sensor,
+        {
+            "job": promote_model_job,
+            "description": (
+                "Under promotion: shadow, promotes the challenger once it beat the champion "
+                "live on the latest shadow_min_days judged days."
+            ),
+        },
+    ),
 }
 
 
@@ -373,4 +398,6 @@ def code_location_sensors(
     drift_retrain_sensor,
     batch_scoring_sensor,
     outcomes_sensor,
+    live_retrain_sensor,
+    shadow_promotion_sensor,
 ) = code_location_sensors(settings.default_sensor_interval)

@@ -384,12 +384,14 @@ class ModelRegistry(ConfigurableResource):
         pattern=registry.ALIAS_PATTERN,
         description="Alias moved to each newly registered version, which passed every gate.",
     )
-    promotion: Literal["automatic", "manual"] = Field(
+    promotion: Literal["automatic", "manual", "shadow"] = Field(
         default="automatic",
         description=(
             "automatic: a version that passed every gate becomes the champion at once. "
             "manual: it stays the challenger until promote_model_job runs (after reading its "
-            "report); only that job and rollback_model_job move the champion."
+            "report); only that job and rollback_model_job move the champion. shadow: as "
+            "manual, and shadow_promotion_sensor runs promote_model_job once the challenger, "
+            "scored in shadow, beat the champion live (see docs/monitoring.md)."
         ),
     )
 

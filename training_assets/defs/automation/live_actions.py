@@ -1,0 +1,216 @@
+"""What live evidence sets off: a retrain when the champion degrades, and, under the `shadow`
+promotion policy, the champion moved to a challenger that beat it live.
+
+Both read the days' `live_model_quality` materializations, where the live gates' verdicts and
+figures are recorded beside the quality they judge.
+"""
+
+import json
+
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+)
+
+from training_assets.core.tracking import registry
+from training_assets.defs.instance_reads import retried
+from training_assets.defs.resources.gates import GateThresholds
+from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
+from training_assets.defs.tags import (
+    CHALLENGER_VERSION_TAG,
+    CHAMPION_VERSION_TAG,
+    TAG_PREFIX,
+    TRIGGER_TAG,
+)
+from training_assets.defs.witness import REGISTRATION
+
+LIVE_MODEL_QUALITY = AssetKey("live_model_quality")
+CHAMPION_GATE = "gate.champion_live_rmse_within_tolerance"
+# The days of live quality searched for the shadow policy's evidence.
+SEARCHED_DAYS = 400
+
+
+def evaluate_live_retrain_sensor(
+    context: SensorEvaluationContext, mlflow_store: MlflowStore, model_registry: ModelRegistry
+):
+    """Requests training_job when a day judges the current champion's live RMSE worse than its
+    offline RMSE beyond the tolerance: once per degradation (a run key per champion version
+    and episode; a judged day that passes ends the episode), the evidence in the run's tags."""
+    state = json.loads(context.cursor) if context.cursor else {}
+    records = retried(
+        lambda: (
+            context.instance.fetch_materializations(
+                AssetRecordsFilter(
+                    asset_key=LIVE_MODEL_QUALITY, after_storage_id=state.get("after")
+                ),
+                limit=1000,
+                ascending=True,
+            ).records
+        ),
+        "live_model_quality's new materializations",
+    )
+    if not records:
+        return SkipReason("no day's live quality was judged since the last check")
+    champion = model_registry.champion(mlflow_store.configure_client())
+    current = None if champion is None else int(champion.version)
+    episodes, requests = state.get("episodes", {}), []
+    for record in records:
+        metadata = _values(record)
+        version = metadata.get("champion.version")
+        if version != current or not metadata.get("champion.judged"):
+            continue
+        episode = episodes.setdefault(str(version), {"degraded": False, "count": 0})
+        if metadata.get(CHAMPION_GATE, True):
+            episode["degraded"] = False
+            continue
+        if episode["degraded"]:
+            continue
+        episode |= {"degraded": True, "count": episode["count"] + 1}
+        requests.append(_retrain_request(record.partition_key, version, episode, metadata))
+    cursor = json.dumps({"after": records[-1].storage_id, "episodes": episodes})
+    if not requests:
+        return SensorResult(
+            skip_reason=f"the champion (version {current}) did not newly degrade live",
+            cursor=cursor,
+        )
+    return SensorResult(run_requests=requests, cursor=cursor)
+
+
+def _retrain_request(day: str, version: int, episode: dict, metadata: dict) -> RunRequest:
+    figures = {
+        "live_rmse": metadata.get("champion.rmse"),
+        "offline_rmse": metadata.get("champion.offline_rmse"),
+        "labelled_rows": metadata.get("champion.labelled_rows"),
+    }
+    return RunRequest(
+        run_key=f"live-degraded-v{version}-{episode['count']}",
+        tags={
+            TRIGGER_TAG: "live_quality",
+            CHAMPION_VERSION_TAG: str(version),
+            f"{TAG_PREFIX}/degraded_on": day,
+            **{f"{TAG_PREFIX}/{name}": f"{value:.4f}" for name, value in figures.items() if value},
+        },
+    )
+
+
+def evaluate_shadow_promotion_sensor(
+    context: SensorEvaluationContext,
+    mlflow_store: MlflowStore,
+    model_registry: ModelRegistry,
+    gates: GateThresholds,
+):
+    """Under the shadow policy, requests promote_model_job for the challenger once the latest
+    `shadow_min_days` days that compared it with the champion on at least `min_labelled_rows`
+    pairs each put its RMSE gain's 95% interval above zero. Only a challenger that a gated run
+    of this instance registered under `promotion: shadow` is moved; the promotion checks its
+    evidence again."""
+    client = mlflow_store.configure_client()
+    name = model_registry.model_name
+    champion = model_registry.champion(client)
+    challenger = registry.champion_version(client, name, model_registry.challenger_alias)
+    if champion is None or challenger is None or challenger.version == champion.version:
+        return SkipReason("no challenger awaits promotion beside a champion")
+    policy = _registered_policy(context, name, challenger)
+    if policy is None:
+        return SkipReason(
+            f"{name} version {challenger.version} is @{model_registry.challenger_alias} but no "
+            "gated run of this instance registered it: it is never promoted on live evidence"
+        )
+    if not policy.startswith("shadow"):
+        return SkipReason(f"version {challenger.version} was registered under {policy!r}")
+    days = _compared_days(context, int(champion.version), int(challenger.version), gates)
+    needed = gates.shadow_min_days
+    latest = days[:needed]
+    if len(latest) < needed or any(day["gain_low"] <= 0 for day in latest):
+        shown = ", ".join(f"{d['day']} [{d['gain_low']:.4f}, {d['gain_high']:.4f}]" for d in latest)
+        return SkipReason(
+            f"version {challenger.version} has not beaten version {champion.version} on "
+            f"{needed} judged days in a row (latest: {shown or 'none'})"
+        )
+    reason = "beat @champion live in shadow: " + "; ".join(
+        f"{d['day']} RMSE gain {d['gain']:.4f} [{d['gain_low']:.4f}, {d['gain_high']:.4f}] on "
+        f"{d['rows']} labelled rows"
+        for d in latest
+    )
+    return RunRequest(
+        run_key=f"shadow-v{challenger.version}-over-v{champion.version}",
+        run_config={
+            "ops": {
+                "champion_model": {
+                    "config": {
+                        "action": "promote",
+                        "version": int(challenger.version),
+                        "reason": reason,
+                    }
+                }
+            }
+        },
+        tags={
+            TRIGGER_TAG: "shadow",
+            CHAMPION_VERSION_TAG: str(champion.version),
+            CHALLENGER_VERSION_TAG: str(challenger.version),
+            f"{TAG_PREFIX}/shadow_days": ",".join(d["day"] for d in latest),
+            f"{TAG_PREFIX}/shadow_min_gain_low": f"{min(d['gain_low'] for d in latest):.4f}",
+        },
+    )
+
+
+def _registered_policy(context: SensorEvaluationContext, name: str, version) -> str | None:
+    """The promotion policy a gated run of this instance registered `version` under; None when
+    none did (a version registered by hand, or an alias set on one)."""
+    records = retried(
+        lambda: context.instance.fetch_materializations(REGISTRATION, limit=1000).records,
+        "registrations",
+    )
+    for record in records:
+        metadata = _values(record)
+        if (
+            metadata.get("model_name") == name
+            and str(metadata.get("version")) == str(version.version)
+            and metadata.get("mlflow_run_id") == version.run_id
+            and metadata.get("model_uri") == version.source
+        ):
+            return str(metadata.get("promotion", ""))
+    return None
+
+
+def _compared_days(
+    context: SensorEvaluationContext, champion: int, challenger: int, gates: GateThresholds
+) -> list[dict]:
+    """The latest judgement of each day that compared the two on enough pairs, newest day
+    first."""
+    records = retried(
+        lambda: (
+            context.instance.fetch_materializations(LIVE_MODEL_QUALITY, limit=SEARCHED_DAYS).records
+        ),
+        "live_model_quality's materializations",
+    )
+    days: dict[str, list] = {}
+    for record in records:  # newest first: a day's latest judgement is its first
+        if record.partition_key not in days:
+            days[record.partition_key] = _values(record).get("comparisons", [])
+    compared = [
+        {
+            "day": day,
+            "rows": c["paired_rows"],
+            "gain": c["rmse_gain"],
+            "gain_low": c["gain_low"],
+            "gain_high": c["gain_high"],
+        }
+        for day, comparisons in days.items()
+        for c in comparisons
+        if c["champion_version"] == champion
+        and c["challenger_version"] == challenger
+        and c["paired_rows"] >= gates.min_labelled_rows
+        and c["gain_low"] is not None
+    ]
+    return sorted(compared, key=lambda d: d["day"], reverse=True)
+
+
+def _values(record) -> dict:
+    """A materialization's metadata as plain values."""
+    return {key: entry.value for key, entry in record.asset_materialization.metadata.items()}

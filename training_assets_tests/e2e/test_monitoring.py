@@ -16,6 +16,7 @@ from training_assets.defs.automation.sensors import (
     batch_scoring_sensor,
     live_retrain_sensor,
     outcomes_sensor,
+    shadow_promotion_sensor,
 )
 from training_assets.defs.resources.batch_requests import BatchRequests
 from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
@@ -241,3 +242,131 @@ def quality_of(instance, day: str):
         limit=1,
     ).records
     return record
+
+
+SHADOW = {"resources": {"model_registry": {"config": {"promotion": "shadow"}}}}
+
+
+def fresh_requests(orders: pd.DataFrame, per_day: int = 260) -> pd.DataFrame:
+    """Requests on DAYS at times no order has (a microsecond of 17): labelled later."""
+    rng = np.random.default_rng(11)
+    frames = []
+    for day in DAYS:
+        seconds = rng.integers(0, 86_400, per_day) * 1_000_000 + 17
+        frames.append(
+            pd.DataFrame(
+                {
+                    "event_timestamp": pd.Timestamp(day, tz="UTC")
+                    + pd.to_timedelta(seconds, unit="us"),
+                    "driver_id": rng.choice(orders["driver_id"].unique()[:40], per_day),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def labels_for_the_challenger(challenger: int) -> pd.DataFrame:
+    """A label for each logged request that the challenger's score is nearer to than the
+    champion's: a world whose outcomes follow the challenger."""
+    logged = pd.concat(
+        [prediction_sink().read(pd.Timestamp(day).date()).to_pandas() for day in DAYS]
+    )
+    key = ["driver_id", "event_timestamp"]
+    champion = logged[logged["role"] == "champion"].drop_duplicates(key)
+    shadow = logged[(logged["role"] == "challenger") & (logged["model_version"] == challenger)]
+    pairs = champion.merge(shadow.drop_duplicates(key), on=key, suffixes=("", "_shadow"))
+    return pd.DataFrame(
+        {
+            "event_timestamp": pairs["event_timestamp"],
+            "driver_id": pairs["driver_id"],
+            "trip_completed": (pairs["prediction_shadow"] > pairs["prediction"]).astype("int64"),
+        }
+    )
+
+
+def shadow_tick(instance):
+    from training_assets.defs.resources.gates import GateThresholds
+
+    result, _ = tick(
+        shadow_promotion_sensor,
+        instance,
+        None,
+        mlflow_store=MlflowStore(),
+        model_registry=ModelRegistry(),
+        gates=GateThresholds(),
+    )
+    return result
+
+
+def score_and_judge(instance, batch_cursor, outcomes_cursor):
+    """One settled batch scoring run, then the days it stored judged."""
+    request, batch_cursor = settled(batch_tick, instance, batch_cursor)
+    assert isinstance(request, RunRequest), request
+    scoring = defs.resolve_job_def("batch_predictions_job").execute_in_process(
+        instance=instance, tags=request.tags
+    )
+    assert scoring.success
+    result, outcomes_cursor = outcomes_tick(instance, outcomes_cursor)
+    wanted = [r for r in result.run_requests if r.partition_key in DAYS]
+    assert sorted(r.partition_key for r in wanted) == DAYS
+    judged = run_requests(instance, "live_quality_job", wanted)
+    return request, judged, batch_cursor, outcomes_cursor
+
+
+def test_shadow_policy_promotes_a_gated_challenger_and_never_a_forged_one(
+    working_area, instance, mlflow_client
+):
+    from training_assets_tests.e2e.test_pipeline import MODEL_NAME
+
+    assert run_training(instance).success
+    assert run_training(instance, {**SHADOW, **ALPHA_045}).success
+    gated = mlflow_client.get_model_version_by_alias(MODEL_NAME, "challenger")
+    assert str(gated.version) == "2"
+    assert str(mlflow_client.get_model_version_by_alias(MODEL_NAME, "champion").version) == "1"
+    # Someone with write access to the registry registers the same model by hand, copies the
+    # gated version's tags, and points @challenger at it.
+    forged = mlflow_client.create_model_version(
+        MODEL_NAME, gated.source, gated.run_id, tags=gated.tags
+    )
+    mlflow_client.set_registered_model_alias(MODEL_NAME, "challenger", forged.version)
+    orders = pd.read_parquet(paths.default_sample_orders_file())
+    folder = paths.default_batch_requests_path()
+    folder.mkdir(parents=True)
+    fresh_requests(orders).to_csv(folder / "requests.tsv", sep="\t", index=False)
+
+    request, judged, batch_cursor, outcomes_cursor = score_and_judge(instance, None, None)
+    assert request.tags["training_assets/challenger_version"] == str(forged.version)
+    labels_for_the_challenger(int(forged.version)).to_parquet(
+        paths.default_orders_path() / "late_labels.parquet", index=False
+    )
+    result, outcomes_cursor = settled(outcomes_tick, instance, outcomes_cursor)
+    rejudged = run_requests(instance, "live_quality_job", result.run_requests)
+    for run in rejudged:
+        [comparison] = run.output_for_node("live_model_quality").comparisons
+        assert comparison.challenger_version == int(forged.version)
+        assert comparison.gain_low > 0, comparison
+    # It beat the champion on every day, and still is not promoted.
+    refused = shadow_tick(instance)
+    assert "no gated run of this instance registered it" in refused.skip_message
+
+    # The gated version, registered under the shadow policy, is scored on the same requests.
+    mlflow_client.set_registered_model_alias(MODEL_NAME, "challenger", gated.version)
+    request, judged, batch_cursor, outcomes_cursor = score_and_judge(
+        instance, batch_cursor, outcomes_cursor
+    )
+    assert request.tags["training_assets/challenger_version"] == "2"
+    promote = shadow_tick(instance)
+    assert isinstance(promote, RunRequest), promote
+    assert promote.run_key == "shadow-v2-over-v1"
+    config = promote.run_config["ops"]["champion_model"]["config"]
+    assert config["version"] == 2 and "beat @champion live in shadow" in config["reason"]
+    assert promote.tags["training_assets/shadow_days"] == ",".join(sorted(DAYS, reverse=True))
+
+    moved = defs.resolve_job_def("promote_model_job").execute_in_process(
+        instance=instance, run_config=promote.run_config, tags=promote.tags
+    )
+    assert moved.success
+    champion = mlflow_client.get_model_version_by_alias(MODEL_NAME, "champion")
+    assert str(champion.version) == "2"
+    assert any("beat @champion live in shadow" in value for value in champion.tags.values())
+    assert "no challenger awaits promotion" in shadow_tick(instance).skip_message

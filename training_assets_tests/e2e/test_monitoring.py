@@ -198,11 +198,23 @@ def test_shadow_scores_outcomes_and_live_gates(working_area, instance, mlflow_cl
     latest = instance.get_latest_materialization_event(AssetKey("live_model_quality"))
     assert latest.dagster_event.partition == DAYS[1]
 
+    # A day's quality made again on its own reads that day's outcomes from the run that made
+    # them, not from the run of the latest outcomes (another day's).
+    alone = defs.resolve_job_def("live_quality_job").execute_in_process(
+        instance=instance,
+        partition_key=DAYS[2],
+        asset_selection=[AssetKey("live_model_quality")],
+    )
+    assert alone.success
+    remade = alone.output_for_node("live_model_quality")
+    assert remade.day == DAYS[2]
+    assert remade.models == by_day[DAYS[2]].output_for_node("live_model_quality").models
+
     # The degradation requests one retrain, with its evidence; the same day judged again
     # asks for nothing more.
     retrain, retrain_cursor = retrain_tick(instance, None)
     [request] = retrain.run_requests
-    assert request.run_key == "live-degraded-v1-1"
+    assert request.run_key == f"live-degraded-v1-from-{DAYS[1]}"
     assert request.tags["training_assets/trigger"] == "live_quality"
     assert request.tags["training_assets/degraded_on"] == DAYS[1]
     judged_day = quality_of(instance, DAYS[1]).asset_materialization.metadata
@@ -213,11 +225,12 @@ def test_shadow_scores_outcomes_and_live_gates(working_area, instance, mlflow_cl
     run_requests(instance, "live_quality_job", [day_request(DAYS[1])])
     again, retrain_cursor = retrain_tick(instance, retrain_cursor)
     assert not again.run_requests
-    # A judged day that passes ends the degradation; failing again is a new one.
+    assert "already requested" in again.skip_reason.skip_message
+    # Re-judging a day that passes changes nothing either: the failing day is still the newest
+    # degradation, already asked for.
     run_requests(instance, "live_quality_job", [day_request(DAYS[0])])
-    run_requests(instance, "live_quality_job", [day_request(DAYS[1])])
-    anew, retrain_cursor = retrain_tick(instance, retrain_cursor)
-    assert [r.run_key for r in anew.run_requests] == ["live-degraded-v1-2"]
+    quiet, retrain_cursor = retrain_tick(instance, retrain_cursor)
+    assert not quiet.run_requests
 
 
 def retrain_tick(instance, cursor):

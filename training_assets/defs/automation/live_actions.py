@@ -9,13 +9,13 @@ import json
 
 from dagster import (
     AssetKey,
-    AssetRecordsFilter,
     RunRequest,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
 )
 
+from training_assets.core.monitoring.degradation import newest_degradation
 from training_assets.core.tracking import registry
 from training_assets.defs.instance_reads import retried
 from training_assets.defs.resources.gates import GateThresholds
@@ -37,64 +37,74 @@ SEARCHED_DAYS = 400
 def evaluate_live_retrain_sensor(
     context: SensorEvaluationContext, mlflow_store: MlflowStore, model_registry: ModelRegistry
 ):
-    """Requests training_job when a day judges the current champion's live RMSE worse than its
-    offline RMSE beyond the tolerance: once per degradation (a run key per champion version
-    and episode; a judged day that passes ends the episode), the evidence in the run's tags."""
+    """Requests training_job when judged days fail champion_live_rmse_within_tolerance for the
+    current champion: once per degradation (the newest run of failing days, keyed by its first
+    day), with the evidence in the run's tags."""
     state = json.loads(context.cursor) if context.cursor else {}
-    records = retried(
-        lambda: (
-            context.instance.fetch_materializations(
-                AssetRecordsFilter(
-                    asset_key=LIVE_MODEL_QUALITY, after_storage_id=state.get("after")
-                ),
-                limit=1000,
-                ascending=True,
-            ).records
-        ),
-        "live_model_quality's new materializations",
+    newest = retried(
+        lambda: context.instance.fetch_materializations(LIVE_MODEL_QUALITY, limit=1).records,
+        "live_model_quality's latest materialization",
     )
-    if not records:
+    if not newest or newest[0].storage_id == state.get("seen"):
         return SkipReason("no day's live quality was judged since the last check")
     champion = model_registry.champion(mlflow_store.configure_client())
-    current = None if champion is None else int(champion.version)
-    episodes, requests = state.get("episodes", {}), []
-    for record in records:
-        metadata = _values(record)
-        version = metadata.get("champion.version")
-        if version != current or not metadata.get("champion.judged"):
-            continue
-        episode = episodes.setdefault(str(version), {"degraded": False, "count": 0})
-        if metadata.get(CHAMPION_GATE, True):
-            episode["degraded"] = False
-            continue
-        if episode["degraded"]:
-            continue
-        episode |= {"degraded": True, "count": episode["count"] + 1}
-        requests.append(_retrain_request(record.partition_key, version, episode, metadata))
-    cursor = json.dumps({"after": records[-1].storage_id, "episodes": episodes})
-    if not requests:
+    if champion is None:
+        return SkipReason(f"{model_registry.champion_uri()} does not exist yet")
+    version = int(champion.version)
+    judged = _judged_days(context, version)
+    days = newest_degradation({day: m.get(CHAMPION_GATE, True) for day, m in judged.items()})
+    requested = state.get("requested", [])
+    cursor = {"seen": newest[0].storage_id, "requested": requested}
+    key = f"live-degraded-v{version}-from-{days[0]}" if days else None
+    if key is None or key in requested:
+        why = "already requested" if key else "no judged day failed"
         return SensorResult(
-            skip_reason=f"the champion (version {current}) did not newly degrade live",
-            cursor=cursor,
+            skip_reason=f"champion version {version}: {why}", cursor=json.dumps(cursor)
         )
-    return SensorResult(run_requests=requests, cursor=cursor)
-
-
-def _retrain_request(day: str, version: int, episode: dict, metadata: dict) -> RunRequest:
-    figures = {
-        "live_rmse": metadata.get("champion.rmse"),
-        "offline_rmse": metadata.get("champion.offline_rmse"),
-        "labelled_rows": metadata.get("champion.labelled_rows"),
+    # The newest failing day's figures stand for the degradation.
+    figures = judged[days[-1]]
+    evidence = {
+        "live_rmse": figures.get("champion.rmse"),
+        "offline_rmse": figures.get("champion.offline_rmse"),
+        "labelled_rows": figures.get("champion.labelled_rows"),
     }
-    return RunRequest(
-        run_key=f"live-degraded-v{version}-{episode['count']}",
+    context.log.info(f"Champion version {version} degraded live on {days}: {evidence}")
+    cursor["requested"] = [*requested, key][-100:]
+    request = RunRequest(
+        run_key=key,
         tags={
             TRIGGER_TAG: "live_quality",
             CHAMPION_VERSION_TAG: str(version),
-            f"{TAG_PREFIX}/degraded_on": day,
-            **{f"{TAG_PREFIX}/{name}": f"{value:.4f}" for name, value in figures.items() if value},
+            f"{TAG_PREFIX}/degraded_since": days[0],
+            f"{TAG_PREFIX}/degraded_on": days[-1],
+            **{f"{TAG_PREFIX}/{name}": f"{value:.4f}" for name, value in evidence.items() if value},
         },
     )
+    return SensorResult(run_requests=[request], cursor=json.dumps(cursor))
+
+
+def _judged_days(context: SensorEvaluationContext, version: int) -> dict[str, dict]:
+    """Each day's latest live quality that judged champion version `version`, by day."""
+    return {
+        day: metadata
+        for day, metadata in _latest_by_day(context).items()
+        if metadata.get("champion.version") == version and metadata.get("champion.judged")
+    }
+
+
+def _latest_by_day(context: SensorEvaluationContext) -> dict[str, dict]:
+    """The metadata of each day's latest live_model_quality, among the latest SEARCHED_DAYS."""
+    records = retried(
+        lambda: (
+            context.instance.fetch_materializations(LIVE_MODEL_QUALITY, limit=SEARCHED_DAYS).records
+        ),
+        "live_model_quality's materializations",
+    )
+    days: dict[str, dict] = {}
+    for record in records:  # newest first: a day's latest judgement is its first
+        if record.partition_key and record.partition_key not in days:
+            days[record.partition_key] = _values(record)
+    return days
 
 
 def evaluate_shadow_promotion_sensor(
@@ -183,16 +193,7 @@ def _compared_days(
 ) -> list[dict]:
     """The latest judgement of each day that compared the two on enough pairs, newest day
     first."""
-    records = retried(
-        lambda: (
-            context.instance.fetch_materializations(LIVE_MODEL_QUALITY, limit=SEARCHED_DAYS).records
-        ),
-        "live_model_quality's materializations",
-    )
-    days: dict[str, list] = {}
-    for record in records:  # newest first: a day's latest judgement is its first
-        if record.partition_key not in days:
-            days[record.partition_key] = _values(record).get("comparisons", [])
+    days = {day: m.get("comparisons", []) for day, m in _latest_by_day(context).items()}
     compared = [
         {
             "day": day,

@@ -270,7 +270,8 @@ def _batch_scoring_sensor(
     champion = model_registry.champion(client)
     if champion is None:
         return SkipReason(f"{model_registry.champion_uri()} does not exist yet")
-    if state.get("hashed") != current:
+    # A cursor written before the days were kept has none: they are read once more.
+    if state.get("hashed") != current or "days" not in state:
         try:
             first, last, outside = days.covered_days(batch_requests.read()[EVENT_TIMESTAMP])
         except (orders.OrdersError, locations.LocationError) as error:

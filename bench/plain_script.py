@@ -59,7 +59,7 @@ HEAVY_MODULES = (
     "feast.repo_operations",
     "mlflow",
     "mlflow.sklearn",
-    "training_assets.core.features.asof_offline_store",
+    "feast_asof.store",
     "training_assets.core.features.feast_repo",
     "training_assets.core.gates.catalog",
     "training_assets.core.tracking.model_log",

@@ -6,7 +6,9 @@ setup(
     description=(
         "A tabular training pipeline as Dagster software-defined assets, with Feast and MLflow."
     ),
-    packages=find_packages(exclude=["training_assets_tests"]),
+    # feast_asof: the offline store, a package of its own so that it can serve any Feast repo;
+    # its tests stay in the checkout.
+    packages=find_packages(exclude=["training_assets_tests", "feast_asof.tests"]),
     python_requires=">=3.11,<3.12",
     install_requires=[
         "dagster>=1.13,<1.14",

@@ -6,7 +6,7 @@
 `bench/results/` is not versioned, so the run the page shows is kept as
 `docs/data/benchmark_results.json`: `--record` copies a run's `results.json` there, with the
 date, the commit and a note on the machine, and rewrites the page. The table is the one
-`python -m bench.run` prints (`bench.run.table`), and the targets are computed from the same
+`python -m bench.run` prints (`bench.report.table`), and the targets are computed from the same
 figures, so every number on the page is the output of a run. mkdocs.yml loads this module as
 a hook: the site's page is rendered from the data file at build time, whatever
 docs/benchmarks.md holds, and a test checks that the committed page is this module's output.
@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.run import table
+from bench.report import table
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA = PROJECT_ROOT / "docs" / "data" / "benchmark_results.json"

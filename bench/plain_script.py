@@ -27,9 +27,25 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from training_assets.core import paths
+
+if TYPE_CHECKING:
+    import mlflow
+    import pandas as pd
+    from mlflow.entities.model_registry import ModelVersion
+    from sklearn.pipeline import Pipeline
+
+    from training_assets.core.gates.champion_gates import ChallengerJudgement
+    from training_assets.core.gates.limits import GateLimits
+    from training_assets.core.gates.outcome import GateOutcome
+    from training_assets.core.ml.elastic_net import ElasticNetSettings
+    from training_assets.core.ml.split import Split, SplitSettings
+    from training_assets.core.records import Evaluation, TrainedModel
+    from training_assets.core.schema import TrainingSchema
 
 STARTED = time.perf_counter()
 
@@ -43,9 +59,32 @@ HEAVY_MODULES = (
     "feast.repo_operations",
     "mlflow",
     "mlflow.sklearn",
-    "training_assets.core.features.asof_offline_store",
+    "feast_asof.store",
     "training_assets.core.features.feast_repo",
     "training_assets.core.gates.catalog",
+    "training_assets.core.tracking.model_log",
+    "training_assets.core.tracking.registry",
+)
+# What the stages use, imported before the first stage so that no stage's seconds hold a
+# first import.
+WORK_MODULES = (
+    "mlflow",
+    "mlflow.sklearn",
+    "mlflow.entities",
+    "training_assets.core.records",
+    "training_assets.core.data.fingerprints",
+    "training_assets.core.data.orders",
+    "training_assets.core.data.storage",
+    "training_assets.core.features.feast_repo",
+    "training_assets.core.gates.catalog",
+    "training_assets.core.gates.limits",
+    "training_assets.core.ml.elastic_net",
+    "training_assets.core.ml.metrics",
+    "training_assets.core.ml.split",
+    "training_assets.core.ml.table",
+    "training_assets.core.schema",
+    "training_assets.core.tracking.evidence",
+    "training_assets.core.tracking.lineage",
     "training_assets.core.tracking.model_log",
     "training_assets.core.tracking.registry",
 )
@@ -92,47 +131,85 @@ def start_run(mlflow_dir: Path) -> str:
     return mlflow.start_run(run_name=RUN_NAME).info.run_id
 
 
+@dataclass
+class Prepared:
+    """What the data stages hand on to the model's: the joined frame, the gates' verdicts so
+    far, and where the data came from, for the model's lineage."""
+
+    result: dict
+    frame: "pd.DataFrame"
+    schema: "TrainingSchema"
+    outcomes: "dict[str, GateOutcome]"
+    client: "mlflow.MlflowClient"
+    location: Path
+    orders_version: str
+    stats_version: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The job's settings at their defaults, as the plain script runs them."""
+
+    limits: "GateLimits"
+    split: "SplitSettings"
+    model: "ElasticNetSettings"
+
+
+def feature_store(coerce_tz_aware: bool | None = None, provenance: bool = False):
+    """The store as FeastResource opens it on its defaults."""
+    from training_assets.core.features import feast_repo
+
+    feast_dir = paths.default_feast_dir()
+    return feast_repo.feature_store(
+        paths.feature_repo(),
+        registry=feast_dir / "registry.db",
+        online_store=feast_dir / "online_store.db",
+        coerce_tz_aware=coerce_tz_aware,
+        provenance=provenance,
+    )
+
+
 def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
     """The job's work, stage by stage; stops after a blocking gate fails, as the job does."""
-    import mlflow
-    import mlflow.sklearn
-    from mlflow.entities import RunStatus
+    for name in WORK_MODULES:
+        importlib.import_module(name)
+    from training_assets.core.data import storage
+    from training_assets.core.gates.limits import GateLimits
+    from training_assets.core.ml.elastic_net import ElasticNetSettings
+    from training_assets.core.ml.split import SplitSettings, split_frame
 
-    from training_assets.core import records
+    settings = Settings(GateLimits(), SplitSettings(), ElasticNetSettings())
+    prepared = prepare_data(io_dir, mlflow_dir, stages, settings.limits)
+    if prepared.result["blocked_by"]:
+        return prepared.result
+
+    with stages.stage("split"):
+        split = split_frame(
+            prepared.frame,
+            prepared.schema.feature_names,
+            settings.split.test_size,
+            settings.split.random_seed,
+            settings.split.strategy,
+        )
+        for output, value in split._asdict().items():
+            storage.write_parquet(io_dir / f"{output}.parquet", value)
+
+    return run_model(io_dir, mlflow_dir, stages, prepared, split, settings)
+
+
+def prepare_data(io_dir: Path, mlflow_dir: Path, stages: Stages, limits: "GateLimits") -> Prepared:
+    """Apply the repo, read and join the orders, and run the data gates."""
     from training_assets.core.data import fingerprints, orders, storage
     from training_assets.core.features import feast_repo
     from training_assets.core.gates import catalog
-    from training_assets.core.gates.limits import GateLimits
-    from training_assets.core.ml.elastic_net import (
-        ElasticNetSettings,
-        coefficients,
-        fit_elastic_net,
-    )
-    from training_assets.core.ml.metrics import regression_metrics
-    from training_assets.core.ml.split import SplitSettings, split_frame
     from training_assets.core.ml.table import (
         as_training_table,
         positive_rate,
         rows_without_features,
         with_order_position,
     )
-    from training_assets.core.records import Evaluation, RegisteredModelVersion, TrainedModel
     from training_assets.core.schema import FEATURE_SERVICE
-    from training_assets.core.tracking import evidence, lineage, model_log, registry
-
-    limits, split_settings, model_settings = GateLimits(), SplitSettings(), ElasticNetSettings()
-    name, alias = registry.DEFAULT_MODEL_NAME, registry.DEFAULT_ALIAS
-
-    def feature_store(coerce_tz_aware: bool | None = None, provenance: bool = False):
-        """The store as FeastResource opens it on its defaults."""
-        feast_dir = paths.default_feast_dir()
-        return feast_repo.feature_store(
-            paths.feature_repo(),
-            registry=feast_dir / "registry.db",
-            online_store=feast_dir / "online_store.db",
-            coerce_tz_aware=coerce_tz_aware,
-            provenance=provenance,
-        )
+    from training_assets.core.tracking import registry
 
     with stages.stage("apply"):
         applied = feast_repo.apply_repo(
@@ -174,99 +251,48 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
             feast_repo.feature_sources(store, FEATURE_SERVICE),
         )
         client = configure_mlflow(mlflow_dir)
-        champion = registry.champion_version(client, name, alias)
+        champion = registry.champion_version(
+            client, registry.DEFAULT_MODEL_NAME, registry.DEFAULT_ALIAS
+        )
         outcomes[catalog.DRIFT_GATE.name] = catalog.evaluate_drift_gate(
             frame, schema, champion, limits
         )
     result["gates"] = {name_: outcome.passed for name_, outcome in outcomes.items()}
     result["blocked_by"] = catalog.blocking_failures(outcomes)
-    if result["blocked_by"]:
-        return result
+    return Prepared(
+        result, frame, schema, outcomes, client, location, orders_version, stats_version
+    )
 
-    with stages.stage("split"):
-        split = split_frame(
-            frame,
-            schema.feature_names,
-            split_settings.test_size,
-            split_settings.random_seed,
-            split_settings.strategy,
-        )
-        for output, value in split._asdict().items():
-            storage.write_parquet(io_dir / f"{output}.parquet", value)
 
+def run_model(
+    io_dir: Path,
+    mlflow_dir: Path,
+    stages: Stages,
+    prepared: Prepared,
+    split: "Split",
+    settings: Settings,
+) -> dict:
+    """Fit and log the model, evaluate it, run the model gates, log the report, and register
+    it unless a blocking gate failed; the MLflow run ends FAILED if any of it raises."""
+    import mlflow
+    from mlflow.entities import RunStatus
+
+    from training_assets.core.gates import catalog
+    from training_assets.core.ml.elastic_net import coefficients
+
+    result, client, outcomes = prepared.result, prepared.client, prepared.outcomes
     run_id = None
     try:
         with stages.stage("train_and_log"):
             run_id = start_run(mlflow_dir)
-            model = fit_elastic_net(
-                split.train_x,
-                split.train_y,
-                model_settings.alpha,
-                model_settings.l1_ratio,
-                model_settings.random_state,
-            )
-            prefix = lineage.LINEAGE_PREFIX
-            run_config = {
-                "ops": {
-                    "splits": {"config": split_settings.model_dump()},
-                    "trained_model": {"config": model_settings.model_dump()},
-                }
-            }
-            info = model_log.log_trained_model(
-                model,
-                split.train_x,
-                split.train_y,
-                params={
-                    "alpha": model_settings.alpha,
-                    "l1_ratio": model_settings.l1_ratio,
-                    "random_state": model_settings.random_state,
-                    "search": model_settings.search,
-                },
-                lineage={
-                    f"{prefix}git_commit": lineage.git_commit(),
-                    f"{prefix}code_digest": lineage.code_digest(),
-                    f"{prefix}config_digest": lineage.config_digest(run_config),
-                    f"{prefix}data_digest": fingerprints.combined_digest(
-                        orders_version, stats_version
-                    ),
-                    f"{prefix}orders_version": orders_version,
-                    f"{prefix}driver_stats_version": stats_version,
-                    f"{prefix}orders_path": str(location),
-                },
-                run_config=run_config,
-            )
-            record = TrainedModel(
-                run_id=run_id,
-                model_uri=info.model_uri,
-                model_id=info.model_id,
-                experiment_id=mlflow.active_run().info.experiment_id,
-            )
-            storage.write_json(io_dir / "trained_model.json", records.dump(record))
+            model, record = train_and_log(io_dir, run_id, prepared, split, settings)
 
         with stages.stage("evaluate"):
-            loaded = mlflow.sklearn.load_model(record.model_uri)
-            train_mean = float(split.train_y.mean())
-            metrics = regression_metrics(loaded, split.test_x, split.test_y, train_mean)
-            model_log.log_scores(client, run_id, metrics)
-            champion = registry.champion_version(client, name, alias)
-            champion_version = None if champion is None else int(champion.version)
-            evaluation = Evaluation.of(record, champion_version, metrics)
-            storage.write_json(io_dir / "evaluation.json", records.dump(evaluation))
+            loaded, evaluation, champion, train_mean = evaluate(io_dir, client, record, split)
 
         with stages.stage("model_gates"):
-            outcomes.update(catalog.evaluate_metric_gates(evaluation.metrics(), limits))
-            # The job's challenger_judgement: the champion gates, judged once.
-            judgement = catalog.evaluate_champion_gates(
-                record.model_uri,
-                champion_version,
-                None if champion is None else f"models:/{name}/{champion.version}",
-                split.test_x,
-                split.test_y,
-                split.test_keys,
-                train_mean,
-                limits,
-            )
-            storage.write_json(io_dir / "challenger_judgement.json", records.dump(judgement))
+            outcomes.update(catalog.evaluate_metric_gates(evaluation.metrics(), settings.limits))
+            judgement = judge(io_dir, record, champion, split, train_mean, settings.limits)
             outcomes.update(judgement.outcomes)
 
         with stages.stage("report"):
@@ -278,28 +304,7 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
         registered = None
         if not result["blocked_by"]:
             with stages.stage("register"):
-                version, outcome = registry.register_with_alias(
-                    client,
-                    name,
-                    alias,
-                    record.model_uri,
-                    run_id,
-                    signing_key=evidence.configured_signing_key(),
-                )
-                registered = int(version.version)
-                stored = RegisteredModelVersion(
-                    name=name,
-                    version=registered,
-                    alias=alias,
-                    challenger_alias=None,
-                    promotion="automatic",
-                    model_uri=version.source,
-                    run_id=version.run_id,
-                    trained_run_id=run_id,
-                    rmse=evaluation.rmse,
-                    outcome=outcome,
-                )
-                storage.write_json(io_dir / "registered_model_version.json", records.dump(stored))
+                registered = register(io_dir, client, record, evaluation)
     except BaseException:
         if run_id is not None:
             mlflow.end_run(status=RunStatus.to_string(RunStatus.FAILED))
@@ -315,8 +320,158 @@ def run(io_dir: Path, mlflow_dir: Path, stages: Stages) -> dict:
     result["coefficients"] = coefficients(model)
     result["registered_version"] = registered
     # The version the model gates judged against (None: there was no champion yet).
-    result["champion_version"] = champion_version
+    result["champion_version"] = evaluation.champion_version
     return result
+
+
+def train_and_log(
+    io_dir: Path, run_id: str, prepared: Prepared, split: "Split", settings: Settings
+) -> tuple["Pipeline", "TrainedModel"]:
+    """Fit the model on the train split and log it, with its lineage, to the active run."""
+    import mlflow
+
+    from training_assets.core import records
+    from training_assets.core.data import fingerprints, storage
+    from training_assets.core.ml.elastic_net import fit_elastic_net
+    from training_assets.core.records import TrainedModel
+    from training_assets.core.tracking import lineage, model_log
+
+    model_settings = settings.model
+    model = fit_elastic_net(
+        split.train_x,
+        split.train_y,
+        model_settings.alpha,
+        model_settings.l1_ratio,
+        model_settings.random_state,
+    )
+    prefix = lineage.LINEAGE_PREFIX
+    run_config = {
+        "ops": {
+            "splits": {"config": settings.split.model_dump()},
+            "trained_model": {"config": model_settings.model_dump()},
+        }
+    }
+    info = model_log.log_trained_model(
+        model,
+        split.train_x,
+        split.train_y,
+        params={
+            "alpha": model_settings.alpha,
+            "l1_ratio": model_settings.l1_ratio,
+            "random_state": model_settings.random_state,
+            "search": model_settings.search,
+        },
+        lineage={
+            f"{prefix}git_commit": lineage.git_commit(),
+            f"{prefix}code_digest": lineage.code_digest(),
+            f"{prefix}config_digest": lineage.config_digest(run_config),
+            f"{prefix}data_digest": fingerprints.combined_digest(
+                prepared.orders_version, prepared.stats_version
+            ),
+            f"{prefix}orders_version": prepared.orders_version,
+            f"{prefix}driver_stats_version": prepared.stats_version,
+            f"{prefix}orders_path": str(prepared.location),
+        },
+        run_config=run_config,
+    )
+    record = TrainedModel(
+        run_id=run_id,
+        model_uri=info.model_uri,
+        model_id=info.model_id,
+        experiment_id=mlflow.active_run().info.experiment_id,
+    )
+    storage.write_json(io_dir / "trained_model.json", records.dump(record))
+    return model, record
+
+
+def evaluate(
+    io_dir: Path, client: "mlflow.MlflowClient", record: "TrainedModel", split: "Split"
+) -> tuple["Pipeline", "Evaluation", "ModelVersion | None", float]:
+    """The logged model's scores on the test split, against the champion of the moment;
+    returns the loaded model, the evaluation, the champion and the train labels' mean."""
+    import mlflow.sklearn
+
+    from training_assets.core import records
+    from training_assets.core.data import storage
+    from training_assets.core.ml.metrics import regression_metrics
+    from training_assets.core.records import Evaluation
+    from training_assets.core.tracking import model_log, registry
+
+    loaded = mlflow.sklearn.load_model(record.model_uri)
+    train_mean = float(split.train_y.mean())
+    metrics = regression_metrics(loaded, split.test_x, split.test_y, train_mean)
+    model_log.log_scores(client, record.run_id, metrics)
+    champion = registry.champion_version(
+        client, registry.DEFAULT_MODEL_NAME, registry.DEFAULT_ALIAS
+    )
+    champion_version = None if champion is None else int(champion.version)
+    evaluation = Evaluation.of(record, champion_version, metrics)
+    storage.write_json(io_dir / "evaluation.json", records.dump(evaluation))
+    return loaded, evaluation, champion, train_mean
+
+
+def judge(
+    io_dir: Path,
+    record: "TrainedModel",
+    champion: "ModelVersion | None",
+    split: "Split",
+    train_mean: float,
+    limits: "GateLimits",
+) -> "ChallengerJudgement":
+    """The job's challenger_judgement: the champion gates, judged once."""
+    from training_assets.core import records
+    from training_assets.core.data import storage
+    from training_assets.core.gates import catalog
+    from training_assets.core.tracking import registry
+
+    name = registry.DEFAULT_MODEL_NAME
+    judgement = catalog.evaluate_champion_gates(
+        record.model_uri,
+        None if champion is None else int(champion.version),
+        None if champion is None else f"models:/{name}/{champion.version}",
+        split.test_x,
+        split.test_y,
+        split.test_keys,
+        train_mean,
+        limits,
+    )
+    storage.write_json(io_dir / "challenger_judgement.json", records.dump(judgement))
+    return judgement
+
+
+def register(
+    io_dir: Path, client: "mlflow.MlflowClient", record: "TrainedModel", evaluation: "Evaluation"
+) -> int:
+    """Register the model and point the alias at it; returns the registered version."""
+    from training_assets.core import records
+    from training_assets.core.data import storage
+    from training_assets.core.records import RegisteredModelVersion
+    from training_assets.core.tracking import evidence, registry
+
+    name, alias = registry.DEFAULT_MODEL_NAME, registry.DEFAULT_ALIAS
+    version, outcome = registry.register_with_alias(
+        client,
+        name,
+        alias,
+        record.model_uri,
+        record.run_id,
+        signing_key=evidence.configured_signing_key(),
+    )
+    registered = int(version.version)
+    stored = RegisteredModelVersion(
+        name=name,
+        version=registered,
+        alias=alias,
+        challenger_alias=None,
+        promotion="automatic",
+        model_uri=version.source,
+        run_id=version.run_id,
+        trained_run_id=record.run_id,
+        rmse=evaluation.rmse,
+        outcome=outcome,
+    )
+    storage.write_json(io_dir / "registered_model_version.json", records.dump(stored))
+    return registered
 
 
 def write_report(client, run_id, model, split, outcomes, judgement) -> None:

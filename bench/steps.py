@@ -249,7 +249,7 @@ def training_set(args: argparse.Namespace) -> dict:
     )
 
     importlib.import_module("feast")
-    importlib.import_module("training_assets.core.features.asof_offline_store")
+    importlib.import_module("feast_asof.store")
 
     imports_s = time.perf_counter() - started
 
@@ -487,7 +487,7 @@ def feast_api(args: argparse.Namespace) -> dict:
     import feast
     import pandas as pd
 
-    import training_assets.core.features.asof_offline_store  # noqa: F401
+    import feast_asof.store  # noqa: F401
     from training_assets.core import paths
     from training_assets.core.features import feast_repo
     from training_assets.core.schema import FEATURE_SERVICE

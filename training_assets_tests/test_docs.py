@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from bench import page
-from bench.run import table
+from bench.report import table
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

@@ -10,6 +10,9 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+# The offline store names its provenance columns; the pipeline takes their prefix from here.
+from feast_asof import PROVENANCE_PREFIX as PROVENANCE_PREFIX
+
 ENTITY_KEY = "driver_id"
 EVENT_TIMESTAMP = "event_timestamp"
 LABEL = "trip_completed"
@@ -20,7 +23,6 @@ LABEL = "trip_completed"
 # no order saw a feature row from its future or one written after it. Never model inputs.
 FEATURE_TIMESTAMP = "feature_timestamp"
 FEATURE_CREATED = "feature_created"
-PROVENANCE_PREFIX = "__provenance__"
 
 # Columns of the orders (label) files that users provide.
 ORDERS_DTYPES = {

@@ -78,3 +78,15 @@ def test_every_active_recording_gets_the_stage():
     assert outer["nested"]["calls"] == 1
     assert inner["nested"]["calls"] == 1
     assert "outer_only" in outer and "outer_only" not in inner
+
+
+def test_work_timed_elsewhere_is_recorded_as_a_stage():
+    """How the offline store's join, which it times itself, reaches the recordings."""
+    timing.record("elsewhere", 1.5)
+    with recording() as outer:
+        with recording() as inner:
+            timing.record("elsewhere", 0.25)
+        timing.record("elsewhere", 0.5)
+
+    assert inner == {"elsewhere": {"calls": 1, "total_s": 0.25}}
+    assert outer == {"elsewhere": {"calls": 2, "total_s": 0.75}}

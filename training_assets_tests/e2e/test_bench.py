@@ -63,6 +63,10 @@ def test_bench_runs_every_step_and_writes_the_figures(tmp_path: Path):
             assert step["wall_s"] > 0, key
             assert step["peak_rss_mib"] > 0, key
     assert inner["historical_features_s"] > 0
+    # The offline store's own join, which it reports to the pipeline's timings.
+    assert 0 < inner["asof_join_s"] <= inner["historical_features_s"]
+    training_set = entry["steps"]["training_set"]["inner"]
+    assert 0 < training_set["asof_join_s"] <= training_set["historical_features_s"]
     baseline = entry["steps"]["baseline_asof"]["inner"]
     assert baseline["join_s"] > 0
     assert baseline["to_pandas_s"] > 0

@@ -67,9 +67,9 @@ def silent_server():
 
 class OutageRelay:
     """A relay on 127.0.0.1 to a real server's `port` that becomes an outage once a request
-    naming `trigger` has been relayed: from then on no request is relayed, and each gets no
-    answer at all (`hang`: a hung server, a dropped network) or its connection closed
-    (`refuse`: a server that went away). The trigger's own answer still comes back."""
+    naming `trigger` has been answered with success: from then on no request is relayed, and
+    each gets no answer at all (`hang`: a hung server, a dropped network) or its connection
+    closed (`refuse`: a server that went away). The trigger's own answer still comes back."""
 
     def __init__(self, port: int, trigger: bytes, mode: str):
         self.port, self.trigger, self.mode = port, trigger, mode
@@ -122,7 +122,9 @@ class OutageRelay:
                         target=self._back, args=(upstream, client), daemon=True
                     ).start()
                 upstream.sendall(data)
-                if self.trigger in data and self._trigger_client is None:
+                # The latest connection to carry the trigger: a request the server failed
+                # (a busy store's 5xx) is sent again, and only its success is the trigger.
+                if self.trigger in data:
                     self._trigger_client = client
         except OSError:
             pass
@@ -135,7 +137,10 @@ class OutageRelay:
         try:
             while data := upstream.recv(65536):
                 client.sendall(data)
-                if client is self._trigger_client and self.tripped_at is None:
+                # A response's first packet starts with its status line: the outage begins
+                # as the trigger succeeds, so the server holds what the trigger asked for.
+                answered = data.startswith((b"HTTP/1.1 2", b"HTTP/1.0 2"))
+                if client is self._trigger_client and answered and self.tripped_at is None:
                     self.tripped_at = time.monotonic()
         except OSError:
             pass

@@ -8,7 +8,7 @@ and endpoints come from the file system's own environment (`AWS_*` for S3, or fs
 """
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,17 +16,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
+# The offline store reads feature files the same way; its module holds what both need.
+from feast_asof import files
+from feast_asof.files import is_local
 from training_assets.core.secrets import redact_uri
-
-_LOCAL_PROTOCOLS = ("", "file", "local")
 
 
 class LocationError(ValueError):
     """A location that cannot be opened: an unknown scheme or a missing file system package."""
-
-
-class MissingColumnsError(ValueError):
-    """A file lacks columns that its reader needs."""
 
 
 # What each object store reads its credentials and endpoint from, for the error that says none
@@ -73,66 +70,17 @@ def resolve(location: str | os.PathLike) -> UPath:
         LocationError: for a scheme fsspec does not know or whose package is not installed,
             naming the location and the package.
     """
-    text = os.fspath(location)
-    if "://" not in text:
-        return UPath(Path(text).expanduser().resolve())
-    if text.startswith(("file://", "local://")):
-        return UPath(Path(text.split("://", 1)[1]).resolve())
     try:
-        path = UPath(text)
-        path.fs  # noqa: B018 (the file system is made lazily; a missing package shows here)
+        return files.resolve(location)
     except (ImportError, ValueError) as error:
-        raise LocationError(f"cannot open {text}: {error}") from error
-    return path
-
-
-def is_local(path: Path | UPath) -> bool:
-    """Whether `path` is on the local disk (a plain `Path` is)."""
-    return getattr(path, "protocol", "") in _LOCAL_PROTOCOLS
+        raise LocationError(f"cannot open {os.fspath(location)}: {error}") from error
 
 
 def read_parquet(path: str | UPath, columns: list[str] | None = None) -> pa.Table:
     """A parquet file as an Arrow table, from the local disk or through fsspec."""
     path = path if isinstance(path, Path | UPath) else resolve(path)
-    if is_local(path):
-        return pq.read_table(str(path), columns=columns)
     with accessing(path):
-        return pq.read_table(path.path, columns=columns, filesystem=path.fs)
-
-
-def read_parquet_columns(path: str | UPath, roles: Mapping[str, str]) -> pa.Table:
-    """The columns `roles` names of a parquet file; each maps to what it is for ("the view
-    driver_stats's timestamp"), which the error for a missing one says.
-
-    Raises:
-        MissingColumnsError: see `check_parquet_columns`.
-    """
-    path = path if isinstance(path, Path | UPath) else resolve(path)
-    try:
-        return read_parquet(path, list(roles))
-    except pa.ArrowInvalid:
-        # Arrow names the first missing field only, and not the file. The footer is read after
-        # a failed read only, so a good file costs nothing more.
-        check_parquet_columns(path, roles)
-        raise
-
-
-def check_parquet_columns(path: str | UPath, roles: Mapping[str, str]) -> None:
-    """Check from its footer that a parquet file holds the columns `roles` names.
-
-    Raises:
-        MissingColumnsError: naming the file, each missing column and what it is for, the
-            columns expected and those found.
-    """
-    path = path if isinstance(path, Path | UPath) else resolve(path)
-    found = parquet_metadata(path).schema.to_arrow_schema().names
-    missing = [column for column in roles if column not in found]
-    if missing:
-        described = ", ".join(f"{column!r} ({roles[column]})" for column in missing)
-        raise MissingColumnsError(
-            f"{redact_uri(str(path))}: missing column(s) {described}; "
-            f"expected {list(roles)}, found {found}"
-        )
+        return files.read_parquet(path, columns)
 
 
 def forget_listings(path: Path | UPath) -> None:
@@ -144,16 +92,14 @@ def forget_listings(path: Path | UPath) -> None:
 
 def open_input(path: UPath):
     """The file opened for Arrow's readers: a native Arrow file locally, fsspec's otherwise."""
-    if is_local(path):
-        return pa.OSFile(str(path))
     with accessing(path):
-        return path.open("rb")
+        return files.open_input(path)
 
 
 def parquet_metadata(path: UPath) -> pq.FileMetaData:
     """The parquet footer (row count, schema, row-group statistics), without reading data."""
-    with open_input(path) as handle:
-        return pq.ParquetFile(handle).metadata
+    with accessing(path):
+        return files.parquet_metadata(path)
 
 
 def parquet_batches(

@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from upath import UPath
 
-from training_assets.core.data import locations, storage, times
+from feast_asof import times
+from training_assets.core.data import locations, storage
 from training_assets.core.data.snapshot import Files
 from training_assets.core.schema import (
     ENTITY_KEY,

@@ -18,8 +18,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
-from training_assets.core import settings
-from training_assets.core.data import locations, times
+from feast_asof import times
+from feast_asof.files import check_parquet_columns, view_column_roles
+from training_assets.core import paths, settings, timing
+from training_assets.core.data import locations
 from training_assets.core.schema import (
     MAX_TAG,
     MIN_TAG,
@@ -81,11 +83,23 @@ def feature_store(
     if coerce_tz_aware is not None:
         raw["coerce_tz_aware"] = coerce_tz_aware
     offline = raw.get("offline_store") or {}
-    if provenance and str(offline.get("type", "")).endswith(".AsofDuckDBOfflineStore"):
-        raw["offline_store"] = {**offline, "provenance_columns": True}
+    if str(offline.get("type", "")).endswith(".AsofDuckDBOfflineStore"):
+        raw["offline_store"] = _asof_settings(offline, provenance)
     config = RepoConfig(**raw)
     config.repo_path = repo
     return FeatureStore(config=config)
+
+
+def _asof_settings(offline: dict, provenance: bool) -> dict:
+    """The ASOF store's settings as the pipeline runs it: spilling into the working area unless
+    the yaml says where, with provenance columns when asked, and its join timed as the
+    `asof_join` stage of `timing`, which the benchmark reads."""
+    from feast_asof import store
+
+    if timing.record not in store.stage_listeners:
+        store.stage_listeners.append(timing.record)
+    spill = {"temp_directory": str(paths.working_area() / "duckdb_tmp")}
+    return {**spill, **offline, **({"provenance_columns": True} if provenance else {})}
 
 
 def service_outage_errors() -> tuple[type[BaseException], ...]:
@@ -500,45 +514,27 @@ def _empty_online_view(store: "FeatureStore", view) -> None:
         )
 
 
-def view_column_roles(
-    view: str,
-    keys: dict[str, str],
-    features: dict[str, str],
-    timestamp: str,
-    created: str | None,
-) -> dict[str, str]:
-    """Each source column that is read of a feature view's file (`keys` and `features` map a
-    name in the view to its column in the file), with what it is for, for error messages."""
-    roles = {column: f"join key of the view {view!r}" for column in keys.values()}
-    for name, column in features.items():
-        roles.setdefault(column, f"feature {name!r} of the view {view!r}")
-    roles.setdefault(timestamp, f"timestamp_field of the view {view!r}")
-    if created:
-        roles.setdefault(created, f"created_timestamp_column of the view {view!r}")
-    return roles
-
-
 def check_source_columns(view: "FeatureView") -> None:
     """Check, from its footer, that the view's parquet file holds every column the view reads.
 
     Raises:
-        locations.MissingColumnsError: naming the file and each missing column.
+        feast_asof.files.MissingColumnsError: naming the file and each missing column.
+        locations.LocationError: for an object store that found no credentials.
     """
     source = view.batch_source
     to_column = {name: column for column, name in source.field_mapping.items()}
     keys = {key.name: to_column.get(key.name, key.name) for key in view.entity_columns}
     features = {f.name: to_column.get(f.name, f.name) for f in view.features}
     created = source.created_timestamp_column or None
-    locations.check_parquet_columns(
-        source.path,
-        view_column_roles(
-            view.name,
-            keys,
-            features,
-            to_column.get(source.timestamp_field, source.timestamp_field),
-            to_column.get(created, created) if created else None,
-        ),
+    roles = view_column_roles(
+        view.name,
+        keys,
+        features,
+        to_column.get(source.timestamp_field, source.timestamp_field),
+        to_column.get(created, created) if created else None,
     )
+    with locations.accessing(source.path):
+        check_parquet_columns(locations.resolve(source.path), roles)
 
 
 def source_time_range(source) -> tuple[Any, Any]:

@@ -3,6 +3,27 @@ IO managers, under the keys the assets and checks ask for."""
 
 from typing import Any
 
+from dagster import EnvVar
+
+from training_assets.core import settings
+
+# MlflowStore's fields that MLflow's own variables (and ours for the UI) may set.
+MLFLOW_STORE_ENV = {
+    "tracking_uri": settings.MLFLOW_TRACKING_URI_ENV,
+    "registry_uri": settings.MLFLOW_REGISTRY_URI_ENV,
+    "ui_url": settings.MLFLOW_UI_ENV,
+}
+
+
+def from_environment(fields: dict[str, str]) -> dict[str, EnvVar]:
+    """`EnvVar` for each field whose variable the environment sets, so the launchpad shows the
+    variable a value comes from (and never the value: a URI may hold a password). A field whose
+    variable is unset is left to its default: Dagster fails a run on an EnvVar of an unset
+    variable."""
+    return {
+        field: EnvVar(variable) for field, variable in fields.items() if settings.value(variable)
+    }
+
 
 def embedded_defaults() -> dict[str, Any]:
     """Every resource on the embedded defaults: local Feast, a sqlite MLflow store, files under
@@ -21,7 +42,7 @@ def embedded_defaults() -> dict[str, Any]:
 
     # Configured at launch, so that run config under `mlflow_store` also reaches the copy that
     # mlflow_tracking holds: a store built here would be a separate, fixed instance there.
-    mlflow_store = MlflowStore.configure_at_launch()
+    mlflow_store = MlflowStore.configure_at_launch(**from_environment(MLFLOW_STORE_ENV))
     return {
         "feast": FeastResource(),
         "orders_source": OrdersSource(),

@@ -1,3 +1,4 @@
-"""The temporary Feast repo of the ASOF parity tests, shared by every test module here."""
+"""The offline store's temporary Feast repo and generated orders, for the tests here of how the
+pipeline uses the store."""
 
-from training_assets_tests.core.features.test_asof_offline_store import repo  # noqa: F401
+from feast_asof.tests.test_store import entity, repo  # noqa: F401

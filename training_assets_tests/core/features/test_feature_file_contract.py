@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from feast.driver_test_data import create_driver_hourly_stats_df
 
-from training_assets.core.data.locations import MissingColumnsError
+from feast_asof.files import MissingColumnsError
 from training_assets.core.features import feast_repo
 from training_assets.core.schema import FEATURE_SERVICE
 from training_assets_tests.core.features.test_materialize import applied_store

@@ -17,8 +17,8 @@ from feast.errors import SavedDatasetLocationAlreadyExists
 from feast.infra.offline_stores.file_source import SavedDatasetFileStorage
 from feast.types import Float32, Int64
 
-from training_assets.core.features.asof_offline_store import AsofRetrievalJob
-from training_assets_tests.core.features.test_asof_offline_store import (
+from feast_asof.store import AsofRetrievalJob
+from feast_asof.tests.test_store import (
     ASOF,
     parquet_source,
     repo_config,

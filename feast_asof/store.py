@@ -2,15 +2,15 @@
 
 Feast's `file` and `duckdb` stores join every entity row with every earlier feature row of its
 entity and then rank the matches, so their work grows with rows × history. An ASOF join finds
-each entity row's latest feature row directly, in time linear in the inputs. `bench/` measures
-both against a hand-written ASOF join.
+each entity row's latest feature row directly, in time linear in the inputs.
 
 Select it in `feature_store.yaml`:
 
     offline_store:
-      type: training_assets.core.features.asof_offline_store.AsofDuckDBOfflineStore
+      type: feast_asof.store.AsofDuckDBOfflineStore
       memory_limit: 4GB            # optional
-      temp_directory: /scratch     # optional; default <working area>/duckdb_tmp
+      temp_directory: /scratch     # optional; default a fresh directory under the system's
+                                   # temporary directory, removed after each query
 
 `get_historical_features` keeps Feast's semantics: the latest feature row stamped at or before
 the entity row's time and within the view's TTL, ties on the timestamp broken by the latest
@@ -19,7 +19,7 @@ created timestamp (a row without one ranks below every row with one), several vi
 `filter_by_created_timestamp`, only feature rows created at or before the entity row's time
 count, so a late correction is not seen before it was made; a row without a created timestamp
 never counts. It returns one row per entity row, duplicates included, in the entity frame's order,
-with Feast's column order and dtypes.
+with Feast's column order and dtypes. A feature file is a local path or an fsspec URL.
 
 With `provenance_columns: true` it also returns, per feature view, the matched row's own
 timestamp and created timestamp (`__provenance__<view>__timestamp`, `__provenance__<view>__created`,
@@ -40,6 +40,10 @@ parquet FileSource.
 """
 
 import logging
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -75,12 +79,7 @@ from feast.infra.registry.base_registry import BaseRegistry
 from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.repo_config import RepoConfig
 
-from training_assets.core import paths
-from training_assets.core.data import locations, times
-from training_assets.core.data.table_query import quote
-from training_assets.core.features.feast_repo import view_column_roles
-from training_assets.core.schema import PROVENANCE_PREFIX
-from training_assets.core.timing import timed
+from feast_asof import PROVENANCE_PREFIX, files, times
 
 _ROW = "__asof_entity_row"
 _TS = "__asof_ts"
@@ -92,17 +91,22 @@ _FTS = "__asof_feature_ts"
 _RANK = "__asof_rank"
 logger = logging.getLogger(__name__)
 
+stage_listeners: list[Callable[[str, float], None]] = []
+"""Each is called with a stage's name and its seconds as the store finishes it ("asof_join",
+the join of one `get_historical_features` call), so that a benchmark can tell the join from
+the rest of a call. None by default."""
+
 
 class AsofDuckDBOfflineStoreConfig(DuckDBOfflineStoreConfig):
     """DuckDB store settings plus the ASOF join's memory budget and spill directory."""
 
-    type: Literal["training_assets.core.features.asof_offline_store.AsofDuckDBOfflineStore"] = (
-        "training_assets.core.features.asof_offline_store.AsofDuckDBOfflineStore"
+    type: Literal["feast_asof.store.AsofDuckDBOfflineStore"] = (
+        "feast_asof.store.AsofDuckDBOfflineStore"
     )
     memory_limit: str | None = None
     """DuckDB memory limit for the join, e.g. "4GB"; default DuckDB's (80% of RAM)."""
     temp_directory: str | None = None
-    """Where DuckDB spills; default <working area>/duckdb_tmp."""
+    """Where DuckDB spills; default a fresh temporary directory per query, removed after it."""
     threads: int | None = None
     provenance_columns: bool = False
     """Also return each view's matched row's timestamp and created timestamp."""
@@ -263,7 +267,7 @@ def _read_in_microseconds(data_source: DataSource, repo_path: str):
     if _in_object_store(data_source):
         # DuckDB reads object stores only through its httpfs extension, which is downloaded on
         # first use and knows nothing of fsspec's settings; fsspec reads the file instead.
-        return ibis.memtable(_times_in_microseconds(locations.read_parquet(data_source.path)))
+        return ibis.memtable(_times_in_microseconds(files.read_parquet(data_source.path)))
     table = _read_data_source(data_source, repo_path)
     casts = {}
     for name, dtype in table.schema().items():
@@ -329,7 +333,19 @@ class AsofRetrievalJob(RetrievalJob):
         )
 
 
-@timed("asof_join")
+@contextmanager
+def _stage(name: str) -> Iterator[None]:
+    """Tell every one of `stage_listeners` how long the block took."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds = time.perf_counter() - started
+        for listener in list(stage_listeners):
+            listener(name, seconds)
+
+
+@_stage("asof_join")
 def asof_join(
     entity_df: pd.DataFrame,
     timestamp_column: str,
@@ -362,7 +378,7 @@ def asof_join(
                 latest = _latest_versions(table, list(view.join_keys))
                 con.register(alias, latest.append_column(_FTS, latest.column(_TS)))
             conditions = [
-                f"e.{quote(entity_column)} = {alias}.{quote(key)}"
+                f"e.{_quote(entity_column)} = {alias}.{_quote(key)}"
                 for key, entity_column in view.join_keys.items()
             ]
             conditions.append(f"e.{_TS} >= {alias}.{_TS}")
@@ -373,16 +389,16 @@ def asof_join(
                 else f"{alias}.{_FTS} IS NOT NULL"
             )
             selects += [
-                f"CASE WHEN {live} THEN {alias}.{quote(name)} END AS {quote(output)}"
+                f"CASE WHEN {live} THEN {alias}.{_quote(name)} END AS {_quote(output)}"
                 for name, output in view.features
             ]
             if provenance:
                 created = f"{alias}.{_CREATED}" if view.created else "NULL::BIGINT"
                 selects += [
                     f"CASE WHEN {live} THEN {alias}.{_FTS} END AS "
-                    + quote(f"{PROVENANCE_PREFIX}{view.name}__timestamp"),
+                    + _quote(f"{PROVENANCE_PREFIX}{view.name}__timestamp"),
                     f"CASE WHEN {live} THEN {created} END AS "
-                    + quote(f"{PROVENANCE_PREFIX}{view.name}__created"),
+                    + _quote(f"{PROVENANCE_PREFIX}{view.name}__created"),
                 ]
         query = f"SELECT {', '.join(selects)} FROM entity e {' '.join(joins)} ORDER BY e.{_ROW}"
         # The files' read buffers and the unsorted rows, freed now but kept by Arrow's
@@ -456,7 +472,7 @@ def _provenance_as_timestamps(table: pa.Table) -> pa.Table:
 
 def _in_object_store(data_source: DataSource) -> bool:
     path = getattr(data_source, "path", "") or ""
-    return "://" in path and not locations.is_local(locations.resolve(path))
+    return "://" in path and not files.is_local(files.resolve(path))
 
 
 def _times_in_microseconds(table: pa.Table) -> pa.Table:
@@ -483,7 +499,7 @@ def _register_visible_versions(
     `created <= entity time`, which a null never is.
     """
     con.register(f"{alias}_raw", table)
-    key_list = ", ".join(quote(key) for key in keys)
+    key_list = ", ".join(_quote(key) for key in keys)
     visible = f"greatest({_TS}, {_CREATED})"
     payload = [name for name in table.column_names if name not in (*keys, _TS)]
     con.execute(
@@ -498,9 +514,9 @@ def _register_visible_versions(
         f"  ORDER BY __asof_visible, {_RANK} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
         f"  AS running FROM {alias}_ranked"
         f") GROUP BY {key_list}, __asof_visible) "
-        f"SELECT {', '.join('b.' + quote(key) for key in keys)}, b.__asof_visible AS {_TS}, "
+        f"SELECT {', '.join('b.' + _quote(key) for key in keys)}, b.__asof_visible AS {_TS}, "
         f"r.{_TS} AS {_FTS}, "
-        + ", ".join(f"r.{quote(name)}" for name in payload)
+        + ", ".join(f"r.{_quote(name)}" for name in payload)
         + f" FROM best b JOIN {alias}_ranked r ON r.{_RANK} = b.{_RANK}"
     )
     con.unregister(f"{alias}_raw")
@@ -512,7 +528,7 @@ def _feature_table(view: _ViewJoin) -> pa.Table:
     Times become integers here because DuckDB's time-zone arithmetic lives in an extension that
     may not be installable where this runs; naive times count as UTC, as Feast reads them.
     """
-    table = locations.read_parquet_columns(view.path, _column_roles(view))
+    table = files.read_parquet_columns(view.path, _column_roles(view))
     columns = {name: table.column(source) for name, source in view.columns.items()}
     columns[_TS] = _epoch_ns(table.column(view.timestamp), view.path, view.timestamp)
     if view.created:
@@ -524,7 +540,7 @@ def _column_roles(view: _ViewJoin) -> dict[str, str]:
     """The source columns the join reads of `view`'s file, each with what it is for."""
     keys = {name: source for name, source in view.columns.items() if name in view.join_keys}
     features = {name: source for name, source in view.columns.items() if name not in keys}
-    return view_column_roles(view.name, keys, features, view.timestamp, view.created)
+    return files.view_column_roles(view.name, keys, features, view.timestamp, view.created)
 
 
 def _epoch_ns(column: pa.ChunkedArray, path: str = "", name: str = "") -> pa.ChunkedArray:
@@ -626,25 +642,34 @@ def _view_join(
 
 
 class _connect:
-    """A DuckDB connection with the configured memory limit and spill directory."""
+    """A DuckDB connection with the configured memory limit and spill directory; without one,
+    a fresh temporary directory that is removed with the connection (DuckDB's own default,
+    `.tmp` in the working directory, is wherever the process happens to run)."""
 
     def __init__(self, settings: DuckDBOfflineStoreConfig, keep_scan_order: bool = False):
-        temp = getattr(settings, "temp_directory", None) or str(paths.working_area() / "duckdb_tmp")
-        Path(temp).mkdir(parents=True, exist_ok=True)
+        self.temp = getattr(settings, "temp_directory", None)
+        self.scratch: tempfile.TemporaryDirectory | None = None
         # The join's result is put in order by an explicit ORDER BY; not keeping scan order on
         # the way halves its time. A plain projection relies on scan order instead.
-        self.config = {"temp_directory": temp, "preserve_insertion_order": keep_scan_order}
+        self.config = {"preserve_insertion_order": keep_scan_order}
         if getattr(settings, "memory_limit", None):
             self.config["memory_limit"] = settings.memory_limit
         if getattr(settings, "threads", None):
             self.config["threads"] = settings.threads
 
     def __enter__(self) -> duckdb.DuckDBPyConnection:
-        self.con = duckdb.connect(config=self.config)
+        if self.temp:
+            Path(self.temp).mkdir(parents=True, exist_ok=True)
+        else:
+            self.scratch = tempfile.TemporaryDirectory(prefix="feast_asof_")
+        directory = self.temp or self.scratch.name
+        self.con = duckdb.connect(config={**self.config, "temp_directory": directory})
         return self.con
 
     def __exit__(self, *exc) -> None:
         self.con.close()
+        if self.scratch is not None:
+            self.scratch.cleanup()
 
 
 def _is_parquet_file_source(source: DataSource | None) -> bool:
@@ -653,3 +678,8 @@ def _is_parquet_file_source(source: DataSource | None) -> bool:
     return type(source) is FileSource and (
         source.file_format is None or type(source.file_format).__name__ == "ParquetFormat"
     )
+
+
+def _quote(name: str) -> str:
+    """`name` as a SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'

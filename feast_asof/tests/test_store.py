@@ -8,12 +8,12 @@ comparison also checks that the ASOF store took its own join rather than falling
 DuckDB store's, which would make the parity hold trivially.
 """
 
-import runpy
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import duckdb
+import fsspec
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,19 +32,10 @@ from feast.types import Float32, Float64, Int32, Int64
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import training_assets.core.features.asof_offline_store as asof_module
-from training_assets.core import paths
-from training_assets.core.data.sample_data import (
-    FIRST_DRIVER_ID,
-    STATS_END,
-    UNKNOWN_DRIVER_ID,
-    SampleSpec,
-    driver_stats,
-    orders,
-)
-from training_assets.core.features.asof_offline_store import AsofRetrievalJob
+import feast_asof.store as asof_module
+from feast_asof.store import AsofRetrievalJob
 
-ASOF = "training_assets.core.features.asof_offline_store.AsofDuckDBOfflineStore"
+ASOF = "feast_asof.store.AsofDuckDBOfflineStore"
 PROJECT = "asof_parity"
 POSITION = "position"
 STATS_FEATURES = ["conv_rate", "acc_rate", "avg_daily_trips"]
@@ -52,7 +43,11 @@ RANDOM_TTL = timedelta(hours=6)
 # The random property test's time grid starts here; hours are offsets from it.
 RANDOM_START = pd.Timestamp("2026-03-01", tz="UTC")
 
-SPEC = SampleSpec(n_orders=300, n_drivers=4, days=3, stale_rate=0.2, unmatched_rate=0.1, seed=5)
+# The generated stats: hourly rows of four drivers over three days that end here.
+STATS_END = pd.Timestamp("2026-01-01", tz="UTC")
+DAYS = 3
+FIRST_DRIVER_ID = 1001
+UNKNOWN_DRIVER_ID = 9001
 
 
 # --- the repo: entity, sources, views and services on files in a temporary directory ---------
@@ -88,7 +83,7 @@ def repo_config(root: Path, offline_store: dict, **extra) -> RepoConfig:
     )
 
 
-def parquet_source(name: str, path: Path, **kwargs) -> FileSource:
+def parquet_source(name: str, path: Path | str, **kwargs) -> FileSource:
     return FileSource(
         name=name,
         path=str(path),
@@ -99,10 +94,50 @@ def parquet_source(name: str, path: Path, **kwargs) -> FileSource:
     )
 
 
+def driver_stats(drivers: int = 4, seed: int = 5) -> pd.DataFrame:
+    """Hourly stats per driver, each row created as its hour closes; a fifth of the
+    driver-hours also carry a stale version, created four minutes earlier with other values,
+    as a late correction leaves behind."""
+    rng = np.random.default_rng(seed)
+    hours = pd.date_range(end=STATS_END, periods=DAYS * 24, freq="h")
+    ids = np.arange(FIRST_DRIVER_ID, FIRST_DRIVER_ID + drivers, dtype=np.int64)
+    frame = pd.DataFrame(
+        {"driver_id": np.repeat(ids, len(hours)), "datetime": np.tile(hours, drivers)}
+    )
+    frame["created"] = frame["datetime"]
+    frame["conv_rate"] = rng.uniform(0, 1, len(frame)).astype(np.float32)
+    frame["acc_rate"] = rng.uniform(0, 1, len(frame)).astype(np.float32)
+    frame["avg_daily_trips"] = rng.integers(0, 60, len(frame)).astype(np.int32)
+    stale = frame.sample(frac=0.2, random_state=seed).assign(
+        created=lambda rows: rows["created"] - pd.Timedelta(minutes=4),
+        conv_rate=lambda rows: rows["conv_rate"] / 2,
+        avg_daily_trips=np.int32(-1),
+    )
+    return pd.concat([frame, stale], ignore_index=True)
+
+
+def orders(stats: pd.DataFrame, count: int = 300, seed: int = 6) -> pd.DataFrame:
+    """Orders at random seconds over the stats' days; one in twenty on a driver without stats
+    and one in twenty three days before the first stats row, so the join has gaps to leave."""
+    rng = np.random.default_rng(seed)
+    start = STATS_END - pd.Timedelta(days=DAYS)
+    frame = pd.DataFrame(
+        {
+            "event_timestamp": start + pd.to_timedelta(rng.integers(0, DAYS * 86_400, count), "s"),
+            "driver_id": rng.choice(stats["driver_id"].unique(), count).astype(np.int64),
+            "trip_completed": rng.integers(0, 2, count).astype(np.int64),
+        }
+    )
+    gap = rng.random(count)
+    frame.loc[gap < 0.05, "driver_id"] = UNKNOWN_DRIVER_ID
+    frame.loc[(gap >= 0.05) & (gap < 0.1), "event_timestamp"] = start - pd.Timedelta(days=3)
+    return frame
+
+
 def trips_frame(stats: pd.DataFrame) -> pd.DataFrame:
     """A second feature table: every 4 hours per driver, an Int64 and a Float64 feature."""
     rng = np.random.default_rng(11)
-    hours = pd.date_range(end=STATS_END, periods=SPEC.days * 6, freq="4h")
+    hours = pd.date_range(end=STATS_END, periods=DAYS * 6, freq="4h")
     drivers = np.sort(stats["driver_id"].unique())
     frame = pd.DataFrame(
         {
@@ -129,7 +164,7 @@ def shuffled(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
     root = tmp_path_factory.mktemp("asof_repo")
-    stats = driver_stats(SPEC)
+    stats = driver_stats()
     shuffled(stats, 1).to_parquet(root / "stats.parquet", index=False)
     trips = trips_frame(stats)
     shuffled(trips, 2).to_parquet(root / "trips.parquet", index=False)
@@ -190,23 +225,6 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
         schema=[Field(name="value", dtype=Float64), Field(name="count", dtype=Int64)],
         source=parquet_source("random_source", random_path),
     )
-    # The feature_repo's FileSource as the project declares it, on this repo's stats file.
-    declared = runpy.run_path(str(paths.FEATURE_REPO / "driver_repo.py"))
-    project_source = declared["driver_stats_source"]
-    project_view = FeatureView(
-        name="driver_stats_project_source",
-        entities=[driver],
-        ttl=timedelta(days=1),
-        schema=[Field(name="conv_rate", dtype=Float32)],
-        source=FileSource(
-            name="project_declared_source",
-            path=str(root / "stats.parquet"),
-            file_format=project_source.file_format,
-            timestamp_field=project_source.timestamp_field,
-            created_timestamp_column=project_source.created_timestamp_column,
-            field_mapping=project_source.field_mapping,
-        ),
-    )
     both = FeatureService(
         name="stats_and_trips",
         features=[driver_stats_view, trips_view[["rating", "total_trips"]]],
@@ -228,7 +246,6 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
         "driver_stats_mapped": mapped_view,
         "driver_stats_forever": forever_view,
         "random_stats": random_view,
-        "driver_stats_project_source": project_view,
         "stats_and_trips": both,
         "own_and_rider": own_and_rider,
     }
@@ -277,7 +294,7 @@ def stats_refs(view: str = "driver_stats", names=STATS_FEATURES) -> list[str]:
 
 def generated_orders(stats: pd.DataFrame) -> pd.DataFrame:
     """The generator's orders plus every awkward case, in shuffled order."""
-    frame = orders(SPEC, stats)[["event_timestamp", "driver_id", "trip_completed"]]
+    frame = orders(stats)
     first_stats = stats["datetime"].min()
     rng = np.random.default_rng(7)
     # Driver-hours that carry a stale version: orders exactly at, and a minute after, them.
@@ -472,6 +489,30 @@ def test_join_key_map_and_alias(repo: Repo, entity: pd.DataFrame):
     assert (differ & got["rider_stats__conv_rate"].notna()).any()
 
 
+def test_a_feature_file_at_an_fsspec_url_joins_as_the_same_file_on_disk(
+    repo: Repo, entity: pd.DataFrame
+):
+    """Read through fsspec, not DuckDB's httpfs extension (which Feast's duckdb store needs)."""
+    memory = fsspec.filesystem("memory")
+    memory.put_file(str(repo.root / "stats.parquet"), "/asof_parity/stats.parquet")
+    view = FeatureView(
+        name="driver_stats_in_memory",
+        entities=[repo.objects["driver"]],
+        ttl=timedelta(days=1),
+        schema=[Field(name="conv_rate", dtype=Float32), Field(name="avg_daily_trips", dtype=Int32)],
+        source=parquet_source("memory_source", "memory://asof_parity/stats.parquet"),
+    )
+    names = ["conv_rate", "avg_daily_trips"]
+    try:
+        repo.asof.apply([view])
+        job, got = historical(repo.asof, entity, stats_refs("driver_stats_in_memory", names))
+    finally:
+        memory.rm("/asof_parity", recursive=True)
+
+    assert isinstance(job, AsofRetrievalJob)
+    pd.testing.assert_frame_equal(got, historical(repo.asof, entity, stats_refs(names=names))[1])
+
+
 # --- 6. no TTL ------------------------------------------------------------------------------
 
 
@@ -595,7 +636,6 @@ def test_memory_limit_and_temp_directory(
         return con
 
     monkeypatch.setattr(asof_module.duckdb, "connect", spy)
-    monkeypatch.setenv(paths.WORKING_AREA_ENV, str(tmp_path / "area"))
     offline = {"type": ASOF, "memory_limit": "1GB", "temp_directory": str(spill)}
     store = FeatureStore(config=repo.config(offline))
     assert_parity(repo, entity, stats_refs(), asof=store)
@@ -605,12 +645,41 @@ def test_memory_limit_and_temp_directory(
     )
     expected = (one_gb.fetchall()[0][0], str(spill))
     assert settings_seen and all(seen == expected for seen in settings_seen)
-    assert not (tmp_path / "area").exists()  # nothing spilled to the default place
 
 
-# --- the project's own source declaration ---------------------------------------------------
+def test_without_a_temp_directory_each_query_spills_into_a_fresh_one_it_removes(
+    repo: Repo, entity: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Not DuckDB's own default, `.tmp` in whatever directory the process runs in."""
+    _, expected = historical(repo.asof, entity, stats_refs())
+    folders = []
+    real_connect = duckdb.connect
+
+    def spy(*args, **kwargs):
+        folder = Path(kwargs["config"]["temp_directory"])
+        folders.append((folder, folder.is_dir()))
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(asof_module.duckdb, "connect", spy)
+    monkeypatch.chdir(tmp_path)
+    store = FeatureStore(config=repo.config({"type": ASOF}))
+    _, got = historical(store, entity, stats_refs())
+
+    pd.testing.assert_frame_equal(got, expected)
+
+    assert folders and all(existed for _, existed in folders)
+    assert len({folder for folder, _ in folders}) == len(folders)
+    assert not any(folder.exists() for folder, _ in folders)
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_project_feature_source_takes_the_asof_path(repo: Repo, entity: pd.DataFrame):
-    """A FileSource declared as feature_repo/ declares it gets the ASOF join, not a fallback."""
-    assert_parity(repo, entity, ["driver_stats_project_source:conv_rate"])
+def test_each_join_is_reported_to_the_stage_listeners(
+    repo: Repo, entity: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+):
+    heard = []
+    monkeypatch.setattr(asof_module, "stage_listeners", [lambda *stage: heard.append(stage)])
+
+    assert_parity(repo, entity, stats_refs())
+
+    [(name, seconds)] = heard
+    assert name == "asof_join" and seconds > 0

@@ -1,6 +1,6 @@
 """ISO 8601 text read as UTC instants, each value on its own.
 
-The data contract says a time without an offset is UTC. That has to hold for every value
+A time without an offset is UTC, as Feast reads naive times. That has to hold for every value
 whatever its neighbours: pandas' `to_datetime(format="ISO8601", utc=True)` reads a naive value
 in the offset of the value before it, so a column that mixes `2025-01-01T10:00:00+01:00` and
 `2025-01-01 10:00:00` moved the second by an hour, silently. Here the values with an offset and

@@ -7,9 +7,8 @@ from feast import FeatureStore
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from training_assets.core.data.point_in_time import features_as_of
-from training_assets.core.features.asof_offline_store import PROVENANCE_PREFIX
-from training_assets_tests.core.features.test_asof_offline_store import (
+from feast_asof import PROVENANCE_PREFIX
+from feast_asof.tests.test_store import (
     ASOF,
     RANDOM_START,
     RANDOM_TTL,
@@ -140,32 +139,3 @@ def test_a_row_without_created_is_never_seen_when_filtering(repo: Repo):
     assert unfiltered["value"].tolist()[:2] == [1.0, 2.0]
     assert filtered["value"].isna().tolist() == [True, False, True]
     assert filtered["value"].iloc[1] == 2.0
-
-
-@settings(max_examples=30, deadline=None, database=None)
-@given(
-    rows=st.lists(
-        st.tuples(
-            st.integers(1, 2),  # driver
-            st.integers(0, 3),  # hour
-            st.one_of(st.none(), st.integers(0, 2)),  # created, minutes after the hour
-            st.floats(-1e3, 1e3, allow_nan=False),
-            st.integers(-100, 100),
-        ),
-        min_size=1,
-        max_size=10,
-    )
-)
-def test_pandas_lookup_picks_the_offline_stores_version(repo: Repo, rows):
-    """The sample generator's and drift sensor's lookup and the ASOF store agree on which
-    version of a driver-hour counts, nulls in `created` and ties included."""
-    write_random(repo, rows)
-    # Orders inside every version's TTL, so the store's TTL decides nothing.
-    entity = orders_at([1, 2] * 4, [60 * hour + 30 for hour in range(4) for _ in (1, 2)])
-
-    got = repo.asof.get_historical_features(entity_df=entity, features=RANDOM_FEATURES).to_df()
-    looked_up = features_as_of(entity, pd.read_parquet(repo.random_path))
-
-    pd.testing.assert_series_equal(
-        got["value"], looked_up["value"].astype("float64"), check_names=False
-    )

@@ -1,0 +1,44 @@
+"""Resource fields set by the environment are shown as its variables (defs/resources)."""
+
+import json
+
+from dagster import Definitions
+
+from training_assets.defs.automation.jobs import training_job
+from training_assets.defs.resources import embedded_defaults
+
+SECRET = "s3cret-password"
+
+
+def mlflow_store_defaults() -> dict:
+    job = Definitions(jobs=[training_job], resources=embedded_defaults()).resolve_job_def(
+        "training_job"
+    )
+    resources = job.run_config_schema.config_type.fields["resources"].config_type
+    fields = resources.fields["mlflow_store"].config_type.fields["config"].config_type.fields
+    return {name: field.default_value for name, field in fields.items() if field.default_provided}
+
+
+def test_the_launchpad_shows_the_variable_a_tracking_uri_comes_from_never_its_value(
+    monkeypatch,
+):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://user:{SECRET}@127.0.0.1:5000")
+    monkeypatch.setenv("TRAINING_ASSETS_MLFLOW_UI_URL", "http://mlflow.example:5000")
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+
+    defaults = mlflow_store_defaults()
+
+    assert defaults["tracking_uri"] == {"env": "MLFLOW_TRACKING_URI"}
+    assert defaults["ui_url"] == {"env": "TRAINING_ASSETS_MLFLOW_UI_URL"}
+    # Unset: left to the field's own default, since an EnvVar of an unset variable fails a run.
+    assert defaults.get("registry_uri") != {"env": "MLFLOW_REGISTRY_URI"}
+    assert SECRET not in json.dumps(defaults, default=str)
+
+
+def test_without_the_variables_the_fields_keep_their_defaults(monkeypatch):
+    for variable in ["MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "TRAINING_ASSETS_MLFLOW_UI_URL"]:
+        monkeypatch.delenv(variable, raising=False)
+
+    defaults = mlflow_store_defaults()
+
+    assert not any(isinstance(value, dict) and "env" in value for value in defaults.values())

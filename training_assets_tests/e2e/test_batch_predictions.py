@@ -87,6 +87,12 @@ def test_batch_predictions_equal_scoring_by_hand_and_follow_the_champion(
     assert first.success
     rows = request_file()
     start = pd.read_parquet(paths.default_driver_stats_path())["datetime"].min()
+    # A request for a day no partition holds yet (a writer's typo of the year) is counted and
+    # left out of the days the sensor asks for, and out of the scores.
+    future = pd.DataFrame(
+        {"event_timestamp": [pd.Timestamp("2200-01-01", tz="UTC")], "driver_id": [1001]}
+    )
+    future.to_csv(paths.default_batch_requests_path() / "typo.tsv", sep="\t", index=False)
 
     skipped, cursor = tick(instance, None)
     assert "waiting for them to settle" in skipped.skip_message
@@ -129,6 +135,7 @@ def test_batch_predictions_equal_scoring_by_hand_and_follow_the_champion(
     assert materializations[0].metadata["rows_without_features"].value == int(
         (~scored["features_found"]).sum()
     )
+    assert materializations[0].metadata["rows_in_other_days"].value == 1
     assert instance.get_run_by_id(result.run_id).tags["training_assets/champion_version"] == "1"
     # Every row is in the prediction log under its day, with the id the output gives it.
     logged = logged_rows(days)

@@ -94,7 +94,12 @@ def test_a_setting_out_of_range_is_named_by_the_run_config_check(op, field, valu
 def test_the_default_and_example_settings_pass_the_run_config_check():
     check_run_config(job(), {})
     check_run_config(job(), example_run_config())
-    for name in ("promote_model_job", "rollback_model_job", "batch_predictions_job"):
+    for name in (
+        "promote_model_job",
+        "rollback_model_job",
+        "batch_predictions_job",
+        "live_quality_job",
+    ):
         check_run_config(defs.resolve_job_def(name), {})
 
 

@@ -7,11 +7,15 @@ rescored. Labels may arrive late and in any file; a key labelled more than once 
 label read (a correction written after the first), and the conflicts are counted.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from training_assets.core.monitoring.days import day_bounds
 from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL
 
 LABELLED = "labelled"
@@ -67,6 +71,21 @@ def labels_by_request(orders: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     distinct = frame.drop_duplicates().groupby(REQUEST_KEY, sort=False).size()
     conflicting = int((distinct > 1).sum())
     return frame.drop_duplicates(REQUEST_KEY, keep="last"), conflicting
+
+
+def labels_of_day(tables: Iterable[pa.Table], day: date) -> pd.DataFrame:
+    """The orders of `day` (UTC) among `tables` (the orders read batch by batch), so that a
+    day's join holds that day's labels only, never the whole orders."""
+    start, end = day_bounds(day)
+    kept = []
+    for table in tables:
+        times = table.column(EVENT_TIMESTAMP)
+        bounds = [pa.scalar(bound.to_pydatetime(), times.type) for bound in (start, end)]
+        inside = pc.and_(pc.greater_equal(times, bounds[0]), pc.less(times, bounds[1]))
+        kept.append(table.select(REQUEST_KEY + [LABEL]).filter(inside))
+    if not kept:
+        return pd.DataFrame(columns=[*REQUEST_KEY, LABEL])
+    return pa.concat_tables(kept).to_pandas()
 
 
 def join_outcomes(logged: pa.Table, orders: pd.DataFrame) -> tuple[pd.DataFrame, OutcomeCounts]:

@@ -6,10 +6,9 @@ import pandas as pd
 from dagster import AssetExecutionContext, Failure, MetadataValue, asset
 
 from training_assets.core.data.locations import LocationError
-from training_assets.core.data.orders import OrdersError
-from training_assets.core.monitoring.days import day_bounds
-from training_assets.core.monitoring.outcomes import LABELLED, join_outcomes
-from training_assets.core.schema import EVENT_TIMESTAMP, LABEL
+from training_assets.core.data.orders import OrdersError, open_orders
+from training_assets.core.monitoring.outcomes import LABELLED, join_outcomes, labels_of_day
+from training_assets.core.schema import LABEL
 from training_assets.defs.assets.batch_predictions import batch_predictions
 from training_assets.defs.partitions import serving_days
 from training_assets.defs.resources.orders import OrdersSource
@@ -37,12 +36,10 @@ def prediction_outcomes(
     day = date.fromisoformat(context.partition_key)
     logged = prediction_log.sink().read(day)
     try:
-        orders = orders_source.read()
+        labels = labels_of_day(open_orders(orders_source.listed()).tables(), day)
     except (OrdersError, LocationError) as error:
         raise Failure(description=str(error)) from None
-    start, end = day_bounds(day)
-    times = orders[EVENT_TIMESTAMP]
-    joined, counts = join_outcomes(logged, orders[(times >= start) & (times < end)])
+    joined, counts = join_outcomes(logged, labels)
     labelled = joined[joined[LABELLED]]
     context.add_output_metadata(
         {

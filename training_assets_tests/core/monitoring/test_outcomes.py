@@ -7,8 +7,8 @@ import pandas as pd
 import pyarrow as pa
 
 from training_assets.core.data.locations import resolve
-from training_assets.core.data.orders import read_orders
-from training_assets.core.monitoring.outcomes import join_outcomes
+from training_assets.core.data.orders import open_orders, read_orders
+from training_assets.core.monitoring.outcomes import join_outcomes, labels_of_day
 from training_assets.core.monitoring.prediction_log import (
     CHALLENGER,
     CHAMPION,
@@ -159,3 +159,28 @@ def test_a_day_with_nothing_logged_has_no_outcomes(tmp_path):
         pd.DataFrame({"driver_id": [], "event_timestamp": [], "trip_completed": []}),
     )
     assert outcomes.empty and counts.predictions == 0 and counts.labelled_rows == 0
+
+
+def test_a_days_labels_are_read_batch_by_batch_from_every_file_and_zone(tmp_path):
+    folder = tmp_path / "orders"
+    folder.mkdir()
+    pd.DataFrame(
+        {
+            "event_timestamp": pd.to_datetime(
+                ["2025-12-10T23:59:59Z", "2025-12-11T00:00:00Z", "2025-12-12T00:00:00Z"],
+                utc=True,
+            ),
+            "driver_id": [1, 2, 3],
+            "trip_completed": [0, 1, 0],
+        }
+    ).to_parquet(folder / "a.parquet", index=False)
+    (folder / "b.csv").write_text(
+        "event_timestamp,driver_id,trip_completed\n"
+        "2025-12-12T00:59:59+01:00,4,1\n"  # 23:59:59 UTC on the 11th
+        "2025-12-11T00:30:00+01:00,5,1\n"  # 23:30 UTC on the 10th
+    )
+
+    labels = labels_of_day(open_orders(resolve(str(folder))).tables(batch_rows=1), DAY)
+
+    assert sorted(labels["driver_id"]) == [2, 4]
+    assert list(labels.columns) == ["driver_id", "event_timestamp", "trip_completed"]

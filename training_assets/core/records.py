@@ -17,6 +17,11 @@ from pydantic import TypeAdapter, ValidationError
 Record = TypeVar("Record")
 
 
+class ByPartition(dict):
+    """An asset's value for each partition key of a run over several (a day range): the IO
+    managers store each where that partition is read from. A plain dict is one value."""
+
+
 def dump(record: Any) -> dict[str, Any]:
     """`record`, a dataclass of this package, as JSON-ready values (nested dataclasses and
     pydantic models included)."""

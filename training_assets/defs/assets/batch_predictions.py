@@ -21,6 +21,7 @@ from training_assets.core.ml.batch import (
 from training_assets.core.ml.table import with_order_position
 from training_assets.core.monitoring.days import event_days
 from training_assets.core.monitoring.prediction_log import CHALLENGER, CHAMPION
+from training_assets.core.records import ByPartition
 from training_assets.core.schema import EVENT_TIMESTAMP
 from training_assets.core.tracking import registry
 from training_assets.defs.assets.feature_store import feature_store
@@ -58,7 +59,7 @@ def batch_predictions(
     mlflow_store: MlflowStore,
     model_registry: ModelRegistry,
     prediction_log: PredictionLogResource,
-) -> dict[str, pd.DataFrame]:
+) -> ByPartition:
     """The request files' rows (event_timestamp, driver_id) of the run's days scored by
     @champion: each row with its prediction id, the features it was scored on as of its own
     time, whether it found them (`features_found`), the prediction, and the model version;
@@ -101,10 +102,12 @@ def batch_predictions(
         }
     )
     days = event_days(scored[EVENT_TIMESTAMP])
-    return {
-        key: scored[days == day].reset_index(drop=True)
-        for key, day in zip(context.partition_keys, _days(context.partition_keys), strict=True)
-    }
+    return ByPartition(
+        {
+            key: scored[days == day].reset_index(drop=True)
+            for key, day in zip(context.partition_keys, _days(context.partition_keys), strict=True)
+        }
+    )
 
 
 def _days(keys: list[str]):

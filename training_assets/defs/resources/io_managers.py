@@ -19,7 +19,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import (
+    AssetRecordsFilter,
     ConfigurableIOManagerFactory,
+    DagsterEventType,
     DagsterInstance,
     DagsterInvariantViolationError,
     InputContext,
@@ -73,7 +75,7 @@ class RunScopedIOManager(UPathIOManager):
         return super().get_path_for_partition(context, path, partition)
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
-        if context.has_asset_partitions and isinstance(obj, dict):
+        if isinstance(obj, records.ByPartition):
             self._write_partitions(context, obj)
         else:
             super().handle_output(context, obj)
@@ -84,7 +86,7 @@ class RunScopedIOManager(UPathIOManager):
             prune_run_folders(self._base_path / RUNS_DIR, instance, run_id)
             prune_staging_folders(paths.working_area() / "staging", instance, run_id)
 
-    def _write_partitions(self, context: OutputContext, obj: dict) -> None:
+    def _write_partitions(self, context: OutputContext, obj: records.ByPartition) -> None:
         """One value per partition of a run over several days (a partition range), each
         written where that partition is read from."""
         paths = self._get_paths_for_partitions(context)
@@ -147,6 +149,7 @@ def prune_run_folders(runs: UPath, instance: DagsterInstance, current: str) -> l
         )
         if event is not None:
             latest.add(event.run_id)
+        latest |= _partition_runs(instance, key)
     removed = []
     for run_id, folder in ended.items():
         if run_id in latest:
@@ -156,6 +159,30 @@ def prune_run_folders(runs: UPath, instance: DagsterInstance, current: str) -> l
         folder.fs.rm(folder.path, recursive=True)
         removed.append(run_id)
     return removed
+
+
+def _partition_runs(instance: DagsterInstance, key) -> set[str]:
+    """The runs that hold each partition's latest materialization of `key` (a day's batch
+    scores, say): another day's newer run does not replace them. None for an unpartitioned
+    asset."""
+    storage_ids = retried(
+        lambda: instance.get_latest_storage_id_by_partition(
+            key, DagsterEventType.ASSET_MATERIALIZATION
+        ),
+        f"{key.to_user_string()}'s latest materialization per partition",
+    )
+    if not storage_ids:
+        return set()
+    records = retried(
+        lambda: (
+            instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=key, storage_ids=list(storage_ids.values())),
+                limit=len(storage_ids),
+            ).records
+        ),
+        f"{key.to_user_string()}'s partitions' runs",
+    )
+    return {record.run_id for record in records}
 
 
 def _ended(folders: dict, instance: DagsterInstance) -> dict:

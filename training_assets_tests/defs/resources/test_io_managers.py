@@ -439,6 +439,54 @@ def test_each_run_writes_its_own_folder_and_old_ones_are_pruned(tmp_path, instan
     assert not leftover.exists()
 
 
+def test_a_partitions_run_folder_stays_while_it_holds_that_days_latest(
+    tmp_path, instance, monkeypatch
+):
+    """Each day is read from the run that made it: a later run of another day does not make
+    the earlier day's folder prunable, a rerun of the same day does."""
+    from dagster import DailyPartitionsDefinition, asset, materialize
+
+    from training_assets.defs.resources import io_managers
+    from training_assets.defs.resources.io_managers import JsonIOManagerResource
+
+    monkeypatch.setattr(io_managers, "KEEP_FINISHED_SECONDS", 0)
+    days = DailyPartitionsDefinition(start_date="2025-12-08")
+
+    @asset(io_manager_key="json", partitions_def=days)
+    def scored(context) -> dict:
+        return {"day": context.partition_key}
+
+    @asset(io_manager_key="json", partitions_def=days)
+    def judged(scored: dict) -> dict:
+        return {"judged": scored["day"]}
+
+    resources = {"json": JsonIOManagerResource(base_path=str(tmp_path / "assets"))}
+    runs = tmp_path / "assets" / "runs"
+    first = materialize(
+        [scored], instance=instance, resources=resources, partition_key="2025-12-10"
+    )
+    second = materialize(
+        [scored], instance=instance, resources=resources, partition_key="2025-12-11"
+    )
+    again = materialize(
+        [scored], instance=instance, resources=resources, partition_key="2025-12-11"
+    )
+    # Only the judgement of the 10th, after the 11th was made twice: it reads the 10th from
+    # the first run, which is still there.
+    reading = materialize(
+        [scored, judged],
+        instance=instance,
+        resources=resources,
+        partition_key="2025-12-10",
+        selection=["judged"],
+    )
+
+    assert reading.output_for_node("judged") == {"judged": "2025-12-10"}
+    assert (runs / first.run_id / "scored" / "2025-12-10.json").exists()
+    assert not (runs / second.run_id).exists()
+    assert (runs / again.run_id / "scored" / "2025-12-11.json").exists()
+
+
 def test_staging_folders_of_runs_that_ended_are_removed(tmp_path, instance, monkeypatch):
     from dagster import asset, materialize
 

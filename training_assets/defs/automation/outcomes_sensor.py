@@ -54,10 +54,8 @@ def evaluate_outcomes_sensor(
         if listed.states != state.get("seen"):
             state["seen"] = listed.states
         else:
-            labelled_days = _labelled_days(
-                listed, state.get("hashed") or {}, prediction_log, monitoring
-            )
-            state |= {"hashed": listed.states, "orders": listed.digest}
+            labelled_days, newest = _labelled_days(listed, state, prediction_log, monitoring)
+            state |= {"hashed": listed.states, "orders": listed.digest, "newest": newest}
     context.update_cursor(json.dumps(state))
     wanted = sorted({*scored_days, *labelled_days})
     if not wanted:
@@ -81,25 +79,33 @@ def evaluate_outcomes_sensor(
 
 
 def _labelled_days(
-    listed, hashed: dict, prediction_log: PredictionLogResource, monitoring: MonitoringSettings
-) -> list[date]:
+    listed,
+    state: dict,
+    prediction_log: PredictionLogResource,
+    monitoring: MonitoringSettings,
+) -> tuple[list[date], str | None]:
     """The days of the orders in new or changed files that lie within the lookback window
-    ending on the newest order's day, and that have logged predictions."""
+    ending on the newest order's day, and that have logged predictions; and that newest day.
+    Only the new or changed files are read: the newest day of the others is the cursor's."""
+    hashed = state.get("hashed") or {}
     changed = [
         path for path in listed.paths if listed.states.get(str(path)) != hashed.get(str(path))
     ]
-    event_days = [days.event_days(orders.read_orders(path)[EVENT_TIMESTAMP]) for path in changed]
-    if not event_days:
-        return []
-    touched = set().union(*(set(found) for found in event_days))
-    newest = days.event_days(orders.read_orders(listed.location)[EVENT_TIMESTAMP]).max()
+    touched = set()
+    for path in changed:
+        touched |= set(days.event_days(orders.read_orders(path)[EVENT_TIMESTAMP]))
+    known = [date.fromisoformat(state["newest"])] if state.get("newest") else []
+    if not touched:
+        return [], state.get("newest")
+    newest = max([*touched, *known])
     window = set(days.lookback(newest, monitoring.lookback_days))
     sink, today = prediction_log.sink(), datetime.now(UTC).date()
-    return sorted(
+    found = sorted(
         day
         for day in touched & window
         if days.FIRST_DAY <= day <= today and sink.read(day).num_rows
     )
+    return found, newest.isoformat()
 
 
 def _newly_scored_days(

@@ -113,6 +113,51 @@ def _online_read(
     return frame[names], (times > 0).all(axis=1).rename(FEATURES_FOUND)
 
 
+class OnlineModel:
+    """A model loaded once, with the input types of its signature, that scores online feature
+    rows: what a long-running server holds, and what `predict_online` loads per call."""
+
+    def __init__(self, model_uri: str):
+        self.model_uri = model_uri
+        self._model = serving.load_pyfunc(model_uri)
+        # The online store returns float64 and int64; the signature may ask for float32.
+        self._types = {name: _numpy_type(kind) for name, kind in self._model.input_schema().items()}
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        """Predictions for the rows of `features` (the service's feature columns)."""
+        inputs = model_inputs(features.reset_index(drop=True))
+        types = {name: kind for name, kind in self._types.items() if name in inputs.columns}
+        return np.ravel(self._model.predict(inputs.astype(types)))
+
+
+def read_online(store: "FeatureStore", feature_service: str, keys: list[int]) -> pd.DataFrame:
+    """One row per key: the key, whether the store knew it (`features_found`) and its features
+    as the store holds them, in the service's order. Does not check that the store can be
+    trusted (see require_servable)."""
+    features, found = _online_read(store, feature_service, keys)
+    result = features.reset_index()
+    result.insert(1, FEATURES_FOUND, found.to_numpy())
+    return result
+
+
+def scored(rows: pd.DataFrame, impute: bool) -> np.ndarray:
+    """Which rows of `read_online` get a prediction: those the store knew, or all if `impute`."""
+    return (rows[FEATURES_FOUND] | impute).to_numpy()
+
+
+def score_rows(
+    rows: pd.DataFrame, model: OnlineModel | None, impute: bool, feature_names: list[str]
+) -> pd.Series:
+    """The prediction of each row of `read_online`; null for a row that is not scored (see
+    `scored`). `model` may be None only when no row is scored."""
+    chosen = scored(rows, impute)
+    # Nullable: a key that is not scored has no prediction, which JSON writes as null.
+    predictions = pd.Series(pd.NA, index=rows.index, dtype="Float64")
+    if chosen.any():
+        predictions[chosen] = model.predict(rows.loc[chosen, feature_names])
+    return predictions
+
+
 def predict_online(
     store: "FeatureStore",
     feature_service: str,
@@ -132,22 +177,10 @@ def predict_online(
             before the model is loaded.
     """
     require_servable(store, feature_service)
-    features, found = _online_read(store, feature_service, keys)
-    result = features.reset_index()
-    result.insert(1, FEATURES_FOUND, found.to_numpy())
-    scored = result[FEATURES_FOUND] | impute
-    # Nullable: a key that is not scored has no prediction, which JSON writes as null.
-    predictions = pd.Series(pd.NA, index=result.index, dtype="Float64")
-    if scored.any():
-        model = serving.load_pyfunc(model_uri)
-        inputs = model_inputs(features.reset_index(drop=True)[scored.to_numpy()])
-        schema = serving.input_schema(model_uri)
-        # The online store returns float64 and int64; the signature may ask for float32.
-        inputs = inputs.astype(
-            {name: _numpy_type(kind) for name, kind in schema.items() if name in inputs.columns}
-        )
-        predictions[scored.to_numpy()] = np.ravel(model.predict(inputs))
-    result["prediction"] = predictions
+    result = read_online(store, feature_service, keys)
+    names = list(result.columns[2:])
+    model = OnlineModel(model_uri) if scored(result, impute).any() else None
+    result["prediction"] = score_rows(result, model, impute, names)
     return result
 
 

@@ -9,11 +9,10 @@ opens it with (`feast_repo.fail_fast_redis`), and the next request tries again, 
 recovers as soon as the store does.
 """
 
+import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-
-import pandas as pd
 
 from training_assets.core.features import feast_repo, online
 from training_assets.core.monitoring import prediction_log as plog
@@ -59,6 +58,7 @@ class PredictionService:
         self.follower, self.log, self.metrics = follower, log, metrics
         self.check_seconds, self.shadow = check_seconds, shadow
         self.state = StoreState(["the online store has not been checked yet"])
+        self.features: online.ServiceFeatures | None = None
         self._outages = feast_repo.service_outage_errors()
         self._shadow_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
         self._shadow_waiting = threading.BoundedSemaphore(SHADOW_QUEUE)
@@ -69,6 +69,8 @@ class PredictionService:
         """Check the online store now, and keep the result for the requests."""
         try:
             state = StoreState(online.serving_problems(self.store, self.feature_service))
+            # Resolved here, off the requests' path, and again as the registry changes.
+            self.features = online.service_features(self.store, self.feature_service)
         except self._outages as error:
             state = StoreState(self.state.problems, _outage(error))
         self.state = state
@@ -95,23 +97,22 @@ class PredictionService:
         served, challenger = pair.champion, pair.challenger
         if served is None:
             raise Unavailable("no_model", self._no_model())
-        if self.state.problems:
+        if self.state.problems or self.features is None:
             raise Unavailable(
                 "store_not_ready",
                 "the online store cannot serve "
                 f"{self.feature_service!r}: {'; '.join(self.state.problems)}. {online.LOAD_HINT}",
             )
         try:
-            rows = online.read_online(self.store, self.feature_service, driver_ids)
+            rows = online.read_rows(self.store, self.features, driver_ids)
         except self._outages as error:
             raise Unavailable("store_unreachable", _outage(error)) from None
-        names = list(rows.columns[2:])
-        predictions = online.score_rows(rows, served.model, impute, names)
-        answers, logged = _answers(rows, names, predictions, served, impute)
+        predictions = online.score(rows, served.model, impute)
+        answers, logged = _answers(rows, predictions, served)
         self.log.record(logged)
         self.metrics.predictions.labels(CHAMPION).inc(len(answers))
         if self.shadow and challenger is not None and challenger.version != served.version:
-            self._score_in_shadow(challenger, rows, names, logged, impute)
+            self._score_in_shadow(challenger, rows, logged, impute)
         return answers
 
     def _no_model(self) -> str:
@@ -123,8 +124,7 @@ class PredictionService:
     def _score_in_shadow(
         self,
         challenger: ServedModel,
-        rows: pd.DataFrame,
-        names: list[str],
+        rows: online.OnlineRows,
         answered: list[plog.Prediction],
         impute: bool,
     ) -> None:
@@ -134,7 +134,7 @@ class PredictionService:
 
         def score() -> None:
             try:
-                predictions = online.score_rows(rows, challenger.model, impute, names)
+                predictions = online.score(rows, challenger.model, impute)
                 shadowed = [
                     _as_challenger(row, challenger, prediction)
                     for row, prediction in zip(answered, predictions, strict=True)
@@ -168,29 +168,21 @@ class PredictionService:
 
 
 def _answers(
-    rows: pd.DataFrame,
-    names: list[str],
-    predictions: pd.Series,
-    served: ServedModel,
-    impute: bool,
+    rows: online.OnlineRows, predictions: list[float | None], served: ServedModel
 ) -> tuple[list[dict], list[plog.Prediction]]:
     """The response's objects and the log's rows, one per driver, with one prediction id."""
     now = plog.scored_now()
-    features = rows[names].astype(object).where(rows[names].notna(), None).to_dict("records")
     answers, logged = [], []
-    for key, found, values, prediction in zip(
-        rows[ENTITY_KEY].tolist(),
-        rows[online.FEATURES_FOUND].tolist(),
-        features,
-        predictions.astype(object).where(predictions.notna(), None).tolist(),
-        strict=True,
+    for position, (key, found, prediction) in enumerate(
+        zip(rows.keys, rows.found, predictions, strict=True)
     ):
         prediction_id = plog.new_prediction_id()
+        values = {name: _json(column[position]) for name, column in rows.values.items()}
         answers.append(
             {
-                ENTITY_KEY: int(key),
+                ENTITY_KEY: key,
                 "features": values,
-                online.FEATURES_FOUND: bool(found),
+                online.FEATURES_FOUND: found,
                 "prediction": prediction,
                 "model_name": served.name,
                 "model_version": served.version,
@@ -202,12 +194,12 @@ def _answers(
                 prediction_id=prediction_id,
                 source=plog.ONLINE,
                 role=plog.CHAMPION,
-                entity=int(key),
+                entity=key,
                 event_timestamp=now,
                 model_name=served.name,
                 model_version=served.version,
                 features=values,
-                features_found=bool(found),
+                features_found=found,
                 prediction=prediction,
                 scored_at=now,
             )
@@ -223,9 +215,14 @@ def _as_challenger(
         role=plog.CHALLENGER,
         model_name=challenger.name,
         model_version=challenger.version,
-        prediction=None if pd.isna(prediction) else float(prediction),
+        prediction=prediction,
         scored_at=plog.scored_now(),
     )
+
+
+def _json(value):
+    """A feature value as JSON can carry it: NaN (a float store's missing value) as null."""
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def _outage(error: BaseException) -> str:

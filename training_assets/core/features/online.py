@@ -20,7 +20,6 @@ import pandas as pd
 from training_assets.core.data import locations
 from training_assets.core.features import feast_repo, load_marker
 from training_assets.core.ml import serving
-from training_assets.core.ml.split import model_inputs
 from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP
 
 if TYPE_CHECKING:
@@ -168,11 +167,19 @@ class OnlineModel:
         # The online store returns float64 and int64; the signature may ask for float32.
         self._types = {name: _numpy_type(kind) for name, kind in self._model.input_schema().items()}
 
-    def predict(self, features: pd.DataFrame) -> np.ndarray:
-        """Predictions for the rows of `features` (the service's feature columns)."""
-        inputs = model_inputs(features)
-        types = {name: kind for name, kind in self._types.items() if name in inputs.columns}
-        return np.ravel(self._model.predict(inputs.astype(types)))
+    def predict_rows(self, rows: OnlineRows, positions: list[int]) -> np.ndarray:
+        """Predictions for the rows of `rows` at `positions`. Each column is built once in the
+        type the signature asks for, float64 where it names none (as `model_inputs` gives the
+        training table's integers), rather than built and then converted per request."""
+        inputs = pd.DataFrame(
+            {
+                name: np.array(
+                    [column[i] for i in positions], dtype=self._types.get(name, "float64")
+                )
+                for name, column in rows.values.items()
+            }
+        )
+        return np.ravel(self._model.predict(inputs))
 
 
 def score(rows: OnlineRows, model: OnlineModel | None, impute: bool) -> list[float | None]:
@@ -181,7 +188,7 @@ def score(rows: OnlineRows, model: OnlineModel | None, impute: bool) -> list[flo
     chosen = rows.scored(impute)
     predictions: list[float | None] = [None] * len(rows.keys)
     if chosen:
-        for position, value in zip(chosen, model.predict(rows.features(chosen)), strict=True):
+        for position, value in zip(chosen, model.predict_rows(rows, chosen), strict=True):
             predictions[position] = float(value)
     return predictions
 

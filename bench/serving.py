@@ -20,6 +20,10 @@ was due, so a server that falls behind is charged for the wait), then at saturat
 (`--concurrency` clients asking back to back for `--saturation-seconds`). Drivers go round the
 sample's drivers, one per request. Counts and times are bounded; only 127.0.0.1 is asked.
 
+`--record` also keeps the run's results as docs/data/serving_results.json, from which the
+table in docs/serving.md is rendered when the docs are built (this module is an mkdocs hook:
+the page holds a marker, never the figures).
+
 The results file holds, per server and load: requests, errors, p50/p99/max latency in ms and
 throughput in requests a second, and the ratios the issue sets as goals (our p99 at the fixed
 rate within 1.5x of Feast's; our throughput at saturation at least two thirds of Feast's).
@@ -46,6 +50,9 @@ import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "results" / "serving.json"
+DATA = PROJECT_ROOT / "docs" / "data" / "serving_results.json"
+PAGE_NAME = "serving.md"
+MARKER = "<!-- serving benchmark table -->"
 MODEL_NAME = "bench-serving"
 START_TIMEOUT_S = 180
 
@@ -245,15 +252,23 @@ async def saturation(url: str, bodies: list[dict], concurrency: int, seconds: fl
     return {"concurrency": concurrency, **summary(latencies, errors, elapsed)}
 
 
-def measure(url: str, bodies: list[dict], args: argparse.Namespace) -> dict:
-    # A warm-up, not counted: the first requests pay one-off costs.
-    asyncio.run(saturation(url, bodies, 2, 2.0))
-    return {
-        "fixed_rate": asyncio.run(fixed_rate(url, bodies, args.rate, args.fixed_seconds)),
-        "saturation": asyncio.run(
+def measure_both(ours: tuple, feast: tuple, args: argparse.Namespace) -> dict:
+    """Each load on one server and then the other, load by load, so that whatever else the
+    machine runs meanwhile falls on both alike."""
+    servers = {"ours": ours, "feast": feast}
+    for url, bodies in servers.values():
+        # A warm-up, not counted: the first requests pay one-off costs.
+        asyncio.run(saturation(url, bodies, 2, 2.0))
+    results: dict[str, dict] = {name: {} for name in servers}
+    for name, (url, bodies) in servers.items():
+        results[name]["fixed_rate"] = asyncio.run(
+            fixed_rate(url, bodies, args.rate, args.fixed_seconds)
+        )
+    for name, (url, bodies) in servers.items():
+        results[name]["saturation"] = asyncio.run(
             saturation(url, bodies, args.concurrency, args.saturation_seconds)
-        ),
-    }
+        )
+    return results
 
 
 def run(args: argparse.Namespace, work: Path) -> dict:
@@ -292,10 +307,11 @@ def run(args: argparse.Namespace, work: Path) -> dict:
                 {"feature_service": FEATURE_SERVICE, "entities": {"driver_id": [d]}}
                 for d in drivers
             ]
-            results = {
-                "ours": measure(f"{ours_url}/predict", ours_bodies, args),
-                "feast": measure(f"{feast_url}/get-online-features", feast_bodies, args),
-            }
+            results = measure_both(
+                (f"{ours_url}/predict", ours_bodies),
+                (f"{feast_url}/get-online-features", feast_bodies),
+                args,
+            )
     fixed = {name: results[name]["fixed_rate"] for name in results}
     saturated = {name: results[name]["saturation"] for name in results}
     results["goals"] = {
@@ -309,6 +325,47 @@ def run(args: argparse.Namespace, work: Path) -> dict:
     return results
 
 
+def render(results: dict) -> str:
+    """The results as the docs show them: one row per server and load, then the goals."""
+    lines = [
+        "| server | load | requests | errors | p50 ms | p99 ms | max ms | requests/s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    names = {"ours": "training-assets-serve `/predict`", "feast": "feast serve (features only)"}
+    loads = {
+        "fixed_rate": f"{results['settings']['rate_rps']:g}/s for "
+        f"{results['settings']['fixed_seconds']:g} s",
+        "saturation": f"{results['settings']['concurrency']} clients for "
+        f"{results['settings']['saturation_seconds']:g} s",
+    }
+    for server, label in names.items():
+        for load, text in loads.items():
+            row = results[server][load]
+            lines.append(
+                f"| {label} | {text} | {row['requests']} | {row['errors']} | {row['p50_ms']} | "
+                f"{row['p99_ms']} | {row['max_ms']} | {row['throughput_rps']} |"
+            )
+    goals = results["goals"]
+    machine = results["machine"]
+    recorded = results.get("recorded", {})
+    lines += [
+        "",
+        f"Our p99 at the fixed rate is {goals['p99_ratio_at_fixed_rate']}x Feast's (goal: at "
+        f"most {goals['p99_ratio_goal']}x); our throughput at saturation is "
+        f"{goals['throughput_ratio_at_saturation']}x Feast's (goal: at least "
+        f"{goals['throughput_ratio_goal']}x). {machine['cpus']} CPUs, Python "
+        f"{machine['python']}; {recorded.get('note', 'no note')}.",
+    ]
+    return "\n".join(lines)
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ARG001 - mkdocs'
+    """mkdocs hook: the serving page with the recorded results in place of its marker."""
+    if page.file.src_uri != PAGE_NAME or MARKER not in markdown:
+        return markdown
+    return markdown.replace(MARKER, render(json.loads(DATA.read_text())))
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.serving", description=__doc__)
     parser.add_argument("--rate", type=float, default=100.0, help="requests a second")
@@ -317,6 +374,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--work-dir", type=Path, default=None, help="kept when given")
+    parser.add_argument(
+        "--record",
+        metavar="NOTE",
+        default=None,
+        help=f"keep the results as {DATA.relative_to(PROJECT_ROOT)}, with this note on the run",
+    )
     args = parser.parse_args(argv)
     if args.rate <= 0 or args.rate * args.fixed_seconds > 100_000:
         parser.error("--rate must be positive, and rate x fixed-seconds at most 100000")
@@ -336,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     results["machine"] = {
         "cpus": os.cpu_count(),
+        "load_average_after": [round(load, 2) for load in os.getloadavg()],
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
@@ -347,6 +411,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
+    if args.record is not None:
+        command = (
+            f"python -m bench.serving --rate {args.rate:g} --fixed-seconds {args.fixed_seconds:g} "
+            f"--saturation-seconds {args.saturation_seconds:g} --concurrency {args.concurrency} "
+            "--record NOTE"
+        )
+        results["recorded"] = {"command": command, "note": args.record}
+        DATA.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
     failed = [
         name for name in ("ours", "feast") for load in results[name].values() if load["errors"]

@@ -54,14 +54,16 @@ class RegistryAddress:
 
 
 def load_version(address: RegistryAddress, version: ModelVersion) -> ServedModel:
-    """Download the registered `version` and load it; the download is removed once the model
-    is in memory."""
+    """Download the registered `version`, load it and score once; the download is removed
+    once the model is in memory."""
     location = artifact_location(address.client(), version)
     with tempfile.TemporaryDirectory(prefix="served_model_") as folder:
         local = mlflow.artifacts.download_artifacts(
             artifact_uri=location, dst_path=folder, tracking_uri=address.tracking_uri
         )
-        return ServedModel(version.name, int(version.version), OnlineModel(local))
+        model = OnlineModel(local)
+    model.warm_up()
+    return ServedModel(version.name, int(version.version), model)
 
 
 def artifact_location(client: mlflow.MlflowClient, version: ModelVersion) -> str:

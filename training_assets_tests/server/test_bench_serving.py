@@ -32,3 +32,28 @@ def test_the_serving_benchmark_measures_both_servers_without_an_error(tmp_path):
         assert 0 < fixed["p50_ms"] <= fixed["p99_ms"] <= fixed["max_ms"]
     assert results["goals"]["p99_ratio_goal"] == 1.5
     assert results["goals"]["throughput_ratio_at_saturation"] > 0
+
+
+def test_the_serving_page_shows_the_recorded_results_and_nothing_typed_by_hand():
+    import copy
+
+    from bench import serving
+
+    class File:
+        src_uri = serving.PAGE_NAME
+
+    class Page:
+        file = File()
+
+    source = (paths.PROJECT_ROOT / "docs" / serving.PAGE_NAME).read_text()
+    results = json.loads(serving.DATA.read_text())
+    rendered = serving.on_page_markdown(source, Page(), config=None, files=None)
+
+    assert serving.MARKER in source and serving.MARKER not in rendered
+    assert serving.render(results) in rendered
+    changed = copy.deepcopy(results)
+    changed["ours"]["fixed_rate"]["p99_ms"] = 123.45
+    assert "| 123.45 |" in serving.render(changed)
+    assert "| 123.45 |" not in rendered
+    File.src_uri = "index.md"
+    assert serving.on_page_markdown(source, Page(), config=None, files=None) == source

@@ -167,6 +167,13 @@ class OnlineModel:
         # The online store returns float64 and int64; the signature may ask for float32.
         self._types = {name: _numpy_type(kind) for name, kind in self._model.input_schema().items()}
 
+    def warm_up(self) -> None:
+        """Score one row of missing values (which the model imputes), so that the one-off
+        costs of a first call are paid before the model answers anyone."""
+        if self._types:
+            empty = OnlineRows([0], [False], {name: [None] for name in self._types})
+            self.predict_rows(empty, [0])
+
     def predict_rows(self, rows: OnlineRows, positions: list[int]) -> np.ndarray:
         """Predictions for the rows of `rows` at `positions`. Each column is built once in the
         type the signature asks for, float64 where it names none (as `model_inputs` gives the

@@ -129,10 +129,13 @@ class ModelFollower:
         if self._client is None:
             self._client = self.address.client()
         held = self.served
-        champion = self._followed(self.alias, held.champion)
+        # A challenger promoted to champion, or a rollback to it, needs no load.
+        champion = self._followed(self.alias, held.champion, held.challenger)
         challenger = None
         if self.challenger_alias:
-            challenger = self._followed(self.challenger_alias, held.challenger, champion)
+            challenger = self._followed(
+                self.challenger_alias, held.challenger, champion, held.champion
+            )
         if champion is not held.champion:
             self.swaps += 1
         self.served = Served(champion, None if _same(challenger, champion) else challenger)
@@ -146,16 +149,16 @@ class ModelFollower:
         return self.served.challenger
 
     def _followed(
-        self, alias: str, held: ServedModel | None, other: ServedModel | None = None
+        self, alias: str, held: ServedModel | None, *others: ServedModel | None
     ) -> ServedModel | None:
-        """The model `alias` points at: `held` (or `other`) when it is that version, else the
-        version loaded now; `held` when the alias is absent (a champion is never dropped for
-        an alias that vanished: it keeps serving until one is set again)."""
+        """The model `alias` points at: `held` (or one of `others`) when it is that version,
+        else the version loaded now; `held` when the alias is absent (a champion is never
+        dropped for an alias that vanished: it keeps serving until one is set again)."""
         version = registry.champion_version(self._client, self.model_name, alias)
         if version is None:
             return held if alias == self.alias else None
         number = int(version.version)
-        for candidate in (held, other):
+        for candidate in (held, *others):
             if candidate is not None and candidate.version == number:
                 return candidate
         return self._load(self.address, version)

@@ -32,6 +32,10 @@ def expected(world, version: int, drivers: list[int], impute: bool = False) -> p
     )
 
 
+def answered_by(answers: list[list], version: int) -> int:
+    return sum(answer[0]["model_version"] == version for mine in answers for answer in mine)
+
+
 def logged(world) -> pd.DataFrame:
     sink = ParquetSink(world.working_area / "predictions")
     return sink.read(datetime.now(UTC).date()).to_pandas()
@@ -83,8 +87,9 @@ def test_the_server_answers_what_predict_online_answers_and_logs_every_answer(wo
 
 
 def test_an_alias_move_under_load_loses_no_request_and_mixes_no_versions(world, tmp_path):
-    """Four clients keep asking while @champion moves from 1 to 2; @challenger (2) is scored
-    in shadow while it differs from the champion, for the log only."""
+    """Four clients keep asking while @champion moves from 1 to 2 (the challenger, already
+    held) and is rolled back to 1 (loaded again beside 2); @challenger (2) is scored in
+    shadow while it differs from the champion, for the log only."""
     drivers = world.drivers[:5]
     want = {v: expected(world, v, drivers)["prediction"].tolist() for v in (1, 2)}
     assert want[1] != pytest.approx(want[2])
@@ -112,9 +117,11 @@ def test_an_alias_move_under_load_loses_no_request_and_mixes_no_versions(world, 
         try:
             server.wait_for(lambda: sum(map(len, answers)) >= 40, "answers before the move")
             world.move("champion", 2)
+            server.wait_for(lambda: answered_by(answers, 2) >= 40, "answers by version 2")
+            before_rollback = answered_by(answers, 1)
+            world.move("champion", 1)
             server.wait_for(
-                lambda: sum(a[0]["model_version"] == 2 for mine in answers for a in mine) >= 40,
-                "answers by version 2",
+                lambda: answered_by(answers, 1) >= before_rollback + 40, "answers after rollback"
             )
         finally:
             stop.set()
@@ -127,15 +134,17 @@ def test_an_alias_move_under_load_loses_no_request_and_mixes_no_versions(world, 
     assert failures == []
     for mine in answers:
         versions = [{row["model_version"] for row in answer} for answer in mine]
-        # One version per answer, and once a client got version 2 it never got 1 again.
+        # One version per answer, and each client saw 1, then 2, then 1 again, never back.
         assert all(len(seen) == 1 for seen in versions)
         order = [seen.pop() for seen in versions]
-        assert order == sorted(order) and set(order) <= {1, 2}
+        moves = tuple(v for i, v in enumerate(order) if i == 0 or order[i - 1] != v)
+        assert moves in {(1,), (1, 2), (1, 2, 1)}
         for answer, version in zip(mine, order, strict=True):
             assert [row["prediction"] for row in answer] == pytest.approx(want[version])
-    assert 'training_assets_serve_model_version{model_name="served-model",role="champion"} 2.0' in (
+    assert 'training_assets_serve_model_version{model_name="served-model",role="champion"} 1.0' in (
         metrics
     )
+    assert "training_assets_serve_model_swaps_total 3.0" in metrics
     assert "training_assets_serve_shadow_skipped_total 0.0" in metrics
     log = logged(world)
     champion_rows = log[log["role"] == "champion"].set_index("prediction_id")

@@ -25,9 +25,18 @@ setup(
         "universal-pathlib>=0.3,<0.4",
         # The model report's plots.
         "matplotlib>=3.9,<4",
+        # The online server (training-assets-serve): already installed with Feast and MLflow.
+        # FastAPI over BentoML: no second packaging of the MLflow model, and Feast's own
+        # feature server is built on the same two.
+        "fastapi>=0.115,<1",
+        "uvicorn>=0.30,<1",
+        "prometheus-client>=0.20,<1",
     ],
     entry_points={
-        "console_scripts": ["training-assets-predict=training_assets.cli:predict"],
+        "console_scripts": [
+            "training-assets-predict=training_assets.cli:predict",
+            "training-assets-serve=training_assets.server.main:serve",
+        ],
     },
     extras_require={
         "dev": [

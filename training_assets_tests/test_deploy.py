@@ -166,9 +166,11 @@ def test_the_finder_of_secrets_on_command_lines_finds_them():
     assert secrets_on_command_lines(command_entries(inline)) == ["redis://:pw@redis:6379/1"]
 
 
-@pytest.mark.parametrize("relative", ["compose/docker-compose.yaml", "helm/values.yaml"])
+@pytest.mark.parametrize(
+    "relative", ["compose/docker-compose.yaml", "helm/values.yaml", "k8s/serve.yaml"]
+)
 def test_no_command_in_the_compose_or_helm_files_carries_a_secret(relative):
-    entries = list(command_entries(load(relative)))
+    entries = list(command_entries(list(yaml.safe_load_all((DEPLOY / relative).read_text()))))
 
     assert entries
     assert secrets_on_command_lines(entries) == []
@@ -210,3 +212,34 @@ def test_run_and_step_workers_get_no_database_password_in_their_arguments(tmp_pa
 
     assert any("DAGSTER_POSTGRES_URL" in argument for argument in arguments)
     assert not [argument for argument in arguments if secret in argument]
+
+
+def test_the_serving_deployment_is_ready_on_health_with_the_profiles_image_and_settings():
+    """The Kubernetes Deployment and the compose service run the same server command; a pod is
+    ready only on /health at the port the command serves, with the Helm code location's image,
+    Secret and Feast settings."""
+    import importlib.util
+
+    deployment, service = yaml.safe_load_all((DEPLOY / "k8s" / "serve.yaml").read_text())
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    command = container["command"]
+    port = int(command[command.index("--port") + 1])
+    [helm] = load("helm/values.yaml")["dagster-user-deployments"]["deployments"]
+    helm_env = {item["name"]: item["value"] for item in helm["env"]}
+    env = {item["name"]: item["value"] for item in container["env"]}
+
+    assert command == load("compose/docker-compose.yaml")["services"]["serve"]["command"]
+    assert command[:3] == ["python", "-m", "training_assets.server.main"]
+    assert importlib.util.find_spec(command[2]) is not None
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert container["ports"][0]["containerPort"] == port
+    assert container["readinessProbe"]["httpGet"]["port"] == container["ports"][0]["name"]
+    # An outage makes /health 503: it must take the pod out of traffic, not restart it.
+    assert "httpGet" not in container["livenessProbe"]
+    assert container["image"].split(":")[0] == helm["image"]["repository"]
+    assert [source["secretRef"]["name"] for source in container["envFrom"]] == [
+        secret["name"] for secret in helm["envSecrets"]
+    ]
+    assert env["FEAST_FS_YAML_FILE_PATH"] == helm_env["FEAST_FS_YAML_FILE_PATH"]
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert "TRAINING_ASSETS_PREDICTION_LOG_URL" in template_variables()

@@ -1,4 +1,5 @@
--- The profile's three databases, each for one service (deploy/production.env names them).
+-- The profile's four databases, each for one service (deploy/production.env names them).
 CREATE DATABASE dagster;
 CREATE DATABASE feast_registry;
 CREATE DATABASE mlflow;
+CREATE DATABASE predictions;

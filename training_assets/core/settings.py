@@ -34,6 +34,9 @@ MLFLOW_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 MLFLOW_REGISTRY_URI_ENV = "MLFLOW_REGISTRY_URI"
 MLFLOW_USERNAME_ENV = "MLFLOW_TRACKING_USERNAME"
 MLFLOW_PASSWORD_ENV = "MLFLOW_TRACKING_PASSWORD"
+# Where the online server logs its predictions: a PostgreSQL URL (the production profile);
+# unset, parquet files under <working area>/predictions/.
+PREDICTION_LOG_URL_ENV = "TRAINING_ASSETS_PREDICTION_LOG_URL"
 # Whether each switched gate blocks, by GateLimits field.
 SWITCH_ENV = {
     "drift_blocks": "TRAINING_ASSETS_DRIFT_BLOCKS",
@@ -115,6 +118,33 @@ def mlflow_registry_uri() -> str | None:
 def mlflow_credentials() -> tuple[str | None, str | None]:
     """MLflow's basic-auth user and password from its own variables; None for each unset."""
     return value(MLFLOW_USERNAME_ENV), value(MLFLOW_PASSWORD_ENV)
+
+
+def prediction_log_url() -> str | None:
+    """`$TRAINING_ASSETS_PREDICTION_LOG_URL`; None when unset."""
+    return value(PREDICTION_LOG_URL_ENV)
+
+
+def set_mlflow_http_budget(
+    timeout_s: int, max_retries: int, user: str | None = None, password: str | None = None
+) -> None:
+    """Write MLflow's HTTP timeout and retry budget, and a URI's user and password unless the
+    environment already names them, into this process's environment.
+
+    MLflow 3.17 takes them only from its environment variables, read per request;
+    `MlflowClient` takes nothing but URIs. This is the one place the package writes the
+    environment, and only a process of its own (the server) calls it."""
+    environment = {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(timeout_s),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(max_retries),
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    }
+    set_user, set_password = mlflow_credentials()
+    if user and not set_user:
+        environment[MLFLOW_USERNAME_ENV] = user
+    if password and not set_password:
+        environment[MLFLOW_PASSWORD_ENV] = password
+    os.environ.update(environment)
 
 
 def blocking_switches(environ: Mapping[str, str] | None = None) -> dict[str, bool]:

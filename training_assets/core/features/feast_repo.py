@@ -53,6 +53,7 @@ def feature_store(
     online_store: Path,
     coerce_tz_aware: bool | None = None,
     provenance: bool = False,
+    online_timeout_s: float | None = None,
 ) -> "FeatureStore":
     """A FeatureStore on the repo's settings, with `${VAR}`s taken from the environment.
 
@@ -64,6 +65,8 @@ def feature_store(
         coerce_tz_aware: Overrides the yaml's `coerce_tz_aware` when given.
         provenance: Ask the ASOF offline store for the matched rows' own timestamps and created
             times; a store of another type has no such option and is left as it is.
+        online_timeout_s: Seconds a Redis online store may take to connect and to answer, with
+            no retry, overriding the settings' own (see fail_fast_redis).
     """
     from feast import FeatureStore, RepoConfig
 
@@ -80,6 +83,9 @@ def feature_store(
     if online.get("type", "sqlite") == "sqlite":
         online_store.parent.mkdir(parents=True, exist_ok=True)
         raw["online_store"] = {**online, "type": "sqlite", "path": str(online_store)}
+    if online_timeout_s is not None and online.get("type") == "redis":
+        connection = fail_fast_redis(online.get("connection_string", ""), online_timeout_s)
+        raw["online_store"] = {**online, "connection_string": connection}
     if coerce_tz_aware is not None:
         raw["coerce_tz_aware"] = coerce_tz_aware
     offline = raw.get("offline_store") or {}
@@ -100,6 +106,47 @@ def _asof_settings(offline: dict, provenance: bool) -> dict:
         store.stage_listeners.append(timing.record)
     spill = {"temp_directory": str(paths.working_area() / "duckdb_tmp")}
     return {**spill, **offline, **({"provenance_columns": True} if provenance else {})}
+
+
+def working_area_store(
+    registry: str | Path | None = None,
+    online_store: str | Path | None = None,
+    coerce_tz_aware: bool | None = None,
+    provenance: bool = False,
+    online_timeout_s: float | None = None,
+) -> "FeatureStore":
+    """`feature_store` on the project's repo (`paths.feature_repo`), with the embedded
+    defaults' registry and sqlite files in the working area's `feast/` unless given: the store
+    the pipeline, the predict command and the server all open."""
+    feast_dir = paths.default_feast_dir()
+    return feature_store(
+        paths.feature_repo(),
+        registry=Path(registry or feast_dir / "registry.db").resolve(),
+        online_store=Path(online_store or feast_dir / "online_store.db").resolve(),
+        coerce_tz_aware=coerce_tz_aware,
+        provenance=provenance,
+        online_timeout_s=online_timeout_s,
+    )
+
+
+# Parameters of a Redis connection string that set how long a dead server may hold a call.
+_REDIS_WAIT_PARAMETERS = ("socket_timeout", "socket_connect_timeout", "retry")
+
+
+def fail_fast_redis(connection_string: str, timeout_s: float) -> str:
+    """Feast's Redis `connection_string` with connect and reply timeouts of `timeout_s` and no
+    retry, so that a Redis that is down or stopped answering fails a read within the timeout.
+
+    redis-py 8 retries a failed connect or read three times with a backoff of up to seconds
+    by default; Feast's parser JSON-decodes each value, so `retry=null` reaches redis-py as
+    None, which with no errors to retry on means no retry."""
+    kept = [
+        part
+        for part in connection_string.split(",")
+        if part.split("=", 1)[0].strip() not in _REDIS_WAIT_PARAMETERS
+    ]
+    timeouts = [f"socket_connect_timeout={timeout_s}", f"socket_timeout={timeout_s}"]
+    return ",".join([*kept, *timeouts, "retry=null"])
 
 
 def service_outage_errors() -> tuple[type[BaseException], ...]:

@@ -10,6 +10,7 @@ No Dagster here: the `online_features` asset's check and the `training-assets-pr
 call these.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +20,10 @@ import pandas as pd
 from training_assets.core.data import locations
 from training_assets.core.features import feast_repo, load_marker
 from training_assets.core.ml import serving
-from training_assets.core.ml.split import model_inputs
 from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP
 
 if TYPE_CHECKING:
-    from feast import FeatureStore
+    from feast import FeatureService, FeatureStore
 
 FEATURES_FOUND = "features_found"
 # Feast's suffix of a feature's event-time column in an online response (seconds since epoch).
@@ -86,31 +86,118 @@ def require_servable(
         )
 
 
-def online_frame(store: "FeatureStore", feature_service: str, keys: list[int]) -> pd.DataFrame:
-    """The service's features for `keys` as the online store holds them, indexed by key, in
-    the service's feature order; a key the store does not know gets nulls."""
-    return _online_read(store, feature_service, keys)[0]
+@dataclass(frozen=True)
+class ServiceFeatures:
+    """A FeatureService as the registry holds it, with its feature names in order: resolved
+    once by a server, per call by the functions that take the service's name."""
+
+    name: str
+    service: "FeatureService"
+    names: tuple[str, ...]
 
 
-def _online_read(
-    store: "FeatureStore", feature_service: str, keys: list[int]
-) -> tuple[pd.DataFrame, pd.Series]:
-    """The features for `keys`, and whether the store holds a row of every view for each key.
+def service_features(store: "FeatureStore", feature_service: str) -> ServiceFeatures:
+    return ServiceFeatures(
+        feature_service,
+        store.get_feature_service(feature_service),
+        tuple(feast_repo.applied_schema(store, feature_service).feature_names),
+    )
+
+
+@dataclass(frozen=True)
+class OnlineRows:
+    """The online store's answer for some keys, in their order: whether it knew each key
+    (it holds a row of every view for it) and each feature's values (None where it has none).
+    """
+
+    keys: list[int]
+    found: list[bool]
+    values: dict[str, list]
+
+    def frame(self) -> pd.DataFrame:
+        """One row per key: the key, `features_found` and the features, in order."""
+        frame = self.features()
+        frame.insert(0, ENTITY_KEY, self.keys)
+        frame.insert(1, FEATURES_FOUND, self.found)
+        return frame
+
+    def features(self, rows: list[int] | None = None) -> pd.DataFrame:
+        """The features of the rows at positions `rows` (all by default), as a table."""
+        chosen = range(len(self.keys)) if rows is None else rows
+        return pd.DataFrame(
+            {name: pd.Series([column[i] for i in chosen]) for name, column in self.values.items()}
+        )
+
+    def scored(self, impute: bool) -> list[int]:
+        """Positions of the rows that get a prediction: the keys the store knew, or all if
+        `impute`."""
+        return [i for i, found in enumerate(self.found) if found or impute]
+
+
+def read_rows(store: "FeatureStore", features: ServiceFeatures, keys: list[int]) -> OnlineRows:
+    """The features of `keys` as the online store holds them. Does not check that the store
+    can be trusted (see require_servable).
 
     A key the store does not know reads as nulls with no event time (sqlite marks it not
     found, Redis present with empty values), so its time, not its values, says it is missing:
     a row whose values are null is a row the store holds."""
-    service = store.get_feature_service(feature_service)
-    names = list(feast_repo.applied_schema(store, feature_service).feature_names)
-    frame = (
-        store.get_online_features(
-            features=service, entity_rows=[{ENTITY_KEY: int(key)} for key in keys]
+    keys = [int(key) for key in keys]
+    answer = store.get_online_features(
+        features=features.service, entity_rows=[{ENTITY_KEY: key} for key in keys]
+    ).to_dict(include_event_timestamps=True)
+    times = [answer[f"{name}{TIMESTAMP_POSTFIX}"] for name in features.names]
+    found = [all((column[i] or 0) > 0 for column in times) for i in range(len(keys))]
+    return OnlineRows(keys, found, {name: answer[name] for name in features.names})
+
+
+def online_frame(store: "FeatureStore", feature_service: str, keys: list[int]) -> pd.DataFrame:
+    """The service's features for `keys` as the online store holds them, indexed by key, in
+    the service's feature order; a key the store does not know gets nulls."""
+    rows = read_rows(store, service_features(store, feature_service), keys)
+    return rows.features().set_index(pd.Index(rows.keys, name=ENTITY_KEY))
+
+
+class OnlineModel:
+    """A model loaded once, with the input types of its signature, that scores online feature
+    rows: what a long-running server holds, and what `predict_online` loads per call."""
+
+    def __init__(self, model_uri: str):
+        self.model_uri = model_uri
+        self._model = serving.load_pyfunc(model_uri)
+        # The online store returns float64 and int64; the signature may ask for float32.
+        self._types = {name: _numpy_type(kind) for name, kind in self._model.input_schema().items()}
+
+    def warm_up(self) -> None:
+        """Score one row of missing values (which the model imputes), so that the one-off
+        costs of a first call are paid before the model answers anyone."""
+        if self._types:
+            empty = OnlineRows([0], [False], {name: [None] for name in self._types})
+            self.predict_rows(empty, [0])
+
+    def predict_rows(self, rows: OnlineRows, positions: list[int]) -> np.ndarray:
+        """Predictions for the rows of `rows` at `positions`. Each column is built once in the
+        type the signature asks for, float64 where it names none (as `model_inputs` gives the
+        training table's integers), rather than built and then converted per request."""
+        inputs = pd.DataFrame(
+            {
+                name: np.array(
+                    [column[i] for i in positions], dtype=self._types.get(name, "float64")
+                )
+                for name, column in rows.values.items()
+            }
         )
-        .to_df(include_event_timestamps=True)
-        .set_index(ENTITY_KEY)
-    )
-    times = frame[[f"{name}{TIMESTAMP_POSTFIX}" for name in names]]
-    return frame[names], (times > 0).all(axis=1).rename(FEATURES_FOUND)
+        return np.ravel(self._model.predict(inputs))
+
+
+def score(rows: OnlineRows, model: OnlineModel | None, impute: bool) -> list[float | None]:
+    """The prediction of each row; None for a row that is not scored (see
+    `OnlineRows.scored`). `model` may be None only when no row is scored."""
+    chosen = rows.scored(impute)
+    predictions: list[float | None] = [None] * len(rows.keys)
+    if chosen:
+        for position, value in zip(chosen, model.predict_rows(rows, chosen), strict=True):
+            predictions[position] = float(value)
+    return predictions
 
 
 def predict_online(
@@ -132,22 +219,11 @@ def predict_online(
             before the model is loaded.
     """
     require_servable(store, feature_service)
-    features, found = _online_read(store, feature_service, keys)
-    result = features.reset_index()
-    result.insert(1, FEATURES_FOUND, found.to_numpy())
-    scored = result[FEATURES_FOUND] | impute
+    rows = read_rows(store, service_features(store, feature_service), keys)
+    model = OnlineModel(model_uri) if rows.scored(impute) else None
+    result = rows.frame()
     # Nullable: a key that is not scored has no prediction, which JSON writes as null.
-    predictions = pd.Series(pd.NA, index=result.index, dtype="Float64")
-    if scored.any():
-        model = serving.load_pyfunc(model_uri)
-        inputs = model_inputs(features.reset_index(drop=True)[scored.to_numpy()])
-        schema = serving.input_schema(model_uri)
-        # The online store returns float64 and int64; the signature may ask for float32.
-        inputs = inputs.astype(
-            {name: _numpy_type(kind) for name, kind in schema.items() if name in inputs.columns}
-        )
-        predictions[scored.to_numpy()] = np.ravel(model.predict(inputs))
-    result["prediction"] = predictions
+    result["prediction"] = pd.array(score(rows, model, impute), dtype="Float64")
     return result
 
 

@@ -11,7 +11,10 @@ import pandas as pd
 
 def input_schema(model_uri: str) -> dict[str, str]:
     """Input column name to type, from the model's logged signature ({} if it has none)."""
-    signature = mlflow.models.get_model_info(model_uri).signature
+    return _input_types(mlflow.models.get_model_info(model_uri).signature)
+
+
+def _input_types(signature) -> dict[str, str]:
     if signature is None or signature.inputs is None:
         return {}
     return {spec["name"]: spec["type"] for spec in signature.inputs.to_dict()}
@@ -25,6 +28,10 @@ def load_pyfunc(model_uri: str) -> "_Predictor":
 class _Predictor:
     def __init__(self, model):
         self._model = model
+
+    def input_schema(self) -> dict[str, str]:
+        """As `input_schema`, from the loaded model's own metadata (no store is asked)."""
+        return _input_types(self._model.metadata.signature)
 
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
         """Predict through the model's signature, which rejects rows it does not accept."""

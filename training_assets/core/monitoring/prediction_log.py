@@ -168,6 +168,11 @@ class PredictionLog:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def pending_rows(self) -> int:
+        """Rows recorded and not yet written."""
+        return self._pending_rows
+
     def record(self, predictions: list[Prediction]) -> None:
         """Queue the predictions, numbered in the order they are recorded."""
         with self._lock:

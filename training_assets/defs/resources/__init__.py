@@ -52,7 +52,9 @@ def embedded_defaults() -> dict[str, Any]:
         "model_registry": ModelRegistry(),
         "gates": GateThresholds(),
         "drift_settings": DriftSettings(),
-        "prediction_log": PredictionLogResource(),
+        "prediction_log": PredictionLogResource(
+            **from_environment({"location": settings.PREDICTION_LOG_URL_ENV})
+        ),
         "monitoring": MonitoringSettings(),
         "io_manager": ParquetIOManagerResource(),
         "json_io_manager": JsonIOManagerResource(),

@@ -130,11 +130,9 @@ class FeastResource(ConfigurableResource):
             coerce_tz_aware: Overrides the yaml's `coerce_tz_aware` when given.
             provenance: Ask the offline store for the matched rows' own times.
         """
-        feast_dir = paths.default_feast_dir()
-        return feast_repo.feature_store(
-            self.resolved_repo_path(),
-            registry=Path(self.registry_path or feast_dir / "registry.db").resolve(),
-            online_store=Path(self.online_store_path or feast_dir / "online_store.db").resolve(),
+        return feast_repo.working_area_store(
+            registry=self.registry_path,
+            online_store=self.online_store_path,
             coerce_tz_aware=coerce_tz_aware,
             provenance=provenance,
         )

@@ -15,8 +15,10 @@ class PredictionLogResource(ConfigurableResource):
     location: str | None = Field(
         default=None,
         description=(
-            "Where the prediction log lives: a local folder of parquet files by event day. "
-            "Default: <working area>/predictions/."
+            "Where the prediction log lives: a PostgreSQL URL (the production profile's "
+            "table, as the online server writes it) or a local folder of parquet files by "
+            "event day. Default: TRAINING_ASSETS_PREDICTION_LOG_URL, else "
+            "<working area>/predictions/."
         ),
     )
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from training_assets.core import paths
+from training_assets.core.features import feast_repo
 from training_assets.core.features.feast_repo import load_repo
 
 # What Feast itself finds: parse_repo imports each module by its path relative to the cwd.
@@ -96,3 +97,11 @@ def test_only_an_embedded_registry_file_is_moved_into_the_working_area(settings,
     from training_assets.core.features.feast_repo import _is_file_registry
 
     assert _is_file_registry(settings) is moved
+
+
+def test_a_redis_connection_string_gets_short_timeouts_and_no_retry_in_place_of_its_own():
+    configured = "redis:6379,db=0,socket_connect_timeout=2,password=p,socket_timeout=2"
+
+    assert feast_repo.fail_fast_redis(configured, 0.05) == (
+        "redis:6379,db=0,password=p,socket_connect_timeout=0.05,socket_timeout=0.05,retry=null"
+    )

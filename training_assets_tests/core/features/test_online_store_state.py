@@ -41,16 +41,22 @@ def model_uri(working_area, stats) -> str:
     return logged_model(stats)
 
 
-def logged_model(stats: Path) -> str:
+def logged_model(stats: Path, label_feature: str = "conv_rate") -> str:
     """A model logged to the working area's MLflow store as the pipeline logs one (median
     imputation, signature), fit on the stats themselves: what it predicts depends on the
-    features it is given."""
+    features it is given (and on `label_feature`, whose values above its median are the
+    positive label)."""
     frame = pd.read_parquet(stats)
     x = frame[FEATURES].astype({"conv_rate": "float32", "acc_rate": "float32"})
     x = x.astype({"avg_daily_trips": "float64"})
-    y = (frame["conv_rate"] > frame["conv_rate"].median()).astype(int)
+    y = (frame[label_feature] > frame[label_feature].median()).astype(int)
     model = fit_elastic_net(x, y, alpha=0.01, l1_ratio=0.1, random_state=1)
-    MlflowStore().configure_client()
+    store = MlflowStore()
+    store.configure_client()
+    # Artifacts beside the store's file, as the pipeline keeps them: MLflow's own default for
+    # a new experiment is ./mlruns in whatever directory the tests run in.
+    if mlflow.get_experiment_by_name("online") is None:
+        mlflow.create_experiment("online", artifact_location=store.resolved_artifact_location())
     mlflow.set_experiment("online")
     with mlflow.start_run():
         info = mlflow.sklearn.log_model(

@@ -5,7 +5,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from training_assets.core import paths
+from training_assets.core import paths, settings
 from training_assets.core.data.sample_data import SampleSpec, driver_stats, orders
 from training_assets.core.monitoring import days
 from training_assets.core.monitoring.prediction_log import ParquetSink
@@ -59,8 +59,13 @@ def test_lookback_is_the_window_ending_on_the_newest_day():
 
 def test_the_sink_is_chosen_from_the_location(tmp_path, monkeypatch):
     monkeypatch.setenv(paths.WORKING_AREA_ENV, str(tmp_path / "var"))
+    monkeypatch.delenv(settings.PREDICTION_LOG_URL_ENV, raising=False)
     assert isinstance(prediction_sink(None), ParquetSink)
     assert prediction_sink(None).root == (tmp_path / "var" / "predictions").resolve()
     assert prediction_sink(str(tmp_path)).root == tmp_path
-    with pytest.raises(PredictionSinkError, match="postgresql"):
-        prediction_sink("postgresql://db/predictions")
+    with pytest.raises(PredictionSinkError, match="'s3'"):
+        prediction_sink("s3://bucket/predictions")
+    # The server's variable moves the readers' default too: the production profile's table.
+    monkeypatch.setenv(settings.PREDICTION_LOG_URL_ENV, "postgresql://user@db/predictions")
+    assert type(prediction_sink(None)).__name__ == "PostgresSink"
+    assert isinstance(prediction_sink(str(tmp_path)), ParquetSink)

@@ -411,10 +411,28 @@ def _register_once(
     else:
         tags = {key: value for key, value in run_tags.items() if not key.startswith("mlflow.")}
         tags[REGISTRATION_TAG] = PENDING
-        version, outcome = mlflow.register_model(model_uri, model_name, tags=tags), REGISTERED
+        version, outcome = register_model(client, model_uri, model_name, tags), REGISTERED
         faults.point(faults.AFTER_REGISTER)
     # As the registry holds it now, with every tag, for the evidence check and the signature.
     return client.get_model_version(model_name, version.version), outcome
+
+
+def register_model(
+    client: mlflow.MlflowClient, model_uri: str, model_name: str, tags: dict[str, str]
+) -> ModelVersion:
+    """A new version of `model_name` (created if missing) from `model_uri` with `tags`, as
+    `mlflow.register_model` makes it but on `client`: the source is `model_uri` itself, and a
+    logged model's version names its model id, from which the registry takes its run."""
+    try:
+        client.create_registered_model(model_name)
+    except MlflowException as error:
+        if error.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+            raise
+    model_id = model_uri.removeprefix("models:/")
+    logged = model_uri.startswith("models:/") and model_id and not set("/@") & set(model_id)
+    return client.create_model_version(
+        model_name, model_uri, tags=tags, model_id=model_id if logged else None
+    )
 
 
 def _record_passed(client: mlflow.MlflowClient, run_id: str, run_tags: dict[str, str]) -> None:

@@ -38,7 +38,7 @@ def evaluation(
     # loaded for one number.
     metrics = regression_metrics(model, test_x, test_y, column_mean(train_y))
     # Into the model's own run, even when this asset is rematerialized in a later Dagster run.
-    log_scores(mlflow_tracking.tracking.tracking_client, trained_model.run_id, metrics)
+    log_scores(mlflow_tracking.client, trained_model.run_id, metrics)
     champion_version = challenger_judgement.champion_version
     context.add_output_metadata(
         {

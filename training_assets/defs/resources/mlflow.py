@@ -1,17 +1,12 @@
-"""MLflow tracking through dagster-mlflow's resource, with the lifecycle it lacks.
+"""MLflow tracking for the Dagster runs: where MLflow keeps runs and models (`MlflowStore`), the
+MLflow run of each Dagster run (`MlflowTracking`) and the registered model (`ModelRegistry`).
 
-dagster-mlflow's `MlFlow` starts (or resumes) one MLflow run per Dagster run, found by a
-`dagster_run_id` tag, and hands out mlflow's API. It never ends that run: it expects its
-`end_mlflow_on_run_finished` hook, which ends the run only after the job's last node (this
-project attaches no hook: the teardown below ends the run whatever failed), and it resumes
-whatever run is active in the process. When two Dagster runs execute in one process (the
-in-process executor, tests, `materialize`), the second would log into the first's MLflow run.
-It also leaves its `mlflow_run_id` None when it started a new run. This wrapper ends a foreign
-active run before building `MlFlow`, records the run id that `MlFlow` made active, and ends its
-own run when the Dagster run's resources are torn down, FAILED if any step of the Dagster run
-failed, with one request that a server which stopped answering cannot hold for long. It also
-resolves the embedded default store, so a fresh clone tracks to a sqlite file with artifacts
-inside the working area.
+Everything goes through an `MlflowClient` on the configured tracking and registry URIs, with
+run ids passed explicitly; mlflow's process-wide state (its tracking URI, its active run) is
+never set. The Dagster run's MLflow run is ended when the run's resources are torn down,
+FAILED if any step of the Dagster run failed, with one request that a server which stopped
+answering cannot hold for long. The embedded default store is a sqlite file with artifacts
+inside the working area, so a fresh clone tracks without a server.
 """
 
 import fcntl
@@ -23,9 +18,9 @@ from typing import Literal
 
 import mlflow
 from dagster import ConfigurableResource, DagsterEventType, InitResourceContext
-from dagster_mlflow.resources import MlFlow
-from mlflow.entities import RunStatus
+from mlflow.entities import LifecycleStage, RunStatus
 from mlflow.utils.credentials import get_default_host_creds
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 from mlflow.utils.rest_utils import http_request, verify_rest_response
 from mlflow.utils.time import get_current_time_millis
 from pydantic import Field, PrivateAttr
@@ -199,22 +194,30 @@ class MlflowUnavailable(RuntimeError):
 
 
 class MlflowTracking(ConfigurableResource):
-    """One MLflow run per Dagster run in a configurable experiment, via dagster-mlflow."""
+    """One MLflow run per Dagster run in a configurable experiment, held by its id.
+
+    The run is found by its `dagster_run_id` tag, so every step process of a Dagster run (the
+    multiprocess executor) logs into the one MLflow run the first of them created. Nothing is
+    made active in mlflow's process-wide state: two Dagster runs in one process (tests,
+    `materialize`, the in-process executor) each keep their own run, and nothing is left for
+    mlflow's exit handler to end.
+    """
 
     store: MlflowStore
     experiment_name: str = Field(
         default=registry.DEFAULT_EXPERIMENT, description="MLflow experiment for training runs."
     )
 
-    _tracking: MlFlow | None = PrivateAttr(default=None)
+    _client: mlflow.MlflowClient | None = PrivateAttr(default=None)
+    _experiment_id: str | None = PrivateAttr(default=None)
     _run_id: str | None = PrivateAttr(default=None)
 
     @property
-    def tracking(self) -> MlFlow:
-        """dagster-mlflow's resource: mlflow's API, bound to this Dagster run's MLflow run."""
-        if self._tracking is None:
+    def client(self) -> mlflow.MlflowClient:
+        """A client on the configured stores, which the run id and model URIs are for."""
+        if self._client is None:
             raise RuntimeError("MlflowTracking is only usable inside a Dagster run")
-        return self._tracking
+        return self._client
 
     @property
     def run_id(self) -> str:
@@ -222,6 +225,13 @@ class MlflowTracking(ConfigurableResource):
         if self._run_id is None:
             raise RuntimeError("MlflowTracking is only usable inside a Dagster run")
         return self._run_id
+
+    @property
+    def experiment_id(self) -> str:
+        """The experiment of this Dagster run's MLflow run."""
+        if self._experiment_id is None:
+            raise RuntimeError("MlflowTracking is only usable inside a Dagster run")
+        return self._experiment_id
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         if _run_is_over(context):
@@ -236,9 +246,9 @@ class MlflowTracking(ConfigurableResource):
             healing.claim_run(context.instance, context.run.run_id)
             for run_id in healing.heal_dead_runs(context.instance):
                 context.log.warning(f"Run {run_id} had lost its process; marked failed")
-        _end_foreign_run(context.run.run_id)
         try:
-            self._start(context)
+            self._experiment_id = self._experiment(client)
+            self._run_id = self._start(client, context)
         except Exception as error:
             # MLflow's own message names only the request; say which store, and the budget.
             raise MlflowUnavailable(
@@ -247,48 +257,61 @@ class MlflowTracking(ConfigurableResource):
                 f"{self.store.max_retries} retries): "
                 f"{type(error).__name__}: {redact_uri(str(error))[:1000]}"
             ) from None
-        self._run_id = mlflow.active_run().info.run_id
+        self._client = client
         if context.instance is not None:
             for run_id in healing.end_orphaned_mlflow_runs(client, context.instance):
                 context.log.warning(f"MLflow run {run_id} of a finished Dagster run: ended")
 
-    def _start(self, context: InitResourceContext) -> None:
-        if mlflow.get_experiment_by_name(self.experiment_name) is None:
-            mlflow.create_experiment(
+    def _experiment(self, client: mlflow.MlflowClient) -> str:
+        """The id of the experiment, created with the store's artifact location if new."""
+        experiment = client.get_experiment_by_name(self.experiment_name)
+        if experiment is None:
+            return client.create_experiment(
                 self.experiment_name, artifact_location=self.store.resolved_artifact_location()
             )
-        self._tracking = MlFlow(
-            context.replace_config(
-                {
-                    "experiment_name": self.experiment_name,
-                    "mlflow_tracking_uri": self.store.resolved_tracking_uri(),
-                    "env": {},
-                    "extra_tags": {},
-                }
+        if experiment.lifecycle_stage == LifecycleStage.DELETED:
+            raise ValueError(
+                f"experiment {self.experiment_name!r} is deleted: restore it, or name another "
+                "in mlflow_tracking.experiment_name"
             )
-        )
+        return experiment.experiment_id
+
+    def _start(self, client: mlflow.MlflowClient, context: InitResourceContext) -> str:
+        """The id of this Dagster run's MLflow run: the one an earlier step process of the
+        run started, set RUNNING again, else a new one."""
         run = context.run
+        started = client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.{DAGSTER_RUN_TAG} = '{run.run_id}'",
+            max_results=1,
+        )
+        if started:
+            run_id = started[0].info.run_id
+            client.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
+            return run_id
         label = what_ran(run.job_name, run.asset_selection)
         url = links.dagster_run_url(run.run_id)
-        # dagster-mlflow names the MLflow run after the job, "__ASSET_JOB" for a launch from the
-        # asset graph. The description is the one place MLflow renders markdown: a clickable
-        # way back to the Dagster run, where a tag is shown cut off and plain.
-        mlflow.set_tags(
-            {
-                "mlflow.runName": label,
-                "mlflow.note.content": (
-                    f"Trained by the Dagster run [{run.run_id}]({url}) ({label})."
-                ),
-            }
+        # Named for what ran ("__ASSET_JOB" is Dagster's name for a launch from the asset
+        # graph). The description is the one place MLflow renders markdown: a clickable way
+        # back to the Dagster run, where a tag is shown cut off and plain.
+        created = client.create_run(
+            self.experiment_id,
+            run_name=label,
+            tags={
+                DAGSTER_RUN_TAG: run.run_id,
+                MLFLOW_RUN_NOTE: f"Trained by the Dagster run [{run.run_id}]({url}) ({label}).",
+            },
         )
+        context.log.info(
+            f"Started MLflow run {created.info.run_id} in experiment {self.experiment_name}"
+        )
+        return created.info.run_id
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
-        active = mlflow.active_run()
-        if active is None or active.info.run_id != self._run_id:
+        if self._run_id is None:
             return
         failed = context.instance is not None and _any_step_failed(context)
         status = RunStatus.to_string(RunStatus.FAILED if failed else RunStatus.FINISHED)
-        _forget_active_run()
         try:
             self.store.end_run(self._run_id, status)
         except Exception as error:
@@ -308,21 +331,6 @@ def _run_is_over(context: InitResourceContext) -> bool:
     run_id = context.run.run_id
     run = retried(lambda: context.instance.get_run_by_id(run_id), f"run {run_id}")
     return run is not None and run.is_finished
-
-
-def _forget_active_run() -> None:
-    """Drop this process's active MLflow run without asking the server.
-
-    `mlflow.end_run` is the only public way, and it asks the server twice with the whole retry
-    budget; mlflow's exit handler calls it for a run left active, which would hold the exit of
-    a process whose server stopped answering. The stack is mlflow's own, read by
-    `mlflow.active_run`.
-    """
-    from mlflow.tracking import fluent
-
-    stack = fluent._active_run_stack.get()
-    if stack:
-        stack.pop()
 
 
 def _any_step_failed(context: InitResourceContext) -> bool:
@@ -354,13 +362,6 @@ def _sqlite_creation_lock(uri: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _end_foreign_run(dagster_run_id: str | None) -> None:
-    """End an MLflow run left active in this process by another Dagster run."""
-    active = mlflow.active_run()
-    if active is not None and active.data.tags.get(DAGSTER_RUN_TAG) != dagster_run_id:
-        mlflow.end_run()
 
 
 class ModelRegistry(ConfigurableResource):

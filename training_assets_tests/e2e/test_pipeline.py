@@ -332,7 +332,10 @@ def test_the_champion_leads_back_to_its_data_code_and_config(working_area, insta
     assert tags["training_assets.dagster_run_id"] == result.run_id
     assert tags["training_assets.git_commit"] == git_commit()
     assert tags["training_assets.git_commit"] != "unknown"
-    assert run_config_of(champion.run_id)["ops"]["splits"] == run_config["ops"]["splits"]
+    assert (
+        run_config_of(mlflow_client, champion.run_id)["ops"]["splits"]
+        == run_config["ops"]["splits"]
+    )
 
     run = mlflow_client.get_run(champion.run_id)
     [dataset_input] = run.inputs.dataset_inputs

@@ -34,7 +34,7 @@ def registered_versions(client: mlflow.MlflowClient) -> None:
     """Version 1 fit on conv_rate's label, version 2 on acc_rate's: they answer differently."""
     stats = paths.default_driver_stats_path()
     for label in ("conv_rate", "acc_rate"):
-        mlflow.register_model(logged_model(stats, label_feature=label), MODEL_NAME)
+        mlflow.register_model(logged_model(client, stats, label_feature=label), MODEL_NAME)
     client.set_registered_model_alias(MODEL_NAME, "champion", "1")
 
 

@@ -2,6 +2,7 @@
 prediction, in one frame that says which model version scored it and whether each row found
 its features."""
 
+import mlflow
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,7 +23,13 @@ MODEL_NAME_COLUMN = "model_name"
 MODEL_VERSION_COLUMN = "model_version"
 
 
-def score(joined: pa.Table, schema: TrainingSchema, model_name: str, version: int) -> pd.DataFrame:
+def score(
+    client: mlflow.MlflowClient,
+    joined: pa.Table,
+    schema: TrainingSchema,
+    model_name: str,
+    version: int,
+) -> pd.DataFrame:
     """The request rows in their order with the features they were scored on, whether they
     found them (`features_found`), the prediction of `model_name` version `version`, and that
     name and version on every row.
@@ -31,6 +38,7 @@ def score(joined: pa.Table, schema: TrainingSchema, model_name: str, version: in
     so in `features_found`, which stands beside the prediction.
 
     Args:
+        client: The MLflow client the model is read through.
         joined: The request joined point-in-time with the schema's features (Feast's
             historical retrieval, with the request's order position).
     """
@@ -40,7 +48,7 @@ def score(joined: pa.Table, schema: TrainingSchema, model_name: str, version: in
     columns = [EVENT_TIMESTAMP, ENTITY_KEY, *schema.feature_names, FEATURES_FOUND]
     frame = table.select(columns).to_pandas()
     features = model_inputs(frame[list(schema.feature_names)])
-    model = serving.load_pyfunc(f"models:/{model_name}/{version}")
+    model = serving.load_pyfunc(client, f"models:/{model_name}/{version}")
     frame[PREDICTION] = model.predict(features)
     frame[MODEL_NAME_COLUMN] = model_name
     frame[MODEL_VERSION_COLUMN] = int(version)

@@ -4,7 +4,8 @@ by a rollback), each move recorded on the version and in the model's alias histo
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -430,9 +431,30 @@ def register_model(
             raise
     model_id = model_uri.removeprefix("models:/")
     logged = model_uri.startswith("models:/") and model_id and not set("/@") & set(model_id)
-    return client.create_model_version(
-        model_name, model_uri, tags=tags, model_id=model_id if logged else None
-    )
+    with _process_tracking_uri(client.tracking_uri):
+        return client.create_model_version(
+            model_name, model_uri, tags=tags, model_id=model_id if logged else None
+        )
+
+
+@contextmanager
+def _process_tracking_uri(uri: str) -> Iterator[None]:
+    """mlflow's process-wide tracking URI set to `uri` for the one call that needs it, then
+    put back.
+
+    MLflow 3.17's SQL model registry store (an embedded registry: sqlite, PostgreSQL) looks a
+    `models:/<model id>` source up with `MlflowClient()`, on the process-wide tracking URI,
+    not the client's (`SqlAlchemyStore.create_model_version`, which says so in a TODO); with
+    none set it would open ./mlflow.db of whatever directory the process runs in. A server's
+    registry does that lookup on the server. `mlflow.set_tracking_uri` also writes
+    $MLFLOW_TRACKING_URI, which is put back (or removed) with it.
+    """
+    previous = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
 
 
 def _record_passed(client: mlflow.MlflowClient, run_id: str, run_tags: dict[str, str]) -> None:

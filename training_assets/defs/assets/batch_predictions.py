@@ -61,7 +61,7 @@ def batch_predictions(
     with feast.retried_on_outage():
         schema = feast.training_schema()
         joined = feast.historical_features(with_order_position(requests))
-    scored = score(joined, schema, model_registry.model_name, version)
+    scored = score(client, joined, schema, model_registry.model_name, version)
     context.add_output_metadata(
         {
             "dagster/row_count": len(scored),

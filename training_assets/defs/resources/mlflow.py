@@ -101,7 +101,7 @@ class MlflowStore(ConfigurableResource):
         if configured:
             return redact_uri(split_credentials(configured)[0])
         uri = self.resolved_tracking_uri()
-        return uri if uri.startswith(("http://", "https://")) else links.MLFLOW_UI_DEFAULT
+        return uri if _is_http(uri) else links.MLFLOW_UI_DEFAULT
 
     def display_uri(self) -> str:
         """The tracking URI as it is safe to show: no password, no token."""
@@ -121,33 +121,37 @@ class MlflowStore(ConfigurableResource):
         return None
 
     def configure_client(self) -> mlflow.MlflowClient:
-        """A client on the configured stores, named explicitly; also points this process's
-        fluent mlflow API at them, which dagster-mlflow's run (MlflowTracking) and the model
-        logging in core/tracking use.
+        """A client on the configured tracking and registry stores, both named explicitly.
 
-        Credentials in an HTTP URI are taken out of every URI mlflow keeps, so no message it
-        prints (a failed request names its URL) can show them, and sent as basic auth. MLflow
-        3.17 takes basic-auth credentials and its HTTP timeout and retry budget only from its
-        environment variables (`get_default_host_creds` and `http_request` read them per
-        request; `MlflowClient` takes nothing but URIs), so those are the one thing written to
-        this process's environment, in `_mlflow_http_environment`.
+        Nothing else in the process is pointed at them: mlflow's process-wide tracking and
+        registry URIs stay as they were. Credentials in an HTTP URI are taken out of every URI
+        the client keeps, so no message it prints (a failed request names its URL) can show
+        them, and sent as basic auth (see `_mlflow_http_environment`).
         """
         uri, user, password = split_credentials(self._configured_tracking_uri())
         registry = self.registry_uri or settings.mlflow_registry_uri()
-        registry_uri = None
+        registry_uri = uri
         if registry:
             registry_uri, registry_user, registry_password = split_credentials(registry)
             user, password = user or registry_user, password or registry_password
-        self._mlflow_http_environment(user, password)
-        mlflow.set_tracking_uri(uri)
-        if registry_uri:
-            mlflow.set_registry_uri(registry_uri)
+        if _is_http(uri) or _is_http(registry_uri):
+            self._mlflow_http_environment(user, password)
         with _sqlite_creation_lock(uri):
             return mlflow.MlflowClient(tracking_uri=uri, registry_uri=registry_uri)
 
     def _mlflow_http_environment(self, user: str | None, password: str | None) -> None:
         """MLflow's HTTP budget and a URI's user and password, in the variables MLflow reads
-        them from; a user or password the environment already sets is kept."""
+        them from; a user or password the environment already sets is kept.
+
+        This process's environment is the only place MLflow 3.17 takes them from: its REST
+        stores read the user, password and token in `get_default_host_creds`, and the request
+        timeout and retries in `http_request`, from environment variables at each request, and
+        `MlflowClient` takes nothing but URIs (upstream feature requests mlflow/mlflow#8584 and
+        #12520 ask for a way to give them in code). The one alternative, a request auth
+        provider plugin, is chosen by $MLFLOW_TRACKING_AUTH and registered by a package entry
+        point, so it is process-wide too. Only an HTTP store needs them, so a local store
+        writes nothing; the values never reach a tag, a log line or metadata.
+        """
         environment = {
             "MLFLOW_HTTP_REQUEST_TIMEOUT": str(self.request_timeout_seconds),
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(self.max_retries),
@@ -169,7 +173,7 @@ class MlflowStore(ConfigurableResource):
         RUNNING all the same. The dead-run sensor ends it once the server answers again.
         """
         uri = self.resolved_tracking_uri()
-        if not uri.startswith(("http://", "https://")):
+        if not _is_http(uri):
             mlflow.MlflowClient(uri).set_terminated(run_id, status)  # a local store
             return
         endpoint = "/api/2.0/mlflow/runs/update"
@@ -322,6 +326,10 @@ class MlflowTracking(ConfigurableResource):
                 f"until the dead-run sensor ends it once {self.store.display_uri()} answers: "
                 f"{type(error).__name__}: {redact_uri(str(error))[:500]}"
             )
+
+
+def _is_http(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
 
 
 def _run_is_over(context: InitResourceContext) -> bool:

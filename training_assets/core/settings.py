@@ -57,6 +57,15 @@ def value(variable: str) -> str | None:
     return os.environ.get(variable) or None
 
 
+def put(variable: str, given: str | None) -> None:
+    """Set `variable` to `given`, or unset it when `given` is None: for a library that reads
+    a setting from the environment alone, and to put the variable back after."""
+    if given is None:
+        os.environ.pop(variable, None)
+    else:
+        os.environ[variable] = given
+
+
 def working_area() -> Path | None:
     """`$TRAINING_ASSETS_HOME`, resolved; None when unset."""
     configured = value(WORKING_AREA_ENV)

@@ -13,7 +13,7 @@ import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from training_assets.core import faults
+from training_assets.core import faults, settings
 from training_assets.core.tracking import evidence
 from training_assets.core.tracking.lineage import LINEAGE_PREFIX, REPRODUCIBILITY_KEYS
 
@@ -439,22 +439,29 @@ def register_model(
 
 @contextmanager
 def _process_tracking_uri(uri: str) -> Iterator[None]:
-    """mlflow's process-wide tracking URI set to `uri` for the one call that needs it, then
-    put back.
+    """mlflow's process-wide tracking URI made `uri` for the one call that needs it, then put
+    back exactly as it was.
 
     MLflow 3.17's SQL model registry store (an embedded registry: sqlite, PostgreSQL) looks a
     `models:/<model id>` source up with `MlflowClient()`, on the process-wide tracking URI,
     not the client's (`SqlAlchemyStore.create_model_version`, which says so in a TODO); with
     none set it would open ./mlflow.db of whatever directory the process runs in. A server's
-    registry does that lookup on the server. `mlflow.set_tracking_uri` also writes
-    $MLFLOW_TRACKING_URI, which is put back (or removed) with it.
+    registry does that lookup on the server. The process-wide URI is $MLFLOW_TRACKING_URI
+    unless code set one with `mlflow.set_tracking_uri`, which wins (and writes the variable
+    too): the variable is set for the call, and a URI set in code is replaced for it as well.
+    Steps of one process run one at a time, so nothing else reads the URI meanwhile.
     """
-    previous = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
-    mlflow.set_tracking_uri(uri)
+    variable = settings.mlflow_tracking_uri()
+    settings.put(settings.MLFLOW_TRACKING_URI_ENV, uri)
+    in_code = mlflow.get_tracking_uri()
+    if in_code != uri:
+        mlflow.set_tracking_uri(uri)
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(previous)
+        if in_code != uri:
+            mlflow.set_tracking_uri(in_code)
+        settings.put(settings.MLFLOW_TRACKING_URI_ENV, variable)
 
 
 def _record_passed(client: mlflow.MlflowClient, run_id: str, run_tags: dict[str, str]) -> None:

@@ -1,7 +1,7 @@
 """Unit tests for the challenger gates in training_assets.core.gates.champion_gates."""
 
 import mlflow
-import mlflow.sklearn
+import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import pytest

@@ -10,7 +10,6 @@ inside the working area, so a fresh clone tracks without a server.
 """
 
 import fcntl
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -126,7 +125,9 @@ class MlflowStore(ConfigurableResource):
         Nothing else in the process is pointed at them: mlflow's process-wide tracking and
         registry URIs stay as they were. Credentials in an HTTP URI are taken out of every URI
         the client keeps, so no message it prints (a failed request names its URL) can show
-        them, and sent as basic auth (see `_mlflow_http_environment`).
+        them, and sent as basic auth. For an HTTP store, MLflow's request timeout, retries
+        and basic auth go where MLflow reads them, this process's environment
+        (`settings.set_mlflow_http_budget`, which says why); a local store writes nothing.
         """
         uri, user, password = split_credentials(self._configured_tracking_uri())
         registry = self.registry_uri or settings.mlflow_registry_uri()
@@ -135,34 +136,11 @@ class MlflowStore(ConfigurableResource):
             registry_uri, registry_user, registry_password = split_credentials(registry)
             user, password = user or registry_user, password or registry_password
         if _is_http(uri) or _is_http(registry_uri):
-            self._mlflow_http_environment(user, password)
+            settings.set_mlflow_http_budget(
+                self.request_timeout_seconds, self.max_retries, user, password
+            )
         with _sqlite_creation_lock(uri):
             return mlflow.MlflowClient(tracking_uri=uri, registry_uri=registry_uri)
-
-    def _mlflow_http_environment(self, user: str | None, password: str | None) -> None:
-        """MLflow's HTTP budget and a URI's user and password, in the variables MLflow reads
-        them from; a user or password the environment already sets is kept.
-
-        This process's environment is the only place MLflow 3.17 takes them from: its REST
-        stores read the user, password and token in `get_default_host_creds`, and the request
-        timeout and retries in `http_request`, from environment variables at each request, and
-        `MlflowClient` takes nothing but URIs (upstream feature requests mlflow/mlflow#8584 and
-        #12520 ask for a way to give them in code). The one alternative, a request auth
-        provider plugin, is chosen by $MLFLOW_TRACKING_AUTH and registered by a package entry
-        point, so it is process-wide too. Only an HTTP store needs them, so a local store
-        writes nothing; the values never reach a tag, a log line or metadata.
-        """
-        environment = {
-            "MLFLOW_HTTP_REQUEST_TIMEOUT": str(self.request_timeout_seconds),
-            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(self.max_retries),
-            "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-        }
-        set_user, set_password = settings.mlflow_credentials()
-        if user and not set_user:
-            environment[settings.MLFLOW_USERNAME_ENV] = user
-        if password and not set_password:
-            environment[settings.MLFLOW_PASSWORD_ENV] = password
-        os.environ.update(environment)
 
     def end_run(self, run_id: str, status: str) -> None:
         """End the MLflow run `run_id` with `status` in one request, not retried.

@@ -14,7 +14,6 @@ setup(
         "dagster>=1.13,<1.14",
         "dagster-webserver>=1.13,<1.14",
         "dagster-graphql>=1.13,<1.14",
-        "dagster-mlflow>=0.29,<0.30",
         "feast[duckdb]>=0.67,<0.68",
         "mlflow>=3.17,<4",
         "scikit-learn>=1.9,<1.10",

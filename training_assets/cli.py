@@ -44,14 +44,14 @@ def predict(argv: list[str] | None = None) -> int:
     from training_assets.defs.resources.feast import FeastResource
     from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
 
-    MlflowStore().configure_client()
+    client = MlflowStore().configure_client()
     names = {"model_name": args.model_name, "alias": args.alias}
     registry = ModelRegistry(**{key: value for key, value in names.items() if value})
     model_uri = args.model_uri or registry.champion_uri()
     try:
         store = FeastResource().store()
         frame = online.predict_online(
-            store, args.feature_service, model_uri, args.driver_ids, impute=args.impute
+            client, store, args.feature_service, model_uri, args.driver_ids, impute=args.impute
         )
     except online.OnlineStoreNotReady as error:
         print(f"refused: {error}", file=sys.stderr)

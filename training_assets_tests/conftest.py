@@ -1,6 +1,8 @@
 """Shared fixtures: a temporary working area with sample data, and a real Dagster instance."""
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
@@ -86,6 +88,18 @@ def empty_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}")
     client.search_experiments()
     return path
+
+
+@contextmanager
+def mlflow_pointed_at(uri: str) -> Iterator[None]:
+    """mlflow's own process-wide API pointed at the store `uri` for the block, as a user's
+    notebook points it: for reading or editing MLflow state by hand, never around the
+    pipeline's code, which must need no such setting."""
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(None)
 
 
 def copy_empty_mlflow_db(template: Path, target: Path) -> None:

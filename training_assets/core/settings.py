@@ -60,6 +60,15 @@ def value(variable: str) -> str | None:
     return os.environ.get(variable) or None
 
 
+def put(variable: str, given: str | None) -> None:
+    """Set `variable` to `given`, or unset it when `given` is None: for a library that reads
+    a setting from the environment alone, and to put the variable back after."""
+    if given is None:
+        os.environ.pop(variable, None)
+    else:
+        os.environ[variable] = given
+
+
 def working_area() -> Path | None:
     """`$TRAINING_ASSETS_HOME`, resolved; None when unset."""
     configured = value(WORKING_AREA_ENV)
@@ -131,9 +140,16 @@ def set_mlflow_http_budget(
     """Write MLflow's HTTP timeout and retry budget, and a URI's user and password unless the
     environment already names them, into this process's environment.
 
-    MLflow 3.17 takes them only from its environment variables, read per request;
-    `MlflowClient` takes nothing but URIs. This is the one place the package writes the
-    environment, and only a process of its own (the server) calls it."""
+    This process's environment is the only place MLflow 3.17 takes them from: its REST stores
+    read the user, password and token in `get_default_host_creds`, and the request timeout
+    and retries in `http_request`, from environment variables at each request, and
+    `MlflowClient` takes nothing but URIs (upstream feature requests mlflow/mlflow#8584 and
+    #12520 ask for a way to give them in code). The one alternative, a request auth provider
+    plugin, is chosen by $MLFLOW_TRACKING_AUTH and registered by a package entry point, so it
+    is process-wide too. This is the one place the package writes them; only a process that
+    talks to an HTTP store calls it (the server, and MlflowStore for a tracking server), and
+    the values reach no tag, log line or metadata.
+    """
     environment = {
         "MLFLOW_HTTP_REQUEST_TIMEOUT": str(timeout_s),
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(max_retries),

@@ -13,7 +13,8 @@ HOST_TAG = f"{TAG_PREFIX}/host"
 PID_TAG = f"{TAG_PREFIX}/pid"
 # Set on a run found dead: the new-data sensor requests its data again.
 DIED_TAG = f"{TAG_PREFIX}/process_died"
-# The tag dagster-mlflow puts on the MLflow run of a Dagster run.
+# The tag on the MLflow run of a Dagster run, by which its step processes find it (the name
+# dagster-mlflow gave it, so runs tracked before keep being found).
 DAGSTER_RUN_TAG = "dagster_run_id"
 # Who answers for the pipeline's assets, as the Dagster UI shows it ("team:<name>" or an email).
 OWNERS = ["team:ml-platform"]

@@ -9,7 +9,6 @@ cannot be reached leaves the loaded models serving and is asked again at the nex
 server that starts while it is unreachable holds no model until it answers.
 """
 
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,12 +55,8 @@ class RegistryAddress:
 def load_version(address: RegistryAddress, version: ModelVersion) -> ServedModel:
     """Download the registered `version`, load it and score once; the download is removed
     once the model is in memory."""
-    location = artifact_location(address.client(), version)
-    with tempfile.TemporaryDirectory(prefix="served_model_") as folder:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=location, dst_path=folder, tracking_uri=address.tracking_uri
-        )
-        model = OnlineModel(local)
+    client = address.client()
+    model = OnlineModel(client, artifact_location(client, version))
     model.warm_up()
     return ServedModel(version.name, int(version.version), model)
 

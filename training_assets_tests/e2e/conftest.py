@@ -57,8 +57,6 @@ def _pointed_at(patch: pytest.MonkeyPatch, area: Path) -> None:
 
 
 def _train(root: Path, empty_mlflow_db: Path, stack: ExitStack, run_configs) -> Trained:
-    from training_assets.defs.resources.mlflow import MlflowStore
-
     area, home = root / "var", root / "dagster_home"
     home.mkdir()
     shutil.copy(paths.PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
@@ -69,15 +67,11 @@ def _train(root: Path, empty_mlflow_db: Path, stack: ExitStack, run_configs) -> 
             SampleSpec(), paths.default_sample_orders_file(), paths.default_driver_stats_path()
         )
         copy_empty_mlflow_db(empty_mlflow_db, paths.default_mlflow_dir() / "mlflow.db")
-        MlflowStore().configure_client()
         job = defs.resolve_job_def("training_job")
         results = [
             job.execute_in_process(instance=instance, run_config=config, raise_on_error=False)
             for config in run_configs
         ]
-        if mlflow.active_run() is not None:
-            mlflow.end_run()
-    mlflow.set_tracking_uri(None)
     return Trained(area, instance, results)
 
 
@@ -107,5 +101,4 @@ def shared_training(_trainings, monkeypatch: pytest.MonkeyPatch):
         trained.mlflow_client = MlflowStore().configure_client()
         return trained
 
-    yield pointed
-    mlflow.set_tracking_uri(None)
+    return pointed

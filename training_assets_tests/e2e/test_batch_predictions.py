@@ -16,6 +16,7 @@ from training_assets.definitions import defs
 from training_assets.defs.automation.sensors import batch_scoring_sensor
 from training_assets.defs.resources.batch_requests import BatchRequests
 from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
+from training_assets_tests.conftest import mlflow_pointed_at
 from training_assets_tests.e2e.outputs import stored_frame
 from training_assets_tests.e2e.test_pipeline import MODEL_NAME, run_training
 
@@ -58,7 +59,8 @@ def by_hand(rows: pd.DataFrame, train_x: pd.DataFrame) -> np.ndarray:
     found = features_as_of(rows, stats)
     stale = (rows["event_timestamp"] - found["datetime"]) > TTL
     features = found[FEATURES].mask(stale)
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
+    with mlflow_pointed_at(MlflowStore().resolved_tracking_uri()):
+        model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
     return np.asarray(model.predict(features.astype(train_x.dtypes.to_dict())), dtype=float)
 
 

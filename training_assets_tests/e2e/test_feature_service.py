@@ -12,6 +12,7 @@ from dagster import AssetCheckSeverity
 
 from training_assets.core import paths
 from training_assets.definitions import defs
+from training_assets_tests.conftest import mlflow_pointed_at
 from training_assets_tests.e2e.outputs import stored_frame, stored_training_table
 
 MODEL_NAME = "sklearn-elastic-net-reg"
@@ -82,7 +83,8 @@ def test_a_feature_added_to_the_service_is_trained_on(
     model = result.asset_materializations_for_node("trained_model")[0].metadata
     assert list(model["coefficients"].value) == features
     (version,) = mlflow_client.search_model_versions(f"name='{MODEL_NAME}'")
-    info = mlflow.models.get_model_info(f"models:/{MODEL_NAME}/{version.version}")
+    with mlflow_pointed_at(mlflow_client.tracking_uri):
+        info = mlflow.models.get_model_info(f"models:/{MODEL_NAME}/{version.version}")
     assert info.signature.inputs.input_names() == features
 
 

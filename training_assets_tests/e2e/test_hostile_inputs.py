@@ -26,6 +26,7 @@ from training_assets.core.data.sample_data import SampleSpec, write_sample
 from training_assets.core.monitoring.days import days_between, event_days
 from training_assets.definitions import defs
 from training_assets_tests import hostile
+from training_assets_tests.conftest import mlflow_pointed_at
 from training_assets_tests.e2e.outputs import stored_frame, stored_training_table
 
 MODEL_NAME = "sklearn-elastic-net-reg"
@@ -430,10 +431,11 @@ def register_by_hand(client, model_name: str, copy_tags_from: str | None = None)
     inputs = pd.DataFrame(
         {"conv_rate": [0.5], "acc_rate": [0.5], "avg_daily_trips": [20.0]}
     ).astype({"conv_rate": "float32", "acc_rate": "float32"})
-    with mlflow.start_run(run_name="quick fix") as run:
-        model = DummyRegressor(strategy="constant", constant=1.0).fit(inputs, [1.0])
-        mlflow.sklearn.log_model(model, name="model", input_example=inputs)
-    version = str(mlflow.register_model(f"runs:/{run.info.run_id}/model", model_name).version)
+    with mlflow_pointed_at(client.tracking_uri):
+        with mlflow.start_run(run_name="quick fix") as run:
+            model = DummyRegressor(strategy="constant", constant=1.0).fit(inputs, [1.0])
+            mlflow.sklearn.log_model(model, name="model", input_example=inputs)
+        version = str(mlflow.register_model(f"runs:/{run.info.run_id}/model", model_name).version)
     if copy_tags_from is not None:
         gated = client.get_model_version(model_name, copy_tags_from)
         for key, value in gated.tags.items():

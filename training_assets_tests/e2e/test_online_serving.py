@@ -18,6 +18,7 @@ from dagster import AssetCheckKey, AssetKey
 from training_assets.core import paths
 from training_assets.definitions import defs
 from training_assets.defs.resources.feast import FeastResource
+from training_assets_tests.conftest import mlflow_pointed_at
 from training_assets_tests.e2e.test_online_features import materialize_online
 from training_assets_tests.e2e.test_pipeline import MODEL_NAME, run_training
 
@@ -87,7 +88,8 @@ def test_online_serving_matches_offline_and_the_check_catches_a_tampered_store(
     by_hand = newest.loc[drivers, FEATURES].astype(
         {"conv_rate": "float32", "acc_rate": "float32", "avg_daily_trips": "float64"}
     )
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
+    with mlflow_pointed_at(mlflow_client.tracking_uri):
+        model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
     np.testing.assert_allclose(
         [row["prediction"] for row in served[:3]], model.predict(by_hand), rtol=1e-5
     )

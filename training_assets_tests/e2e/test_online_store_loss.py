@@ -7,6 +7,7 @@ import pytest
 import redis
 
 from training_assets.core import paths
+from training_assets.defs.resources.mlflow import MlflowStore
 from training_assets_tests.core.features.test_online_store_state import logged_model
 from training_assets_tests.e2e.servers import redis_server
 from training_assets_tests.e2e.test_online_features import materialize_online
@@ -36,7 +37,8 @@ def views_loaded(result) -> list[str]:
 def test_a_flushed_redis_is_refused_until_online_features_reloads_it(
     private_redis, working_area, instance
 ):
-    model_uri = logged_model(paths.default_driver_stats_path())
+    client = MlflowStore().configure_client()
+    model_uri = logged_model(client, paths.default_driver_stats_path())
     # 424242 is no driver: Redis answers an unknown key with empty values, not "not found".
     drivers = ["--model-uri", model_uri, "1001", "1002", "1003", "424242"]
     first = materialize_online(instance)

@@ -11,6 +11,7 @@ from training_assets.core import paths
 from training_assets.core.schema import LABEL
 from training_assets.core.tracking.lineage import REFERENCE_PROFILE_ARTIFACT
 from training_assets.definitions import defs
+from training_assets_tests.conftest import mlflow_pointed_at
 from training_assets_tests.e2e.cli import cli_run, finish, open_instance
 from training_assets_tests.e2e.conftest import TRAINED_ONCE, TRAINED_THEN_ALPHA_045, TRAINED_TWICE
 from training_assets_tests.e2e.outputs import stored_frame
@@ -78,7 +79,8 @@ def test_training_job_registers_a_champion_that_serves(shared_training):
 
     import mlflow.pyfunc
 
-    champion = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
+    with mlflow_pointed_at(mlflow_client.tracking_uri):
+        champion = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
     new_rows = pd.DataFrame(
         {"conv_rate": [0.9, 0.1], "acc_rate": [0.9, 0.1], "avg_daily_trips": [30.0, 5.0]}
     ).astype({"conv_rate": "float32", "acc_rate": "float32"})
@@ -332,7 +334,10 @@ def test_the_champion_leads_back_to_its_data_code_and_config(working_area, insta
     assert tags["training_assets.dagster_run_id"] == result.run_id
     assert tags["training_assets.git_commit"] == git_commit()
     assert tags["training_assets.git_commit"] != "unknown"
-    assert run_config_of(champion.run_id)["ops"]["splits"] == run_config["ops"]["splits"]
+    assert (
+        run_config_of(mlflow_client, champion.run_id)["ops"]["splits"]
+        == run_config["ops"]["splits"]
+    )
 
     run = mlflow_client.get_run(champion.run_id)
     [dataset_input] = run.inputs.dataset_inputs

@@ -18,6 +18,7 @@ from sklearn.dummy import DummyRegressor
 from training_assets.core.tracking.evidence import SIGNATURE_TAG, SIGNING_KEY_ENV
 from training_assets.core.tracking.registry import LINEAGE_PREFIX
 from training_assets.definitions import defs
+from training_assets_tests.conftest import mlflow_pointed_at
 from training_assets_tests.e2e.test_pipeline import MODEL_NAME, run_training
 
 MANUAL = {"resources": {"model_registry": {"config": {"promotion": "manual"}}}}
@@ -120,16 +121,18 @@ def test_a_version_forged_with_every_tag_of_a_gated_one_is_refused_by_number(
     # A model nobody gated, its run given every tag of the gated run (the verdict and lineage
     # too), registered by hand with every tag of the gated version (the signature too).
     run = mlflow_client.create_run(mlflow_client.get_run(gated.run_id).info.experiment_id)
-    with mlflow.start_run(run_id=run.info.run_id):
-        uri = mlflow.sklearn.log_model(DummyRegressor().fit([[0.0]], [1.0]), name="model").model_uri
-        mlflow.set_tags(
-            {
-                tag: value
-                for tag, value in mlflow_client.get_run(gated.run_id).data.tags.items()
-                if not tag.startswith("mlflow.")
-            }
-        )
-    forged = mlflow.register_model(uri, MODEL_NAME, tags=dict(gated.tags)).version
+    with mlflow_pointed_at(mlflow_client.tracking_uri):
+        with mlflow.start_run(run_id=run.info.run_id):
+            model = DummyRegressor().fit([[0.0]], [1.0])
+            uri = mlflow.sklearn.log_model(model, name="model").model_uri
+            mlflow.set_tags(
+                {
+                    tag: value
+                    for tag, value in mlflow_client.get_run(gated.run_id).data.tags.items()
+                    if not tag.startswith("mlflow.")
+                }
+            )
+        forged = mlflow.register_model(uri, MODEL_NAME, tags=dict(gated.tags)).version
 
     result = launch(
         instance, "promote_model_job", action="promote", version=int(forged), reason="looks fine"

@@ -194,7 +194,6 @@ def test_an_mlflow_server_stopped_mid_run_fails_the_run_fast_naming_the_server(
         assert [r.info.status for r in runs] == ["FAILED"]
     finally:
         server.stop()
-        mlflow.set_tracking_uri(None)
 
 
 def test_a_password_in_the_tracking_uri_is_written_nowhere(working_area, home, tmp_path):

@@ -304,11 +304,8 @@ def test_an_mlflow_outage_at_registration_is_the_last_word_exits_soon_and_heals(
             "mlflow_store": MlflowStore(tracking_uri=server.uri),
             "model_registry": ModelRegistry(),
         }
-        try:
-            with build_sensor_context(instance=instance, resources=resources) as context:
-                dead_run_sensor(context)
-        finally:
-            mlflow.set_tracking_uri(None)
+        with build_sensor_context(instance=instance, resources=resources) as context:
+            dead_run_sensor(context)
 
         assert client.get_run(left.info.run_id).info.status == "FAILED"
         assert client.search_model_versions(f"name='{MODEL_NAME}'") == []

@@ -11,6 +11,7 @@ import pytest
 from training_assets.core import paths
 from training_assets.core.features import feast_repo
 from training_assets.core.schema import FEATURE_SERVICE
+from training_assets_tests.conftest import mlflow_pointed_at
 from training_assets_tests.core.features.test_online_store_state import logged_model
 
 MODEL_NAME = "served-model"
@@ -34,7 +35,9 @@ def registered_versions(client: mlflow.MlflowClient) -> None:
     """Version 1 fit on conv_rate's label, version 2 on acc_rate's: they answer differently."""
     stats = paths.default_driver_stats_path()
     for label in ("conv_rate", "acc_rate"):
-        mlflow.register_model(logged_model(stats, label_feature=label), MODEL_NAME)
+        uri = logged_model(client, stats, label_feature=label)
+        with mlflow_pointed_at(client.tracking_uri):
+            mlflow.register_model(uri, MODEL_NAME)
     client.set_registered_model_alias(MODEL_NAME, "champion", "1")
 
 

@@ -28,7 +28,12 @@ def ready(server) -> bool:
 
 def expected(world, version: int, drivers: list[int], impute: bool = False) -> pd.DataFrame:
     return online.predict_online(
-        world.store(), FEATURE_SERVICE, f"models:/{MODEL_NAME}/{version}", drivers, impute
+        world.client,
+        world.store(),
+        FEATURE_SERVICE,
+        f"models:/{MODEL_NAME}/{version}",
+        drivers,
+        impute,
     )
 
 

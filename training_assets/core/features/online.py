@@ -23,6 +23,7 @@ from training_assets.core.ml import serving
 from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP
 
 if TYPE_CHECKING:
+    import mlflow
     from feast import FeatureService, FeatureStore
 
 FEATURES_FOUND = "features_found"
@@ -161,9 +162,9 @@ class OnlineModel:
     """A model loaded once, with the input types of its signature, that scores online feature
     rows: what a long-running server holds, and what `predict_online` loads per call."""
 
-    def __init__(self, model_uri: str):
+    def __init__(self, client: "mlflow.MlflowClient", model_uri: str):
         self.model_uri = model_uri
-        self._model = serving.load_pyfunc(model_uri)
+        self._model = serving.load_pyfunc(client, model_uri)
         # The online store returns float64 and int64; the signature may ask for float32.
         self._types = {name: _numpy_type(kind) for name, kind in self._model.input_schema().items()}
 
@@ -201,15 +202,16 @@ def score(rows: OnlineRows, model: OnlineModel | None, impute: bool) -> list[flo
 
 
 def predict_online(
+    client: "mlflow.MlflowClient",
     store: "FeatureStore",
     feature_service: str,
     model_uri: str,
     keys: list[int],
     impute: bool = False,
 ) -> pd.DataFrame:
-    """Score `keys` with the model at `model_uri` on their online features, as a serving
-    endpoint would: one row per key, whether the store knew it, its features and the
-    prediction.
+    """Score `keys` with the model at `model_uri` (read through `client`) on their online
+    features, as a serving endpoint would: one row per key, whether the store knew it, its
+    features and the prediction.
 
     A key the store does not know gets no prediction (null) unless `impute`, when the model
     fills its features as it fills missing values in training.
@@ -220,7 +222,7 @@ def predict_online(
     """
     require_servable(store, feature_service)
     rows = read_rows(store, service_features(store, feature_service), keys)
-    model = OnlineModel(model_uri) if rows.scored(impute) else None
+    model = OnlineModel(client, model_uri) if rows.scored(impute) else None
     result = rows.frame()
     # Nullable: a key that is not scored has no prediction, which JSON writes as null.
     result["prediction"] = pd.array(score(rows, model, impute), dtype="Float64")

@@ -9,6 +9,7 @@ model may be registered.
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import mlflow
 import numpy as np
 import pandas as pd
 
@@ -255,10 +256,15 @@ def _warns_unless(outcome: GateOutcome, blocks: bool) -> GateOutcome:
 
 
 def evaluate_drift_gate(
-    table: data_gates.Table, schema: TrainingSchema, champion, limits: GateLimits
+    client: mlflow.MlflowClient,
+    table: data_gates.Table,
+    schema: TrainingSchema,
+    champion,
+    limits: GateLimits,
 ) -> GateOutcome:
-    """The drift gate's outcome against the champion's MLflow model version (None: no champion)."""
-    return judge_drift(table, schema.feature_names, champion, limits)
+    """The drift gate's outcome against the champion's MLflow model version (None: no
+    champion), whose training-data profile is read through `client`."""
+    return judge_drift(client, table, schema.feature_names, champion, limits)
 
 
 def evaluate_metric_gates(evaluation: dict, limits: GateLimits) -> dict[str, GateOutcome]:
@@ -278,6 +284,7 @@ def evaluate_metric_gates(evaluation: dict, limits: GateLimits) -> dict[str, Gat
 
 
 def evaluate_champion_gates(
+    client: mlflow.MlflowClient,
     model_uri: str,
     champion_version: int | None,
     champion_uri: str | None,
@@ -293,12 +300,14 @@ def evaluate_champion_gates(
     champion's scores behind them.
 
     Args:
+        client: The MLflow client both models are read through.
         test_x, test_y, test_keys: The test split; both models are scored on it.
         train_mean: The training labels' mean, the baseline of the champion's scores.
         predictions: As `champion_gates.judge` fills it.
     """
     made = predictions if predictions is not None else {}
     outcomes, table = judge(
+        client,
         model_uri,
         champion_uri,
         test_x,

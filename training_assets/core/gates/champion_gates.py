@@ -8,6 +8,7 @@ the `challenger_judgement` asset that the report shows and the champion gates' c
 from dataclasses import dataclass
 from typing import Any
 
+import mlflow
 import numpy as np
 import pandas as pd
 
@@ -106,6 +107,7 @@ def _scalar(value: Any) -> str | int | float | bool:
 
 
 def judge(
+    client: mlflow.MlflowClient,
     model_uri: str,
     champion_uri: str | None,
     test_x: pd.DataFrame,
@@ -117,6 +119,7 @@ def judge(
     """Every challenger gate's outcome, and the per-slice table behind the slice gate.
 
     Args:
+        client: The MLflow client the models are read through.
         model_uri: The challenger's logged model.
         champion_uri: The champion's model, or None when there is none yet.
         test_x, test_y: This run's test split; both models are scored on it.
@@ -127,10 +130,10 @@ def judge(
             scores them: 20M rows are not predicted twice.
     """
     made = predictions if predictions is not None else {}
-    challenger, outcomes = _served(model_uri, test_x, made)
-    champion_schema = None if champion_uri is None else serving.input_schema(champion_uri)
+    challenger, outcomes = _served(client, model_uri, test_x, made)
+    champion_schema = None if champion_uri is None else serving.input_schema(client, champion_uri)
     try:
-        challenger_schema = serving.input_schema(model_uri)
+        challenger_schema = serving.input_schema(client, model_uri)
     except Exception as error:
         challenger_schema = {"unreadable": f"{type(error).__name__}"}
     outcomes["signature_matches_champion"] = signatures_match(challenger_schema, champion_schema)
@@ -145,7 +148,7 @@ def judge(
         return outcomes, pd.DataFrame(columns=["slice", "rows", "rmse"])
 
     outcome, table = _against_champion(
-        champion_uri, test_x, test_y, slice_values, made, limits.regression_tolerance
+        client, champion_uri, test_x, test_y, slice_values, made, limits.regression_tolerance
     )
     outcomes["no_regression_against_champion"] = outcome
     outcomes["worst_slice_within_limits"] = worst_slice_within_limits(
@@ -155,11 +158,13 @@ def judge(
     return outcomes, table
 
 
-def _served(model_uri: str, test_x: pd.DataFrame, made: dict) -> tuple[object, dict]:
+def _served(
+    client: mlflow.MlflowClient, model_uri: str, test_x: pd.DataFrame, made: dict
+) -> tuple[object, dict]:
     """The challenger as served (None when it cannot be), with the outcome of
     model_loads_and_predicts; its predictions go into `made`."""
     try:
-        challenger = serving.load_pyfunc(model_uri)
+        challenger = serving.load_pyfunc(client, model_uri)
         made["challenger"] = challenger.predict(test_x)
         outcome = GateOutcome(True, {"model_uri": model_uri, "rows": len(test_x)})
     except Exception as error:  # whatever stops a load or a prediction stops serving
@@ -173,6 +178,7 @@ def _served(model_uri: str, test_x: pd.DataFrame, made: dict) -> tuple[object, d
 
 
 def _against_champion(
+    client: mlflow.MlflowClient,
     champion_uri: str | None,
     test_x: pd.DataFrame,
     test_y: pd.Series,
@@ -188,7 +194,8 @@ def _against_champion(
     if champion_uri is None:
         return GateOutcome(True, {"challenger_rmse": rmse, "note": NO_CHAMPION}), table
     try:
-        champion_predicted = made["champion"] = serving.load_pyfunc(champion_uri).predict(test_x)
+        champion = serving.load_pyfunc(client, champion_uri)
+        champion_predicted = made["champion"] = champion.predict(test_x)
     except Exception as error:  # e.g. the champion needs inputs this split lacks
         return GateOutcome(
             False,

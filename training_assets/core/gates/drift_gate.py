@@ -3,6 +3,8 @@ champion's training data, judged against warning and blocking limits."""
 
 from dataclasses import replace
 
+import mlflow
+
 from training_assets.core.data.table_query import quote
 from training_assets.core.gates.champion_gates import NO_CHAMPION
 from training_assets.core.gates.data_gates import queried
@@ -14,10 +16,17 @@ from training_assets.core.tracking.lineage import REFERENCE_PROFILE_ARTIFACT
 from training_assets.core.tracking.profiles import reference_profile
 
 
-def judge_drift(table, features: tuple[str, ...], champion, limits: GateLimits) -> GateOutcome:
+def judge_drift(
+    client: mlflow.MlflowClient,
+    table,
+    features: tuple[str, ...],
+    champion,
+    limits: GateLimits,
+) -> GateOutcome:
     """The drift gate's outcome for the training table against `champion`.
 
     Args:
+        client: The MLflow client the champion's training-data profile is read through.
         table: The training table: a TableQuery on its file, a frame or an Arrow table.
         features: The model inputs in the table.
         champion: The champion's MLflow model version, or None when there is none yet.
@@ -26,7 +35,7 @@ def judge_drift(table, features: tuple[str, ...], champion, limits: GateLimits) 
         return GateOutcome(True, {"note": NO_CHAMPION})
     # Stores report a missing or unreadable artifact with different exception types.
     try:
-        reference = reference_profile(champion.run_id)
+        reference = reference_profile(client, champion.run_id)
     except Exception as error:
         return GateOutcome(
             False,

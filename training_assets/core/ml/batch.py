@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from mlflow import MlflowClient
 
 from training_assets.core.ml import serving
 from training_assets.core.ml.split import model_inputs
@@ -28,7 +29,13 @@ MODEL_NAME_COLUMN = "model_name"
 MODEL_VERSION_COLUMN = "model_version"
 
 
-def score(joined: pa.Table, schema: TrainingSchema, model_name: str, version: int) -> pd.DataFrame:
+def score(
+    client: MlflowClient,
+    joined: pa.Table,
+    schema: TrainingSchema,
+    model_name: str,
+    version: int,
+) -> pd.DataFrame:
     """The request rows in their order with the features they were scored on, whether they
     found them (`features_found`), the prediction of `model_name` version `version`, and that
     name and version on every row.
@@ -37,11 +44,12 @@ def score(joined: pa.Table, schema: TrainingSchema, model_name: str, version: in
     so in `features_found`, which stands beside the prediction.
 
     Args:
+        client: The MLflow client the model is read through.
         joined: The request joined point-in-time with the schema's features (Feast's
             historical retrieval, with the request's order position).
     """
     frame = scoring_frame(joined, schema)
-    frame[PREDICTION] = predict(frame, schema, model_name, version)
+    frame[PREDICTION] = predict(client, frame, schema, model_name, version)
     frame[MODEL_NAME_COLUMN] = model_name
     frame[MODEL_VERSION_COLUMN] = int(version)
     return frame
@@ -57,11 +65,15 @@ def scoring_frame(joined: pa.Table, schema: TrainingSchema) -> pd.DataFrame:
 
 
 def predict(
-    frame: pd.DataFrame, schema: TrainingSchema, model_name: str, version: int
+    client: MlflowClient,
+    frame: pd.DataFrame,
+    schema: TrainingSchema,
+    model_name: str,
+    version: int,
 ) -> np.ndarray:
     """`model_name` version `version`'s predictions for the rows' features."""
     features = model_inputs(frame[list(schema.feature_names)])
-    model = serving.load_pyfunc(f"models:/{model_name}/{version}")
+    model = serving.load_pyfunc(client, f"models:/{model_name}/{version}")
     return np.asarray(model.predict(features), dtype=float)
 
 

@@ -3,15 +3,18 @@
 import time
 
 import mlflow
-import mlflow.models
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.models import Model
+
+from training_assets.core.tracking.model_files import local_model
 
 
-def input_schema(model_uri: str) -> dict[str, str]:
+def input_schema(client: mlflow.MlflowClient, model_uri: str) -> dict[str, str]:
     """Input column name to type, from the model's logged signature ({} if it has none)."""
-    return _input_types(mlflow.models.get_model_info(model_uri).signature)
+    with local_model(client, model_uri) as path:
+        return _input_types(Model.load(path).signature)
 
 
 def _input_types(signature) -> dict[str, str]:
@@ -20,9 +23,10 @@ def _input_types(signature) -> dict[str, str]:
     return {spec["name"]: spec["type"] for spec in signature.inputs.to_dict()}
 
 
-def load_pyfunc(model_uri: str) -> "_Predictor":
+def load_pyfunc(client: mlflow.MlflowClient, model_uri: str) -> "_Predictor":
     """Load the model as pyfunc, as a server would; predictions come back as an array."""
-    return _Predictor(mlflow.pyfunc.load_model(model_uri))
+    with local_model(client, model_uri) as path:
+        return _Predictor(mlflow.pyfunc.load_model(path))
 
 
 class _Predictor:

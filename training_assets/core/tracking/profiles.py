@@ -1,8 +1,11 @@
 """What a model's MLflow run keeps about its training: the training-data profile that drift is
 judged against, and the run config that reproduces it."""
 
+import json
+import tempfile
+from pathlib import Path
+
 import mlflow
-import mlflow.artifacts
 import numpy as np
 import pandas as pd
 
@@ -28,11 +31,18 @@ def training_profile(train_x: pd.DataFrame, train_y: pd.Series) -> dict:
     }
 
 
-def reference_profile(run_id: str) -> dict:
+def reference_profile(client: mlflow.MlflowClient, run_id: str) -> dict:
     """The training-data profile stored with an MLflow run: feature deciles and label rate."""
-    return mlflow.artifacts.load_dict(f"runs:/{run_id}/{REFERENCE_PROFILE_ARTIFACT}")
+    return _run_json(client, run_id, REFERENCE_PROFILE_ARTIFACT)
 
 
-def run_config_of(run_id: str) -> dict:
+def run_config_of(client: mlflow.MlflowClient, run_id: str) -> dict:
     """The run config stored with an MLflow run."""
-    return mlflow.artifacts.load_dict(f"runs:/{run_id}/{RUN_CONFIG_ARTIFACT}")
+    return _run_json(client, run_id, RUN_CONFIG_ARTIFACT)
+
+
+def _run_json(client: mlflow.MlflowClient, run_id: str, artifact: str) -> dict:
+    """The JSON artifact `artifact` of the run `run_id`, as `mlflow.artifacts.load_dict` reads
+    it but through `client`."""
+    with tempfile.TemporaryDirectory(prefix="run-artifact-") as folder:
+        return json.loads(Path(client.download_artifacts(run_id, artifact, folder)).read_text())

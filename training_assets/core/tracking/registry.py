@@ -4,7 +4,8 @@ by a rollback), each move recorded on the version and in the model's alias histo
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -12,7 +13,7 @@ import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from training_assets.core import faults
+from training_assets.core import faults, settings
 from training_assets.core.tracking import evidence
 from training_assets.core.tracking.lineage import LINEAGE_PREFIX, REPRODUCIBILITY_KEYS
 
@@ -411,10 +412,56 @@ def _register_once(
     else:
         tags = {key: value for key, value in run_tags.items() if not key.startswith("mlflow.")}
         tags[REGISTRATION_TAG] = PENDING
-        version, outcome = mlflow.register_model(model_uri, model_name, tags=tags), REGISTERED
+        version, outcome = register_model(client, model_uri, model_name, tags), REGISTERED
         faults.point(faults.AFTER_REGISTER)
     # As the registry holds it now, with every tag, for the evidence check and the signature.
     return client.get_model_version(model_name, version.version), outcome
+
+
+def register_model(
+    client: mlflow.MlflowClient, model_uri: str, model_name: str, tags: dict[str, str]
+) -> ModelVersion:
+    """A new version of `model_name` (created if missing) from `model_uri` with `tags`, as
+    `mlflow.register_model` makes it but on `client`: the source is `model_uri` itself, and a
+    logged model's version names its model id, from which the registry takes its run."""
+    try:
+        client.create_registered_model(model_name)
+    except MlflowException as error:
+        if error.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+            raise
+    model_id = model_uri.removeprefix("models:/")
+    logged = model_uri.startswith("models:/") and model_id and not set("/@") & set(model_id)
+    with _process_tracking_uri(client.tracking_uri):
+        return client.create_model_version(
+            model_name, model_uri, tags=tags, model_id=model_id if logged else None
+        )
+
+
+@contextmanager
+def _process_tracking_uri(uri: str) -> Iterator[None]:
+    """mlflow's process-wide tracking URI made `uri` for the one call that needs it, then put
+    back exactly as it was.
+
+    MLflow 3.17's SQL model registry store (an embedded registry: sqlite, PostgreSQL) looks a
+    `models:/<model id>` source up with `MlflowClient()`, on the process-wide tracking URI,
+    not the client's (`SqlAlchemyStore.create_model_version`, which says so in a TODO); with
+    none set it would open ./mlflow.db of whatever directory the process runs in. A server's
+    registry does that lookup on the server. The process-wide URI is $MLFLOW_TRACKING_URI
+    unless code set one with `mlflow.set_tracking_uri`, which wins (and writes the variable
+    too): the variable is set for the call, and a URI set in code is replaced for it as well.
+    Steps of one process run one at a time, so nothing else reads the URI meanwhile.
+    """
+    variable = settings.mlflow_tracking_uri()
+    settings.put(settings.MLFLOW_TRACKING_URI_ENV, uri)
+    in_code = mlflow.get_tracking_uri()
+    if in_code != uri:
+        mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        if in_code != uri:
+            mlflow.set_tracking_uri(in_code)
+        settings.put(settings.MLFLOW_TRACKING_URI_ENV, variable)
 
 
 def _record_passed(client: mlflow.MlflowClient, run_id: str, run_tags: dict[str, str]) -> None:

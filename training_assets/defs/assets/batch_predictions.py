@@ -76,12 +76,13 @@ def batch_predictions(
     with feast.retried_on_outage():
         schema = feast.training_schema()
         joined = feast.historical_features(with_order_position(in_days))
-    scored = score(joined, schema, model_registry.model_name, version)
+    client = mlflow_store.configure_client()
+    scored = score(client, joined, schema, model_registry.model_name, version)
     scored.insert(0, PREDICTION_ID, new_prediction_ids(len(scored)))
     at = datetime.now(UTC)
     answers = [_scored(scored, CHAMPION, model_registry.model_name, version, at)]
     if challenger is not None:
-        shadow = predict(scored, schema, model_registry.model_name, challenger)
+        shadow = predict(client, scored, schema, model_registry.model_name, challenger)
         ids = new_prediction_ids(len(scored))
         answers.append(Scored(CHALLENGER, model_registry.model_name, challenger, shadow, ids, at))
     writer, sink, sequence = f"batch-{context.run.run_id}", prediction_log.sink(), 1

@@ -45,6 +45,7 @@ def challenger_judgement(
     champion_uri = None if version is None else f"models:/{model_registry.model_name}/{version}"
     context.log.info(f"Challenger {trained_model.model_uri} against {champion_uri}")
     judgement = catalog.evaluate_champion_gates(
+        client,
         trained_model.model_uri,
         version,
         champion_uri,

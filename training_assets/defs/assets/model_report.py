@@ -7,7 +7,6 @@ champion gates' outcomes from `challenger_judgement`, and takes the data gates' 
 this run's check results.
 """
 
-import mlflow.sklearn
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
@@ -25,6 +24,7 @@ from training_assets.core.ml.elastic_net import coefficients
 from training_assets.core.records import ModelReport, TrainedModel
 from training_assets.core.report import Verdict, blocking, gate_verdicts, page, score_split
 from training_assets.core.tracking.lineage import REPORT_ARTIFACT
+from training_assets.core.tracking.model_files import load_sklearn
 from training_assets.core.tracking.model_log import log_report
 from training_assets.defs import links
 from training_assets.defs.instance_reads import retried
@@ -58,7 +58,7 @@ def model_report(
     client = mlflow_store.configure_client()
     limits = gates.limits()
     run_id = trained_model.run_id
-    model = mlflow.sklearn.load_model(trained_model.model_uri)
+    model = load_sklearn(client, trained_model.model_uri)
     judgement = challenger_judgement
     differences = judgement.differences(trained_model.model_uri, judgement.champion_version, limits)
     if differences:

@@ -74,7 +74,7 @@ def registered_model_version(
     signing_key = _checked_signing_key(model_registry)
     try:
         version, outcome = register_with_alias(
-            mlflow_tracking.tracking.tracking_client,
+            mlflow_tracking.client,
             name,
             model_registry.alias,
             model_uri,

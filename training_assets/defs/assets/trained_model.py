@@ -1,9 +1,9 @@
 """The trained model, logged to MLflow with the lineage that reproduces it."""
 
-import mlflow
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, JobDefinition, MetadataValue, asset
 from dagster_shared.check import CheckError
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
 from training_assets.core import faults
 from training_assets.core.ml.elastic_net import coefficients, fit_elastic_net, search_elastic_net
@@ -16,7 +16,7 @@ from training_assets.core.tracking.lineage import (
     config_digest,
     git_commit,
 )
-from training_assets.core.tracking.model_log import log_trained_model
+from training_assets.core.tracking.model_log import log_candidates, log_trained_model
 from training_assets.defs import links
 from training_assets.defs.config import ModelConfig, effective_run_config
 from training_assets.defs.materializations import materialization_for
@@ -42,7 +42,7 @@ def trained_model(
     mlflow_tracking: MlflowTracking,
 ) -> TrainedModel:
     """ElasticNet behind imputation and scaling, fit on the training split and logged to MLflow."""
-    tracking = mlflow_tracking.tracking
+    client, run_id = mlflow_tracking.client, mlflow_tracking.run_id
     if config.search:
         model, candidates = search_elastic_net(
             train_x,
@@ -52,10 +52,7 @@ def trained_model(
             config.cv_folds,
             config.random_state,
         )
-        for candidate in candidates:
-            with mlflow.start_run(run_name="candidate", nested=True):
-                mlflow.log_params({"alpha": candidate["alpha"], "l1_ratio": candidate["l1_ratio"]})
-                mlflow.log_metric("cv_rmse", candidate["cv_rmse"])
+        log_candidates(client, run_id, candidates)
         best = min(candidates, key=lambda candidate: candidate["cv_rmse"])
         alpha, l1_ratio = best["alpha"], best["l1_ratio"]
         context.log.info(f"Search chose alpha={alpha}, l1_ratio={l1_ratio} of {len(candidates)}")
@@ -66,14 +63,16 @@ def trained_model(
     faults.point(faults.TRAINING)
     lineage = lineage_tags(context)
     # Named for what ran, not for the job: the data and config it was trained on.
-    mlflow.set_tag(
-        "mlflow.runName",
+    client.set_tag(
+        run_id,
+        MLFLOW_RUN_NAME,
         f"{what_ran(context.job_name, context.run.asset_selection)} "
         f"data {lineage.get(DATA_DIGEST_TAG, 'unknown')[:8]} "
         f"config {lineage[CONFIG_DIGEST_TAG][:8]} alpha {alpha} l1 {l1_ratio}",
     )
-    # Logged into the run that the tracking resource made active for this Dagster run.
     model_info = log_trained_model(
+        client,
+        run_id,
         model,
         train_x,
         train_y,
@@ -87,10 +86,10 @@ def trained_model(
         run_config=redact_config(dict(context.run.run_config)),
     )
     record = TrainedModel(
-        run_id=mlflow_tracking.run_id,
+        run_id=run_id,
         model_uri=model_info.model_uri,
         model_id=model_info.model_id,
-        experiment_id=tracking.experiment.experiment_id,
+        experiment_id=mlflow_tracking.experiment_id,
     )
     context.add_output_metadata(
         {

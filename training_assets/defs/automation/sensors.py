@@ -199,10 +199,11 @@ def _drift_retrain_sensor(
     drift_settings: DriftSettings,
 ):
     """Requests a retrain when any feature's PSI against the champion's training data is high."""
-    champion = model_registry.champion(mlflow_store.configure_client())
+    client = mlflow_store.configure_client()
+    champion = model_registry.champion(client)
     if champion is None:
         return SkipReason(f"no champion yet: {model_registry.champion_uri()} does not exist")
-    profile = reference_profile(champion.run_id)["features"]
+    profile = reference_profile(client, champion.run_id)["features"]
 
     try:
         order_frame = orders_source.read()

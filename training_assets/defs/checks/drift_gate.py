@@ -20,7 +20,10 @@ def drift_within_limits(
     feast: FeastResource,
 ):
     """Feature PSI and label rate against the champion's training data: warn, then block."""
-    champion = model_registry.champion(mlflow_store.configure_client())
+    client = mlflow_store.configure_client()
+    champion = model_registry.champion(client)
     with feast.table_query(training_data) as table:
-        outcome = evaluate_drift_gate(table, feast.training_schema(), champion, gates.limits())
+        outcome = evaluate_drift_gate(
+            client, table, feast.training_schema(), champion, gates.limits()
+        )
     yield check_result(DRIFT_GATE.name, outcome)

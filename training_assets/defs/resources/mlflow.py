@@ -1,21 +1,15 @@
-"""MLflow tracking through dagster-mlflow's resource, with the lifecycle it lacks.
+"""MLflow tracking for the Dagster runs: where MLflow keeps runs and models (`MlflowStore`), the
+MLflow run of each Dagster run (`MlflowTracking`) and the registered model (`ModelRegistry`).
 
-dagster-mlflow's `MlFlow` starts (or resumes) one MLflow run per Dagster run, found by a
-`dagster_run_id` tag, and hands out mlflow's API. It never ends that run: it expects its
-`end_mlflow_on_run_finished` hook, which ends the run only after the job's last node (this
-project attaches no hook: the teardown below ends the run whatever failed), and it resumes
-whatever run is active in the process. When two Dagster runs execute in one process (the
-in-process executor, tests, `materialize`), the second would log into the first's MLflow run.
-It also leaves its `mlflow_run_id` None when it started a new run. This wrapper ends a foreign
-active run before building `MlFlow`, records the run id that `MlFlow` made active, and ends its
-own run when the Dagster run's resources are torn down, FAILED if any step of the Dagster run
-failed, with one request that a server which stopped answering cannot hold for long. It also
-resolves the embedded default store, so a fresh clone tracks to a sqlite file with artifacts
-inside the working area.
+Everything goes through an `MlflowClient` on the configured tracking and registry URIs, with
+run ids passed explicitly; mlflow's process-wide state (its tracking URI, its active run) is
+never set. The Dagster run's MLflow run is ended when the run's resources are torn down,
+FAILED if any step of the Dagster run failed, with one request that a server which stopped
+answering cannot hold for long. The embedded default store is a sqlite file with artifacts
+inside the working area, so a fresh clone tracks without a server.
 """
 
 import fcntl
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,9 +17,9 @@ from typing import Literal
 
 import mlflow
 from dagster import ConfigurableResource, DagsterEventType, InitResourceContext
-from dagster_mlflow.resources import MlFlow
-from mlflow.entities import RunStatus
+from mlflow.entities import LifecycleStage, RunStatus
 from mlflow.utils.credentials import get_default_host_creds
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 from mlflow.utils.rest_utils import http_request, verify_rest_response
 from mlflow.utils.time import get_current_time_millis
 from pydantic import Field, PrivateAttr
@@ -106,7 +100,7 @@ class MlflowStore(ConfigurableResource):
         if configured:
             return redact_uri(split_credentials(configured)[0])
         uri = self.resolved_tracking_uri()
-        return uri if uri.startswith(("http://", "https://")) else links.MLFLOW_UI_DEFAULT
+        return uri if _is_http(uri) else links.MLFLOW_UI_DEFAULT
 
     def display_uri(self) -> str:
         """The tracking URI as it is safe to show: no password, no token."""
@@ -126,44 +120,27 @@ class MlflowStore(ConfigurableResource):
         return None
 
     def configure_client(self) -> mlflow.MlflowClient:
-        """A client on the configured stores, named explicitly; also points this process's
-        fluent mlflow API at them, which dagster-mlflow's run (MlflowTracking) and the model
-        logging in core/tracking use.
+        """A client on the configured tracking and registry stores, both named explicitly.
 
-        Credentials in an HTTP URI are taken out of every URI mlflow keeps, so no message it
-        prints (a failed request names its URL) can show them, and sent as basic auth. MLflow
-        3.17 takes basic-auth credentials and its HTTP timeout and retry budget only from its
-        environment variables (`get_default_host_creds` and `http_request` read them per
-        request; `MlflowClient` takes nothing but URIs), so those are the one thing written to
-        this process's environment, in `_mlflow_http_environment`.
+        Nothing else in the process is pointed at them: mlflow's process-wide tracking and
+        registry URIs stay as they were. Credentials in an HTTP URI are taken out of every URI
+        the client keeps, so no message it prints (a failed request names its URL) can show
+        them, and sent as basic auth. For an HTTP store, MLflow's request timeout, retries
+        and basic auth go where MLflow reads them, this process's environment
+        (`settings.set_mlflow_http_budget`, which says why); a local store writes nothing.
         """
         uri, user, password = split_credentials(self._configured_tracking_uri())
         registry = self.registry_uri or settings.mlflow_registry_uri()
-        registry_uri = None
+        registry_uri = uri
         if registry:
             registry_uri, registry_user, registry_password = split_credentials(registry)
             user, password = user or registry_user, password or registry_password
-        self._mlflow_http_environment(user, password)
-        mlflow.set_tracking_uri(uri)
-        if registry_uri:
-            mlflow.set_registry_uri(registry_uri)
+        if _is_http(uri) or _is_http(registry_uri):
+            settings.set_mlflow_http_budget(
+                self.request_timeout_seconds, self.max_retries, user, password
+            )
         with _sqlite_creation_lock(uri):
             return mlflow.MlflowClient(tracking_uri=uri, registry_uri=registry_uri)
-
-    def _mlflow_http_environment(self, user: str | None, password: str | None) -> None:
-        """MLflow's HTTP budget and a URI's user and password, in the variables MLflow reads
-        them from; a user or password the environment already sets is kept."""
-        environment = {
-            "MLFLOW_HTTP_REQUEST_TIMEOUT": str(self.request_timeout_seconds),
-            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(self.max_retries),
-            "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-        }
-        set_user, set_password = settings.mlflow_credentials()
-        if user and not set_user:
-            environment[settings.MLFLOW_USERNAME_ENV] = user
-        if password and not set_password:
-            environment[settings.MLFLOW_PASSWORD_ENV] = password
-        os.environ.update(environment)
 
     def end_run(self, run_id: str, status: str) -> None:
         """End the MLflow run `run_id` with `status` in one request, not retried.
@@ -174,7 +151,7 @@ class MlflowStore(ConfigurableResource):
         RUNNING all the same. The dead-run sensor ends it once the server answers again.
         """
         uri = self.resolved_tracking_uri()
-        if not uri.startswith(("http://", "https://")):
+        if not _is_http(uri):
             mlflow.MlflowClient(uri).set_terminated(run_id, status)  # a local store
             return
         endpoint = "/api/2.0/mlflow/runs/update"
@@ -199,22 +176,30 @@ class MlflowUnavailable(RuntimeError):
 
 
 class MlflowTracking(ConfigurableResource):
-    """One MLflow run per Dagster run in a configurable experiment, via dagster-mlflow."""
+    """One MLflow run per Dagster run in a configurable experiment, held by its id.
+
+    The run is found by its `dagster_run_id` tag, so every step process of a Dagster run (the
+    multiprocess executor) logs into the one MLflow run the first of them created. Nothing is
+    made active in mlflow's process-wide state: two Dagster runs in one process (tests,
+    `materialize`, the in-process executor) each keep their own run, and nothing is left for
+    mlflow's exit handler to end.
+    """
 
     store: MlflowStore
     experiment_name: str = Field(
         default=registry.DEFAULT_EXPERIMENT, description="MLflow experiment for training runs."
     )
 
-    _tracking: MlFlow | None = PrivateAttr(default=None)
+    _client: mlflow.MlflowClient | None = PrivateAttr(default=None)
+    _experiment_id: str | None = PrivateAttr(default=None)
     _run_id: str | None = PrivateAttr(default=None)
 
     @property
-    def tracking(self) -> MlFlow:
-        """dagster-mlflow's resource: mlflow's API, bound to this Dagster run's MLflow run."""
-        if self._tracking is None:
+    def client(self) -> mlflow.MlflowClient:
+        """A client on the configured stores, which the run id and model URIs are for."""
+        if self._client is None:
             raise RuntimeError("MlflowTracking is only usable inside a Dagster run")
-        return self._tracking
+        return self._client
 
     @property
     def run_id(self) -> str:
@@ -222,6 +207,13 @@ class MlflowTracking(ConfigurableResource):
         if self._run_id is None:
             raise RuntimeError("MlflowTracking is only usable inside a Dagster run")
         return self._run_id
+
+    @property
+    def experiment_id(self) -> str:
+        """The experiment of this Dagster run's MLflow run."""
+        if self._experiment_id is None:
+            raise RuntimeError("MlflowTracking is only usable inside a Dagster run")
+        return self._experiment_id
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         if _run_is_over(context):
@@ -236,9 +228,9 @@ class MlflowTracking(ConfigurableResource):
             healing.claim_run(context.instance, context.run.run_id)
             for run_id in healing.heal_dead_runs(context.instance):
                 context.log.warning(f"Run {run_id} had lost its process; marked failed")
-        _end_foreign_run(context.run.run_id)
         try:
-            self._start(context)
+            self._experiment_id = self._experiment(client)
+            self._run_id = self._start(client, context)
         except Exception as error:
             # MLflow's own message names only the request; say which store, and the budget.
             raise MlflowUnavailable(
@@ -247,48 +239,61 @@ class MlflowTracking(ConfigurableResource):
                 f"{self.store.max_retries} retries): "
                 f"{type(error).__name__}: {redact_uri(str(error))[:1000]}"
             ) from None
-        self._run_id = mlflow.active_run().info.run_id
+        self._client = client
         if context.instance is not None:
             for run_id in healing.end_orphaned_mlflow_runs(client, context.instance):
                 context.log.warning(f"MLflow run {run_id} of a finished Dagster run: ended")
 
-    def _start(self, context: InitResourceContext) -> None:
-        if mlflow.get_experiment_by_name(self.experiment_name) is None:
-            mlflow.create_experiment(
+    def _experiment(self, client: mlflow.MlflowClient) -> str:
+        """The id of the experiment, created with the store's artifact location if new."""
+        experiment = client.get_experiment_by_name(self.experiment_name)
+        if experiment is None:
+            return client.create_experiment(
                 self.experiment_name, artifact_location=self.store.resolved_artifact_location()
             )
-        self._tracking = MlFlow(
-            context.replace_config(
-                {
-                    "experiment_name": self.experiment_name,
-                    "mlflow_tracking_uri": self.store.resolved_tracking_uri(),
-                    "env": {},
-                    "extra_tags": {},
-                }
+        if experiment.lifecycle_stage == LifecycleStage.DELETED:
+            raise ValueError(
+                f"experiment {self.experiment_name!r} is deleted: restore it, or name another "
+                "in mlflow_tracking.experiment_name"
             )
-        )
+        return experiment.experiment_id
+
+    def _start(self, client: mlflow.MlflowClient, context: InitResourceContext) -> str:
+        """The id of this Dagster run's MLflow run: the one an earlier step process of the
+        run started, set RUNNING again, else a new one."""
         run = context.run
+        started = client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.{DAGSTER_RUN_TAG} = '{run.run_id}'",
+            max_results=1,
+        )
+        if started:
+            run_id = started[0].info.run_id
+            client.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
+            return run_id
         label = what_ran(run.job_name, run.asset_selection)
         url = links.dagster_run_url(run.run_id)
-        # dagster-mlflow names the MLflow run after the job, "__ASSET_JOB" for a launch from the
-        # asset graph. The description is the one place MLflow renders markdown: a clickable
-        # way back to the Dagster run, where a tag is shown cut off and plain.
-        mlflow.set_tags(
-            {
-                "mlflow.runName": label,
-                "mlflow.note.content": (
-                    f"Trained by the Dagster run [{run.run_id}]({url}) ({label})."
-                ),
-            }
+        # Named for what ran ("__ASSET_JOB" is Dagster's name for a launch from the asset
+        # graph). The description is the one place MLflow renders markdown: a clickable way
+        # back to the Dagster run, where a tag is shown cut off and plain.
+        created = client.create_run(
+            self.experiment_id,
+            run_name=label,
+            tags={
+                DAGSTER_RUN_TAG: run.run_id,
+                MLFLOW_RUN_NOTE: f"Trained by the Dagster run [{run.run_id}]({url}) ({label}).",
+            },
         )
+        context.log.info(
+            f"Started MLflow run {created.info.run_id} in experiment {self.experiment_name}"
+        )
+        return created.info.run_id
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
-        active = mlflow.active_run()
-        if active is None or active.info.run_id != self._run_id:
+        if self._run_id is None:
             return
         failed = context.instance is not None and _any_step_failed(context)
         status = RunStatus.to_string(RunStatus.FAILED if failed else RunStatus.FINISHED)
-        _forget_active_run()
         try:
             self.store.end_run(self._run_id, status)
         except Exception as error:
@@ -301,6 +306,10 @@ class MlflowTracking(ConfigurableResource):
             )
 
 
+def _is_http(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
 def _run_is_over(context: InitResourceContext) -> bool:
     """Whether the Dagster run these resources are opened for has already finished."""
     if context.instance is None or context.run is None:
@@ -308,21 +317,6 @@ def _run_is_over(context: InitResourceContext) -> bool:
     run_id = context.run.run_id
     run = retried(lambda: context.instance.get_run_by_id(run_id), f"run {run_id}")
     return run is not None and run.is_finished
-
-
-def _forget_active_run() -> None:
-    """Drop this process's active MLflow run without asking the server.
-
-    `mlflow.end_run` is the only public way, and it asks the server twice with the whole retry
-    budget; mlflow's exit handler calls it for a run left active, which would hold the exit of
-    a process whose server stopped answering. The stack is mlflow's own, read by
-    `mlflow.active_run`.
-    """
-    from mlflow.tracking import fluent
-
-    stack = fluent._active_run_stack.get()
-    if stack:
-        stack.pop()
 
 
 def _any_step_failed(context: InitResourceContext) -> bool:
@@ -354,13 +348,6 @@ def _sqlite_creation_lock(uri: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _end_foreign_run(dagster_run_id: str | None) -> None:
-    """End an MLflow run left active in this process by another Dagster run."""
-    active = mlflow.active_run()
-    if active is not None and active.data.tags.get(DAGSTER_RUN_TAG) != dagster_run_id:
-        mlflow.end_run()
 
 
 class ModelRegistry(ConfigurableResource):

@@ -9,16 +9,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import mlflow
-import mlflow.sklearn
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow.models import infer_signature
 
 from training_assets.core import paths
 from training_assets.core.features import feast_repo, load_marker, online
-from training_assets.core.ml.elastic_net import SKOPS_TRUSTED_TYPES, fit_elastic_net
+from training_assets.core.ml.elastic_net import fit_elastic_net
 from training_assets.core.schema import FEATURE_SERVICE
+from training_assets.core.tracking.model_log import log_sklearn_model
 from training_assets.defs.resources.mlflow import MlflowStore
 from training_assets_tests.core.features.test_materialize import (
     DRIVERS,
@@ -37,11 +36,16 @@ def stats(tmp_path) -> Path:
 
 
 @pytest.fixture
-def model_uri(working_area, stats) -> str:
-    return logged_model(stats)
+def client(working_area) -> mlflow.MlflowClient:
+    return MlflowStore().configure_client()
 
 
-def logged_model(stats: Path, label_feature: str = "conv_rate") -> str:
+@pytest.fixture
+def model_uri(client, stats) -> str:
+    return logged_model(client, stats)
+
+
+def logged_model(client: mlflow.MlflowClient, stats: Path, label_feature: str = "conv_rate") -> str:
     """A model logged to the working area's MLflow store as the pipeline logs one (median
     imputation, signature), fit on the stats themselves: what it predicts depends on the
     features it is given (and on `label_feature`, whose values above its median are the
@@ -51,22 +55,18 @@ def logged_model(stats: Path, label_feature: str = "conv_rate") -> str:
     x = x.astype({"avg_daily_trips": "float64"})
     y = (frame[label_feature] > frame[label_feature].median()).astype(int)
     model = fit_elastic_net(x, y, alpha=0.01, l1_ratio=0.1, random_state=1)
-    store = MlflowStore()
-    store.configure_client()
     # Artifacts beside the store's file, as the pipeline keeps them: MLflow's own default for
     # a new experiment is ./mlruns in whatever directory the tests run in.
-    if mlflow.get_experiment_by_name("online") is None:
-        mlflow.create_experiment("online", artifact_location=store.resolved_artifact_location())
-    mlflow.set_experiment("online")
-    with mlflow.start_run():
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=infer_signature(x.head(), model.predict(x.head())),
-            skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
-            pip_requirements=["scikit-learn"],
+    experiment = client.get_experiment_by_name("online")
+    experiment_id = (
+        experiment.experiment_id
+        if experiment is not None
+        else client.create_experiment(
+            "online", artifact_location=MlflowStore().resolved_artifact_location()
         )
-    return info.model_uri
+    )
+    run = client.create_run(experiment_id)
+    return log_sklearn_model(client, run.info.run_id, model, x.head()).model_uri
 
 
 def reopened(tmp_path: Path):
@@ -83,25 +83,27 @@ def online_store_file(tmp_path: Path) -> Path:
     return tmp_path / "feast" / "online.db"
 
 
-def test_a_store_never_loaded_is_refused_before_any_prediction(tmp_path, stats, model_uri):
+def test_a_store_never_loaded_is_refused_before_any_prediction(tmp_path, stats, model_uri, client):
     store = applied_store(tmp_path, stats)
 
     with pytest.raises(online.OnlineStoreNotReady) as refused:
-        online.predict_online(store, FEATURE_SERVICE, model_uri, DRIVERS[:2])
+        online.predict_online(client, store, FEATURE_SERVICE, model_uri, DRIVERS[:2])
 
     assert "'driver_stats' was never loaded" in str(refused.value)
     assert "materialize online_features" in str(refused.value).lower()
 
 
 def test_a_loaded_store_serves_and_an_unknown_driver_gets_no_prediction_unless_imputed(
-    tmp_path, stats, model_uri
+    tmp_path, stats, model_uri, client
 ):
     store = applied_store(tmp_path, stats)
     feast_repo.materialize_online(store, FEATURE_SERVICE)
 
-    served = online.predict_online(store, FEATURE_SERVICE, model_uri, [*DRIVERS[:3], UNKNOWN])
+    served = online.predict_online(
+        client, store, FEATURE_SERVICE, model_uri, [*DRIVERS[:3], UNKNOWN]
+    )
     imputed = online.predict_online(
-        store, FEATURE_SERVICE, model_uri, [*DRIVERS[:3], UNKNOWN], impute=True
+        client, store, FEATURE_SERVICE, model_uri, [*DRIVERS[:3], UNKNOWN], impute=True
     )
 
     assert served["features_found"].tolist() == [True, True, True, False]
@@ -116,11 +118,11 @@ def test_a_loaded_store_serves_and_an_unknown_driver_gets_no_prediction_unless_i
 
 @pytest.mark.parametrize("loss", ["file deleted", "rows emptied"])
 def test_a_store_that_lost_its_data_is_refused_then_reloaded_in_full(
-    tmp_path, stats, model_uri, loss
+    tmp_path, stats, model_uri, client, loss
 ):
     store = applied_store(tmp_path, stats)
     [first] = feast_repo.materialize_online(store, FEATURE_SERVICE)
-    before = online.predict_online(store, FEATURE_SERVICE, model_uri, DRIVERS)
+    before = online.predict_online(client, store, FEATURE_SERVICE, model_uri, DRIVERS)
     del store
     if loss == "file deleted":
         online_store_file(tmp_path).unlink()
@@ -130,11 +132,11 @@ def test_a_store_that_lost_its_data_is_refused_then_reloaded_in_full(
 
     store = reopened(tmp_path)
     with pytest.raises(online.OnlineStoreNotReady, match="lost its data"):
-        online.predict_online(store, FEATURE_SERVICE, model_uri, DRIVERS)
+        online.predict_online(client, store, FEATURE_SERVICE, model_uri, DRIVERS)
     # The registry still says the view was loaded up to the newest row.
     assert store.get_feature_view("driver_stats").most_recent_end_time is not None
     [reload] = feast_repo.materialize_online(store, FEATURE_SERVICE)
-    after = online.predict_online(store, FEATURE_SERVICE, model_uri, DRIVERS)
+    after = online.predict_online(client, store, FEATURE_SERVICE, model_uri, DRIVERS)
 
     assert first["how"] == "initial"
     assert reload["how"] == "reload: store lost its data"
@@ -150,7 +152,7 @@ def test_a_store_that_lost_its_data_is_refused_then_reloaded_in_full(
 
 
 def test_a_load_older_than_the_views_ttl_is_refused_and_a_new_load_renews_it(
-    tmp_path, stats, model_uri
+    tmp_path, stats, model_uri, client
 ):
     store = applied_store(tmp_path, stats)
     feast_repo.materialize_online(store, FEATURE_SERVICE)
@@ -172,7 +174,7 @@ def test_a_load_older_than_the_views_ttl_is_refused_and_a_new_load_renews_it(
     assert load_marker.read_marker(store, view).data_end == marker.data_end
 
 
-def test_a_stale_store_is_refused_by_its_recorded_time(tmp_path, stats, model_uri):
+def test_a_stale_store_is_refused_by_its_recorded_time(tmp_path, stats, model_uri, client):
     """The marker as a load two days ago left it, through the online store's own write."""
     store = applied_store(tmp_path, stats)
     feast_repo.materialize_online(store, FEATURE_SERVICE)
@@ -182,11 +184,11 @@ def test_a_stale_store_is_refused_by_its_recorded_time(tmp_path, stats, model_ur
     load_marker._write(store, view, load_marker.LoadMarker(view.name, two_days_ago, data_end))
 
     with pytest.raises(online.OnlineStoreNotReady, match="longer than its TTL"):
-        online.predict_online(store, FEATURE_SERVICE, model_uri, DRIVERS)
+        online.predict_online(client, store, FEATURE_SERVICE, model_uri, DRIVERS)
 
 
 def test_a_withdrawn_view_is_refused_and_reloaded_in_full_over_a_tampered_value(
-    tmp_path, stats, model_uri
+    tmp_path, stats, model_uri, client
 ):
     store = applied_store(tmp_path, stats)
     [first] = feast_repo.materialize_online(store, FEATURE_SERVICE)
@@ -211,7 +213,7 @@ def test_a_withdrawn_view_is_refused_and_reloaded_in_full_over_a_tampered_value(
 
     withdrawn = online.withdraw_views(store, FEATURE_SERVICE, ["conv_rate"], "store differed")
     with pytest.raises(online.OnlineStoreNotReady, match="withdrawn from serving.*store differed"):
-        online.predict_online(store, FEATURE_SERVICE, model_uri, DRIVERS)
+        online.predict_online(client, store, FEATURE_SERVICE, model_uri, DRIVERS)
     [reload] = feast_repo.materialize_online(store, FEATURE_SERVICE)
 
     assert withdrawn == ["driver_stats"]
@@ -221,7 +223,9 @@ def test_a_withdrawn_view_is_refused_and_reloaded_in_full_over_a_tampered_value(
     pd.testing.assert_frame_equal(
         online.online_frame(store, FEATURE_SERVICE, DRIVERS), expected, check_dtype=False
     )
-    assert online.predict_online(store, FEATURE_SERVICE, model_uri, DRIVERS)["features_found"].all()
+    assert online.predict_online(client, store, FEATURE_SERVICE, model_uri, DRIVERS)[
+        "features_found"
+    ].all()
 
 
 def test_the_marker_is_not_a_driver(tmp_path, stats):

@@ -1,11 +1,10 @@
 """Unit tests for the challenger gates in training_assets.core.gates.champion_gates."""
 
 import mlflow
-import mlflow.sklearn
+import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow.models import infer_signature
 from sklearn.dummy import DummyRegressor
 
 from training_assets.core.gates.champion_gates import (
@@ -17,8 +16,10 @@ from training_assets.core.gates.champion_gates import (
     worst_slice_within_limits,
 )
 from training_assets.core.gates.limits import GateLimits
-from training_assets.core.ml.elastic_net import SKOPS_TRUSTED_TYPES, fit_elastic_net
+from training_assets.core.ml.elastic_net import fit_elastic_net
 from training_assets.core.ml.metrics import slice_rmse
+from training_assets.core.tracking.model_files import model_location
+from training_assets.core.tracking.model_log import log_sklearn_model
 from training_assets.defs.resources.mlflow import MlflowStore
 from training_assets_tests.repo_schema import repo_schema
 
@@ -116,32 +117,27 @@ def data():
 
 @pytest.fixture
 def store(working_area):
+    """A client on the working area's MLflow store, and a function that logs a model to a run
+    of its own there, as the pipeline logs one, and returns its URI."""
     mlflow_store = MlflowStore()
-    mlflow_store.configure_client()
-    mlflow.create_experiment("gates", artifact_location=mlflow_store.resolved_artifact_location())
-    mlflow.set_experiment("gates")
-    yield
-    if mlflow.active_run():
-        mlflow.end_run()
+    client = mlflow_store.configure_client()
+    experiment = client.create_experiment(
+        "gates", artifact_location=mlflow_store.resolved_artifact_location()
+    )
 
+    def log(model, x: pd.DataFrame) -> str:
+        run = client.create_run(experiment)
+        return log_sklearn_model(client, run.info.run_id, model, x.head()).model_uri
 
-def log(model, x: pd.DataFrame) -> str:
-    with mlflow.start_run():
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=infer_signature(x.head(), model.predict(x.head())),
-            skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
-            pip_requirements=["scikit-learn"],
-        )
-    return info.model_uri
+    return client, log
 
 
 def test_a_good_first_model_passes_every_gate(store, data):
     train_x, train_y, test_x, test_y, groups = data
+    client, log = store
     uri = log(fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
 
-    outcomes, table = judge(uri, None, test_x, test_y, groups, LIMITS)
+    outcomes, table = judge(client, uri, None, test_x, test_y, groups, LIMITS)
 
     assert {name: o.passed for name, o in outcomes.items()} == dict.fromkeys(outcomes, True)
     assert set(outcomes) == {
@@ -158,8 +154,9 @@ def test_a_good_first_model_passes_every_gate(store, data):
 
 def test_a_model_that_cannot_be_loaded_fails_to_serve(store, data):
     train_x, _, test_x, test_y, groups = data
+    client, _ = store
 
-    outcomes, _ = judge("models:/m-0123456789abcdef", None, test_x, test_y, groups, LIMITS)
+    outcomes, _ = judge(client, "models:/m-0123456789abcdef", None, test_x, test_y, groups, LIMITS)
 
     assert not outcomes["model_loads_and_predicts"].passed
     assert "error" in outcomes["model_loads_and_predicts"].evidence
@@ -168,10 +165,11 @@ def test_a_model_that_cannot_be_loaded_fails_to_serve(store, data):
 
 def test_rows_the_signature_rejects_fail_to_serve(store, data):
     train_x, train_y, test_x, test_y, groups = data
+    client, log = store
     uri = log(fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
 
     broken = test_x.rename(columns={"conv_rate": "conversion"})
-    outcomes, _ = judge(uri, None, broken, test_y, groups, LIMITS)
+    outcomes, _ = judge(client, uri, None, broken, test_y, groups, LIMITS)
 
     assert not outcomes["model_loads_and_predicts"].passed
     assert "conv_rate" in outcomes["model_loads_and_predicts"].evidence["error"]
@@ -179,18 +177,19 @@ def test_rows_the_signature_rejects_fail_to_serve(store, data):
 
 def test_a_worse_challenger_fails_against_the_champion(store, data):
     train_x, train_y, test_x, test_y, groups = data
+    client, log = store
     champion = log(fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
     worse = log(fit_elastic_net(train_x, train_y, 5.0, 0.5, 0), train_x)
 
     predictions = {}
-    outcomes, _ = judge(worse, champion, test_x, test_y, groups, LIMITS, predictions)
+    outcomes, _ = judge(client, worse, champion, test_x, test_y, groups, LIMITS, predictions)
 
     regression = outcomes["no_regression_against_champion"]
     assert not regression.passed
     assert regression.evidence["challenger_rmse"] > regression.evidence["champion_rmse"] + 0.005
     # The predictions behind the verdict, for the report to score instead of predicting again.
     for name, uri in (("challenger", worse), ("champion", champion)):
-        expected = mlflow.pyfunc.load_model(uri).predict(test_x)
+        expected = mlflow.pyfunc.load_model(model_location(client, uri)).predict(test_x)
         np.testing.assert_array_equal(predictions[name], expected)
     rmse = np.sqrt(np.mean((test_y.to_numpy() - predictions["champion"]) ** 2))
     assert regression.evidence["champion_rmse"] == pytest.approx(rmse)
@@ -198,12 +197,13 @@ def test_a_worse_challenger_fails_against_the_champion(store, data):
 
 def test_a_changed_signature_is_blocked(store, data):
     train_x, train_y, test_x, test_y, groups = data
+    client, log = store
     champion = log(fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
     two_features = train_x[["conv_rate", "acc_rate"]]
     narrower = log(fit_elastic_net(two_features, train_y, 0.01, 0.5, 0), two_features)
 
     outcomes, _ = judge(
-        narrower, champion, test_x[["conv_rate", "acc_rate"]], test_y, groups, LIMITS
+        client, narrower, champion, test_x[["conv_rate", "acc_rate"]], test_y, groups, LIMITS
     )
 
     assert not outcomes["signature_matches_champion"].passed
@@ -214,11 +214,12 @@ def test_a_changed_signature_is_blocked(store, data):
 
 def test_one_bad_slice_is_caught(store, data):
     train_x, train_y, test_x, test_y, groups = data
+    client, log = store
     uri = log(fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
     # Labels of one region inverted: the model is fine overall but wrong for "east".
     flipped = test_y.where(groups != "east", 1 - test_y)
 
-    outcomes, table = judge(uri, None, test_x, flipped, groups, LIMITS)
+    outcomes, table = judge(client, uri, None, test_x, flipped, groups, LIMITS)
 
     assert not outcomes["worst_slice_within_limits"].passed
     assert outcomes["worst_slice_within_limits"].evidence["failing_slices"] == ["east"]
@@ -227,10 +228,11 @@ def test_one_bad_slice_is_caught(store, data):
 
 def test_a_constant_model_has_the_right_signature_but_loses(store, data):
     train_x, train_y, test_x, test_y, groups = data
+    client, log = store
     champion = log(fit_elastic_net(train_x, train_y, 0.01, 0.5, 0), train_x)
     constant = log(DummyRegressor().fit(train_x[list(FEATURES)], train_y), train_x)
 
-    outcomes, _ = judge(constant, champion, test_x, test_y, groups, LIMITS)
+    outcomes, _ = judge(client, constant, champion, test_x, test_y, groups, LIMITS)
 
     assert outcomes["signature_matches_champion"].passed
     assert not outcomes["no_regression_against_champion"].passed

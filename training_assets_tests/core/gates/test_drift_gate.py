@@ -33,7 +33,9 @@ def test_a_champion_profile_that_cannot_be_read_blocks_only_as_drift_would(
     champion = SimpleNamespace(version="3", run_id="0" * 32)
     frame = pd.DataFrame({"conv_rate": [0.5], LABEL: [1]})
 
-    outcome = judge_drift(frame, ["conv_rate"], champion, GateLimits(drift_blocks=drift_blocks))
+    outcome = judge_drift(
+        mlflow_client, frame, ["conv_rate"], champion, GateLimits(drift_blocks=drift_blocks)
+    )
 
     assert not outcome.passed
     assert outcome.evidence["expected"] == f"runs:/{'0' * 32}/{REFERENCE_PROFILE_ARTIFACT}"

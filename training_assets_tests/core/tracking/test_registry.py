@@ -2,14 +2,18 @@
 champion; a failing server is an error, never "no champion"."""
 
 import http.server
+import os
 import threading
 
 import mlflow
 import mlflow.sklearn
+import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
+from sklearn.dummy import DummyRegressor
 
 from training_assets.core.tracking.lineage import LINEAGE_PREFIX, REPRODUCIBILITY_KEYS
+from training_assets.core.tracking.model_log import log_sklearn_model
 from training_assets.core.tracking.registry import (
     COMPLETE,
     PENDING,
@@ -18,8 +22,10 @@ from training_assets.core.tracking.registry import (
     ChampionMoved,
     champion_version,
     finish_or_remove_pending,
+    register_model,
     register_with_alias,
 )
+from training_assets_tests.conftest import copy_empty_mlflow_db
 
 
 def test_no_model_and_no_alias_mean_no_champion(tmp_path):
@@ -143,3 +149,49 @@ def test_a_model_of_the_champions_or_the_challengers_lineage_registers_nothing(s
     assert len(client.search_model_versions("name='m'")) == 2
     assert int(client.get_model_version_by_alias("m", "champion").version) == 1
     assert int(client.get_model_version_by_alias("m", "challenger").version) == 2
+
+
+def logged_model_store(tmp_path, empty_mlflow_db) -> tuple[mlflow.MlflowClient, str]:
+    """A client on a sqlite store of its own (nothing process-wide pointed at it) and the URI
+    of a model logged there by a run."""
+    copy_empty_mlflow_db(empty_mlflow_db, tmp_path / "own.db")
+    uri = f"sqlite:///{tmp_path / 'own.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.create_experiment("e", artifact_location=(tmp_path / "a").as_uri())
+    run = client.create_run(experiment)
+    model = DummyRegressor().fit([[0.0], [1.0]], [0.0, 1.0])
+    return client, log_sklearn_model(client, run.info.run_id, model, pd.DataFrame({"x": [0.0]}))
+
+
+@pytest.mark.parametrize("variable", [None, "http://127.0.0.1:9"])
+def test_registering_leaves_mlflows_tracking_uri_to_the_variable(
+    tmp_path, empty_mlflow_db, monkeypatch, variable
+):
+    mlflow.set_tracking_uri(None)
+    client, info = logged_model_store(tmp_path, empty_mlflow_db)
+    if variable is None:
+        monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    else:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", variable)
+
+    version = register_model(client, info.model_uri, "m", {})
+
+    assert version.source == info.model_uri
+    assert os.environ.get("MLFLOW_TRACKING_URI") == variable
+    # Left to the variable: a later value of it is obeyed.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:10")
+    assert mlflow.get_tracking_uri() == "http://127.0.0.1:10"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert not mlflow.is_tracking_uri_set()
+
+
+def test_registering_puts_back_a_tracking_uri_set_in_code(tmp_path, empty_mlflow_db):
+    client, info = logged_model_store(tmp_path, empty_mlflow_db)
+    mlflow.set_tracking_uri("http://127.0.0.1:9")
+    try:
+        version = register_model(client, info.model_uri, "m", {})
+        assert mlflow.get_tracking_uri() == "http://127.0.0.1:9"
+        assert os.environ["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:9"
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert version.source == info.model_uri

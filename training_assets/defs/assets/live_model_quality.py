@@ -83,7 +83,7 @@ def _with_training_figures(
         return model
     offline = client.get_run(version.run_id).data.metrics.get("rmse")
     served = served_features(outcomes, model.role, model.model_version)
-    psi = served_drift(reference_profile(version.run_id)["features"], served)
+    psi = served_drift(reference_profile(client, version.run_id)["features"], served)
     return dataclasses.replace(model, offline_rmse=offline, served_rows=len(served), served_psi=psi)
 
 

@@ -327,7 +327,7 @@ def score_and_judge(instance, batch_cursor, outcomes_cursor):
 
 
 def test_shadow_policy_promotes_a_gated_challenger_and_never_a_forged_one(
-    working_area, instance, mlflow_client
+    working_area, instance, mlflow_client, monkeypatch
 ):
     from training_assets_tests.e2e.test_pipeline import MODEL_NAME
 
@@ -337,7 +337,9 @@ def test_shadow_policy_promotes_a_gated_challenger_and_never_a_forged_one(
     assert str(gated.version) == "2"
     assert str(mlflow_client.get_model_version_by_alias(MODEL_NAME, "champion").version) == "1"
     # Someone with write access to the registry registers the same model by hand, copies the
-    # gated version's tags, and points @challenger at it.
+    # gated version's tags, and points @challenger at it. (Their MLflow is set up the usual way,
+    # by the variable: MLflow's SQL registry looks the source up on the process-wide URI.)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_client.tracking_uri)
     forged = mlflow_client.create_model_version(
         MODEL_NAME, gated.source, gated.run_id, tags=gated.tags
     )

@@ -20,6 +20,7 @@ from training_assets_tests.server.process import serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serving")]
 SERVE_ARGS = ("--model-name", MODEL_NAME, "--poll-seconds", "0.3")
+ROLES = ("champion", "challenger")
 
 
 def ready(server) -> bool:
@@ -133,8 +134,17 @@ def test_an_alias_move_under_load_loses_no_request_and_mixes_no_versions(world, 
             for client in clients:
                 client.join(timeout=60)
         metrics = server.get("/metrics").text
-        ids = {row["prediction_id"] for mine in answers for answer in mine for row in answer}
-        server.wait_for(lambda: ids <= set(logged(world)["prediction_id"]), "the logged ids", 10)
+        rows = [row for mine in answers for answer in mine for row in answer]
+        ids = {row["prediction_id"] for row in rows}
+        by_1 = {row["prediction_id"] for row in rows if row["model_version"] == 1}
+
+        def all_logged() -> bool:
+            # The shadow scores are made on a queue of their own and may be logged later.
+            log = logged(world)
+            roles = {role: set(log[log["role"] == role]["prediction_id"]) for role in ROLES}
+            return ids <= roles["champion"] and by_1 <= roles["challenger"]
+
+        server.wait_for(all_logged, "the logged ids and their shadow scores", 30)
 
     assert failures == []
     for mine in answers:

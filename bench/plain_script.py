@@ -255,7 +255,7 @@ def prepare_data(io_dir: Path, mlflow_dir: Path, stages: Stages, limits: "GateLi
             client, registry.DEFAULT_MODEL_NAME, registry.DEFAULT_ALIAS
         )
         outcomes[catalog.DRIFT_GATE.name] = catalog.evaluate_drift_gate(
-            frame, schema, champion, limits
+            client, frame, schema, champion, limits
         )
     result["gates"] = {name_: outcome.passed for name_, outcome in outcomes.items()}
     result["blocked_by"] = catalog.blocking_failures(outcomes)
@@ -292,7 +292,7 @@ def run_model(
 
         with stages.stage("model_gates"):
             outcomes.update(catalog.evaluate_metric_gates(evaluation.metrics(), settings.limits))
-            judgement = judge(io_dir, record, champion, split, train_mean, settings.limits)
+            judgement = judge(io_dir, client, record, champion, split, train_mean, settings.limits)
             outcomes.update(judgement.outcomes)
 
         with stages.stage("report"):
@@ -352,6 +352,8 @@ def train_and_log(
         }
     }
     info = model_log.log_trained_model(
+        prepared.client,
+        run_id,
         model,
         split.train_x,
         split.train_y,
@@ -412,6 +414,7 @@ def evaluate(
 
 def judge(
     io_dir: Path,
+    client: "mlflow.MlflowClient",
     record: "TrainedModel",
     champion: "ModelVersion | None",
     split: "Split",
@@ -426,6 +429,7 @@ def judge(
 
     name = registry.DEFAULT_MODEL_NAME
     judgement = catalog.evaluate_champion_gates(
+        client,
         record.model_uri,
         None if champion is None else int(champion.version),
         None if champion is None else f"models:/{name}/{champion.version}",

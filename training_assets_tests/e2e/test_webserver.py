@@ -36,7 +36,7 @@ def submit_when_loaded(client, job_name: str) -> str:
             time.sleep(2)
 
 
-def test_training_job_launched_over_graphql_registers_a_model(server, mlflow_client):
+def test_training_job_launched_over_graphql_registers_a_model(mlflow_client, server):
     run_id = submit_when_loaded(server.client, "training_job")
 
     status = None

@@ -18,6 +18,7 @@ from typing import Literal
 import mlflow
 from dagster import ConfigurableResource, DagsterEventType, InitResourceContext
 from mlflow.entities import LifecycleStage, RunStatus
+from mlflow.exceptions import MlflowException
 from mlflow.utils.credentials import get_default_host_creds
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 from mlflow.utils.rest_utils import http_request, verify_rest_response
@@ -248,9 +249,15 @@ class MlflowTracking(ConfigurableResource):
         """The id of the experiment, created with the store's artifact location if new."""
         experiment = client.get_experiment_by_name(self.experiment_name)
         if experiment is None:
-            return client.create_experiment(
-                self.experiment_name, artifact_location=self.store.resolved_artifact_location()
-            )
+            try:
+                return client.create_experiment(
+                    self.experiment_name, artifact_location=self.store.resolved_artifact_location()
+                )
+            except MlflowException as error:
+                # Another run's process created it since we looked: two runs starting at once.
+                if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                experiment = client.get_experiment_by_name(self.experiment_name)
         if experiment.lifecycle_stage == LifecycleStage.DELETED:
             raise ValueError(
                 f"experiment {self.experiment_name!r} is deleted: restore it, or name another "

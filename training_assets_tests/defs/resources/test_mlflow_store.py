@@ -55,3 +55,31 @@ def test_a_server_gets_mlflows_http_variables_and_no_process_wide_uri(clean_mlfl
         "MLFLOW_TRACKING_USERNAME": "trainer",
         "MLFLOW_TRACKING_PASSWORD": "s3cret",
     }
+
+
+class RacedClient(mlflow.MlflowClient):
+    """A client whose first look-up of the experiment misses it and then lets another process
+    create it, as when two runs start at the same moment (the window between the two calls
+    cannot be hit on purpose with real processes)."""
+
+    raced = False
+
+    def get_experiment_by_name(self, name):
+        if not self.raced:
+            self.raced = True
+            mlflow.MlflowClient(tracking_uri=self.tracking_uri).create_experiment(name)
+            return None
+        return super().get_experiment_by_name(name)
+
+
+def test_an_experiment_created_by_another_run_meanwhile_is_used_not_a_failure(
+    working_area, mlflow_client, clean_mlflow_state
+):
+    from training_assets.defs.resources.mlflow import MlflowTracking
+
+    tracking = MlflowTracking(store=MlflowStore(), experiment_name="raced")
+    client = RacedClient(tracking_uri=mlflow_client.tracking_uri)
+
+    experiment_id = tracking._experiment(client)
+
+    assert experiment_id == mlflow_client.get_experiment_by_name("raced").experiment_id

@@ -61,6 +61,9 @@ def champion_version(
         if error.error_code == "INVALID_PARAMETER_VALUE":
             if alias not in client.get_registered_model(model_name).aliases:
                 return None
+            # Set by another run between the two reads (two runs registering at once): the
+            # alias is read again, as it is now.
+            return client.get_model_version_by_alias(model_name, alias)
         raise
 
 

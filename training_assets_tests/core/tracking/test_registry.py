@@ -36,6 +36,27 @@ def test_no_model_and_no_alias_mean_no_champion(tmp_path):
     assert champion_version(client, "model", "champion") is None
 
 
+class _AliasSetMeanwhile(mlflow.MlflowClient):
+    """A client between whose two reads of a missing alias another run sets it: the store's
+    own answers, in the order two runs registering at once can get them."""
+
+    def get_registered_model(self, name):
+        mlflow.MlflowClient(tracking_uri=self.tracking_uri).set_registered_model_alias(
+            name, "champion", "1"
+        )
+        return super().get_registered_model(name)
+
+
+def test_an_alias_set_by_another_run_between_the_reads_is_read_as_it_is_now(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    mlflow.MlflowClient(tracking_uri=uri).create_registered_model("model")
+    mlflow.MlflowClient(tracking_uri=uri).create_model_version("model", (tmp_path / "x").as_uri())
+
+    found = champion_version(_AliasSetMeanwhile(tracking_uri=uri), "model", "champion")
+
+    assert found is not None and int(found.version) == 1
+
+
 class _Failing(http.server.BaseHTTPRequestHandler):
     """A tracking server that answers every request with a server error."""
 

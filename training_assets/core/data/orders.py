@@ -267,17 +267,19 @@ class Orders(NamedTuple):
 
 
 @timed("requests read")
-def read_requests(location: UPath) -> pd.DataFrame:
+def read_requests(location: "UPath | Files") -> pd.DataFrame:
     """Read a batch scoring request: the orders layout without the label (`event_timestamp`,
-    `driver_id`; a label column, if any, is left out), from the same file types and folders.
+    `driver_id`; a label column, if any, is left out), from the same file types and folders,
+    or from exactly the files of a listed snapshot of them.
 
     Raises:
         OrdersError: naming the file and column that is missing, mistyped or null.
     """
-    files = order_files(location)
+    listed = location if isinstance(location, Files) else list_orders(location)
+    files = list(listed.paths)
     if not files:
         raise OrdersError(
-            f"request folder {location} holds no request files "
+            f"request folder {listed.shown} holds no request files "
             f"({', '.join('*' + suffix for suffix in ORDERS_SUFFIXES)})"
         )
     tables = [_validated(_read_table(path), str(path), label=False) for path in files]

@@ -8,7 +8,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, BackfillPolicy, Failure, MetadataValue, asset
 
 from training_assets.core.data.locations import LocationError
-from training_assets.core.data.orders import OrdersError
+from training_assets.core.data.orders import OrdersError, read_requests
 from training_assets.core.ml.batch import (
     FEATURES_FOUND,
     PREDICTION,
@@ -65,10 +65,10 @@ def batch_predictions(
     time, whether it found them (`features_found`), the prediction, and the model version;
     every row logged in the prediction log, with @challenger's shadow score beside it."""
     try:
-        requests = batch_requests.read()
+        files = batch_requests.listed()
+        requests = read_requests(files)
     except (OrdersError, LocationError) as error:
         raise Failure(description=str(error)) from None
-    files = batch_requests.files()
     window = context.partition_time_window
     times = requests[EVENT_TIMESTAMP]
     in_days = requests[(times >= window.start) & (times < window.end)].reset_index(drop=True)
@@ -95,7 +95,7 @@ def batch_predictions(
             "model_version": version,
             "model_uri": f"models:/{model_registry.model_name}/{version}",
             "shadow_version": MetadataValue.text(str(challenger or NO_CHALLENGER)),
-            "requests": MetadataValue.json([str(path) for path in files]),
+            "requests": MetadataValue.json([str(path) for path in files.paths]),
             "rows_in_other_days": len(requests) - len(in_days),
             "rows_without_features": int((~scored[FEATURES_FOUND]).sum()),
             "mean_prediction": float(scored[PREDICTION].mean()) if len(scored) else 0.0,

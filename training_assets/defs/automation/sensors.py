@@ -258,12 +258,12 @@ def _batch_scoring_sensor(
     three, so neither the same requests nor the same models score twice."""
     state = json.loads(context.cursor) if context.cursor else {}
     try:
-        files = batch_requests.files()
+        files = batch_requests.listed()
     except (orders.OrdersError, locations.LocationError) as error:
         return SkipReason(str(error))
-    if not files:
-        return SkipReason(f"no request files in {batch_requests.location()} yet")
-    current = fingerprints.signatures(files)
+    if not files.paths:
+        return SkipReason(f"no request files in {files.shown} yet")
+    current = fingerprints.signatures(list(files.paths))
     if current != state.get("seen"):
         context.update_cursor(json.dumps({**state, "seen": current}))
         return SkipReason("request files changed since the last tick; waiting for them to settle")
@@ -274,11 +274,11 @@ def _batch_scoring_sensor(
     # A cursor written before the days were kept has none: they are read once more.
     if state.get("hashed") != current or "days" not in state:
         try:
-            first, last, outside = days.covered_days(batch_requests.read()[EVENT_TIMESTAMP])
+            first, last, outside = days.covered_days(orders.read_requests(files)[EVENT_TIMESTAMP])
         except (orders.OrdersError, locations.LocationError) as error:
             return SkipReason(str(error))
         covered = [str(first) if first else None, str(last) if last else None, outside]
-        state = {**state, "digest": batch_requests.content_hash(), "days": covered}
+        state = {**state, "digest": files.digest, "days": covered}
     context.update_cursor(json.dumps({**state, "hashed": current}))
     digest, (first, last, outside) = state["digest"], state["days"]
     if outside:

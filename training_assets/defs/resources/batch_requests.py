@@ -5,7 +5,8 @@ from pydantic import Field
 from upath import UPath
 
 from training_assets.core import paths
-from training_assets.core.data import fingerprints, locations, orders
+from training_assets.core.data import locations, orders
+from training_assets.core.data.snapshot import Files
 
 
 class BatchRequests(ConfigurableResource):
@@ -23,11 +24,7 @@ class BatchRequests(ConfigurableResource):
     def location(self) -> UPath:
         return locations.resolve(self.requests_path or paths.default_batch_requests_path())
 
-    def files(self) -> list[UPath]:
-        return orders.order_files(self.location())
-
-    def read(self):
-        return orders.read_requests(self.location())
-
-    def content_hash(self) -> str:
-        return fingerprints.content_digest(self.files())
+    def listed(self) -> Files:
+        """The request files as they are now, listed once: the value a run or a sensor tick
+        reads, digests and names, so what it scored is what it says it scored."""
+        return orders.list_orders(self.location())

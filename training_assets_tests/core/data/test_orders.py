@@ -19,6 +19,7 @@ from training_assets.core.data.orders import (
     order_files,
     read_orders,
     read_orders_table,
+    read_requests,
 )
 from training_assets.core.data.snapshot import SnapshotChanged
 from training_assets.core.schema import (
@@ -415,6 +416,26 @@ def test_the_listed_files_are_the_ones_read_digested_and_rechecked(tmp_path):
     assert [path.name for path, _ in found.files] == ["a.parquet"]
     assert listed.digest == content_digest([tmp_path / "a.parquet"])
     listed.verify_unchanged()
+
+
+def test_batch_requests_are_read_from_the_files_listed_for_them(tmp_path):
+    """The scoring run and the scoring sensor list the request folder once and read that
+    listing: a file dropped in after it is neither scored nor named in the run's metadata or
+    digest, and waits for the next run."""
+    write(orders([1001, 1002]), tmp_path / "a.parquet")
+    listed = list_orders(tmp_path)
+    write(orders([1003, 1004, 1005]), tmp_path / "b.parquet")
+
+    requests = read_requests(listed)
+
+    assert requests[ENTITY_KEY].tolist() == [1001, 1002]
+    assert LABEL not in requests
+    assert len(read_requests(tmp_path)) == 5  # a location is listed when it is read
+
+
+def test_an_empty_listing_of_requests_names_the_folder(tmp_path):
+    with pytest.raises(OrdersError, match=f"request folder {tmp_path} holds no request files"):
+        read_requests(list_orders(tmp_path))
 
 
 def test_a_listed_file_rewritten_before_its_digest_fails_the_recheck(tmp_path):

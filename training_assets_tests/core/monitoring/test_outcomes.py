@@ -12,30 +12,12 @@ from training_assets.core.monitoring.outcomes import join_outcomes, labels_of_da
 from training_assets.core.monitoring.prediction_log import (
     CHALLENGER,
     CHAMPION,
-    ONLINE,
     ParquetSink,
-    Prediction,
     PredictionLog,
-    new_prediction_id,
 )
+from training_assets_tests.core.monitoring.predictions import a_prediction as prediction
 
 DAY = date(2025, 12, 11)
-
-
-def prediction(driver, when, value=0.5, role=CHAMPION, version=1, scored_at=None):
-    return Prediction(
-        prediction_id=new_prediction_id(),
-        source=ONLINE,
-        role=role,
-        entity=driver,
-        event_timestamp=datetime.fromisoformat(when),
-        model_name="m",
-        model_version=version,
-        features={"conv_rate": 0.5},
-        features_found=True,
-        prediction=value,
-        scored_at=scored_at or datetime.now(UTC),
-    )
 
 
 def logged_day(tmp_path, predictions) -> pa.Table:

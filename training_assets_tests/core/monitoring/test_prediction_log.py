@@ -1,35 +1,22 @@
 """The prediction log of training_assets.core.monitoring.prediction_log."""
 
 import time
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pyarrow as pa
 import pytest
 
 from training_assets.core.monitoring.prediction_log import (
-    CHAMPION,
-    ONLINE,
     ParquetSink,
-    Prediction,
     PredictionLog,
-    new_prediction_id,
     sequence_gaps,
 )
+from training_assets_tests.core.monitoring.predictions import a_prediction
 
 
-def prediction(driver: int, when: str, value: float | None = 0.5) -> Prediction:
-    return Prediction(
-        prediction_id=new_prediction_id(),
-        source=ONLINE,
-        role=CHAMPION,
-        entity=driver,
-        event_timestamp=datetime.fromisoformat(when),
-        model_name="m",
-        model_version=3,
-        features={"conv_rate": 0.1, "avg_daily_trips": None},
-        features_found=value is not None,
-        prediction=value,
-        scored_at=datetime.now(UTC),
+def prediction(driver: int, when: str, value: float | None = 0.5):
+    return a_prediction(
+        driver, when, value, version=3, features={"conv_rate": 0.1, "avg_daily_trips": None}
     )
 
 

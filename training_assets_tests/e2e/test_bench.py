@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from bench.measure import Measured, median_run, runs_in_turns
+from bench.report import Rows, sample_rows
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BENCH_STEPS = (
@@ -20,6 +21,7 @@ BENCH_STEPS = (
 )
 
 
+@pytest.mark.slow
 def test_bench_runs_every_step_and_writes_the_figures(tmp_path: Path):
     out = tmp_path / "r.json"
     command = [
@@ -37,7 +39,7 @@ def test_bench_runs_every_step_and_writes_the_figures(tmp_path: Path):
         "--work-dir",
         str(tmp_path),
         "--sample-runs",
-        "2",
+        "1",
     ]
     completed = subprocess.run(
         command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600
@@ -125,16 +127,70 @@ def test_bench_runs_every_step_and_writes_the_figures(tmp_path: Path):
     first = sample["steps"]["plain_script_first_run"]["inner"]
     assert (first["champion_version"], first["registered_version"]) == (None, 1)
     runs = sample["runs"]
-    assert [len(runs["training_job"]), len(runs["plain_script"])] == [2, 2]
+    assert [len(runs["training_job"]), len(runs["plain_script"])] == [1, 1]
     # The same data, code and config: the champion stays, as it does for the job.
-    for run in runs["plain_script"]:
-        assert (run["inner"]["champion_version"], run["inner"]["registered_version"]) == (1, 1)
-    walls = {key: [run["wall_s"] for run in measured] for key, measured in runs.items()}
-    for key in ("training_job", "plain_script"):
-        # Of two runs, the median is the slower.
-        assert sample["steps"][key]["wall_s"] == max(walls[key]), key
-    assert sample["ratios"]["training_job_time_vs_plain_script"] == (
-        max(walls["training_job"]) / max(walls["plain_script"])
+    [script_run] = runs["plain_script"]
+    assert (script_run["inner"]["champion_version"], script_run["inner"]["registered_version"]) == (
+        1,
+        1,
     )
-    assert "training_job, repo unchanged (process, median of 2)" in completed.stdout
-    assert "plain script, champion known (process, median of 2)" in completed.stdout
+    walls = {key: [run["wall_s"] for run in measured] for key, measured in runs.items()}
+    assert sample["ratios"]["training_job_time_vs_plain_script"] == (
+        walls["training_job"][0] / walls["plain_script"][0]
+    )
+    assert "training_job, repo unchanged (process)" in completed.stdout
+    assert "plain script, champion known (process)" in completed.stdout
+
+
+# --- the compared runs, without processes ---------------------------------------------------
+
+
+def measured(name: str, wall_s: float, returncode: int = 0):
+    return Measured(name, returncode, wall_s, 1.0, 1.0, 1.0, Path(f"{name}.log"))
+
+
+def test_runs_are_taken_in_turns_and_stop_at_the_first_failure():
+    order: list[str] = []
+
+    def run_of(key, fails_at=None):
+        def run(name):
+            order.append(name)
+            return measured(name, 1.0, returncode=1 if name == fails_at else 0)
+
+        return run
+
+    runs = runs_in_turns(3, {"job": run_of("job"), "script": run_of("script")})
+    assert order == ["job_1", "script_1", "job_2", "script_2", "job_3", "script_3"]
+    assert [len(found) for found in runs.values()] == [3, 3]
+
+    order.clear()
+    runs = runs_in_turns(3, {"job": run_of("job", fails_at="job_2"), "script": run_of("script")})
+    assert order == ["job_1", "script_1", "job_2"]
+    assert [m.name for m in runs["job"]] == ["job_1", "job_2"]
+
+
+def test_the_median_run_is_compared_and_a_failed_run_is_reported_instead():
+    runs = [measured("a", 3.0), measured("b", 1.0), measured("c", 2.0)]
+    assert median_run(runs).name == "c"
+    # Of two runs, the median is the slower: a ratio is never flattered by the faster run.
+    assert median_run([measured("a", 1.0), measured("b", 2.0)]).name == "b"
+    assert median_run([measured("a", 1.0), measured("b", 2.0, returncode=1)]).name == "b"
+
+
+def test_the_table_names_how_many_runs_a_median_is_of():
+    def run(wall_s):
+        return {"wall_s": wall_s, "ok": True, "peak_rss_mib": 1.0, "inner": {}}
+
+    sample = {
+        "n_orders": 10,
+        "steps": {"training_job": run(2.0), "plain_script": run(1.0)},
+        "runs": {"training_job": [run(2.0), run(3.0)], "plain_script": [run(1.0)]},
+        "ratios": {"training_job_time_vs_plain_script": 2.0},
+    }
+    rows = Rows()
+    sample_rows(rows, sample)
+    titles = [row[1] for row in rows.rows]
+    assert "training_job, repo unchanged (process, median of 2)" in titles
+    assert "plain script, champion known (process)" in titles
+    [ratio] = [row for row in rows.rows if row[1] == "ratio training_job / plain script"]
+    assert ratio[2] == "2.00x" and "training_job 2.00 / 3.00 s; plain_script 1.00 s" in ratio[4]

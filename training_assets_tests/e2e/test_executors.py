@@ -1,8 +1,9 @@
-"""training_job under each executor a deployment can choose, with real processes: in process
-(the default), one process per step (multiprocess) and Celery workers on a Redis or a
-RabbitMQ broker. Each gives one MLflow run per Dagster run, and the same metrics."""
+"""training_job under each executor a deployment can choose, with real processes: one process
+per step (multiprocess) and Celery workers on a Redis or a RabbitMQ broker. Each gives one
+MLflow run per Dagster run, and the metrics of the default (in process) executor's run."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,11 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import mlflow
 import pytest
 import yaml
 from dagster import DagsterRunStatus
 
 from training_assets.core import paths
+from training_assets.core.data.sample_data import SampleSpec, write_sample
 from training_assets.defs.executors import EXECUTOR_ENV
 from training_assets.defs.tags import PID_TAG
 from training_assets_tests.e2e.cli import cli_run, finish, open_instance
@@ -26,10 +29,24 @@ from training_assets_tests.services import (
     redis_database,
 )
 
-pytestmark = pytest.mark.slow
+# The executors' tests share one in-process baseline run, on one worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("executors")]
 
 EXPERIMENT = "driver-trip-completion"
 METRICS = ("rmse", "mae", "baseline_rmse")
+# Step processes forked from a server that imported the code location and the libraries its
+# steps load, instead of each importing them again (what docs/operations.md recommends).
+FORKSERVER = {
+    "forkserver": {
+        "preload_modules": [
+            "training_assets.definitions",
+            "feast",
+            "duckdb",
+            "mlflow.sklearn",
+            "pyarrow.dataset",
+        ]
+    }
+}
 
 
 def mlflow_runs_by_dagster_run(client) -> dict[str, list]:
@@ -40,40 +57,59 @@ def mlflow_runs_by_dagster_run(client) -> dict[str, list]:
     return runs
 
 
-def run_in_process_then(working_area, home, mlflow_client, name, config, env=None):
-    """Train in process, then under the executor that `config` and `env` choose; returns the
-    two MLflow runs, each its Dagster run's only one, and the second Dagster run."""
-    baseline = cli_run(working_area, home, "in_process")
-    assert finish(*baseline) == 0, baseline[1].read_text()[-3000:]
-    chosen = cli_run(working_area, home, name, env=env, config=config)
-    assert finish(*chosen) == 0, chosen[1].read_text()[-3000:]
-
-    instance = open_instance(home)
-    dagster_runs = list(reversed(instance.get_runs()))  # newest first, as stored
-    assert [run.status for run in dagster_runs] == [DagsterRunStatus.SUCCESS] * 2
+def only_run(home: Path, mlflow_client):
+    """The instance's one Dagster run, succeeded, and its one finished MLflow run."""
+    [dagster_run] = open_instance(home).get_runs()
+    assert dagster_run.status == DagsterRunStatus.SUCCESS
     by_run = mlflow_runs_by_dagster_run(mlflow_client)
-    assert sorted(by_run) == sorted(run.run_id for run in dagster_runs)
-    mlflow_runs = []
-    for dagster_run in dagster_runs:
-        [only] = by_run[dagster_run.run_id]
-        assert only.info.status == "FINISHED"
-        mlflow_runs.append(only)
-    return mlflow_runs, dagster_runs[1], chosen[0]
+    assert list(by_run) == [dagster_run.run_id]
+    [mlflow_run] = by_run[dagster_run.run_id]
+    assert mlflow_run.info.status == "FINISHED"
+    return dagster_run, mlflow_run
 
 
-def assert_same_metrics(first, second):
+@pytest.fixture(scope="module")
+def in_process_metrics(tmp_path_factory) -> dict[str, float]:
+    """The metrics of training_job on the default sample under the default executor (in
+    process), from a run of its own: every executor must train the same model from it."""
+    root = tmp_path_factory.mktemp("in_process")
+    area, home = root / "var", root / "dagster_home"
+    home.mkdir()
+    shutil.copy(paths.PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(paths.WORKING_AREA_ENV, str(area))
+        write_sample(
+            SampleSpec(), paths.default_sample_orders_file(), paths.default_driver_stats_path()
+        )
+        store = paths.default_mlflow_dir() / "mlflow.db"
+    process, log = cli_run(area, home, "in_process")
+    assert finish(process, log) == 0, log.read_text()[-3000:]
+    _, mlflow_run = only_run(home, mlflow.MlflowClient(tracking_uri=f"sqlite:///{store}"))
+    return {metric: mlflow_run.data.metrics[metric] for metric in METRICS}
+
+
+def run_chosen(working_area, home, mlflow_client, name, config, env=None):
+    """training_job under the executor that `config` and `env` choose; returns its Dagster
+    run, its one MLflow run and the process that ran the command."""
+    process, log = cli_run(working_area, home, name, env=env, config=config)
+    assert finish(process, log) == 0, log.read_text()[-3000:]
+    dagster_run, mlflow_run = only_run(home, mlflow_client)
+    return dagster_run, mlflow_run, process
+
+
+def assert_same_metrics(expected: dict[str, float], run) -> None:
     for metric in METRICS:
-        assert second.data.metrics[metric] == pytest.approx(first.data.metrics[metric]), metric
+        assert run.data.metrics[metric] == pytest.approx(expected[metric]), metric
 
 
-def test_multiprocess_chosen_by_run_config(working_area, home, mlflow_client):
-    config = {"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}}
+def test_multiprocess_chosen_by_run_config(working_area, home, mlflow_client, in_process_metrics):
+    config = {
+        "execution": {"config": {"multiprocess": {"max_concurrent": 2, "start_method": FORKSERVER}}}
+    }
 
-    (baseline, chosen), run, process = run_in_process_then(
-        working_area, home, mlflow_client, "multiprocess", config
-    )
+    run, chosen, process = run_chosen(working_area, home, mlflow_client, "multiprocess", config)
 
-    assert_same_metrics(baseline, chosen)
+    assert_same_metrics(in_process_metrics, chosen)
     # The run is claimed by the process that orchestrates it, not by a step process that
     # comes and goes: a healer would take the run for dead once that step was over.
     assert run.tags[PID_TAG].split(":")[0] == str(process.pid)
@@ -107,7 +143,7 @@ def celery_broker(kind: str) -> Iterator[tuple[str, str]]:
 @pytest.mark.services
 @pytest.mark.parametrize("broker_kind", ["redis", "rabbitmq"])
 def test_celery_workers_on_a_broker_chosen_by_the_environment(
-    working_area, home, mlflow_client, tmp_path, broker_kind
+    working_area, home, mlflow_client, tmp_path, broker_kind, in_process_metrics
 ):
     with celery_broker(broker_kind) as (broker, backend):
         settings = {"execution": {"config": {"broker": broker, "backend": backend}}}
@@ -115,7 +151,7 @@ def test_celery_workers_on_a_broker_chosen_by_the_environment(
         worker_config.write_text(yaml.safe_dump(settings))
         worker = start_celery_worker(working_area, home, worker_config, tmp_path / "worker.log")
         try:
-            (baseline, chosen), run, _ = run_in_process_then(
+            run, chosen, _ = run_chosen(
                 working_area, home, mlflow_client, "celery", settings, {EXECUTOR_ENV: "celery"}
             )
         finally:
@@ -126,7 +162,7 @@ def test_celery_workers_on_a_broker_chosen_by_the_environment(
                 os.killpg(worker.pid, signal.SIGKILL)
                 worker.wait(timeout=10)
 
-    assert_same_metrics(baseline, chosen)
+    assert_same_metrics(in_process_metrics, chosen)
     # The steps ran on the worker, not in the process that launched the run.
     assert instance_step_pids(home, run.run_id).isdisjoint({int(run.tags[PID_TAG].split(":")[0])})
 

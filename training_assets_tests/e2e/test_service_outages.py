@@ -253,6 +253,26 @@ def feast_outage_errors():
 MODEL_NAME = "sklearn-elastic-net-reg"
 # The issue's bound: the process ends within a minute of the outage.
 EXIT_WITHIN_S = 60
+# A server that never answers costs the step its whole HTTP budget: a smaller one than the
+# default, set by run config as a user would, keeps the wait short (the default's is bounded
+# in test_the_default_http_budget_fails_a_step_within_the_bound).
+SHORT_BUDGET = {
+    "resources": {"mlflow_store": {"config": {"request_timeout_seconds": 3, "max_retries": 1}}}
+}
+
+
+def worst_case_s(timeout_s: int, retries: int, backoff_factor: float = 1.0) -> float:
+    """The longest a request to a server that never answers can take under MLflow's budget:
+    every try times out, with urllib3's backoff (factor x 2^(n-1), none before the first
+    retry) between them."""
+    backoffs = sum(backoff_factor * 2 ** (n - 1) for n in range(2, retries + 1))
+    return timeout_s * (retries + 1) + backoffs
+
+
+def test_the_default_http_budget_fails_a_step_within_the_bound():
+    store = MlflowStore()
+    # One hung request per MLflow call the failing step makes before it gives up.
+    assert worst_case_s(store.request_timeout_seconds, store.max_retries) < EXIT_WITHIN_S / 1.5
 
 
 # A bound on elapsed time: run on one worker, never beside another test with such a bound.
@@ -267,7 +287,13 @@ def test_an_mlflow_outage_at_registration_is_the_last_word_exits_soon_and_heals(
         mlflow_server(tmp_path / "mlflow_server") as server,
         outage_relay(server.port, trigger, outage) as relay,
     ):
-        process, log = cli_run(working_area, home, "outage", {"MLFLOW_TRACKING_URI": relay.uri})
+        process, log = cli_run(
+            working_area,
+            home,
+            "outage",
+            {"MLFLOW_TRACKING_URI": relay.uri},
+            config=SHORT_BUDGET if outage == "hang" else None,
+        )
         code = finish(process, log)
         exited = time.monotonic()
         text = log.read_text()

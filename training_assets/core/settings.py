@@ -51,6 +51,7 @@ SENSOR_INTERVAL_ENV = {
     "outcomes_sensor": ("OUTCOMES_SENSOR_INTERVAL_SECONDS", 60),
     "live_retrain_sensor": ("LIVE_RETRAIN_SENSOR_INTERVAL_SECONDS", 60),
     "shadow_promotion_sensor": ("SHADOW_PROMOTION_SENSOR_INTERVAL_SECONDS", 300),
+    "live_rollback_sensor": ("LIVE_ROLLBACK_SENSOR_INTERVAL_SECONDS", 300),
 }
 _ON, _OFF = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 

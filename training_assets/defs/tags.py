@@ -25,6 +25,9 @@ CHAMPION_VERSION_TAG = f"{TAG_PREFIX}/champion_version"
 # NO_CHALLENGER when there was none (or it was the champion).
 CHALLENGER_VERSION_TAG = f"{TAG_PREFIX}/challenger_version"
 NO_CHALLENGER = "none"
+# The champion the current one replaced, scored in shadow beside it: the same way, NO_CHALLENGER
+# when there is none (the first champion, or one that came back by a rollback).
+PREVIOUS_VERSION_TAG = f"{TAG_PREFIX}/previous_version"
 
 # Dagster names the job of a launch from the asset graph ("Materialize all", a selection)
 # `__ASSET_JOB`, and `materialize()`'s `__ephemeral_asset_job__`: its own names start so.

@@ -9,12 +9,14 @@ import pandas as pd
 from dagster import AssetCheckSeverity, AssetKey, RunRequest, build_sensor_context
 
 from training_assets.core import paths
+from training_assets.core.gates.catalog import LIVE_GATES
 from training_assets.core.monitoring.days import event_days
 from training_assets.core.monitoring.sinks import prediction_sink
 from training_assets.definitions import defs
 from training_assets.defs.automation.sensors import (
     batch_scoring_sensor,
     live_retrain_sensor,
+    live_rollback_sensor,
     outcomes_sensor,
     shadow_promotion_sensor,
 )
@@ -162,7 +164,7 @@ def test_shadow_scores_outcomes_and_live_gates(working_area, instance, mlflow_cl
     # A steady day: every live gate passes.
     for day, run in by_day.items():
         checks = check_results(run)
-        assert len(checks) == 3, day
+        assert sorted(checks) == sorted(gate.name for gate in LIVE_GATES), day
         assert all(check.passed for check in checks.values()), (day, checks)
 
     # The orders, seen settled for the first time, reach the same days (under a key of their
@@ -260,12 +262,15 @@ def quality_of(instance, day: str):
 SHADOW = {"resources": {"model_registry": {"config": {"promotion": "shadow"}}}}
 
 
-def fresh_requests(orders: pd.DataFrame, per_day: int = 260) -> pd.DataFrame:
-    """Requests on DAYS at times no order has (a microsecond of 17): labelled later."""
-    rng = np.random.default_rng(11)
+def fresh_requests(
+    orders: pd.DataFrame, per_day: int = 260, microsecond: int = 17, seed: int = 11
+) -> pd.DataFrame:
+    """Requests on DAYS at times no order has (a microsecond of 17, or another): labelled
+    later."""
+    rng = np.random.default_rng(seed)
     frames = []
     for day in DAYS:
-        seconds = rng.integers(0, 86_400, per_day) * 1_000_000 + 17
+        seconds = rng.integers(0, 86_400, per_day) * 1_000_000 + microsecond
         frames.append(
             pd.DataFrame(
                 {
@@ -278,15 +283,15 @@ def fresh_requests(orders: pd.DataFrame, per_day: int = 260) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def labels_for_the_challenger(challenger: int) -> pd.DataFrame:
-    """A label for each logged request that the challenger's score is nearer to than the
-    champion's: a world whose outcomes follow the challenger."""
+def labels_for_the_challenger(challenger: int, role: str = "challenger") -> pd.DataFrame:
+    """A label for each logged request that the challenger's score (or another shadow's) is
+    nearer to than the champion's: a world whose outcomes follow the shadow."""
     logged = pd.concat(
         [prediction_sink().read(pd.Timestamp(day).date()).to_pandas() for day in DAYS]
     )
     key = ["driver_id", "event_timestamp"]
     champion = logged[logged["role"] == "champion"].drop_duplicates(key)
-    shadow = logged[(logged["role"] == "challenger") & (logged["model_version"] == challenger)]
+    shadow = logged[(logged["role"] == role) & (logged["model_version"] == challenger)]
     pairs = champion.merge(shadow.drop_duplicates(key), on=key, suffixes=("", "_shadow"))
     return pd.DataFrame(
         {
@@ -297,15 +302,15 @@ def labels_for_the_challenger(challenger: int) -> pd.DataFrame:
     )
 
 
-def shadow_tick(instance):
+def shadow_tick(instance, sensor=shadow_promotion_sensor, **registry):
     from training_assets.defs.resources.gates import GateThresholds
 
     result, _ = tick(
-        shadow_promotion_sensor,
+        sensor,
         instance,
         None,
         mlflow_store=MlflowStore(),
-        model_registry=ModelRegistry(),
+        model_registry=ModelRegistry(**registry),
         gates=GateThresholds(),
     )
     return result
@@ -385,3 +390,40 @@ def test_shadow_policy_promotes_a_gated_challenger_and_never_a_forged_one(
     assert str(champion.version) == "2"
     assert any("beat @champion live in shadow" in value for value in champion.tags.values())
     assert "no challenger awaits promotion" in shadow_tick(instance).skip_message
+
+    # --- and back again: version 2 does worse live than version 1, which it replaced -----
+    # Version 1 is scored in shadow beside its successor on the next requests, whose labels
+    # follow version 1.
+    fresh_requests(orders, microsecond=23, seed=12).to_csv(
+        folder / "requests_2.tsv", sep="\t", index=False
+    )
+    request, judged, batch_cursor, outcomes_cursor = score_and_judge(
+        instance, batch_cursor, outcomes_cursor
+    )
+    assert request.tags["training_assets/previous_version"] == "1"
+    assert request.tags["training_assets/challenger_version"] == "none"
+    labels_for_the_challenger(1, role="previous").to_parquet(
+        paths.default_orders_path() / "late_labels_2.parquet", index=False
+    )
+    result, outcomes_cursor = settled(outcomes_tick, instance, outcomes_cursor)
+    rejudged = run_requests(instance, "live_quality_job", result.run_requests)
+    for run in rejudged:
+        check = check_results(run)["champion_not_worse_than_previous_live"]
+        assert not check.passed
+        assert check.metadata["restores_version"].value == 1
+    # By default the failed check and the sensor say what would restore it, and nothing moves.
+    told = shadow_tick(instance, live_rollback_sensor)
+    assert "rollback_model_job would restore version 1" in told.skip_message
+    rollback = shadow_tick(instance, live_rollback_sensor, rollback_on_live_regression=True)
+    assert isinstance(rollback, RunRequest), rollback
+    assert rollback.run_key.startswith("live-rollback-v2-to-v1-")
+    moved = defs.resolve_job_def("rollback_model_job").execute_in_process(
+        instance=instance, run_config=rollback.run_config, tags=rollback.tags
+    )
+    assert moved.success
+    champion = mlflow_client.get_model_version_by_alias(MODEL_NAME, "champion")
+    assert str(champion.version) == "1"
+    assert "worse live than version 1" in champion.tags["training_assets.champion.reason"]
+    # Back by a rollback, version 1 is judged against no one: it is not rolled back further.
+    again = shadow_tick(instance, live_rollback_sensor, rollback_on_live_regression=True)
+    assert "came back by a rollback" in again.skip_message

@@ -178,6 +178,16 @@ LIVE_GATES = (
         blocking=False,
     ),
     Gate(
+        "champion_not_worse_than_previous_live",
+        LIVE_MODEL_QUALITY,
+        "On the same labelled requests, the champion's RMSE is not worse than that of the "
+        "champion it replaced, scored in shadow: the bootstrap 95% interval of the paired gain "
+        "does not lie above zero; judged on at least min_labelled_rows pairs. A failure names "
+        "the version rollback_model_job would restore (restored by itself with "
+        "rollback_on_live_regression).",
+        blocking=False,
+    ),
+    Gate(
         "served_features_drift_within_limit",
         LIVE_MODEL_QUALITY,
         "No feature served to a model that day drifts from its training profile beyond the "
@@ -328,14 +338,20 @@ def evaluate_champion_gates(
     )
 
 
-def evaluate_live_gates(quality: LiveQuality, limits: GateLimits) -> dict[str, GateOutcome]:
-    """The live gates' outcomes for a day's quality."""
+def evaluate_live_gates(
+    quality: LiveQuality, limits: GateLimits, rollback_automatic: bool = False
+) -> dict[str, GateOutcome]:
+    """The live gates' outcomes for a day's quality; `rollback_automatic` says whether a
+    champion worse than the one before it is rolled back by itself, for the failure's text."""
     return {
         "champion_live_rmse_within_tolerance": live_gates.champion_within_tolerance(
             quality.champion(), limits.live_rmse_tolerance, limits.min_labelled_rows
         ),
         "challenger_not_worse_than_champion_live": live_gates.challenger_not_worse(
             quality.comparisons, limits.min_labelled_rows
+        ),
+        "champion_not_worse_than_previous_live": live_gates.champion_not_worse_than_previous(
+            quality.comparisons, limits.min_labelled_rows, rollback_automatic
         ),
         "served_features_drift_within_limit": live_gates.served_drift_within_limit(
             quality.models, limits.served_drift_warn_psi, limits.min_served_rows

@@ -1,6 +1,7 @@
 """The live gates: a day's quality of the served models, judged once enough labels arrived."""
 
 from training_assets.core.gates.outcome import GateOutcome
+from training_assets.core.monitoring.prediction_log import CHALLENGER, PREVIOUS
 from training_assets.core.monitoring.quality import ModelQuality, PairedComparison
 
 
@@ -41,6 +42,7 @@ def champion_within_tolerance(
 def challenger_not_worse(comparisons: list[PairedComparison], min_rows: int) -> GateOutcome:
     """No challenger judged on at least `min_rows` paired labelled rows has a gain interval
     entirely below zero (worse than the champion beyond the day's noise)."""
+    comparisons = [c for c in comparisons if c.shadow_role == CHALLENGER]
     judged = [c for c in comparisons if c.paired_rows >= min_rows and c.gain_high is not None]
     evidence = {
         "comparisons": [_figures(c) for c in comparisons],
@@ -59,6 +61,46 @@ def challenger_not_worse(comparisons: list[PairedComparison], min_rows: int) -> 
         for c in worse
     )
     return GateOutcome(False, evidence, f"worse than the champion live: {shown}")
+
+
+def champion_not_worse_than_previous(
+    comparisons: list[PairedComparison], min_rows: int, rollback_automatic: bool
+) -> GateOutcome:
+    """The champion is not worse than the champion it replaced, scored in shadow on the same
+    labelled requests: no such comparison on at least `min_rows` pairs has its gain interval
+    entirely above zero (the previous version's RMSE lower beyond the day's noise). A failure
+    names the version a rollback would restore, and whether one follows by itself."""
+    previous = [c for c in comparisons if c.shadow_role == PREVIOUS]
+    judged = [c for c in previous if c.paired_rows >= min_rows and c.gain_low is not None]
+    evidence = {
+        "comparisons": [_figures(c) for c in previous],
+        "judged": len(judged),
+        "min_rows": min_rows,
+        "rollback_on_live_regression": rollback_automatic,
+    }
+    if len(previous) == 1:
+        evidence |= {k: v for k, v in _figures(previous[0]).items() if v is not None}
+    worse = [c for c in judged if c.gain_low > 0]
+    if not worse:
+        return GateOutcome(True, evidence)
+    # A day has one previous champion, unless the champion moved twice within it.
+    restore = worse[-1].challenger_version
+    then = (
+        f"live_rollback_sensor restores version {restore} (rollback_on_live_regression)"
+        if rollback_automatic
+        else f"rollback_model_job would restore version {restore}"
+    )
+    shown = "; ".join(
+        f"champion version {c.champion_version} against version {c.challenger_version}, the "
+        f"champion before it, on {c.paired_rows} rows: RMSE {c.champion_rmse:.4f} against "
+        f"{c.challenger_rmse:.4f}, gain 95% interval [{c.gain_low:.4f}, {c.gain_high:.4f}]"
+        for c in worse
+    )
+    return GateOutcome(
+        False,
+        {**evidence, "restores_version": restore},
+        f"worse live than the champion it replaced: {shown}; {then}",
+    )
 
 
 def _figures(comparison: PairedComparison) -> dict:

@@ -32,6 +32,10 @@ from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP
 
 ONLINE, BATCH = "online", "batch"
 CHAMPION, CHALLENGER = "champion", "challenger"
+# The champion the current one replaced, scored in shadow so that a move can be judged live
+# against what it replaced, on the same requests.
+PREVIOUS = "previous"
+SHADOW_ROLES = (CHALLENGER, PREVIOUS)
 LOG_SCHEMA = pa.schema(
     [
         ("prediction_id", pa.string()),

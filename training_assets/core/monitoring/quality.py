@@ -13,7 +13,7 @@ import pandas as pd
 
 from training_assets.core.ml import drift, metrics
 from training_assets.core.monitoring.outcomes import LABELLED
-from training_assets.core.monitoring.prediction_log import CHALLENGER, CHAMPION
+from training_assets.core.monitoring.prediction_log import CHALLENGER, CHAMPION, SHADOW_ROLES
 from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL
 
 # Pairs beyond this many are subsampled for the bootstrap: its interval is then a little wider
@@ -46,9 +46,10 @@ class ModelQuality:
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """The challenger against the champion on the same labelled requests: the RMSE gain
-    (champion's minus challenger's; above zero, the challenger did better) with a bootstrap
-    95% interval."""
+    """A version scored in shadow against the champion on the same labelled requests: the RMSE
+    gain (champion's minus the shadow's; above zero, the shadow did better) with a bootstrap
+    95% interval. The shadow is the challenger, or (`shadow_role` "previous") the champion
+    that the current one replaced; `challenger_version` is the shadow's version either way."""
 
     champion_version: int
     challenger_version: int
@@ -58,6 +59,7 @@ class PairedComparison:
     rmse_gain: float | None = None
     gain_low: float | None = None
     gain_high: float | None = None
+    shadow_role: str = CHALLENGER
 
 
 @dataclass(frozen=True)
@@ -110,24 +112,26 @@ def model_quality(outcomes: pd.DataFrame) -> list[ModelQuality]:
 def paired_comparisons(
     outcomes: pd.DataFrame, samples: int = 1000, seed: int = 0
 ) -> list[PairedComparison]:
-    """Each challenger version against the champion version that answered the same labelled
-    requests (the one that answered most of them, when the champion moved within the day)."""
+    """Each version scored in shadow (a challenger, or the champion before the current one)
+    against the champion version that answered the same labelled requests (the one that
+    answered most of them, when the champion moved within the day)."""
     labelled = outcomes[outcomes[LABELLED] & outcomes["prediction"].notna()]
     answers = labelled[labelled["role"] == CHAMPION]
-    shadows = labelled[labelled["role"] == CHALLENGER]
     found = []
-    for challenger, shadow in shadows.groupby("model_version", sort=True):
-        pairs = answers.merge(shadow, on=PAIR_KEY, suffixes=("_champion", "_challenger"))
-        if pairs.empty:
-            continue
-        champion = int(pairs["model_version_champion"].mode().iloc[0])
-        pairs = pairs[pairs["model_version_champion"] == champion]
-        truth = pairs[f"{LABEL}_champion"].to_numpy(dtype=float)
-        champion_errors = (pairs["prediction_champion"].to_numpy() - truth) ** 2
-        challenger_errors = (pairs["prediction_challenger"].to_numpy() - truth) ** 2
-        found.append(
-            compare(champion, int(challenger), champion_errors, challenger_errors, samples, seed)
-        )
+    for role in SHADOW_ROLES:
+        shadows = labelled[labelled["role"] == role]
+        for version, shadow in shadows.groupby("model_version", sort=True):
+            pairs = answers.merge(shadow, on=PAIR_KEY, suffixes=("_champion", "_challenger"))
+            if pairs.empty:
+                continue
+            champion = int(pairs["model_version_champion"].mode().iloc[0])
+            pairs = pairs[pairs["model_version_champion"] == champion]
+            truth = pairs[f"{LABEL}_champion"].to_numpy(dtype=float)
+            champion_errors = (pairs["prediction_champion"].to_numpy() - truth) ** 2
+            shadow_errors = (pairs["prediction_challenger"].to_numpy() - truth) ** 2
+            found.append(
+                compare(champion, int(version), champion_errors, shadow_errors, samples, seed, role)
+            )
     return found
 
 
@@ -138,6 +142,7 @@ def compare(
     challenger_errors: np.ndarray,
     samples: int = 1000,
     seed: int = 0,
+    shadow_role: str = CHALLENGER,
 ) -> PairedComparison:
     """The RMSE gain on paired squared errors and its bootstrap 95% interval: the same rows
     are resampled for both models, so the noise the two share cancels."""
@@ -154,6 +159,7 @@ def compare(
         rmse_gain=champion_rmse - challenger_rmse,
         gain_low=low,
         gain_high=high,
+        shadow_role=shadow_role,
     )
 
 

@@ -221,6 +221,21 @@ def promote(
     return client.get_model_version(model_name, target.version), move
 
 
+# How a rollback's move record begins: a version that came back so is not judged against the
+# one it replaced before (live_rollback_sensor), which would roll back further and further.
+ROLLBACK_REASON = "rollback from version"
+
+
+def previous_champion(version: ModelVersion, alias: str) -> int | None:
+    """The version that `version` replaced as @`alias`, from its move record; None when it
+    replaced none, or when it came back by a rollback."""
+    previous = version.tags.get(f"{LINEAGE_PREFIX}{alias}.previous", "")
+    came_back = version.tags.get(f"{LINEAGE_PREFIX}{alias}.reason", "").startswith(ROLLBACK_REASON)
+    if not previous.isdigit() or came_back or int(previous) == int(version.version):
+        return None
+    return int(previous)
+
+
 def rollback(
     client: mlflow.MlflowClient,
     model_name: str,
@@ -258,7 +273,7 @@ def rollback(
         champion_alias,
         target.version,
         moved_by,
-        f"rollback from version {current.version}: {reason}",
+        f"{ROLLBACK_REASON} {current.version}: {reason}",
         record_previous=False,
     )
     return client.get_model_version(model_name, target.version), move

@@ -20,7 +20,7 @@ from training_assets.core.ml.batch import (
 )
 from training_assets.core.ml.table import with_order_position
 from training_assets.core.monitoring.days import event_days
-from training_assets.core.monitoring.prediction_log import CHALLENGER, CHAMPION
+from training_assets.core.monitoring.prediction_log import CHALLENGER, CHAMPION, PREVIOUS
 from training_assets.core.records import ByPartition
 from training_assets.core.schema import EVENT_TIMESTAMP
 from training_assets.core.tracking import registry
@@ -37,6 +37,7 @@ from training_assets.defs.tags import (
     CHAMPION_VERSION_TAG,
     NO_CHALLENGER,
     OWNERS,
+    PREVIOUS_VERSION_TAG,
 )
 
 PREDICTION_ID = "prediction_id"
@@ -72,7 +73,7 @@ def batch_predictions(
     window = context.partition_time_window
     times = requests[EVENT_TIMESTAMP]
     in_days = requests[(times >= window.start) & (times < window.end)].reset_index(drop=True)
-    version, challenger = _scoring_versions(context, mlflow_store, model_registry)
+    version, shadows = _scoring_versions(context, mlflow_store, model_registry)
     with feast.retried_on_outage():
         schema = feast.training_schema()
         joined = feast.historical_features(with_order_position(in_days))
@@ -81,10 +82,10 @@ def batch_predictions(
     scored.insert(0, PREDICTION_ID, new_prediction_ids(len(scored)))
     at = datetime.now(UTC)
     answers = [_scored(scored, CHAMPION, model_registry.model_name, version, at)]
-    if challenger is not None:
-        shadow = predict(client, scored, schema, model_registry.model_name, challenger)
+    for role, shadow_version in shadows.items():
+        shadow = predict(client, scored, schema, model_registry.model_name, shadow_version)
         ids = new_prediction_ids(len(scored))
-        answers.append(Scored(CHALLENGER, model_registry.model_name, challenger, shadow, ids, at))
+        answers.append(Scored(role, model_registry.model_name, shadow_version, shadow, ids, at))
     writer, sink, sequence = f"batch-{context.run.run_id}", prediction_log.sink(), 1
     for answer in answers:
         sink.write(log_rows(scored, schema.feature_names, answer, writer, sequence))
@@ -94,7 +95,8 @@ def batch_predictions(
             "dagster/row_count": len(scored),
             "model_version": version,
             "model_uri": f"models:/{model_registry.model_name}/{version}",
-            "shadow_version": MetadataValue.text(str(challenger or NO_CHALLENGER)),
+            "shadow_version": MetadataValue.text(str(shadows.get(CHALLENGER, NO_CHALLENGER))),
+            "previous_version": MetadataValue.text(str(shadows.get(PREVIOUS, NO_CHALLENGER))),
             "requests": MetadataValue.json([str(path) for path in files.paths]),
             "rows_in_other_days": len(requests) - len(in_days),
             "rows_without_features": int((~scored[FEATURES_FOUND]).sum()),
@@ -121,14 +123,13 @@ def _scored(frame: pd.DataFrame, role: str, name: str, version: int, at: datetim
 
 def _scoring_versions(
     context: AssetExecutionContext, mlflow_store: MlflowStore, model_registry: ModelRegistry
-) -> tuple[int, int | None]:
-    """The champion that answers and the challenger scored in shadow (None when there is none
-    or it is the champion): as the scoring sensor pinned them in the run's tags, else resolved
-    once here and recorded, so every row is scored by the same models even if an alias moves."""
+) -> tuple[int, dict[str, int]]:
+    """The champion that answers and the versions scored in shadow, by role (`shadow_versions`):
+    as the scoring sensor pinned them in the run's tags, else resolved once here and recorded,
+    so every row is scored by the same models even if an alias moves."""
     tags = context.run.tags
     if tags.get(CHAMPION_VERSION_TAG):
-        pinned = tags.get(CHALLENGER_VERSION_TAG, NO_CHALLENGER)
-        return int(tags[CHAMPION_VERSION_TAG]), None if pinned == NO_CHALLENGER else int(pinned)
+        return int(tags[CHAMPION_VERSION_TAG]), pinned_shadows(tags)
     client = mlflow_store.configure_client()
     champion = model_registry.champion(client)
     if champion is None:
@@ -136,27 +137,47 @@ def _scoring_versions(
             description=f"{model_registry.champion_uri()} does not exist yet: train a "
             "model (or, with manual promotion, promote one) first"
         )
-    version = int(champion.version)
-    challenger = shadow_version(client, model_registry, version)
+    shadows = shadow_versions(client, model_registry, champion)
     retried(
         lambda: context.instance.add_run_tags(
             context.run.run_id,
-            {
-                CHAMPION_VERSION_TAG: str(version),
-                CHALLENGER_VERSION_TAG: str(challenger or NO_CHALLENGER),
-            },
+            {CHAMPION_VERSION_TAG: str(champion.version), **shadow_tags(shadows)},
         ),
         "this run's tags",
     )
-    return version, challenger
+    return int(champion.version), shadows
 
 
-def shadow_version(client, model_registry: ModelRegistry, champion: int) -> int | None:
-    """The @challenger's version when it is not the champion: scored in shadow, never
-    returned."""
-    found = registry.champion_version(
+def shadow_versions(client, model_registry: ModelRegistry, champion) -> dict[str, int]:
+    """The versions scored in shadow beside `champion`, never returned: the @challenger when it
+    is not the champion, and the champion it replaced (its `.previous` move record) when that
+    is neither, so that a promotion is judged live against what it replaced. A champion that
+    came back by a rollback has no previous one scored: a rollback is not judged again."""
+    shadows = {}
+    challenger = registry.champion_version(
         client, model_registry.model_name, model_registry.challenger_alias
     )
-    if found is None or int(found.version) == champion:
-        return None
-    return int(found.version)
+    if challenger is not None and challenger.version != champion.version:
+        shadows[CHALLENGER] = int(challenger.version)
+    previous = registry.previous_champion(champion, model_registry.alias)
+    if previous is not None and previous != shadows.get(CHALLENGER):
+        shadows[PREVIOUS] = previous
+    return shadows
+
+
+def shadow_tags(shadows: dict[str, int]) -> dict[str, str]:
+    """The run tags that pin the shadow versions."""
+    return {
+        CHALLENGER_VERSION_TAG: str(shadows.get(CHALLENGER, NO_CHALLENGER)),
+        PREVIOUS_VERSION_TAG: str(shadows.get(PREVIOUS, NO_CHALLENGER)),
+    }
+
+
+def pinned_shadows(tags: dict[str, str]) -> dict[str, int]:
+    """The shadow versions a run's tags pin (a run tagged before the previous champion was
+    scored pins none)."""
+    pinned = {
+        CHALLENGER: tags.get(CHALLENGER_VERSION_TAG, NO_CHALLENGER),
+        PREVIOUS: tags.get(PREVIOUS_VERSION_TAG, NO_CHALLENGER),
+    }
+    return {role: int(value) for role, value in pinned.items() if value != NO_CHALLENGER}

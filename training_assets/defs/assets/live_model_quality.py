@@ -10,6 +10,7 @@ from dagster import AssetCheckResult, AssetExecutionContext, MetadataValue, Outp
 from mlflow.exceptions import MlflowException
 
 from training_assets.core.gates.catalog import LIVE_GATES, evaluate_live_gates
+from training_assets.core.monitoring.prediction_log import CHALLENGER, PREVIOUS
 from training_assets.core.monitoring.quality import (
     SCORES,
     LiveQuality,
@@ -57,7 +58,9 @@ def live_model_quality(
     seed = int(context.partition_key.replace("-", ""))
     comparisons = paired_comparisons(prediction_outcomes, gates.bootstrap_samples, seed)
     quality = LiveQuality(context.partition_key, models, comparisons)
-    verdicts = evaluate_live_gates(quality, gates.limits())
+    verdicts = evaluate_live_gates(
+        quality, gates.limits(), model_registry.rollback_on_live_regression
+    )
     # The verdicts beside the figures too: what acts on a day (the live retrain and shadow
     # promotion sensors) reads them from the materialization, one record per day.
     judged = {
@@ -108,11 +111,18 @@ def _plotted(quality: LiveQuality) -> dict:
                 metadata[f"{role}.{name}"] = float(value)
         for feature, value in model.served_psi.items():
             metadata[f"{role}.psi.{feature}"] = float(value)
-    if quality.comparisons:
-        comparison = max(quality.comparisons, key=lambda c: c.paired_rows)
-        metadata["paired_rows"] = comparison.paired_rows
+    # The challenger's gain unprefixed, as before there were two shadows; the previous
+    # champion's under `previous.`.
+    for role, prefix in ((CHALLENGER, ""), (PREVIOUS, "previous.")):
+        compared = [c for c in quality.comparisons if c.shadow_role == role]
+        if not compared:
+            continue
+        comparison = max(compared, key=lambda c: c.paired_rows)
+        metadata[f"{prefix}paired_rows"] = comparison.paired_rows
+        if prefix:
+            metadata[f"{prefix}version"] = comparison.challenger_version
         for name in ("rmse_gain", "gain_low", "gain_high"):
             value = getattr(comparison, name)
             if value is not None:
-                metadata[name] = float(value)
+                metadata[f"{prefix}{name}"] = float(value)
     return metadata

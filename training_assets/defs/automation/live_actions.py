@@ -1,5 +1,7 @@
-"""What live evidence sets off: a retrain when the champion degrades, and, under the `shadow`
-promotion policy, the champion moved to a challenger that beat it live.
+"""What live evidence sets off: a retrain when the champion degrades; under the `shadow`
+promotion policy, the champion moved to a challenger that beat it live; and with
+`rollback_on_live_regression`, the champion moved back to the one it replaced when that one,
+still scored in shadow, beat it live.
 
 Both read the days' `live_model_quality` materializations, where the live gates' verdicts and
 figures are recorded beside the quality they judge.
@@ -16,13 +18,16 @@ from dagster import (
 )
 
 from training_assets.core.monitoring.degradation import newest_degradation
+from training_assets.core.monitoring.prediction_log import CHALLENGER, PREVIOUS
 from training_assets.core.tracking import registry
+from training_assets.core.tracking.lineage import LINEAGE_PREFIX
 from training_assets.defs.instance_reads import retried
 from training_assets.defs.resources.gates import GateThresholds
 from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
 from training_assets.defs.tags import (
     CHALLENGER_VERSION_TAG,
     CHAMPION_VERSION_TAG,
+    PREVIOUS_VERSION_TAG,
     TAG_PREFIX,
     TRIGGER_TAG,
 )
@@ -169,6 +174,70 @@ def evaluate_shadow_promotion_sensor(
     )
 
 
+def evaluate_live_rollback_sensor(
+    context: SensorEvaluationContext,
+    mlflow_store: MlflowStore,
+    model_registry: ModelRegistry,
+    gates: GateThresholds,
+):
+    """When the champion did worse live than the champion it replaced, scored in shadow on the
+    same requests, on each of the latest `shadow_min_days` days that compared them on at least
+    `min_labelled_rows` pairs (the previous version's gain interval above zero): requests
+    rollback_model_job once per regression with `rollback_on_live_regression`, else says which
+    version rollback_model_job would restore. The rollback checks the target's evidence."""
+    client = mlflow_store.configure_client()
+    champion = model_registry.champion(client)
+    if champion is None:
+        return SkipReason(f"{model_registry.champion_uri()} does not exist yet")
+    previous = registry.previous_champion(champion, model_registry.alias)
+    if previous is None:
+        return SkipReason(
+            f"champion version {champion.version} replaced no champion, or came back by a "
+            "rollback: there is none to judge it against"
+        )
+    days = _compared_days(context, int(champion.version), previous, gates, PREVIOUS)
+    needed = gates.shadow_min_days
+    latest = days[:needed]
+    if len(latest) < needed or any(day["gain_low"] <= 0 for day in latest):
+        shown = ", ".join(f"{d['day']} [{d['gain_low']:.4f}, {d['gain_high']:.4f}]" for d in latest)
+        return SkipReason(
+            f"version {previous} has not beaten champion version {champion.version} on "
+            f"{needed} judged days in a row (latest: {shown or 'none'})"
+        )
+    evidence = "; ".join(
+        f"{d['day']} RMSE {d['gain']:.4f} worse [{d['gain_low']:.4f}, {d['gain_high']:.4f}] on "
+        f"{d['rows']} labelled rows"
+        for d in latest
+    )
+    if not model_registry.rollback_on_live_regression:
+        return SkipReason(
+            f"champion version {champion.version} did worse live than version {previous}, the "
+            f"champion before it ({evidence}): rollback_model_job would restore version "
+            f"{previous}; rollback_on_live_regression is off"
+        )
+    moved_at = champion.tags.get(f"{LINEAGE_PREFIX}{model_registry.alias}.moved_at", "")
+    return RunRequest(
+        run_key=f"live-rollback-v{champion.version}-to-v{previous}-{moved_at}",
+        run_config={
+            "ops": {
+                "champion_model": {
+                    "config": {
+                        "action": "rollback",
+                        "reason": f"worse live than version {previous}: {evidence}",
+                    }
+                }
+            }
+        },
+        tags={
+            TRIGGER_TAG: "live_regression",
+            CHAMPION_VERSION_TAG: str(champion.version),
+            PREVIOUS_VERSION_TAG: str(previous),
+            f"{TAG_PREFIX}/regression_days": ",".join(d["day"] for d in latest),
+            f"{TAG_PREFIX}/regression_min_gain_low": f"{min(d['gain_low'] for d in latest):.4f}",
+        },
+    )
+
+
 def _registered_policy(context: SensorEvaluationContext, name: str, version) -> str | None:
     """The promotion policy a gated run of this instance registered `version` under; None when
     none did (a version registered by hand, or an alias set on one)."""
@@ -189,10 +258,14 @@ def _registered_policy(context: SensorEvaluationContext, name: str, version) -> 
 
 
 def _compared_days(
-    context: SensorEvaluationContext, champion: int, challenger: int, gates: GateThresholds
+    context: SensorEvaluationContext,
+    champion: int,
+    challenger: int,
+    gates: GateThresholds,
+    role: str = CHALLENGER,
 ) -> list[dict]:
-    """The latest judgement of each day that compared the two on enough pairs, newest day
-    first."""
+    """The latest judgement of each day that compared the two on enough pairs, the second
+    scored in shadow as `role`, newest day first."""
     days = {day: m.get("comparisons", []) for day, m in _latest_by_day(context).items()}
     compared = [
         {
@@ -206,6 +279,7 @@ def _compared_days(
         for c in comparisons
         if c["champion_version"] == champion
         and c["challenger_version"] == challenger
+        and c.get("shadow_role", CHALLENGER) == role
         and c["paired_rows"] >= gates.min_labelled_rows
         and c["gain_low"] is not None
     ]

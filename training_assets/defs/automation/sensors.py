@@ -22,20 +22,23 @@ from training_assets.core import settings
 from training_assets.core.data import fingerprints, locations, orders, point_in_time
 from training_assets.core.ml import drift
 from training_assets.core.monitoring import days
+from training_assets.core.monitoring.prediction_log import CHALLENGER
 from training_assets.core.schema import EVENT_TIMESTAMP
 from training_assets.core.tracking import registry
 from training_assets.core.tracking.lineage import DATA_DIGEST_KEY, LINEAGE_PREFIX
 from training_assets.core.tracking.profiles import reference_profile
 from training_assets.defs import healing
-from training_assets.defs.assets.batch_predictions import shadow_version
+from training_assets.defs.assets.batch_predictions import shadow_tags, shadow_versions
 from training_assets.defs.automation.jobs import (
     batch_predictions_job,
     live_quality_job,
     promote_model_job,
+    rollback_model_job,
     training_job,
 )
 from training_assets.defs.automation.live_actions import (
     evaluate_live_retrain_sensor,
+    evaluate_live_rollback_sensor,
     evaluate_shadow_promotion_sensor,
 )
 from training_assets.defs.automation.outcomes_sensor import evaluate_outcomes_sensor
@@ -54,7 +57,6 @@ from training_assets.defs.resources.mlflow import (
 )
 from training_assets.defs.resources.orders import OrdersSource
 from training_assets.defs.tags import (
-    CHALLENGER_VERSION_TAG,
     CHAMPION_VERSION_TAG,
     DIED_TAG,
     NO_CHALLENGER,
@@ -288,7 +290,8 @@ def _batch_scoring_sensor(
         )
     if first is None:
         return SkipReason(f"no request row falls on a day from {days.FIRST_DAY} to today (UTC)")
-    challenger = shadow_version(client, model_registry, int(champion.version))
+    shadows = shadow_versions(client, model_registry, champion)
+    challenger = shadows.get(CHALLENGER)
     # When it moved too, so that a champion that comes back (a rollback) scores again.
     moved_at = champion.tags.get(f"{LINEAGE_PREFIX}{model_registry.alias}.moved_at", "")
     return RunRequest(
@@ -297,7 +300,7 @@ def _batch_scoring_sensor(
             TRIGGER_TAG: "batch_requests",
             f"{TAG_PREFIX}/requests_version": digest,
             CHAMPION_VERSION_TAG: str(champion.version),
-            CHALLENGER_VERSION_TAG: str(challenger or NO_CHALLENGER),
+            **shadow_tags(shadows),
             ASSET_PARTITION_RANGE_START_TAG: first,
             ASSET_PARTITION_RANGE_END_TAG: last,
         },
@@ -372,6 +375,17 @@ _SENSORS = {
             ),
         },
     ),
+    "live_rollback_sensor": (
+        evaluate_live_rollback_sensor,
+        {
+            "job": rollback_model_job,
+            "description": (
+                "With rollback_on_live_regression, rolls the champion back once the champion "
+                "it replaced, scored in shadow, beat it live on the latest shadow_min_days "
+                "judged days; without it, says which version rollback_model_job would restore."
+            ),
+        },
+    ),
 }
 
 
@@ -402,4 +416,5 @@ def code_location_sensors(
     outcomes_sensor,
     live_retrain_sensor,
     shadow_promotion_sensor,
+    live_rollback_sensor,
 ) = code_location_sensors(settings.default_sensor_interval)

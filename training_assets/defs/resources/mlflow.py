@@ -389,6 +389,16 @@ class ModelRegistry(ConfigurableResource):
         ),
     )
 
+    rollback_on_live_regression: bool = Field(
+        default=False,
+        description=(
+            "When the champion did worse live than the champion it replaced, both scored on "
+            "the same requests, on the latest shadow_min_days judged days: true, "
+            "live_rollback_sensor runs rollback_model_job; false, the failed check "
+            "champion_not_worse_than_previous_live names the version it would restore."
+        ),
+    )
+
     def champion(self, client: mlflow.MlflowClient):
         """The version the alias points at, or None when there is none yet."""
         return registry.champion_version(client, self.model_name, self.alias)

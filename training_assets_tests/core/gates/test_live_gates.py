@@ -75,3 +75,32 @@ def test_served_features_drift_within_limit_fails_on_a_drifted_served_feature():
     # On fewer served rows than the minimum it is not judged.
     few = replace(drifted, served_rows=LIMITS.min_served_rows - 1)
     assert judged([few])["served_features_drift_within_limit"].passed
+
+
+def test_champion_not_worse_than_previous_live_fails_when_the_one_it_replaced_did_better():
+    # Version 2, the champion that version 3 replaced, scored in shadow on the same rows.
+    regressed = PairedComparison(3, 2, 400, 0.52, 0.46, 0.06, 0.04, 0.08, shadow_role="previous")
+    outcome = judged([CHAMPION], [regressed])["champion_not_worse_than_previous_live"]
+    assert not outcome.passed
+    assert outcome.evidence["restores_version"] == 2
+    assert outcome.evidence["gain_low"] == 0.04
+    assert "rollback_model_job would restore version 2" in outcome.description
+    automatic = evaluate_live_gates(
+        LiveQuality("2025-12-11", [CHAMPION], [regressed]), LIMITS, rollback_automatic=True
+    )["champion_not_worse_than_previous_live"]
+    assert "live_rollback_sensor restores version 2" in automatic.description
+    # Noise (an interval that reaches zero) and too few pairs are not a regression.
+    noise = replace(regressed, gain_low=-0.001)
+    assert judged([CHAMPION], [noise])["champion_not_worse_than_previous_live"].passed
+    few = replace(regressed, paired_rows=LIMITS.min_labelled_rows - 1)
+    assert judged([CHAMPION], [few])["champion_not_worse_than_previous_live"].passed
+
+
+def test_each_shadow_is_judged_by_its_own_gate():
+    """A challenger that beats the champion is no regression of the champion, and a previous
+    champion that does worse is no failing challenger."""
+    better_challenger = PairedComparison(3, 4, 400, 0.52, 0.46, 0.06, 0.04, 0.08)
+    worse_previous = PairedComparison(3, 2, 400, 0.46, 0.52, -0.06, -0.08, -0.04, "previous")
+    outcomes = judged([CHAMPION], [better_challenger, worse_previous])
+    assert outcomes["champion_not_worse_than_previous_live"].passed
+    assert outcomes["challenger_not_worse_than_champion_live"].passed

@@ -5,7 +5,8 @@ and a model fit on it by scikit-learn's LogisticRegression stands for the champi
 fit on other rows is a challenger of the same quality. Eight weeks of daily labelled rows at
 the sample's rate must neither fail the champion's live gate (which requests a retrain) nor
 satisfy the shadow rule (which moves @champion); the same weeks after the relation changes
-must fail the gate within days.
+must fail the gate within days. The same two models, the second scored as the champion the
+first replaced, must not satisfy the rollback rule either.
 """
 
 from dataclasses import replace
@@ -38,7 +39,7 @@ def fitted(rng):
     return LogisticRegression().fit(x, y)
 
 
-def day(rng, champion, challenger, weights) -> pd.DataFrame:
+def day(rng, champion, challenger, weights, shadow_role="challenger") -> pd.DataFrame:
     x, y = world(rng, ROWS_PER_DAY, weights)
     times = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.arange(len(y)), "s")
     base = pd.DataFrame(
@@ -57,20 +58,20 @@ def day(rng, champion, challenger, weights) -> pd.DataFrame:
                 role="champion", model_version=1, prediction=champion.predict_proba(x)[:, 1]
             ),
             base.assign(
-                role="challenger", model_version=2, prediction=challenger.predict_proba(x)[:, 1]
+                role=shadow_role, model_version=2, prediction=challenger.predict_proba(x)[:, 1]
             ),
         ],
         ignore_index=True,
     )
 
 
-def judged_days(seed, weights_of_day):
+def judged_days(seed, weights_of_day, shadow_role="challenger"):
     rng = np.random.default_rng(seed)
     champion, challenger = fitted(rng), fitted(rng)
     test_x, test_y = world(rng, 2000)
     offline = float(np.sqrt(np.mean((champion.predict_proba(test_x)[:, 1] - test_y) ** 2)))
     for index in range(WEEKS * 7):
-        outcomes = day(rng, champion, challenger, weights_of_day(index))
+        outcomes = day(rng, champion, challenger, weights_of_day(index), shadow_role)
         models = [
             replace(m, offline_rmse=offline) if m.role == "champion" else m
             for m in model_quality(outcomes)
@@ -81,7 +82,8 @@ def judged_days(seed, weights_of_day):
 
 
 def promoted(days) -> bool:
-    """The shadow rule: the latest shadow_min_days compared days all above zero."""
+    """The shadow rule: the latest shadow_min_days compared days all above zero. With the
+    other model scored as the champion this one replaced, the same rule rolls back."""
     run = 0
     for quality, _ in days:
         [comparison] = quality.comparisons
@@ -102,6 +104,12 @@ def test_a_steady_world_requests_no_retrain_and_moves_no_alias_over_eight_weeks(
         assert failed == [], f"seed {seed}: the champion's gate failed on days {failed}"
         assert all(v["champion_live_rmse_within_tolerance"].evidence["judged"] for _, v in days)
         assert not promoted(days), f"seed {seed}: an equal challenger would have been promoted"
+        # The same two models, the second as the champion the first replaced: no rollback.
+        days = list(judged_days(seed, lambda _: (3.0, 2.0, -1.0), shadow_role="previous"))
+        assert all(
+            [c.shadow_role for c in quality.comparisons] == ["previous"] for quality, _ in days
+        )
+        assert not promoted(days), f"seed {seed}: an equal champion would have been rolled back"
 
 
 def test_a_world_whose_relation_turns_fails_the_champion_within_days():

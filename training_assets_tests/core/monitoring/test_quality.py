@@ -19,9 +19,12 @@ from training_assets.core.monitoring.quality import (
 )
 
 
-def outcomes(n=2000, seed=0, challenger_noise=None, labelled_share=0.8) -> pd.DataFrame:
+def outcomes(
+    n=2000, seed=0, challenger_noise=None, labelled_share=0.8, previous_noise=None
+) -> pd.DataFrame:
     """A day's outcomes: the champion's answers, and in shadow a challenger whose error is
-    `challenger_noise` (None: no challenger)."""
+    `challenger_noise` and the champion before this one (version 0) whose error is
+    `previous_noise` (None: no such shadow)."""
     rng = np.random.default_rng(seed)
     x = rng.uniform(0, 1, n)
     label = (rng.uniform(0, 1, n) < x).astype(float)
@@ -49,6 +52,16 @@ def outcomes(n=2000, seed=0, challenger_noise=None, labelled_share=0.8) -> pd.Da
                 prediction_id=[f"s{i}" for i in range(n)],
                 role="challenger",
                 model_version=2,
+                prediction=guess,
+            )
+        )
+    if previous_noise is not None:
+        guess = np.clip(x + rng.normal(0, previous_noise, n), 0, 1)
+        parts.append(
+            base.assign(
+                prediction_id=[f"q{i}" for i in range(n)],
+                role="previous",
+                model_version=0,
                 prediction=guess,
             )
         )
@@ -89,6 +102,18 @@ def test_a_better_challenger_has_an_interval_above_zero_and_a_worse_one_below():
     assert up.paired_rows == int(better["labelled"].sum()) // 2
     assert 0 < up.gain_low <= up.rmse_gain <= up.gain_high
     assert down.gain_low <= down.rmse_gain <= down.gain_high < 0
+
+
+def test_the_champion_it_replaced_is_compared_on_the_same_rows_under_its_own_role():
+    frame = outcomes(challenger_noise=0.45, previous_noise=0.0)
+    worse, better = paired_comparisons(frame)
+    assert (worse.shadow_role, worse.challenger_version) == ("challenger", 2)
+    assert (better.shadow_role, better.challenger_version) == ("previous", 0)
+    assert better.champion_version == worse.champion_version == 1
+    assert better.paired_rows == worse.paired_rows == int(frame["labelled"].sum()) // 3
+    # The previous champion predicts the true probability: it did better than the champion.
+    assert 0 < better.gain_low
+    assert worse.gain_high < 0
 
 
 def test_the_same_model_in_shadow_gains_nothing():

@@ -1,8 +1,8 @@
 """Online serving on the real Feast repo, MLflow store and instance: `training-assets-predict`
-(a real process) refuses a store that was never loaded; after online_features loads it, its
-skew check passes and the command scores drivers with the champion as the offline features
-would; a tampered online store fails the check with the driver named, is refused until the
-next load, and that load reloads it in full."""
+(a real process, then called in this one) refuses a store that was never loaded; after
+online_features loads it, its skew check passes and the command scores drivers with the
+champion as the offline features would; a tampered online store fails the check with the
+driver named, is refused until the next load, and that load reloads it in full."""
 
 import json
 import os
@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from dagster import AssetCheckKey, AssetKey
 
+from training_assets.cli import predict
 from training_assets.core import paths
 from training_assets.definitions import defs
 from training_assets.defs.resources.feast import FeastResource
@@ -49,8 +50,17 @@ def predict_cli(area: Path, *drivers: int) -> list[dict]:
     return [json.loads(line) for line in output.stdout.splitlines()]
 
 
+def predict_here(capsys, *args: str) -> tuple[int, list[dict], str]:
+    """The command's exit code, answers and errors, run in this process: the command in a
+    process of its own is tested above, and each start of one pays the imports again."""
+    capsys.readouterr()
+    code = predict(list(args))
+    out, err = capsys.readouterr()
+    return code, [json.loads(line) for line in out.splitlines()], err
+
+
 def test_online_serving_matches_offline_and_the_check_catches_a_tampered_store(
-    working_area, instance, mlflow_client
+    working_area, instance, mlflow_client, capsys
 ):
     assert run_training(instance).success
     stats = pd.read_parquet(paths.default_driver_stats_path())
@@ -74,10 +84,7 @@ def test_online_serving_matches_offline_and_the_check_catches_a_tampered_store(
     assert [row["features_found"] for row in served] == [True, True, True, False]
     # A driver the store does not know gets no prediction, unless imputation is asked for.
     assert served[3]["prediction"] is None
-    [imputed] = [
-        json.loads(line)
-        for line in run_predict(working_area, "--impute", "424242").stdout.splitlines()
-    ]
+    _, [imputed], _ = predict_here(capsys, "--impute", "424242")
     assert imputed["features_found"] is False
     assert isinstance(imputed["prediction"], float)
     assert {row["model_uri"] for row in served} == {f"models:/{MODEL_NAME}@champion"}
@@ -125,14 +132,15 @@ def test_online_serving_matches_offline_and_the_check_catches_a_tampered_store(
     assert failed.metadata["withdrawn_views"].value == ["driver_stats"]
 
     # Nothing is served from the store the check found wrong, until the next load.
-    refused = run_predict(working_area, str(tampered))
-    assert refused.returncode == 2
-    assert "withdrawn from serving" in refused.stderr
-    assert "store differed from the offline features" in refused.stderr
+    code, answers, errors = predict_here(capsys, str(tampered))
+    assert (code, answers) == (2, [])
+    assert "withdrawn from serving" in errors
+    assert "store differed from the offline features" in errors
     repaired = job.execute_in_process(instance=instance)
     [materialization] = repaired.asset_materializations_for_node("online_features")
     views = materialization.metadata["views"].value
     assert [view["how"] for view in views] == ["reload: store differed from the offline features"]
     assert skew_check(repaired).passed
-    [row] = predict_cli(working_area, tampered)
+    code, [row], _ = predict_here(capsys, str(tampered))
+    assert code == 0
     assert row["conv_rate"] == pytest.approx(float(newest.loc[tampered, "conv_rate"]), rel=1e-6)

@@ -61,8 +61,8 @@ def build(args: argparse.Namespace):
     """The app and what it runs on: the store, the model follower, the log, the service."""
     from training_assets.core import paths, settings
     from training_assets.core.features import feast_repo
-    from training_assets.core.monitoring.postgres_sink import sink_for
     from training_assets.core.monitoring.prediction_log import PredictionLog
+    from training_assets.core.monitoring.sinks import prediction_sink
     from training_assets.core.secrets import split_credentials
     from training_assets.server.app import create_app
     from training_assets.server.metrics import ServerMetrics
@@ -82,8 +82,7 @@ def build(args: argparse.Namespace):
         poll_seconds=args.poll_seconds,
     )
     store = feast_repo.working_area_store(online_timeout_s=args.online_timeout_ms / 1000)
-    sink = sink_for(settings.prediction_log_url(), paths.working_area() / "predictions")
-    log = PredictionLog(sink, flush_seconds=args.log_flush_seconds)
+    log = PredictionLog(prediction_sink(), flush_seconds=args.log_flush_seconds)
     metrics = ServerMetrics()
     metrics.watch(follower, log)
     service = PredictionService(

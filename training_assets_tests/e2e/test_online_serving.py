@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from dagster import AssetCheckKey, AssetKey
 
 from training_assets.cli import predict
 from training_assets.core import paths
+from training_assets.core.monitoring.sinks import prediction_sink
 from training_assets.definitions import defs
 from training_assets.defs.resources.feast import FeastResource
 from training_assets_tests.conftest import mlflow_pointed_at
@@ -88,6 +90,19 @@ def test_online_serving_matches_offline_and_the_check_catches_a_tampered_store(
     assert imputed["features_found"] is False
     assert isinstance(imputed["prediction"], float)
     assert {row["model_uri"] for row in served} == {f"models:/{MODEL_NAME}@champion"}
+    assert {(row["model_name"], row["model_version"]) for row in served} == {(MODEL_NAME, 1)}
+    # Every answer is in the prediction log under its id, as the version that gave it.
+    today = datetime.now(UTC).date()
+    logged = prediction_sink().read(today).to_pandas().set_index("prediction_id")
+    assert sorted(logged.index) == sorted(row["prediction_id"] for row in served)
+    for row in served:
+        entry = logged.loc[row["prediction_id"]]
+        assert (entry["driver_id"], entry["model_version"]) == (row["driver_id"], 1)
+        assert (entry["role"], entry["source"]) == ("champion", "online")
+        assert bool(entry["features_found"]) == row["features_found"]
+        assert (entry["prediction"] is None or np.isnan(entry["prediction"])) == (
+            row["prediction"] is None
+        )
     # The same drivers scored by hand: the newest stats row of each, and the champion.
     import mlflow.pyfunc
 

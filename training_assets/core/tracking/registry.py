@@ -226,6 +226,24 @@ def promote(
 ROLLBACK_REASON = "rollback from version"
 
 
+def registered_version(client: mlflow.MlflowClient, model_uri: str) -> tuple[str, int] | None:
+    """The registered model name and version that a `models:/<name>@<alias>` or
+    `models:/<name>/<version>` URI names now (an alias read once, so that the caller can score
+    with the version it reads and log that one); None for any other URI.
+
+    Raises:
+        MlflowException: when the alias or the model does not exist.
+    """
+    if not model_uri.startswith("models:/"):
+        return None
+    path = model_uri.removeprefix("models:/")
+    if "@" in path:
+        name, alias = path.split("@", 1)
+        return name, int(client.get_model_version_by_alias(name, alias).version)
+    name, _, version = path.rpartition("/")
+    return (name, int(version)) if name and version.isdigit() else None
+
+
 def previous_champion(version: ModelVersion, alias: str) -> int | None:
     """The version that `version` replaced as @`alias`, from its move record; None when it
     replaced none, or when it came back by a rollback."""

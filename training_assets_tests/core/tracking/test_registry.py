@@ -24,6 +24,7 @@ from training_assets.core.tracking.registry import (
     finish_or_remove_pending,
     register_model,
     register_with_alias,
+    registered_version,
 )
 from training_assets_tests.conftest import copy_empty_mlflow_db
 
@@ -216,3 +217,22 @@ def test_registering_puts_back_a_tracking_uri_set_in_code(tmp_path, empty_mlflow
     finally:
         mlflow.set_tracking_uri(None)
     assert version.source == info.model_uri
+
+
+def test_a_models_uri_names_the_version_its_alias_points_at_now(store):
+    client, logged = store
+    for _ in range(2):
+        run_id, uri = logged()
+        register_with_alias(
+            client, "m", "champion", uri, run_id, expected_champion=None, signing_key=None
+        )
+        client.delete_registered_model_alias("m", "champion")
+    client.set_registered_model_alias("m", "champion", "2")
+
+    assert registered_version(client, "models:/m@champion") == ("m", 2)
+    assert registered_version(client, "models:/m/1") == ("m", 1)
+    # Not a registered version: scored, never logged as one.
+    assert registered_version(client, f"runs:/{run_id}/model") is None
+    assert registered_version(client, "models:/m/latest") is None
+    with pytest.raises(MlflowException):
+        registered_version(client, "models:/m@nobody")

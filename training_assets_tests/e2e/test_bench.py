@@ -194,3 +194,53 @@ def test_the_table_names_how_many_runs_a_median_is_of():
     assert "plain script, champion known (process)" in titles
     [ratio] = [row for row in rows.rows if row[1] == "ratio training_job / plain script"]
     assert ratio[2] == "2.00x" and "training_job 2.00 / 3.00 s; plain_script 1.00 s" in ratio[4]
+
+
+# --- the monitoring benchmark ----------------------------------------------------------------
+
+
+def test_the_monitoring_benchmark_measures_both_sides_on_the_same_answer(tmp_path: Path):
+    out = tmp_path / "monitoring.json"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.monitoring",
+            "--predictions",
+            "4000",
+            "--out",
+            str(out),
+            "--work-dir",
+            str(tmp_path / "work"),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    results = json.loads(out.read_text())
+    ours, duck = results["ours"], results["duckdb"]
+    # Both sides saw the same predictions and labels (and the same RMSE, checked by the run).
+    assert ours["predictions"] == duck["predictions"] == 4000
+    assert ours["labelled_rows"] == duck["labelled_rows"] > 0
+    assert ours["rmse"].keys() == duck["rmse"].keys() == {"champion v1", "challenger v2"}
+    assert ours["paired_rows"] == [ours["labelled_rows"] // 2]
+    for figure in ("work_s", "peak_rss_mib"):
+        assert ours[figure] > 0 and duck[figure] > 0, figure
+    assert 0 < ours["bootstrap_s"] < ours["work_s"]
+    assert results["ratios"]["work_vs_duckdb"] == ours["work_s"] / duck["work_s"]
+    assert "plain DuckDB join and metrics" in completed.stdout
+
+
+def test_the_monitoring_page_shows_the_recorded_results_in_place_of_its_marker():
+    from types import SimpleNamespace
+
+    from bench import monitoring
+
+    page = SimpleNamespace(file=SimpleNamespace(src_uri=monitoring.PAGE_NAME))
+    shown = monitoring.on_page_markdown(f"before\n{monitoring.MARKER}\nafter", page, None, None)
+    recorded = json.loads(monitoring.DATA.read_text())
+    assert monitoring.MARKER not in shown
+    assert f"{recorded['predictions']:,} logged predictions" in shown
+    assert f"{recorded['ratios']['work_vs_duckdb']:.2f}x the time" in shown

@@ -94,7 +94,8 @@ def test_online_serving_matches_offline_and_the_check_catches_a_tampered_store(
     # Every answer is in the prediction log under its id, as the version that gave it.
     today = datetime.now(UTC).date()
     logged = prediction_sink().read(today).to_pandas().set_index("prediction_id")
-    assert sorted(logged.index) == sorted(row["prediction_id"] for row in served)
+    answered = [*served, imputed]
+    assert sorted(logged.index) == sorted(row["prediction_id"] for row in answered)
     for row in served:
         entry = logged.loc[row["prediction_id"]]
         assert (entry["driver_id"], entry["model_version"]) == (row["driver_id"], 1)

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -50,29 +52,6 @@ class OutcomeCounts:
     conflicting_labels: int
 
 
-def utc_ns(times: pd.Series) -> pd.Series:
-    """Times as UTC nanoseconds, the one dtype both sides of the join are compared in (the
-    log keeps microseconds, orders are read as nanoseconds)."""
-    return pd.to_datetime(times, utc=True).astype("datetime64[ns, UTC]")
-
-
-def latest_predictions(logged: pa.Table) -> pd.DataFrame:
-    """The logged rows, one per request, part and model: the latest scored."""
-    frame = logged.to_pandas()
-    frame[EVENT_TIMESTAMP] = utc_ns(frame[EVENT_TIMESTAMP])
-    frame = frame.sort_values(["scored_at", "sequence"], kind="stable")
-    return frame.drop_duplicates(PREDICTION_KEY, keep="last").sort_index()
-
-
-def labels_by_request(orders: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """One label per request key, the last read; and how many keys had differing labels."""
-    frame = orders[[*REQUEST_KEY, LABEL]].copy()
-    frame[EVENT_TIMESTAMP] = utc_ns(frame[EVENT_TIMESTAMP])
-    distinct = frame.drop_duplicates().groupby(REQUEST_KEY, sort=False).size()
-    conflicting = int((distinct > 1).sum())
-    return frame.drop_duplicates(REQUEST_KEY, keep="last"), conflicting
-
-
 def labels_of_day(tables: Iterable[pa.Table], day: date) -> pd.DataFrame:
     """The orders of `day` (UTC) among `tables` (the orders read batch by batch), so that a
     day's join holds that day's labels only, never the whole orders."""
@@ -88,25 +67,82 @@ def labels_of_day(tables: Iterable[pa.Table], day: date) -> pd.DataFrame:
     return pa.concat_tables(kept).to_pandas()
 
 
+# The day's join, in DuckDB over the Arrow tables in hand, on keys and positions only: the log
+# position of the latest score of each prediction key (a later position wins a tie), and the
+# last label read of each request key (its read order given as `_read`), matched on the entity
+# and the instant in nanoseconds (the log keeps microseconds, orders are read as nanoseconds:
+# an order a fraction of a microsecond off is another request). The logged rows themselves,
+# with their strings, are taken by position in Arrow, never copied through the query.
+_JOIN = f"""
+WITH latest AS (
+    SELECT {ENTITY_KEY}, epoch_ns({EVENT_TIMESTAMP}) AS _at,
+           arg_max(_position, (scored_at, sequence, _position)) AS _position
+    FROM logged
+    GROUP BY {", ".join(PREDICTION_KEY)}
+),
+labels AS (
+    SELECT {ENTITY_KEY}, epoch_ns({EVENT_TIMESTAMP}) AS _at, {LABEL}
+    FROM orders
+    QUALIFY row_number() OVER (
+        PARTITION BY {ENTITY_KEY}, epoch_ns({EVENT_TIMESTAMP}) ORDER BY _read DESC
+    ) = 1
+)
+SELECT latest._position, CAST(labels.{LABEL} AS DOUBLE) AS {LABEL}
+FROM latest LEFT JOIN labels
+  ON latest.{ENTITY_KEY} = labels.{ENTITY_KEY} AND latest._at = labels._at
+ORDER BY latest._position
+"""
+_CONFLICTS = f"""
+SELECT count(*) FROM (
+    SELECT 1 FROM orders
+    GROUP BY {ENTITY_KEY}, epoch_ns({EVENT_TIMESTAMP})
+    HAVING count(DISTINCT coalesce(CAST({LABEL} AS VARCHAR), '')) > 1
+)
+"""
+
+
 def join_outcomes(logged: pa.Table, orders: pd.DataFrame) -> tuple[pd.DataFrame, OutcomeCounts]:
-    """The day's predictions with their label (NaN while none has arrived) and `labelled`.
+    """The day's predictions with their label (NaN while none has arrived) and `labelled`:
+    one row per prediction key, the latest scored, in the order they were logged.
 
     Args:
         logged: The prediction log's rows of the day (LOG_SCHEMA).
-        orders: Orders with `driver_id`, `event_timestamp` and the label; any days.
+        orders: Orders with `driver_id`, `event_timestamp` and the label, in the order they
+            were read (a later row is a later correction); any days.
     """
-    predictions = latest_predictions(logged)
-    labels, conflicting = labels_by_request(orders)
-    joined = predictions.merge(labels, on=REQUEST_KEY, how="left", validate="many_to_one")
-    joined[LABEL] = joined[LABEL].astype("float64")
-    joined[LABELLED] = joined[LABEL].notna()
-    joined = joined[OUTCOME_COLUMNS].reset_index(drop=True)
-    labelled = int(joined[LABELLED].sum())
+    labels = pa.table(
+        {
+            ENTITY_KEY: pa.array(orders[ENTITY_KEY], pa.int64()),
+            EVENT_TIMESTAMP: pa.array(
+                pd.to_datetime(orders[EVENT_TIMESTAMP], utc=True), pa.timestamp("ns", tz="UTC")
+            ),
+            LABEL: pa.array(orders[LABEL], from_pandas=True),
+            "_read": pa.array(np.arange(len(orders), dtype=np.int64)),
+        }
+    )
+    keyed = logged.select([*PREDICTION_KEY, "scored_at", "sequence"]).append_column(
+        "_position", pa.array(np.arange(logged.num_rows, dtype=np.int64))
+    )
+    with duckdb.connect() as connection:
+        connection.register("logged", keyed)
+        connection.register("orders", labels)
+        found = connection.sql(_JOIN).to_arrow_table()
+        [(conflicting,)] = connection.sql(_CONFLICTS).fetchall()
+    kept = logged.take(found.column("_position"))
+    label = found.column(LABEL)
+    kept = kept.append_column(LABEL, label).append_column(LABELLED, pc.is_valid(label))
+    # Strings stay in Arrow's memory (pandas' pyarrow-backed string dtype): a day of a
+    # million predictions carries a million ids and feature records.
+    frame = kept.select(OUTCOME_COLUMNS).to_pandas(
+        types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get
+    )
+    frame[EVENT_TIMESTAMP] = frame[EVENT_TIMESTAMP].astype("datetime64[ns, UTC]")
+    labelled = int(frame[LABELLED].sum())
     counts = OutcomeCounts(
         logged_rows=logged.num_rows,
-        predictions=len(joined),
+        predictions=len(frame),
         labelled_rows=labelled,
-        unlabelled_rows=len(joined) - labelled,
-        conflicting_labels=conflicting,
+        unlabelled_rows=len(frame) - labelled,
+        conflicting_labels=int(conflicting),
     )
-    return joined, counts
+    return frame, counts

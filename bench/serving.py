@@ -24,9 +24,14 @@ sample's drivers, one per request. Counts and times are bounded; only 127.0.0.1 
 table in docs/serving.md is rendered when the docs are built (this module is an mkdocs hook:
 the page holds a marker, never the figures).
 
+Then our server's Redis is paused (SIGSTOP: its connections hang, the slow way to be gone)
+for `--outage-requests` requests one after another, each of which should be a 503 within
+100 ms, and resumed; the seconds until the server answers 200 again by itself are kept too.
+
 The results file holds, per server and load: requests, errors, p50/p99/max latency in ms and
-throughput in requests a second, and the ratios the issue sets as goals (our p99 at the fixed
-rate within 1.5x of Feast's; our throughput at saturation at least two thirds of Feast's).
+throughput in requests a second; the outage's statuses and latencies; and the ratios the
+issue sets as goals (our p99 at the fixed rate within 1.5x of Feast's; our throughput at
+saturation at least two thirds of Feast's; each 503 within 100 ms).
 """
 
 import argparse
@@ -271,13 +276,64 @@ def measure_both(ours: tuple, feast: tuple, args: argparse.Namespace) -> dict:
     return results
 
 
+def status_and_seconds(url: str, body: dict) -> tuple[int, float]:
+    """One request's HTTP status (0 when none came) and how long it took."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"content-type": "application/json"}
+    )
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+            status = response.status
+    except urllib.error.HTTPError as error:
+        error.read()
+        status = error.code
+    except OSError:
+        status = 0
+    return status, time.perf_counter() - started
+
+
+def redis_outage(url: str, bodies: list[dict], redis: subprocess.Popen, requests: int) -> dict:
+    """Our server while its Redis stops answering (the process paused: connections hang, as
+    behind a dead network link, which is the slow case): `requests` requests one after
+    another, each of which should be a 503 within 100 ms; then Redis resumes with its data,
+    and the seconds until the server answers 200 again, by itself."""
+    os.kill(redis.pid, signal.SIGSTOP)
+    try:
+        answered = [status_and_seconds(url, bodies[i % len(bodies)]) for i in range(requests)]
+    finally:
+        os.kill(redis.pid, signal.SIGCONT)
+    resumed = time.perf_counter()
+    recovered_s = None
+    while time.perf_counter() - resumed < 60:
+        if status_and_seconds(url, bodies[0])[0] == 200:
+            recovered_s = round(time.perf_counter() - resumed, 3)
+            break
+        time.sleep(0.05)
+    ms = np.array([seconds for _, seconds in answered]) * 1000
+    statuses = [status for status, _ in answered]
+    return {
+        "requests": requests,
+        "status_503": statuses.count(503),
+        "other_statuses": sorted({s for s in statuses if s != 503}),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "max_ms": round(float(ms.max()), 2),
+        "recovered_s": recovered_s,
+    }
+
+
 def run(args: argparse.Namespace, work: Path) -> dict:
     from training_assets.core.schema import FEATURE_SERVICE
 
     redis_port, ours_port, feast_port = free_port(), free_port(), free_port()
     redis_command = ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1"]
     redis_command += ["--save", "", "--appendonly", "no", "--dir", str(work)]
-    with process(redis_command, dict(os.environ), work / "redis.log"):
+    with process(redis_command, dict(os.environ), work / "redis.log") as redis:
         env, drivers = prepare(work / "var", redis_port)
         ours_command = [sys.executable, "-m", "training_assets.server.main"]
         ours_command += ["--port", str(ours_port), "--model-name", MODEL_NAME]
@@ -312,8 +368,11 @@ def run(args: argparse.Namespace, work: Path) -> dict:
                 (f"{feast_url}/get-online-features", feast_bodies),
                 args,
             )
-    fixed = {name: results[name]["fixed_rate"] for name in results}
-    saturated = {name: results[name]["saturation"] for name in results}
+            results["outage"] = redis_outage(
+                f"{ours_url}/predict", ours_bodies, redis, args.outage_requests
+            )
+    fixed = {name: results[name]["fixed_rate"] for name in ("ours", "feast")}
+    saturated = {name: results[name]["saturation"] for name in ("ours", "feast")}
     results["goals"] = {
         "p99_ratio_at_fixed_rate": round(fixed["ours"]["p99_ms"] / fixed["feast"]["p99_ms"], 2),
         "p99_ratio_goal": 1.5,
@@ -321,6 +380,8 @@ def run(args: argparse.Namespace, work: Path) -> dict:
             saturated["ours"]["throughput_rps"] / saturated["feast"]["throughput_rps"], 2
         ),
         "throughput_ratio_goal": round(2 / 3, 2),
+        "outage_max_ms": results["outage"]["max_ms"],
+        "outage_goal_ms": 100,
     }
     return results
 
@@ -356,6 +417,16 @@ def render(results: dict) -> str:
         f"{goals['throughput_ratio_goal']}x). {machine['cpus']} CPUs, Python "
         f"{machine['python']}; {recorded.get('note', 'no note')}.",
     ]
+    outage = results.get("outage")
+    if outage:
+        lines += [
+            "",
+            f"With Redis paused (connections hang), {outage['status_503']} of "
+            f"{outage['requests']} requests in a row were answered 503 in at most "
+            f"{outage['max_ms']} ms (p50 {outage['p50_ms']} ms; goal: within "
+            f"{goals['outage_goal_ms']} ms each); once Redis resumed, the server answered 200 "
+            f"again after {outage['recovered_s']} s, by itself.",
+        ]
     return "\n".join(lines)
 
 
@@ -372,6 +443,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fixed-seconds", type=float, default=20.0)
     parser.add_argument("--saturation-seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--outage-requests",
+        type=int,
+        default=50,
+        help="requests, one after another, while our server's Redis is paused",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--work-dir", type=Path, default=None, help="kept when given")
     parser.add_argument(
@@ -385,6 +462,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--rate must be positive, and rate x fixed-seconds at most 100000")
     if not 0 < args.saturation_seconds <= 600 or not 1 <= args.concurrency <= 256:
         parser.error("--saturation-seconds must be in (0, 600], --concurrency in [1, 256]")
+    if not 1 <= args.outage_requests <= 1000:
+        parser.error("--outage-requests must be in [1, 1000]")
     return args
 
 
@@ -408,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         "fixed_seconds": args.fixed_seconds,
         "saturation_seconds": args.saturation_seconds,
         "concurrency": args.concurrency,
+        "outage_requests": args.outage_requests,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
@@ -415,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
         command = (
             f"python -m bench.serving --rate {args.rate:g} --fixed-seconds {args.fixed_seconds:g} "
             f"--saturation-seconds {args.saturation_seconds:g} --concurrency {args.concurrency} "
-            "--record NOTE"
+            f"--outage-requests {args.outage_requests} --record NOTE"
         )
         results["recorded"] = {"command": command, "note": args.record}
         DATA.write_text(json.dumps(results, indent=2) + "\n")

@@ -16,7 +16,8 @@ def test_the_serving_benchmark_measures_both_servers_without_an_error(tmp_path):
     out = tmp_path / "serving.json"
     done = subprocess.run(
         [sys.executable, "-m", "bench.serving", "--rate", "20", "--fixed-seconds", "1"]
-        + ["--saturation-seconds", "1", "--concurrency", "2", "--out", str(out)],
+        + ["--saturation-seconds", "1", "--concurrency", "2", "--out", str(out)]
+        + ["--outage-requests", "5"],
         cwd=paths.PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -32,6 +33,14 @@ def test_the_serving_benchmark_measures_both_servers_without_an_error(tmp_path):
         assert 0 < fixed["p50_ms"] <= fixed["p99_ms"] <= fixed["max_ms"]
     assert results["goals"]["p99_ratio_goal"] == 1.5
     assert results["goals"]["throughput_ratio_at_saturation"] > 0
+    # Redis paused: every request a 503, none hanging for the client's 10 s; then back.
+    outage = results["outage"]
+    assert (outage["requests"], outage["status_503"], outage["other_statuses"]) == (5, 5, [])
+    assert 0 < outage["p50_ms"] <= outage["max_ms"] < 10_000
+    assert outage["recovered_s"] is not None
+    from bench.serving import render
+
+    assert "5 of 5 requests in a row were answered 503" in render(results)
 
 
 def test_the_serving_page_shows_the_recorded_results_and_nothing_typed_by_hand():

@@ -13,7 +13,10 @@ from training_assets_tests.e2e.servers import dagster_dev
 pytestmark = pytest.mark.slow
 
 RUN_TIMEOUT_S = 300
-QUIET_PERIOD_S = 20
+SENSOR = "new_training_data_sensor"
+# Ticks after a change that the sensor needs to see it settle and decide: one sees the file
+# change, the next sees it settled; one more for a tick that was under way at the change.
+TICKS_TO_DECIDE = 3
 
 
 @pytest.fixture
@@ -28,6 +31,17 @@ def server(working_area, tmp_path):
 def training_runs(server):
     with server.instance() as instance:
         return instance.get_runs(RunsFilter(job_name="training_job"))
+
+
+def finished_ticks_since(server, since: float) -> int:
+    """The sensor's ticks that started after `since` (a timestamp) and are over."""
+    with server.instance() as instance:
+        states = [s for s in instance.all_instigator_state() if s.instigator_name == SENSOR]
+        if not states:
+            return 0
+        [state] = states
+        ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, after=since)
+        return sum(1 for tick in ticks if tick.status.value != "STARTED")
 
 
 def test_a_dropped_orders_file_trains_exactly_once(server, mlflow_client):
@@ -52,7 +66,11 @@ def test_a_dropped_orders_file_trains_exactly_once(server, mlflow_client):
     assert mlflow_client.get_run(champion.run_id).data.tags["dagster_run_id"] == run.run_id
 
     # The same content dropped again: the sensor sees the change, settles, and requests nothing.
+    copied = time.time()
     shutil.copy(server.incoming, dropped)
-    time.sleep(QUIET_PERIOD_S)
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while finished_ticks_since(server, copied) < TICKS_TO_DECIDE:
+        assert time.monotonic() < deadline, server.log_tail()
+        time.sleep(1)
     assert len(training_runs(server)) == 1
     assert len(mlflow_client.search_model_versions("name='sklearn-elastic-net-reg'")) == 1

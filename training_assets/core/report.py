@@ -52,6 +52,10 @@ class ReportInputs:
     coefficients: dict[str, float]
     psi: dict[str, float] | None
     slice_min_rows: int = 0  # smaller slices are shown but not judged by the slice gate
+    # The champion's live quality per day of requests (day, labelled_rows, live_rmse,
+    # offline_rmse, ...), oldest first; None when there is no champion to show.
+    champion_live: pd.DataFrame | None = None
+    champion_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,11 @@ def page(
     truth: np.ndarray,
     coefficients: dict[str, float],
     slice_min_rows: int = 0,
+    champion_live: pd.DataFrame | None = None,
 ) -> str:
     """The report of the model logged in the MLflow run `run_id`, judged by `verdicts`;
-    slices under `slice_min_rows` rows are listed after the judged ones, marked so."""
+    slices under `slice_min_rows` rows are listed after the judged ones, marked so; with the
+    champion's live quality per day when there is a champion (`champion_live`)."""
     psi = next((v.figures.get("psi") for v in verdicts if v.gate == catalog.DRIFT_GATE.name), None)
     judged_against = (
         f"champion version {champion_version}" if champion_version else "no champion yet"
@@ -114,6 +120,8 @@ def page(
             coefficients=coefficients,
             psi=psi if isinstance(psi, dict) else None,
             slice_min_rows=slice_min_rows,
+            champion_live=champion_live if champion_version else None,
+            champion_version=champion_version,
         )
     )
 
@@ -173,12 +181,26 @@ def render(inputs: ReportInputs) -> str:
             else "<p>No champion yet, or no drift figures: nothing to compare against.</p>"
         ),
     ]
+    if inputs.champion_version:
+        sections.append(_champion_live(inputs.champion_live, inputs.champion_version))
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{_e(inputs.title)}</title><style>{_STYLE}</style></head><body>"
         + "\n".join(sections)
         + "</body></html>"
     )
+
+
+def _champion_live(live: pd.DataFrame | None, version: int) -> str:
+    """The champion's days of live quality: what it did on the requests it answered, beside
+    its offline test RMSE, the evidence behind a live retrain or a shadow promotion."""
+    title = f"<h2>The champion (version {version}) live, per day of requests</h2>"
+    if live is None or live.empty:
+        return title + (
+            "<p>No day of live quality has been judged for it yet: score requests "
+            "(batch_predictions) and let their labels arrive (live_model_quality).</p>"
+        )
+    return title + _table(live)
 
 
 def _verdicts(verdicts: list[Verdict]) -> str:

@@ -181,3 +181,25 @@ def test_the_scores_are_the_models_own_beside_the_champions_the_judgement_record
     assert scored.champion_metrics == champion
     assert scored.baseline_metrics == baseline_scores(test_y, 0.5)
     assert score_split(model, test_x, test_y, 0.5, None).champion_metrics is None
+
+
+def test_the_champions_live_days_are_shown_beside_its_offline_rmse():
+    from dataclasses import replace
+
+    live = pd.DataFrame(
+        {
+            "day": ["2025-12-27", "2025-12-28"],
+            "labelled_rows": [240, 251],
+            "live_rmse": [0.4712, 0.5521],
+            "offline_rmse": [0.4655, 0.4655],
+            "within_tolerance": [True, False],
+        }
+    )
+    shown = render(replace(inputs([]), champion_live=live, champion_version=3))
+    assert "The champion (version 3) live, per day of requests" in shown
+    assert "<td>2025-12-28</td>" in shown and "0.5521" in shown and "0.4655" in shown
+
+    waiting = render(replace(inputs([]), champion_live=live.iloc[:0], champion_version=3))
+    assert "No day of live quality has been judged for it yet" in waiting
+    # No champion, no section: there is nothing live to show.
+    assert "live, per day" not in render(inputs([]))

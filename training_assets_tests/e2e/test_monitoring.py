@@ -4,6 +4,9 @@ with the labels as they arrive (late, in a file of their own) through the outcom
 live quality of each version and the live gates, passing on a steady day and failing on a day
 whose labels turned against the champion."""
 
+from pathlib import Path
+
+import mlflow.artifacts
 import numpy as np
 import pandas as pd
 from dagster import AssetCheckSeverity, AssetKey, RunRequest, build_sensor_context
@@ -233,6 +236,18 @@ def test_shadow_scores_outcomes_and_live_gates(working_area, instance, mlflow_cl
     run_requests(instance, "live_quality_job", [day_request(DAYS[0])])
     quiet, retrain_cursor = retrain_tick(instance, retrain_cursor)
     assert not quiet.run_requests
+
+    # The retrain it asks for runs, and its report shows the champion's days live beside its
+    # offline RMSE: the evidence behind the retrain, where the new model is judged.
+    retrained = defs.resolve_job_def("training_job").execute_in_process(
+        instance=instance, tags=request.tags, raise_on_error=False
+    )
+    report = retrained.output_for_node("model_report")
+    shown = Path(mlflow.artifacts.download_artifacts(artifact_uri=report.report)).read_text()
+    assert "The champion (version 1) live, per day of requests" in shown
+    for day in DAYS:
+        assert f"<td>{day}</td>" in shown
+    assert f"{judged_day['champion.rmse'].value:.4f}" in shown
 
 
 def retrain_tick(instance, cursor):

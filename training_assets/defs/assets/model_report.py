@@ -28,6 +28,7 @@ from training_assets.core.tracking.model_files import load_sklearn
 from training_assets.core.tracking.model_log import log_report
 from training_assets.defs import links
 from training_assets.defs.instance_reads import retried
+from training_assets.defs.live_records import latest_by_day
 from training_assets.defs.metadata import score_metadata
 from training_assets.defs.resources.gates import GateThresholds
 from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
@@ -83,6 +84,7 @@ def model_report(
         test_y.to_numpy(),
         coefficients(model),
         slice_min_rows=judgement.limits.slice_min_rows,
+        champion_live=_champion_live(context, judgement.champion_version),
     )
     verdict = log_report(client, run_id, report, failed)
     run_info = client.get_run(run_id).info
@@ -102,6 +104,31 @@ def model_report(
         }
     )
     return ModelReport(run_id=run_id, report=location, verdict=verdict, gates_failed=failed)
+
+
+# The champion's live figures the report shows, as live_model_quality records them per day.
+_LIVE_COLUMNS = {
+    "champion.labelled_rows": "labelled_rows",
+    "champion.rmse": "live_rmse",
+    "champion.offline_rmse": "offline_rmse",
+    "champion.auc": "live_auc",
+    "champion.mean_prediction": "mean_prediction",
+    "champion.label_rate": "label_rate",
+    "gate.champion_live_rmse_within_tolerance": "within_tolerance",
+}
+
+
+def _champion_live(context: AssetExecutionContext, version: int | None) -> pd.DataFrame | None:
+    """Each recorded day on which champion version `version` answered, oldest first."""
+    if version is None:
+        return None
+    days = latest_by_day(context.instance)
+    rows = [
+        {"day": day, **{shown: figures.get(key) for key, shown in _LIVE_COLUMNS.items()}}
+        for day, figures in sorted(days.items())
+        if figures.get("champion.version") == version
+    ]
+    return pd.DataFrame(rows, columns=["day", *_LIVE_COLUMNS.values()])
 
 
 def _data_gate_verdicts(context: AssetExecutionContext) -> list[Verdict]:

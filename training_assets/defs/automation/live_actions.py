@@ -10,7 +10,6 @@ figures are recorded beside the quality they judge.
 import json
 
 from dagster import (
-    AssetKey,
     RunRequest,
     SensorEvaluationContext,
     SensorResult,
@@ -22,6 +21,7 @@ from training_assets.core.monitoring.prediction_log import CHALLENGER, PREVIOUS
 from training_assets.core.tracking import registry
 from training_assets.core.tracking.lineage import LINEAGE_PREFIX
 from training_assets.defs.instance_reads import retried
+from training_assets.defs.live_records import LIVE_MODEL_QUALITY, latest_by_day, metadata_values
 from training_assets.defs.resources.gates import GateThresholds
 from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
 from training_assets.defs.tags import (
@@ -33,10 +33,7 @@ from training_assets.defs.tags import (
 )
 from training_assets.defs.witness import REGISTRATION
 
-LIVE_MODEL_QUALITY = AssetKey("live_model_quality")
 CHAMPION_GATE = "gate.champion_live_rmse_within_tolerance"
-# The days of live quality searched for the shadow policy's evidence.
-SEARCHED_DAYS = 400
 
 
 def evaluate_live_retrain_sensor(
@@ -98,18 +95,7 @@ def _judged_days(context: SensorEvaluationContext, version: int) -> dict[str, di
 
 
 def _latest_by_day(context: SensorEvaluationContext) -> dict[str, dict]:
-    """The metadata of each day's latest live_model_quality, among the latest SEARCHED_DAYS."""
-    records = retried(
-        lambda: (
-            context.instance.fetch_materializations(LIVE_MODEL_QUALITY, limit=SEARCHED_DAYS).records
-        ),
-        "live_model_quality's materializations",
-    )
-    days: dict[str, dict] = {}
-    for record in records:  # newest first: a day's latest judgement is its first
-        if record.partition_key and record.partition_key not in days:
-            days[record.partition_key] = _values(record)
-    return days
+    return latest_by_day(context.instance)
 
 
 def evaluate_shadow_promotion_sensor(
@@ -246,7 +232,7 @@ def _registered_policy(context: SensorEvaluationContext, name: str, version) -> 
         "registrations",
     )
     for record in records:
-        metadata = _values(record)
+        metadata = metadata_values(record)
         if (
             metadata.get("model_name") == name
             and str(metadata.get("version")) == str(version.version)
@@ -284,8 +270,3 @@ def _compared_days(
         and c["gain_low"] is not None
     ]
     return sorted(compared, key=lambda d: d["day"], reverse=True)
-
-
-def _values(record) -> dict:
-    """A materialization's metadata as plain values."""
-    return {key: entry.value for key, entry in record.asset_materialization.metadata.items()}

@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -123,6 +122,10 @@ def join_outcomes(logged: pa.Table, orders: pd.DataFrame) -> tuple[pd.DataFrame,
     keyed = logged.select([*PREDICTION_KEY, "scored_at", "sequence"]).append_column(
         "_position", pa.array(np.arange(logged.num_rows, dtype=np.int64))
     )
+    # Imported here, as the training table's queries import it: a run process that imported
+    # DuckDB before its steps is left unfrozen (defs/process_tuning.py).
+    import duckdb
+
     with duckdb.connect() as connection:
         connection.register("logged", keyed)
         connection.register("orders", labels)

@@ -9,7 +9,8 @@ store knew it (`features_found`), and the prediction; a driver the store does no
 no prediction (null) unless --impute asks the model to fill its features. A registered model's
 answers carry its name, version and a `prediction_id` under which each is written to the
 prediction log, as the server's are (TRAINING_ASSETS_PREDICTION_LOG_URL, else parquet under
-<working area>/predictions); a model named by another URI is scored and not logged.
+<working area>/predictions); a model named by --model-uri or another --alias is scored and
+not logged, since the log's figures are the champion's.
 Refuses (exit 2), saying to materialize online_features, when the online store was never
 loaded for the service's views, lost its data since, or was last loaded longer ago than a
 view's TTL.
@@ -45,7 +46,7 @@ def predict(argv: list[str] | None = None) -> int:
     from mlflow.exceptions import MlflowException
 
     from training_assets.core.features import online
-    from training_assets.core.tracking.registry import registered_version
+    from training_assets.core.tracking.registry import DEFAULT_ALIAS, registered_version
     from training_assets.defs.resources.feast import FeastResource
     from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
 
@@ -76,7 +77,9 @@ def predict(argv: list[str] | None = None) -> int:
         )
         return 2
     frame["model_uri"] = model_uri
-    if version is not None:
+    # Logged as the champion's answers only when the champion answered: another alias's or
+    # URI's answers would join the champion's live figures under its role.
+    if version is not None and args.model_uri is None and registry.alias == DEFAULT_ALIAS:
         _log_answers(frame, *version)
     print(frame.to_json(orient="records", lines=True), end="")
     return 0
@@ -97,26 +100,28 @@ def _log_answers(frame, model_name: str, model_version: int) -> None:
     frame["prediction_id"] = [plog.new_prediction_id() for _ in range(len(frame))]
     now = plog.scored_now()
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    log = plog.PredictionLog(prediction_sink(), writer=f"predict-{plog.new_prediction_id()[:8]}")
-    log.record(
-        [
-            plog.Prediction(
-                prediction_id=row["prediction_id"],
-                source=plog.ONLINE,
-                role=plog.CHAMPION,
-                entity=int(row[ENTITY_KEY]),
-                event_timestamp=now,
-                model_name=model_name,
-                model_version=model_version,
-                features={name: row[name] for name in features},
-                features_found=bool(row[FEATURES_FOUND]),
-                prediction=row["prediction"],
-                scored_at=now,
-            )
-            for row in records
-        ]
-    )
     try:
+        log = plog.PredictionLog(
+            prediction_sink(), writer=f"predict-{plog.new_prediction_id()[:8]}"
+        )
+        log.record(
+            [
+                plog.Prediction(
+                    prediction_id=row["prediction_id"],
+                    source=plog.ONLINE,
+                    role=plog.CHAMPION,
+                    entity=int(row[ENTITY_KEY]),
+                    event_timestamp=now,
+                    model_name=model_name,
+                    model_version=model_version,
+                    features={name: row[name] for name in features},
+                    features_found=bool(row[FEATURES_FOUND]),
+                    prediction=row["prediction"],
+                    scored_at=now,
+                )
+                for row in records
+            ]
+        )
         log.close()
     except Exception as error:  # the answers stand; say what was not recorded
         print(

@@ -10,11 +10,13 @@ from training_assets.defs.instance_reads import retried
 LIVE_MODEL_QUALITY = AssetKey("live_model_quality")
 # The days of live quality searched: the latest materializations, newest first.
 SEARCHED_DAYS = 400
+# When a day's latest judgement was recorded (a Unix timestamp), beside its metadata.
+RECORDED_AT = "_recorded_at"
 
 
 def latest_by_day(instance: DagsterInstance) -> dict[str, dict]:
     """The metadata of each day's latest live_model_quality, among the latest SEARCHED_DAYS
-    materializations, by day."""
+    materializations, by day, with when it was recorded under RECORDED_AT."""
     records = retried(
         lambda: instance.fetch_materializations(LIVE_MODEL_QUALITY, limit=SEARCHED_DAYS).records,
         "live_model_quality's materializations",
@@ -22,7 +24,10 @@ def latest_by_day(instance: DagsterInstance) -> dict[str, dict]:
     days: dict[str, dict] = {}
     for record in records:  # newest first: a day's latest judgement is its first
         if record.partition_key and record.partition_key not in days:
-            days[record.partition_key] = metadata_values(record)
+            days[record.partition_key] = {
+                **metadata_values(record),
+                RECORDED_AT: record.timestamp,
+            }
     return days
 
 

@@ -439,6 +439,14 @@ def test_shadow_policy_promotes_a_gated_challenger_and_never_a_forged_one(
     champion = mlflow_client.get_model_version_by_alias(MODEL_NAME, "champion")
     assert str(champion.version) == "1"
     assert "worse live than version 1" in champion.tags["training_assets.champion.reason"]
+    # The same request run again, once the champion has moved on, moves nothing: it names the
+    # champion it rolls back and the version it restores.
+    stale = defs.resolve_job_def("rollback_model_job").execute_in_process(
+        instance=instance, run_config=rollback.run_config, raise_on_error=False
+    )
+    assert not stale.success
+    assert "is version 1 now, not version 2" in str(stale.all_events)
+    assert str(mlflow_client.get_model_version_by_alias(MODEL_NAME, "champion").version) == "1"
     # Back by a rollback, version 1 is judged against no one: it is not rolled back further.
     again = shadow_tick(instance, live_rollback_sensor, rollback_on_live_regression=True)
     assert "came back by a rollback" in again.skip_message

@@ -62,7 +62,7 @@ def predict_here(capsys, *args: str) -> tuple[int, list[dict], str]:
 
 
 def test_online_serving_matches_offline_and_the_check_catches_a_tampered_store(
-    working_area, instance, mlflow_client, capsys
+    working_area, instance, mlflow_client, capsys, monkeypatch
 ):
     assert run_training(instance).success
     stats = pd.read_parquet(paths.default_driver_stats_path())
@@ -104,6 +104,16 @@ def test_online_serving_matches_offline_and_the_check_catches_a_tampered_store(
         assert (entry["prediction"] is None or np.isnan(entry["prediction"])) == (
             row["prediction"] is None
         )
+    # A version named by hand is scored, not logged as the champion's answer.
+    code, [named], _ = predict_here(capsys, "--model-uri", f"models:/{MODEL_NAME}/1", "1001")
+    assert code == 0 and "prediction_id" not in named
+    assert prediction_sink().read(today).num_rows == len(answered)
+    # A log that cannot be written costs the log, never the answers.
+    monkeypatch.setenv("TRAINING_ASSETS_PREDICTION_LOG_URL", "s3://nowhere/log")
+    code, [still], errors = predict_here(capsys, str(drivers[0]))
+    assert code == 0 and still["driver_id"] == drivers[0]
+    assert "prediction log: 1 answer(s) not written: PredictionSinkError" in errors
+    monkeypatch.delenv("TRAINING_ASSETS_PREDICTION_LOG_URL")
     # The same drivers scored by hand: the newest stats row of each, and the champion.
     import mlflow.pyfunc
 

@@ -35,6 +35,9 @@ OUTCOME_COLUMNS = [
     "features_found",
     "prediction",
     "scored_at",
+    # Which run or server wrote it: a shadow score is paired with the answer of its own
+    # scoring, not with another run's answer to the same request.
+    "writer",
     LABEL,
     LABELLED,
 ]

@@ -20,7 +20,10 @@ from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL
 # than the full day's would be, never narrower.
 BOOTSTRAP_MAX_ROWS = 50_000
 _BOOTSTRAP_CHUNK = 50
-PAIR_KEY = ["source", ENTITY_KEY, EVENT_TIMESTAMP]
+# A shadow score and the answer it is compared with: the same request, scored by the same run
+# or server (`writer`). A day rescored after the champion moved holds both champions' answers
+# to each request; each shadow is paired with the champion of its own scoring.
+PAIR_KEY = ["source", "writer", ENTITY_KEY, EVENT_TIMESTAMP]
 SCORES = ("rmse", "mae", "auc", "brier", "log_loss")
 
 
@@ -86,6 +89,12 @@ def scores(labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
         "mae": float(np.mean(np.abs(errors))),
         **metrics.probability_metrics(pd.Series(labels), predictions),
     }
+
+
+def of_model(outcomes: pd.DataFrame, model_name: str) -> pd.DataFrame:
+    """The outcomes of one registered model's versions: the log may hold the answers of other
+    models served beside it, whose version numbers mean nothing here."""
+    return outcomes[outcomes["model_name"] == model_name].reset_index(drop=True)
 
 
 def model_quality(outcomes: pd.DataFrame) -> list[ModelQuality]:

@@ -263,26 +263,46 @@ def rollback(
     *,
     signing_key: bytes | None,
     witness: "Witness | None" = None,
+    from_version: int | None = None,
+    to_version: int | None = None,
 ) -> tuple[ModelVersion, AliasMove]:
     """Move `champion_alias` back to the champion before the current one (the current
     version's `.previous` tag); a second rollback goes one further back. A version promoted
     again records the champion it replaced as its `.previous`, so a rollback after that
     returns there.
 
+    Args:
+        from_version, to_version: When given, the champion it rolls back and the version it
+            restores, as whoever asked for it saw them: a rollback decided on evidence about
+            those two is refused once the champion or its record has moved on, instead of
+            moving another version.
+
     Raises:
         PromotionRefused: when there is no champion, none before it, the one before it lacks
-            the evidence of a gated run (`evidence`), or the reason is empty.
+            the evidence of a gated run (`evidence`), the champion or the version before it
+            is not the one named, or the reason is empty.
     """
     check_model_name(model_name)
     _check_reason(reason, "rollback")
     current = champion_version(client, model_name, champion_alias)
     if current is None:
         raise PromotionRefused(f"{model_name} has no @{champion_alias} to roll back")
+    if from_version is not None and int(current.version) != from_version:
+        raise PromotionRefused(
+            f"{model_name}@{champion_alias} is version {current.version} now, not version "
+            f"{from_version}, which this rollback was asked for: nothing moved"
+        )
     previous = current.tags.get(f"{LINEAGE_PREFIX}{champion_alias}.previous", "")
     if not previous:
         raise PromotionRefused(
             f"{model_name}@{champion_alias} is version {current.version}, which had no "
             f"@{champion_alias} before it: there is nothing to roll back to"
+        )
+    if to_version is not None and int(previous) != to_version:
+        raise PromotionRefused(
+            f"{model_name}@{champion_alias} version {current.version} replaced version "
+            f"{previous}, not version {to_version}, which this rollback was asked to restore: "
+            "nothing moved"
         )
     target = _gated_version(client, model_name, int(previous), champion_alias, signing_key, witness)
     move = move_alias(

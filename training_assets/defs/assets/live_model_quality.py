@@ -16,6 +16,7 @@ from training_assets.core.monitoring.quality import (
     LiveQuality,
     ModelQuality,
     model_quality,
+    of_model,
     paired_comparisons,
     served_drift,
     served_features,
@@ -51,12 +52,13 @@ def live_model_quality(
     against its training profile; and each challenger against the champion on the same
     labelled rows (the RMSE gain with a bootstrap 95% interval); judged by the live gates."""
     client = mlflow_store.configure_client()
+    outcomes = of_model(prediction_outcomes, model_registry.model_name)
     models = [
-        _with_training_figures(client, model_registry.model_name, model, prediction_outcomes)
-        for model in model_quality(prediction_outcomes)
+        _with_training_figures(client, model_registry.model_name, model, outcomes)
+        for model in model_quality(outcomes)
     ]
     seed = int(context.partition_key.replace("-", ""))
-    comparisons = paired_comparisons(prediction_outcomes, gates.bootstrap_samples, seed)
+    comparisons = paired_comparisons(outcomes, gates.bootstrap_samples, seed)
     quality = LiveQuality(context.partition_key, models, comparisons)
     verdicts = evaluate_live_gates(
         quality, gates.limits(), model_registry.rollback_on_live_regression

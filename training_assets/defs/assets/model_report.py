@@ -114,6 +114,7 @@ _LIVE_COLUMNS = {
     "champion.auc": "live_auc",
     "champion.mean_prediction": "mean_prediction",
     "champion.label_rate": "label_rate",
+    "champion.judged": "judged",
     "gate.champion_live_rmse_within_tolerance": "within_tolerance",
 }
 
@@ -128,7 +129,10 @@ def _champion_live(context: AssetExecutionContext, version: int | None) -> pd.Da
         for day, figures in sorted(days.items())
         if figures.get("champion.version") == version
     ]
-    return pd.DataFrame(rows, columns=["day", *_LIVE_COLUMNS.values()])
+    frame = pd.DataFrame(rows, columns=["day", *_LIVE_COLUMNS.values()])
+    # A day with too few labels passes the gate unjudged: no verdict is shown for it.
+    frame["within_tolerance"] = frame["within_tolerance"].where(frame["judged"].eq(True), None)
+    return frame
 
 
 def _data_gate_verdicts(context: AssetExecutionContext) -> list[Verdict]:

@@ -171,7 +171,19 @@ class ChampionConfig(Config):
         ),
     )
     version: int | None = Field(
-        default=None, description="The version to promote. Default: the current challenger."
+        default=None,
+        description=(
+            "promote: the version to promote (default: the current challenger). rollback: the "
+            "version it must restore, refused when the champion's record names another "
+            "(default: whichever that is)."
+        ),
+    )
+    from_version: int | None = Field(
+        default=None,
+        description=(
+            "rollback: the champion it rolls back, refused when the champion is another "
+            "version by the time it runs (default: whichever it is)."
+        ),
     )
     reason: str = Field(
         default="",
@@ -324,6 +336,8 @@ def _move_or_read(
                 reason=config.reason,
                 signing_key=signing_key,
                 witness=registration_witness(context.instance, name),
+                from_version=config.from_version,
+                to_version=config.version,
             )
     except PromotionRefused as refused:
         raise Failure(description=str(refused)) from None

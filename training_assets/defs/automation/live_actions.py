@@ -8,6 +8,7 @@ figures are recorded beside the quality they judge.
 """
 
 import json
+from datetime import datetime
 
 from dagster import (
     RunRequest,
@@ -21,7 +22,12 @@ from training_assets.core.monitoring.prediction_log import CHALLENGER, PREVIOUS
 from training_assets.core.tracking import registry
 from training_assets.core.tracking.lineage import LINEAGE_PREFIX
 from training_assets.defs.instance_reads import retried
-from training_assets.defs.live_records import LIVE_MODEL_QUALITY, latest_by_day, metadata_values
+from training_assets.defs.live_records import (
+    LIVE_MODEL_QUALITY,
+    RECORDED_AT,
+    latest_by_day,
+    metadata_values,
+)
 from training_assets.defs.resources.gates import GateThresholds
 from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
 from training_assets.defs.tags import (
@@ -181,7 +187,21 @@ def evaluate_live_rollback_sensor(
             f"champion version {champion.version} replaced no champion, or came back by a "
             "rollback: there is none to judge it against"
         )
-    days = _compared_days(context, int(champion.version), previous, gates, PREVIOUS)
+    # Only days judged since this champion's move: evidence from an earlier time as champion
+    # (before a rollback and a new promotion) is not evidence about this one.
+    moved_at = champion.tags.get(f"{LINEAGE_PREFIX}{model_registry.alias}.moved_at", "")
+    try:
+        since = datetime.fromisoformat(moved_at).timestamp() if moved_at else 0.0
+    except ValueError:
+        return SkipReason(
+            f"champion version {champion.version}'s move record has no readable time "
+            f"({moved_at!r}): no live evidence can be dated after it"
+        )
+    days = [
+        day
+        for day in _compared_days(context, int(champion.version), previous, gates, PREVIOUS)
+        if day["recorded_at"] >= since
+    ]
     needed = gates.shadow_min_days
     latest = days[:needed]
     if len(latest) < needed or any(day["gain_low"] <= 0 for day in latest):
@@ -201,7 +221,6 @@ def evaluate_live_rollback_sensor(
             f"champion before it ({evidence}): rollback_model_job would restore version "
             f"{previous}; rollback_on_live_regression is off"
         )
-    moved_at = champion.tags.get(f"{LINEAGE_PREFIX}{model_registry.alias}.moved_at", "")
     return RunRequest(
         run_key=f"live-rollback-v{champion.version}-to-v{previous}-{moved_at}",
         run_config={
@@ -209,6 +228,8 @@ def evaluate_live_rollback_sensor(
                 "champion_model": {
                     "config": {
                         "action": "rollback",
+                        "from_version": int(champion.version),
+                        "version": previous,
                         "reason": f"worse live than version {previous}: {evidence}",
                     }
                 }
@@ -252,7 +273,7 @@ def _compared_days(
 ) -> list[dict]:
     """The latest judgement of each day that compared the two on enough pairs, the second
     scored in shadow as `role`, newest day first."""
-    days = {day: m.get("comparisons", []) for day, m in _latest_by_day(context).items()}
+    days = _latest_by_day(context)
     compared = [
         {
             "day": day,
@@ -260,9 +281,10 @@ def _compared_days(
             "gain": c["rmse_gain"],
             "gain_low": c["gain_low"],
             "gain_high": c["gain_high"],
+            "recorded_at": figures.get(RECORDED_AT, 0.0),
         }
-        for day, comparisons in days.items()
-        for c in comparisons
+        for day, figures in days.items()
+        for c in figures.get("comparisons", [])
         if c["champion_version"] == champion
         and c["challenger_version"] == challenger
         and c.get("shadow_role", CHALLENGER) == role

@@ -45,6 +45,7 @@ def day(rng, champion, challenger, weights, shadow_role="challenger") -> pd.Data
     base = pd.DataFrame(
         {
             "source": "batch",
+            "writer": "batch-run-1",
             "driver_id": np.arange(len(y)),
             "event_timestamp": times,
             "features": "{}",

@@ -13,6 +13,7 @@ from training_assets.core.monitoring.quality import (
     LiveQuality,
     compare,
     model_quality,
+    of_model,
     paired_comparisons,
     served_drift,
     served_features,
@@ -34,6 +35,7 @@ def outcomes(
         {
             "prediction_id": [f"p{i}" for i in range(n)],
             "source": "batch",
+            "writer": "batch-run-1",
             "driver_id": rng.integers(1001, 1050, n),
             "event_timestamp": times,
             "model_name": "m",
@@ -158,3 +160,33 @@ def test_the_champion_is_the_version_that_answered_most_labelled_rows():
     quality = LiveQuality("2025-12-11", model_quality(frame), [])
     assert quality.champion().model_version == 1
     assert {m.model_version for m in quality.models} == {1, 7}
+
+
+def test_a_day_rescored_after_a_move_pairs_each_shadow_with_its_own_runs_champion():
+    """Run 1 answered with version 1; after version 2 became champion, run 2 rescored the same
+    requests with version 2 and version 1 in shadow. Version 1's shadow scores are compared
+    with version 2's answers, never with its own earlier ones."""
+    first = outcomes(seed=4).assign(writer="batch-run-1")
+    second = outcomes(seed=4, previous_noise=0.0).assign(writer="batch-run-2")
+    second.loc[second["role"] == "champion", "model_version"] = 2
+    second.loc[second["role"] == "previous", "model_version"] = 1
+    second.loc[second["role"] == "champion", "prediction"] = 0.5  # version 2 knows nothing
+
+    [compared] = paired_comparisons(pd.concat([first, second], ignore_index=True))
+
+    assert (compared.shadow_role, compared.champion_version, compared.challenger_version) == (
+        "previous",
+        2,
+        1,
+    )
+    assert compared.paired_rows == int(second["labelled"].sum()) // 2
+    assert compared.gain_low > 0  # version 1, the one it replaced, did better
+
+
+def test_another_models_answers_are_left_out_of_this_models_quality():
+    ours = outcomes(seed=5)
+    other = outcomes(seed=6).assign(model_name="other", prediction=0.99)
+    kept = of_model(pd.concat([ours, other], ignore_index=True), "m")
+    assert len(kept) == len(ours)
+    [champion] = model_quality(kept)
+    assert champion.rmse == pytest.approx(model_quality(ours)[0].rmse)

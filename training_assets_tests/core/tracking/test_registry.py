@@ -236,3 +236,23 @@ def test_a_models_uri_names_the_version_its_alias_points_at_now(store):
     assert registered_version(client, "models:/m/latest") is None
     with pytest.raises(MlflowException):
         registered_version(client, "models:/m@nobody")
+
+
+def test_a_rollback_asked_for_two_versions_moves_nothing_once_either_has_changed(store):
+    from training_assets.core.tracking.registry import PromotionRefused, move_alias, rollback
+
+    client, logged = store
+    for _ in range(3):
+        run_id, uri = logged()
+        register_with_alias(
+            client, "m", "challenger", uri, run_id, expected_champion=None, signing_key=None
+        )
+        client.delete_registered_model_alias("m", "challenger")
+    move_alias(client, "m", "champion", 1, "test", "first")
+    move_alias(client, "m", "champion", 2, "test", "second")  # version 2 replaced version 1
+
+    with pytest.raises(PromotionRefused, match="is version 2 now, not version 3"):
+        rollback(client, "m", "champion", "test", "stale", signing_key=None, from_version=3)
+    with pytest.raises(PromotionRefused, match="replaced version 1, not version 3"):
+        rollback(client, "m", "champion", "test", "stale", signing_key=None, to_version=3)
+    assert int(client.get_model_version_by_alias("m", "champion").version) == 2

@@ -156,6 +156,11 @@ def test_each_job_does_its_one_thing_and_a_move_says_why(working_area, instance,
         ("promote_model_job", {"action": "rollback", "reason": "x"}, "asks for 'rollback'"),
         ("promote_model_job", {"action": "promote", "version": 2, "reason": "  "}, "reason is"),
         ("rollback_model_job", {"action": "rollback", "reason": "\t"}, "config.reason is"),
+        (
+            "promote_model_job",
+            {"action": "promote", "version": 2, "from_version": 1, "reason": "x"},
+            "from_version is 1, which only a rollback checks",
+        ),
     ]
     for job_name, config, said in refusals:
         result = launch(instance, job_name, **config)

@@ -5,6 +5,7 @@ The scores are core/ml/metrics.py's, read the same way as offline: RMSE and MAE 
 regression, and AUC, Brier score and log loss of its output read as a probability.
 """
 
+import dataclasses
 import io
 from dataclasses import dataclass, field
 
@@ -21,9 +22,12 @@ from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL
 BOOTSTRAP_MAX_ROWS = 50_000
 _BOOTSTRAP_CHUNK = 50
 # A shadow score and the answer it is compared with: the same request, scored by the same run
-# or server (`writer`). A day rescored after the champion moved holds both champions' answers
-# to each request; each shadow is paired with the champion of its own scoring.
-PAIR_KEY = ["source", "writer", ENTITY_KEY, EVENT_TIMESTAMP]
+# or server (`writer`) when that run's answer is still the latest. A day rescored after the
+# champion moved holds both champions' answers to each request; each shadow is paired with the
+# champion of its own scoring. A shadow whose run's answer was replaced by a later scoring
+# (a rescore without the shadow) is paired with the latest answer to the same request.
+REQUEST = ["source", ENTITY_KEY, EVENT_TIMESTAMP]
+PAIR_KEY = [*REQUEST, "writer"]
 SCORES = ("rmse", "mae", "auc", "brier", "log_loss")
 
 
@@ -63,6 +67,9 @@ class PairedComparison:
     gain_low: float | None = None
     gain_high: float | None = None
     shadow_role: str = CHALLENGER
+    # When the earliest of the paired shadow scores was scored (ISO, UTC): evidence about the
+    # champion as it is now only if scored since it became champion.
+    scored_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,12 +132,14 @@ def paired_comparisons(
     against the champion version that answered the same labelled requests (the one that
     answered most of them, when the champion moved within the day)."""
     labelled = outcomes[outcomes[LABELLED] & outcomes["prediction"].notna()]
+    if "writer" not in labelled:  # outcomes stored before the writer was kept
+        labelled = labelled.assign(writer="")
     answers = labelled[labelled["role"] == CHAMPION]
     found = []
     for role in SHADOW_ROLES:
         shadows = labelled[labelled["role"] == role]
         for version, shadow in shadows.groupby("model_version", sort=True):
-            pairs = answers.merge(shadow, on=PAIR_KEY, suffixes=("_champion", "_challenger"))
+            pairs = _pairs(answers, shadow)
             if pairs.empty:
                 continue
             champion = int(pairs["model_version_champion"].mode().iloc[0])
@@ -138,10 +147,30 @@ def paired_comparisons(
             truth = pairs[f"{LABEL}_champion"].to_numpy(dtype=float)
             champion_errors = (pairs["prediction_champion"].to_numpy() - truth) ** 2
             shadow_errors = (pairs["prediction_challenger"].to_numpy() - truth) ** 2
-            found.append(
-                compare(champion, int(version), champion_errors, shadow_errors, samples, seed, role)
+            compared = compare(
+                champion, int(version), champion_errors, shadow_errors, samples, seed, role
             )
+            scored = pd.to_datetime(pairs["scored_at_challenger"], utc=True).min()
+            found.append(dataclasses.replace(compared, scored_from=scored.isoformat()))
     return found
+
+
+def _pairs(answers: pd.DataFrame, shadow: pd.DataFrame) -> pd.DataFrame:
+    """Each shadow row with the champion's answer of its own run, else of the latest run that
+    answered the same request."""
+    suffixes = ("_champion", "_challenger")
+    same_run = answers.merge(shadow, on=PAIR_KEY, suffixes=suffixes)
+    answered = shadow[PAIR_KEY].merge(
+        answers[PAIR_KEY].drop_duplicates(), on=PAIR_KEY, how="left", indicator=True
+    )
+    rest = shadow[(answered["_merge"] == "left_only").to_numpy()]
+    if rest.empty:
+        return same_run
+    latest = answers.sort_values("scored_at").drop_duplicates(REQUEST, keep="last")
+    other_runs = latest.drop(columns="writer").merge(
+        rest.drop(columns="writer"), on=REQUEST, suffixes=suffixes
+    )
+    return pd.concat([same_run.drop(columns="writer"), other_runs], ignore_index=True)
 
 
 def compare(

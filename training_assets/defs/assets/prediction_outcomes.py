@@ -22,7 +22,7 @@ from training_assets.defs.tags import OWNERS
     # The log holds online predictions too: batch_predictions is one of its writers.
     deps=[batch_predictions, "orders"],
     kinds={"parquet"},
-    code_version="1",
+    code_version="2",
     partitions_def=serving_days,
 )
 def prediction_outcomes(

@@ -215,6 +215,14 @@ def _check_action(job_name: str, config: ChampionConfig) -> None:
                 f"for {config.action!r}: launch {where} for that. Nothing moved."
             )
         )
+    if config.from_version is not None and config.action != "rollback":
+        raise Failure(
+            description=(
+                f"ops.champion_model.config.from_version is {config.from_version}, which only "
+                f"a rollback checks, but the action is {config.action!r}: leave it out. "
+                "Nothing moved."
+            )
+        )
     if expected != "report" and not config.reason.strip():
         raise Failure(
             description=(

@@ -8,7 +8,7 @@ figures are recorded beside the quality they judge.
 """
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from dagster import (
     RunRequest,
@@ -24,7 +24,6 @@ from training_assets.core.tracking.lineage import LINEAGE_PREFIX
 from training_assets.defs.instance_reads import retried
 from training_assets.defs.live_records import (
     LIVE_MODEL_QUALITY,
-    RECORDED_AT,
     latest_by_day,
     metadata_values,
 )
@@ -187,11 +186,13 @@ def evaluate_live_rollback_sensor(
             f"champion version {champion.version} replaced no champion, or came back by a "
             "rollback: there is none to judge it against"
         )
-    # Only days judged since this champion's move: evidence from an earlier time as champion
-    # (before a rollback and a new promotion) is not evidence about this one.
+    # Only days whose shadow scores were scored since this champion's move: evidence from an
+    # earlier time as champion (before a rollback and a new promotion) is not about this one.
     moved_at = champion.tags.get(f"{LINEAGE_PREFIX}{model_registry.alias}.moved_at", "")
     try:
-        since = datetime.fromisoformat(moved_at).timestamp() if moved_at else 0.0
+        since = datetime.fromisoformat(moved_at) if moved_at else None
+        if since is not None and since.tzinfo is None:  # written by hand without a zone
+            since = since.replace(tzinfo=UTC)
     except ValueError:
         return SkipReason(
             f"champion version {champion.version}'s move record has no readable time "
@@ -200,7 +201,8 @@ def evaluate_live_rollback_sensor(
     days = [
         day
         for day in _compared_days(context, int(champion.version), previous, gates, PREVIOUS)
-        if day["recorded_at"] >= since
+        if since is None
+        or (day["scored_from"] and datetime.fromisoformat(day["scored_from"]) >= since)
     ]
     needed = gates.shadow_min_days
     latest = days[:needed]
@@ -281,7 +283,7 @@ def _compared_days(
             "gain": c["rmse_gain"],
             "gain_low": c["gain_low"],
             "gain_high": c["gain_high"],
-            "recorded_at": figures.get(RECORDED_AT, 0.0),
+            "scored_from": c.get("scored_from"),
         }
         for day, figures in days.items()
         for c in figures.get("comparisons", [])

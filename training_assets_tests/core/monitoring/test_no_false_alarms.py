@@ -46,6 +46,7 @@ def day(rng, champion, challenger, weights, shadow_role="challenger") -> pd.Data
         {
             "source": "batch",
             "writer": "batch-run-1",
+            "scored_at": pd.Timestamp("2026-01-02", tz="UTC"),
             "driver_id": np.arange(len(y)),
             "event_timestamp": times,
             "features": "{}",

@@ -36,6 +36,7 @@ def outcomes(
             "prediction_id": [f"p{i}" for i in range(n)],
             "source": "batch",
             "writer": "batch-run-1",
+            "scored_at": pd.Timestamp("2026-01-02", tz="UTC"),
             "driver_id": rng.integers(1001, 1050, n),
             "event_timestamp": times,
             "model_name": "m",
@@ -190,3 +191,26 @@ def test_another_models_answers_are_left_out_of_this_models_quality():
     assert len(kept) == len(ours)
     [champion] = model_quality(kept)
     assert champion.rmse == pytest.approx(model_quality(ours)[0].rmse)
+
+
+def test_a_shadow_whose_runs_answer_was_rescored_is_paired_with_the_latest_answer():
+    """Run 1 scored champion version 1 and challenger version 2; run 2 rescored the day with
+    version 1 alone (the challenger alias was gone). Version 1's answers are now run 2's, and
+    version 2's shadow scores are still compared with them."""
+    first = outcomes(seed=8, challenger_noise=0.0).assign(writer="batch-run-1")
+    answered_again = first[first["role"] == "champion"].assign(
+        writer="batch-run-2", scored_at=pd.Timestamp("2026-01-03", tz="UTC")
+    )
+    latest = pd.concat([first[first["role"] == "challenger"], answered_again], ignore_index=True)
+
+    [compared] = paired_comparisons(latest)
+
+    assert (compared.champion_version, compared.challenger_version) == (1, 2)
+    assert compared.paired_rows == int(latest["labelled"].sum()) // 2
+    assert compared.scored_from == "2026-01-02T00:00:00+00:00"
+
+
+def test_outcomes_stored_before_the_writer_was_kept_are_still_compared():
+    frame = outcomes(seed=9, challenger_noise=0.0).drop(columns="writer")
+    [compared] = paired_comparisons(frame)
+    assert compared.paired_rows == int(frame["labelled"].sum()) // 2

@@ -44,13 +44,7 @@ def challenger_not_worse(comparisons: list[PairedComparison], min_rows: int) -> 
     entirely below zero (worse than the champion beyond the day's noise)."""
     comparisons = [c for c in comparisons if c.shadow_role == CHALLENGER]
     judged = [c for c in comparisons if c.paired_rows >= min_rows and c.gain_high is not None]
-    evidence = {
-        "comparisons": [_figures(c) for c in comparisons],
-        "judged": len(judged),
-        "min_rows": min_rows,
-    }
-    if len(comparisons) == 1:
-        evidence |= {k: v for k, v in _figures(comparisons[0]).items() if v is not None}
+    evidence = _evidence(comparisons, judged, min_rows)
     worse = [c for c in judged if c.gain_high < 0]
     if not worse:
         return GateOutcome(True, evidence)
@@ -73,13 +67,9 @@ def champion_not_worse_than_previous(
     previous = [c for c in comparisons if c.shadow_role == PREVIOUS]
     judged = [c for c in previous if c.paired_rows >= min_rows and c.gain_low is not None]
     evidence = {
-        "comparisons": [_figures(c) for c in previous],
-        "judged": len(judged),
-        "min_rows": min_rows,
+        **_evidence(previous, judged, min_rows),
         "rollback_on_live_regression": rollback_automatic,
     }
-    if len(previous) == 1:
-        evidence |= {k: v for k, v in _figures(previous[0]).items() if v is not None}
     worse = [c for c in judged if c.gain_low > 0]
     if not worse:
         return GateOutcome(True, evidence)
@@ -101,6 +91,21 @@ def champion_not_worse_than_previous(
         {**evidence, "restores_version": restore},
         f"worse live than the champion it replaced: {shown}; {then}",
     )
+
+
+def _evidence(
+    comparisons: list[PairedComparison], judged: list[PairedComparison], min_rows: int
+) -> dict:
+    """The comparisons a gate looked at, how many it judged, and, for one, its figures flat
+    (which the UI plots across days)."""
+    evidence = {
+        "comparisons": [_figures(c) for c in comparisons],
+        "judged": len(judged),
+        "min_rows": min_rows,
+    }
+    if len(comparisons) == 1:
+        evidence |= {k: v for k, v in _figures(comparisons[0]).items() if v is not None}
+    return evidence
 
 
 def _figures(comparison: PairedComparison) -> dict:

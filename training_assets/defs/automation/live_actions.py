@@ -129,13 +129,10 @@ def evaluate_shadow_promotion_sensor(
     if not policy.startswith("shadow"):
         return SkipReason(f"version {challenger.version} was registered under {policy!r}")
     days = _compared_days(context, int(champion.version), int(challenger.version), gates)
-    needed = gates.shadow_min_days
-    latest = days[:needed]
-    if len(latest) < needed or any(day["gain_low"] <= 0 for day in latest):
-        shown = ", ".join(f"{d['day']} [{d['gain_low']:.4f}, {d['gain_high']:.4f}]" for d in latest)
+    latest = _won_in_a_row(days, gates.shadow_min_days)
+    if isinstance(latest, str):
         return SkipReason(
-            f"version {challenger.version} has not beaten version {champion.version} on "
-            f"{needed} judged days in a row (latest: {shown or 'none'})"
+            f"version {challenger.version} has not beaten version {champion.version} {latest}"
         )
     reason = "beat @champion live in shadow: " + "; ".join(
         f"{d['day']} RMSE gain {d['gain']:.4f} [{d['gain_low']:.4f}, {d['gain_high']:.4f}] on "
@@ -204,13 +201,10 @@ def evaluate_live_rollback_sensor(
         if since is None
         or (day["scored_from"] and datetime.fromisoformat(day["scored_from"]) >= since)
     ]
-    needed = gates.shadow_min_days
-    latest = days[:needed]
-    if len(latest) < needed or any(day["gain_low"] <= 0 for day in latest):
-        shown = ", ".join(f"{d['day']} [{d['gain_low']:.4f}, {d['gain_high']:.4f}]" for d in latest)
+    latest = _won_in_a_row(days, gates.shadow_min_days)
+    if isinstance(latest, str):
         return SkipReason(
-            f"version {previous} has not beaten champion version {champion.version} on "
-            f"{needed} judged days in a row (latest: {shown or 'none'})"
+            f"version {previous} has not beaten champion version {champion.version} {latest}"
         )
     evidence = "; ".join(
         f"{d['day']} RMSE {d['gain']:.4f} worse [{d['gain_low']:.4f}, {d['gain_high']:.4f}] on "
@@ -245,6 +239,16 @@ def evaluate_live_rollback_sensor(
             f"{TAG_PREFIX}/regression_min_gain_low": f"{min(d['gain_low'] for d in latest):.4f}",
         },
     )
+
+
+def _won_in_a_row(days: list[dict], needed: int) -> "list[dict] | str":
+    """The latest `needed` compared days (newest first) when the shadow won each of them (its
+    gain's interval above zero); else why not, shown with those days' intervals."""
+    latest = days[:needed]
+    if len(latest) == needed and all(day["gain_low"] > 0 for day in latest):
+        return latest
+    shown = ", ".join(f"{d['day']} [{d['gain_low']:.4f}, {d['gain_high']:.4f}]" for d in latest)
+    return f"on {needed} judged days in a row (latest: {shown or 'none'})"
 
 
 def _registered_policy(context: SensorEvaluationContext, name: str, version) -> str | None:

@@ -219,14 +219,20 @@ def test_registering_puts_back_a_tracking_uri_set_in_code(tmp_path, empty_mlflow
     assert version.source == info.model_uri
 
 
-def test_a_models_uri_names_the_version_its_alias_points_at_now(store):
-    client, logged = store
-    for _ in range(2):
+def registered(client, logged, count: int) -> str:
+    """`count` versions of model "m" registered with no alias left on them; the last run id."""
+    for _ in range(count):
         run_id, uri = logged()
         register_with_alias(
-            client, "m", "champion", uri, run_id, expected_champion=None, signing_key=None
+            client, "m", "challenger", uri, run_id, expected_champion=None, signing_key=None
         )
-        client.delete_registered_model_alias("m", "champion")
+        client.delete_registered_model_alias("m", "challenger")
+    return run_id
+
+
+def test_a_models_uri_names_the_version_its_alias_points_at_now(store):
+    client, logged = store
+    run_id = registered(client, logged, 2)
     client.set_registered_model_alias("m", "champion", "2")
 
     assert registered_version(client, "models:/m@champion") == ("m", 2)
@@ -242,12 +248,7 @@ def test_a_rollback_asked_for_two_versions_moves_nothing_once_either_has_changed
     from training_assets.core.tracking.registry import PromotionRefused, move_alias, rollback
 
     client, logged = store
-    for _ in range(3):
-        run_id, uri = logged()
-        register_with_alias(
-            client, "m", "challenger", uri, run_id, expected_champion=None, signing_key=None
-        )
-        client.delete_registered_model_alias("m", "challenger")
+    registered(client, logged, 3)
     move_alias(client, "m", "champion", 1, "test", "first")
     move_alias(client, "m", "champion", 2, "test", "second")  # version 2 replaced version 1
 

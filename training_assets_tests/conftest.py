@@ -103,6 +103,14 @@ def mlflow_pointed_at(uri: str) -> Iterator[None]:
 
 
 def copy_empty_mlflow_db(template: Path, target: Path) -> None:
+    """The template copied to `target`, which must not exist yet: a store that exists was made
+    by a process started before the copy (a server whose sensors read the registry), and copying
+    over a file that process has open leaves a store neither of them made."""
+    if target.exists():
+        raise FileExistsError(
+            f"{target} exists before the test's copy of the empty MLflow store: start the "
+            "test's processes after the mlflow_client fixture"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(template, target)
 

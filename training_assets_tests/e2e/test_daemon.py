@@ -20,7 +20,9 @@ TICKS_TO_DECIDE = 3
 
 
 @pytest.fixture
-def server(working_area, tmp_path):
+def server(working_area, tmp_path, mlflow_client):
+    # The MLflow store is made before the server starts: its sensors open the store on their
+    # first tick, and a store made by both at once is a corrupt one.
     incoming = tmp_path / "incoming.parquet"
     shutil.move(paths.default_sample_orders_file(), incoming)
     with dagster_dev(working_area, tmp_path, {"NEW_DATA_SENSOR_INTERVAL_SECONDS": "2"}) as running:

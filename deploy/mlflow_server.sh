@@ -12,4 +12,8 @@ set -euo pipefail
 : "${MLFLOW_ARTIFACTS_DESTINATION:?set MLFLOW_ARTIFACTS_DESTINATION (deploy/production.env)}"
 export MLFLOW_HOST="${MLFLOW_HOST:-0.0.0.0}"
 export MLFLOW_PORT="${MLFLOW_PORT:-5000}"
+# MLflow's server job runner (GenAI judges and scorers, trace rollups) starts several huey
+# consumer processes beside the server, each importing MLflow: the pipeline uses none of
+# those jobs. Set it to true to run them.
+export MLFLOW_SERVER_ENABLE_JOB_EXECUTION="${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false}"
 exec mlflow server

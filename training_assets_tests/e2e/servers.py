@@ -115,9 +115,13 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(timeout=10)
 
 
+# What deploy/mlflow_server.sh sets: no MLflow server jobs, so no job consumer processes.
+MLFLOW_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
 class MlflowServer:
     """`mlflow server` on 127.0.0.1 with served artifacts in `root`, on a sqlite backend there
-    unless another backend store is given."""
+    unless another backend store is given, set as the production profile sets it."""
 
     def __init__(self, root: Path, port: int | None = None, backend_store_uri: str | None = None):
         self.root = root
@@ -148,7 +152,11 @@ class MlflowServer:
         ]
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
-                command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+                command,
+                env={**os.environ, **MLFLOW_SERVER_ENV},
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:

@@ -144,7 +144,9 @@ def profile_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         }
 
 
-def test_the_mlflow_server_and_its_workers_show_no_database_password(profile_env, tmp_path):
+def test_the_mlflow_server_starts_only_its_workers_and_they_show_no_database_password(
+    profile_env, tmp_path
+):
     port = free_port()
     env = {**profile_env, "MLFLOW_HOST": "127.0.0.1", "MLFLOW_PORT": str(port)}
     env["MLFLOW_WORKERS"] = "2"  # the server and more than one worker process
@@ -156,6 +158,8 @@ def test_the_mlflow_server_and_its_workers_show_no_database_password(profile_env
 
     assert any("server" in args for args in tree.values()), tree
     assert sum(any("uvicorn" in arg for arg in args) for args in tree.values()) >= 1, tree
+    # No job consumers beside them: the profile turns MLflow's server jobs off.
+    assert not [args for args in tree.values() if any("huey" in arg for arg in args)], tree
     assert showing_the_secret(tree) == {}
 
 

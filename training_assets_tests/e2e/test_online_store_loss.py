@@ -11,7 +11,7 @@ from training_assets.defs.resources.mlflow import MlflowStore
 from training_assets_tests.core.features.test_online_store_state import logged_model
 from training_assets_tests.e2e.servers import redis_server
 from training_assets_tests.e2e.test_online_features import materialize_online
-from training_assets_tests.e2e.test_online_serving import predict_cli, run_predict
+from training_assets_tests.e2e.test_online_serving import predict_here
 from training_assets_tests.services import postgres_database, postgres_url
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -35,29 +35,32 @@ def views_loaded(result) -> list[str]:
 
 
 def test_a_flushed_redis_is_refused_until_online_features_reloads_it(
-    private_redis, working_area, instance
+    private_redis, working_area, instance, capsys
 ):
+    # The predict command runs in this process: its own process is tested in
+    # test_online_serving, and what is tested here is the store it reads.
     client = MlflowStore().configure_client()
     model_uri = logged_model(client, paths.default_driver_stats_path())
     # 424242 is no driver: Redis answers an unknown key with empty values, not "not found".
     drivers = ["--model-uri", model_uri, "1001", "1002", "1003", "424242"]
     first = materialize_online(instance)
-    served = predict_cli(working_area, *drivers)
+    code, served, _ = predict_here(capsys, *drivers)
+    assert code == 0
     assert private_redis.dbsize() > 0
 
     private_redis.flushall()
-    refused = run_predict(working_area, *drivers)
+    refused_code, refused, refused_errors = predict_here(capsys, *drivers)
     reloaded = materialize_online(instance)
-    again = predict_cli(working_area, *drivers)
+    again_code, again, _ = predict_here(capsys, *drivers)
 
     assert first.success and views_loaded(first) == ["initial"]
     assert [row["features_found"] for row in served] == [True, True, True, False]
     assert [row["prediction"] is None for row in served] == [False, False, False, True]
-    assert refused.returncode == 2
-    assert refused.stdout == ""
-    assert "lost its data" in refused.stderr
-    assert "Materialize online_features" in refused.stderr
+    assert refused_code == 2
+    assert refused == []
+    assert "lost its data" in refused_errors
+    assert "Materialize online_features" in refused_errors
     assert reloaded.success and views_loaded(reloaded) == ["reload: store lost its data"]
     assert [e.passed for e in reloaded.get_asset_check_evaluations()] == [True]
-    assert again == served
+    assert again_code == 0 and again == served
     assert views_loaded(materialize_online(instance)) == ["up to date"]

@@ -601,11 +601,13 @@ def test_batch_requests_from_a_spreadsheet_score_as_the_clean_file_does(
 
 
 @pytest.mark.slow
-def test_predict_refuses_an_online_store_never_loaded(area, champion, orders):
-    from training_assets_tests.e2e.test_online_serving import run_predict
+def test_predict_refuses_an_online_store_never_loaded(area, champion, orders, capsys, monkeypatch):
+    from training_assets_tests.e2e.test_online_serving import predict_here
 
-    output = run_predict(area, str(int(orders["driver_id"].iloc[0])), "--impute")
+    # In this process: the command's own process meets an unloaded store in test_online_serving.
+    monkeypatch.setenv(paths.WORKING_AREA_ENV, str(area))
+    code, answers, errors = predict_here(capsys, str(int(orders["driver_id"].iloc[0])), "--impute")
 
-    assert output.returncode == 2
-    assert output.stdout == ""
-    assert_names(output.stderr, "'driver_stats' was never loaded", "Materialize online_features")
+    assert code == 2
+    assert answers == []
+    assert_names(errors, "'driver_stats' was never loaded", "Materialize online_features")

@@ -3,7 +3,6 @@ per step (multiprocess) and Celery workers on a Redis or a RabbitMQ broker. Each
 MLflow run per Dagster run, and the metrics of the default (in process) executor's run."""
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,10 +17,10 @@ import yaml
 from dagster import DagsterRunStatus
 
 from training_assets.core import paths
-from training_assets.core.data.sample_data import SampleSpec, write_sample
 from training_assets.defs.executors import EXECUTOR_ENV
 from training_assets.defs.tags import PID_TAG
 from training_assets_tests.e2e.cli import cli_run, finish, open_instance
+from training_assets_tests.e2e.conftest import TRAINED_ONCE
 from training_assets_tests.services import (
     REDIS_HOST,
     REDIS_PORT,
@@ -69,22 +68,17 @@ def only_run(home: Path, mlflow_client):
 
 
 @pytest.fixture(scope="module")
-def in_process_metrics(tmp_path_factory) -> dict[str, float]:
+def in_process_metrics(_trainings) -> dict[str, float]:
     """The metrics of training_job on the default sample under the default executor (in
-    process), from a run of its own: every executor must train the same model from it."""
-    root = tmp_path_factory.mktemp("in_process")
-    area, home = root / "var", root / "dagster_home"
-    home.mkdir()
-    shutil.copy(paths.PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    process), from the shared training of this test process: every executor must train the
+    same model from it."""
+    trained = _trainings(TRAINED_ONCE)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(paths.WORKING_AREA_ENV, str(area))
-        write_sample(
-            SampleSpec(), paths.default_sample_orders_file(), paths.default_driver_stats_path()
-        )
+        patch.setenv(paths.WORKING_AREA_ENV, str(trained.working_area))
         store = paths.default_mlflow_dir() / "mlflow.db"
-    process, log = cli_run(area, home, "in_process")
-    assert finish(process, log) == 0, log.read_text()[-3000:]
-    _, mlflow_run = only_run(home, mlflow.MlflowClient(tracking_uri=f"sqlite:///{store}"))
+    [dagster_run] = trained.instance.get_runs()
+    by_run = mlflow_runs_by_dagster_run(mlflow.MlflowClient(tracking_uri=f"sqlite:///{store}"))
+    [mlflow_run] = by_run[dagster_run.run_id]
     return {metric: mlflow_run.data.metrics[metric] for metric in METRICS}
 
 

@@ -1,5 +1,6 @@
 """Shared fixtures: a temporary working area with sample data, and a real Dagster instance."""
 
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -122,3 +123,10 @@ def mlflow_client(working_area: Path, empty_mlflow_db: Path) -> mlflow.MlflowCli
 
     copy_empty_mlflow_db(empty_mlflow_db, paths.default_mlflow_dir() / "mlflow.db")
     return MlflowStore().configure_client()
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker more than the machine has cores. Several tests spend seconds on
+    a server's timeout or a sensor's interval with the CPU idle; a spare worker fills that time
+    (on two cores: 9 minutes with three workers, 9.5 with two)."""
+    return (os.cpu_count() or 1) + 1

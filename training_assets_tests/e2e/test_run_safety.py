@@ -34,22 +34,26 @@ def alpha(model: float) -> dict:
     return {"ops": {"trained_model": {"config": {"alpha": model}}}}
 
 
-@pytest.mark.parametrize(
-    "second_launch",
-    [JOB, (*MATERIALIZE_ALL, "group:training")],
-    ids=["two_cli_runs", "cli_run_and_materialize_all"],
-)
-def test_two_runs_at_once_each_register_only_their_own_model(
-    working_area, home, mlflow_client, second_launch
-):
-    # The instance exists before the runs start, as after setup's first run; two processes
+# Three runs at once: two `dagster job execute` runs and what "Materialize all" in the UI
+# launches, each with a model of its own alpha.
+LAUNCHES = {
+    "first": (JOB, 0.05),
+    "second": (JOB, 0.5),
+    "materialize_all": ((*MATERIALIZE_ALL, "group:training"), 0.45),
+}
+
+
+def test_runs_at_once_each_register_only_their_own_model(working_area, home, mlflow_client):
+    # The instance exists before the runs start, as after setup's first run; processes
     # creating a fresh SQLite instance at the same moment race on its schema, which is
     # Dagster's storage and not what this test is about.
     open_instance(home).dispose()
-    first = cli_run(working_area, home, "first", config=alpha(0.05))
-    second = cli_run(working_area, home, "second", config=alpha(0.5), launch=second_launch)
-    codes = [finish(*first), finish(*second)]
-    texts = {log.name: log.read_text() for _, log in (first, second)}
+    started = [
+        cli_run(working_area, home, name, config=alpha(model), launch=launch)
+        for name, (launch, model) in LAUNCHES.items()
+    ]
+    codes = [finish(*run) for run in started]
+    texts = {log.name: log.read_text() for _, log in started}
     logs = "\n".join(
         f"--- {name} (exit {code})\n{text[-3000:]}"
         for (name, text), code in zip(texts.items(), codes, strict=True)
@@ -57,7 +61,7 @@ def test_two_runs_at_once_each_register_only_their_own_model(
 
     instance = open_instance(home)
     runs = {run.run_id: run for run in instance.get_runs()}
-    assert len(runs) == 2, logs
+    assert len(runs) == len(LAUNCHES), logs
     versions = mlflow_client.search_model_versions(f"name='{MODEL_NAME}'")
     assert versions, f"neither run registered a model\n{logs}"
     registered_by = {}
@@ -72,9 +76,9 @@ def test_two_runs_at_once_each_register_only_their_own_model(
     for run_id, run in runs.items():
         if run_id in registered_by:
             continue
-        # A run that registered nothing failed, and only because the other run got there
+        # A run that registered nothing failed, and only because another run got there
         # first: either the alias moved after its evaluation ("another run registered
-        # meanwhile"), or it was evaluated against the other run's model as champion.
+        # meanwhile"), or it was evaluated against another run's model as champion.
         assert run.status == DagsterRunStatus.FAILURE, logs
         evaluations = instance.fetch_materializations(AssetKey("evaluation"), limit=10).records
         [evaluated] = [record for record in evaluations if record.run_id == run_id]

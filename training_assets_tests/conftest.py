@@ -125,8 +125,12 @@ def mlflow_client(working_area: Path, empty_mlflow_db: Path) -> mlflow.MlflowCli
     return MlflowStore().configure_client()
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto`: one worker more than the machine has cores. Several tests spend seconds on
-    a server's timeout or a sensor's interval with the CPU idle; a spare worker fills that time
-    (on two cores: 9 minutes with three workers, 9.5 with two)."""
-    return (os.cpu_count() or 1) + 1
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto`: one worker more than pytest-xdist would start (one per core), unless
+    PYTEST_XDIST_AUTO_NUM_WORKERS sets the count. Several tests spend seconds on a server's
+    timeout or a sensor's interval with the CPU idle, and the spare worker fills that time."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # pytest-xdist's own hook reads it
+    from xdist.plugin import pytest_xdist_auto_num_workers as one_per_core
+
+    return one_per_core(config) + 1

@@ -56,9 +56,9 @@ def mlflow_runs_by_dagster_run(client) -> dict[str, list]:
     return runs
 
 
-def only_run(home: Path, mlflow_client):
+def only_run(instance, mlflow_client):
     """The instance's one Dagster run, succeeded, and its one finished MLflow run."""
-    [dagster_run] = open_instance(home).get_runs()
+    [dagster_run] = instance.get_runs()
     assert dagster_run.status == DagsterRunStatus.SUCCESS
     by_run = mlflow_runs_by_dagster_run(mlflow_client)
     assert list(by_run) == [dagster_run.run_id]
@@ -76,9 +76,8 @@ def in_process_metrics(_trainings) -> dict[str, float]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(paths.WORKING_AREA_ENV, str(trained.working_area))
         store = paths.default_mlflow_dir() / "mlflow.db"
-    [dagster_run] = trained.instance.get_runs()
-    by_run = mlflow_runs_by_dagster_run(mlflow.MlflowClient(tracking_uri=f"sqlite:///{store}"))
-    [mlflow_run] = by_run[dagster_run.run_id]
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{store}")
+    _, mlflow_run = only_run(trained.instance, client)
     return {metric: mlflow_run.data.metrics[metric] for metric in METRICS}
 
 
@@ -87,7 +86,7 @@ def run_chosen(working_area, home, mlflow_client, name, config, env=None):
     run, its one MLflow run and the process that ran the command."""
     process, log = cli_run(working_area, home, name, env=env, config=config)
     assert finish(process, log) == 0, log.read_text()[-3000:]
-    dagster_run, mlflow_run = only_run(home, mlflow_client)
+    dagster_run, mlflow_run = only_run(open_instance(home), mlflow_client)
     return dagster_run, mlflow_run, process
 
 

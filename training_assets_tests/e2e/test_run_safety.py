@@ -63,7 +63,7 @@ def test_runs_at_once_each_register_only_their_own_model(working_area, home, mlf
     runs = {run.run_id: run for run in instance.get_runs()}
     assert len(runs) == len(LAUNCHES), logs
     versions = mlflow_client.search_model_versions(f"name='{MODEL_NAME}'")
-    assert versions, f"neither run registered a model\n{logs}"
+    assert versions, f"no run registered a model\n{logs}"
     registered_by = {}
     for version in versions:
         run = mlflow_client.get_run(version.run_id)

@@ -94,13 +94,9 @@ def _judged_days(context: SensorEvaluationContext, version: int) -> dict[str, di
     """Each day's latest live quality that judged champion version `version`, by day."""
     return {
         day: metadata
-        for day, metadata in _latest_by_day(context).items()
+        for day, metadata in latest_by_day(context.instance).items()
         if metadata.get("champion.version") == version and metadata.get("champion.judged")
     }
-
-
-def _latest_by_day(context: SensorEvaluationContext) -> dict[str, dict]:
-    return latest_by_day(context.instance)
 
 
 def evaluate_shadow_promotion_sensor(
@@ -279,7 +275,7 @@ def _compared_days(
 ) -> list[dict]:
     """The latest judgement of each day that compared the two on enough pairs, the second
     scored in shadow as `role`, newest day first."""
-    days = _latest_by_day(context)
+    days = latest_by_day(context.instance)
     compared = [
         {
             "day": day,

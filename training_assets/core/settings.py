@@ -37,6 +37,8 @@ MLFLOW_PASSWORD_ENV = "MLFLOW_TRACKING_PASSWORD"
 # Where the online server logs its predictions: a PostgreSQL URL (the production profile);
 # unset, parquet files under <working area>/predictions/.
 PREDICTION_LOG_URL_ENV = "TRAINING_ASSETS_PREDICTION_LOG_URL"
+# Train on the newest this many days of orders only; unset, on every order.
+TRAINING_WINDOW_ENV = "TRAINING_ASSETS_TRAINING_WINDOW_DAYS"
 # Whether each switched gate blocks, by GateLimits field.
 SWITCH_ENV = {
     "drift_blocks": "TRAINING_ASSETS_DRIFT_BLOCKS",

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from upath import UPath
 
@@ -258,12 +259,54 @@ class Orders(NamedTuple):
         if not yielded:
             yield self.schema.empty_table()
 
+    def newest(self) -> pd.Timestamp | None:
+        """The latest event time (UTC) among the orders; None when there are none."""
+        latest = None
+        for table in self.tables():
+            # In nanoseconds (the orders' unit), which a Python datetime cannot hold.
+            found = pc.max(table.column(EVENT_TIMESTAMP).cast(pa.int64())).as_py()
+            if found is not None and (latest is None or found > latest):
+                latest = found
+        return None if latest is None else pd.Timestamp(latest, unit="ns", tz="UTC")
+
+    def window(self, days: int) -> "OrdersWindow":
+        """The orders of the newest `days` days: event times after the newest order's less
+        `days` days. A model retrained after the world changed learns the new relation from
+        these, not from years of the old one."""
+        if days < 1:
+            raise OrdersError(f"a training window of {days} days holds no orders")
+        newest = self.newest()
+        start = None if newest is None else newest - pd.Timedelta(days=days)
+        return OrdersWindow(self, days, start)
+
     def _batches(self, path: UPath, batch_rows: int) -> Iterator[pa.Table]:
         try:
             for batch in locations.parquet_batches(path, batch_rows, list(ORDERS_DTYPES)):
                 yield _validated(pa.Table.from_batches([batch]), source=str(path))
         except (pa.ArrowInvalid, OSError) as error:
             raise OrdersError(f"{path}: unreadable parquet file: {error}") from error
+
+
+class OrdersWindow(NamedTuple):
+    """The orders whose event time is after `start` (all of them when there are none)."""
+
+    orders: Orders
+    days: int
+    start: pd.Timestamp | None
+
+    def tables(self, batch_rows: int = 1 << 20) -> Iterator[pa.Table]:
+        """The window's orders in file order, in tables of up to `batch_rows` rows."""
+        for table in self.orders.tables(batch_rows):
+            if self.start is None:
+                yield table
+                continue
+            times = table.column(EVENT_TIMESTAMP)
+            after = pc.greater(times.cast(pa.int64()), pa.scalar(self.start.value, pa.int64()))
+            yield table.filter(after)
+
+    def describe(self) -> str:
+        start = "none" if self.start is None else self.start.isoformat()
+        return f"the newest {self.days} days of orders (event time after {start})"
 
 
 @timed("requests read")

@@ -3,7 +3,7 @@
 from dagster import AssetExecutionContext, MetadataValue, TableColumn, TableSchema, asset
 
 from training_assets.core import paths
-from training_assets.core.data import fingerprints, orders, snapshot
+from training_assets.core.data import orders, snapshot
 from training_assets.core.data.table_query import TableFile
 from training_assets.core.ml.table import write_training_table
 from training_assets.core.schema import TrainingSchema
@@ -45,15 +45,19 @@ def training_data(
     retried(lambda: context.instance.add_run_tags(context.run.run_id, versions), "this run's tags")
     # Checked file by file now; read batch by batch as the join takes them.
     found = orders.open_orders(order_files)
+    days = orders_source.training_window_days
+    # Every order, or (a window set) those of the newest days: the same tables either way.
+    chosen = found.window(days) if days else found
+    window = {"training_window_days": days, "window_start": str(chosen.start)} if days else {}
     context.log.info(
-        f"Joining {found.rows} orders from {order_files.shown}"
-        f" in slices of up to {feast.join_slice_rows}"
+        f"Joining {chosen.describe() if days else f'{found.rows} orders'} from "
+        f"{order_files.shown} in slices of up to {feast.join_slice_rows}"
     )
     staged = paths.staged_output(context.run.run_id, "training_data.parquet")
     try:
         with feast.retried_on_outage():
             figures = write_training_table(
-                found.tables(), feast.historical_features, schema, staged, feast.join_slice_rows
+                chosen.tables(), feast.historical_features, schema, staged, feast.join_slice_rows
             )
         order_files.verify_unchanged()
         stats_files.verify_unchanged()
@@ -64,10 +68,11 @@ def training_data(
         {
             "dagster/row_count": figures.rows,
             "orders_path": MetadataValue.path(order_files.shown),
-            DATA_DIGEST_KEY: fingerprints.combined_digest(order_files.digest, stats_files.digest),
+            DATA_DIGEST_KEY: orders_source.training_digest(order_files.digest, stats_files.digest),
             "orders_version": order_files.digest,
             "driver_stats_version": stats_files.digest,
             "input_orders": found.rows,
+            **window,
             "ignored_order_columns": MetadataValue.json(found.ignored),
             "feature_service": schema.service,
             "features": MetadataValue.json(schema.to_dict()["features"]),

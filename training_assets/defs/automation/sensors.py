@@ -96,7 +96,7 @@ def _new_training_data_sensor(
         return SkipReason("files changed since the last tick; waiting for them to settle")
 
     versions = {"orders": order_files.digest, "driver_stats_source": stats_files.digest}
-    digest = fingerprints.combined_digest(versions["orders"], versions["driver_stats_source"])
+    digest = orders_source.training_digest(versions["orders"], versions["driver_stats_source"])
     observed = state.get("versions", {})
     observations = [
         AssetObservation(asset_key=key, tags={DATA_VERSION_TAG: version})

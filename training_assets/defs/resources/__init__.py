@@ -25,6 +25,12 @@ def from_environment(fields: dict[str, str]) -> dict[str, EnvVar]:
     }
 
 
+def orders_window_from_environment() -> dict[str, EnvVar]:
+    """The training window from its variable when set (an integer field takes `EnvVar.int`)."""
+    variable = settings.TRAINING_WINDOW_ENV
+    return {"training_window_days": EnvVar.int(variable)} if settings.value(variable) else {}
+
+
 def embedded_defaults() -> dict[str, Any]:
     """Every resource on the embedded defaults: local Feast, a sqlite MLflow store, files under
     the working area. Run config and the environment move each of them."""
@@ -45,7 +51,7 @@ def embedded_defaults() -> dict[str, Any]:
     mlflow_store = MlflowStore.configure_at_launch(**from_environment(MLFLOW_STORE_ENV))
     return {
         "feast": FeastResource(),
-        "orders_source": OrdersSource(),
+        "orders_source": OrdersSource(**orders_window_from_environment()),
         "batch_requests": BatchRequests(),
         "mlflow_store": mlflow_store,
         "mlflow_tracking": MlflowTracking(store=mlflow_store),

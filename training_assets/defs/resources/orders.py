@@ -6,7 +6,7 @@ from pydantic import Field
 from upath import UPath
 
 from training_assets.core import paths
-from training_assets.core.data import locations, orders
+from training_assets.core.data import fingerprints, locations, orders
 from training_assets.core.data.snapshot import Files
 
 
@@ -22,10 +22,28 @@ class OrdersSource(ConfigurableResource):
         ),
     )
 
+    training_window_days: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Train on the orders of the newest this many days only (event time within this "
+            "many days of the newest order's), so that a model retrained after the world "
+            "changed learns the new relation rather than years of the old one. Unset: every "
+            "order. The environment's TRAINING_ASSETS_TRAINING_WINDOW_DAYS sets it."
+        ),
+    )
+
     def location(self) -> UPath:
         if self.orders_path:
             return locations.resolve(self.orders_path)
         return locations.resolve(paths.default_orders_path())
+
+    def training_digest(self, orders_version: str, stats_version: str) -> str:
+        """The data version of a training table: the files' versions, and the window when one
+        is set (the same files under another window are other data)."""
+        window = self.training_window_days
+        extra = [f"training window: {window} days"] if window else []
+        return fingerprints.combined_digest(orders_version, stats_version, *extra)
 
     def read(self) -> pd.DataFrame:
         return orders.read_orders(self.location())

@@ -449,3 +449,46 @@ def test_a_listed_file_rewritten_before_its_digest_fails_the_recheck(tmp_path):
     listed.digest  # noqa: B018 - the digest of the rewritten bytes
     with pytest.raises(SnapshotChanged, match="a.parquet"):
         listed.verify_unchanged()
+
+
+# --- the training window -------------------------------------------------------------------
+
+
+def test_the_window_keeps_the_newest_days_of_every_file_whatever_their_zones(tmp_path):
+    # The newest order is in a spreadsheet export in New York time; the other files are in
+    # Berlin time (parquet) and naive UTC (CSV). The window counts back from the newest
+    # instant, whatever zone wrote it.
+    berlin = orders([1001] * 4, start="2025-12-01 00:30", tz="Europe/Berlin")
+    berlin[EVENT_TIMESTAMP] = berlin[EVENT_TIMESTAMP] + pd.to_timedelta([0, 1, 2, 3], unit="D")
+    write(berlin, tmp_path / "a.parquet")
+    naive = pd.DataFrame(
+        {
+            EVENT_TIMESTAMP: ["2025-12-02 12:00:00", "2025-12-04 00:00:00.000000001"],
+            ENTITY_KEY: [1002, 1002],
+            LABEL: [1, 0],
+        }
+    )
+    naive.to_csv(tmp_path / "b.csv", index=False)
+    pd.DataFrame(
+        {EVENT_TIMESTAMP: ["2025-12-05T19:00:00-05:00"], ENTITY_KEY: [1003], LABEL: [1]}
+    ).to_csv(tmp_path / "c.csv", index=False)
+    every = read_orders(tmp_path)
+
+    window = open_orders(tmp_path).window(2)
+
+    newest = pd.Timestamp("2025-12-06 00:00", tz="UTC")
+    assert window.start == newest - pd.Timedelta(days=2)
+    kept = pa.concat_tables(window.tables()).to_pandas()
+    expected = every[every[EVENT_TIMESTAMP] > newest - pd.Timedelta(days=2)]
+    # Berlin's 2025-12-04 00:30 is 2025-12-03 23:30 UTC: outside. The naive order one
+    # nanosecond after the start: inside.
+    assert sorted(kept[EVENT_TIMESTAMP]) == sorted(expected[EVENT_TIMESTAMP])
+    assert sorted(kept[ENTITY_KEY]) == [1002, 1003]
+    assert "event time after 2025-12-04T00:00:00+00:00" in window.describe()
+
+
+def test_a_window_of_no_days_is_refused(tmp_path):
+    write(orders([1001, 1002]), tmp_path / "orders.parquet")
+
+    with pytest.raises(OrdersError, match="window of 0 days holds no orders"):
+        open_orders(tmp_path).window(0)

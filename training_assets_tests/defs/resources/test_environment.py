@@ -10,13 +10,16 @@ from training_assets.defs.resources import embedded_defaults
 SECRET = "s3cret-password"
 
 
-def mlflow_store_defaults() -> dict:
+def resource_defaults(resource: str = "mlflow_store") -> dict:
     job = Definitions(jobs=[training_job], resources=embedded_defaults()).resolve_job_def(
         "training_job"
     )
     resources = job.run_config_schema.config_type.fields["resources"].config_type
-    fields = resources.fields["mlflow_store"].config_type.fields["config"].config_type.fields
+    fields = resources.fields[resource].config_type.fields["config"].config_type.fields
     return {name: field.default_value for name, field in fields.items() if field.default_provided}
+
+
+mlflow_store_defaults = resource_defaults
 
 
 def test_the_launchpad_shows_the_variable_a_tracking_uri_comes_from_never_its_value(
@@ -42,3 +45,26 @@ def test_without_the_variables_the_fields_keep_their_defaults(monkeypatch):
     defaults = mlflow_store_defaults()
 
     assert not any(isinstance(value, dict) and "env" in value for value in defaults.values())
+
+
+def window_in_a_run() -> int | None:
+    """The training window a run's orders_source holds, with the code location's resources."""
+    from dagster import asset, materialize
+
+    from training_assets.defs.resources.orders import OrdersSource
+
+    seen = []
+
+    @asset
+    def probe(orders_source: OrdersSource) -> None:
+        seen.append(orders_source.training_window_days)
+
+    materialize([probe], resources={"orders_source": embedded_defaults()["orders_source"]})
+    return seen[0]
+
+
+def test_the_training_window_comes_from_its_variable_and_reaches_the_run(monkeypatch):
+    monkeypatch.setenv("TRAINING_ASSETS_TRAINING_WINDOW_DAYS", "28")
+    assert window_in_a_run() == 28
+    monkeypatch.delenv("TRAINING_ASSETS_TRAINING_WINDOW_DAYS")
+    assert window_in_a_run() is None

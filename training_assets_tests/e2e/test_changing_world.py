@@ -40,11 +40,13 @@ CHANGE = date(2026, 3, 31)  # the relation flips from this day on
 SCORED = [TRAINED_UNTIL + timedelta(days=i) for i in range(6)]  # two steady days, four turned
 SHADOWED = [SCORED[-1] + timedelta(days=i) for i in range(1, 5)]
 WINDOW_DAYS = 4
-# The deployment's standing setting, the training window; once a champion serves, the
-# shadow promotion policy.
-WINDOW = {"orders_source": {"config": {"training_window_days": WINDOW_DAYS}}}
-FIRST_SETTINGS = {"resources": WINDOW}
-SETTINGS = {"resources": {**SHADOW["resources"], **WINDOW}}
+# The deployment's standing settings: the shadow promotion policy and the training window.
+SETTINGS = {
+    "resources": {
+        **SHADOW["resources"],
+        "orders_source": {"config": {"training_window_days": WINDOW_DAYS}},
+    }
+}
 
 
 def world_stats(rng) -> pd.DataFrame:
@@ -135,9 +137,12 @@ def test_the_loop_retrains_shadows_and_promotes_only_when_the_world_turns(
     history = world_orders(rng, stats, days_from(FIRST, TRAINED_UNTIL), turns)
     history.to_parquet(paths.default_orders_path() / "history.parquet", index=False)
 
-    first = run_training(instance, FIRST_SETTINGS)
+    first = run_training(instance, SETTINGS)
     assert first.success
+    # With no champion to be scored beside, the first gated version serves at once.
     assert champion_version(mlflow_client) == 1
+    moved = mlflow_client.get_model_version(MODEL_NAME, "1").tags
+    assert "no champion to judge it in shadow" in moved["training_assets.champion.reason"]
     [table] = first.asset_materializations_for_node("training_data")
     newest = history["event_timestamp"].max()
     in_window = history["event_timestamp"] > newest - pd.Timedelta(days=WINDOW_DAYS)

@@ -70,7 +70,12 @@ def registered_model_version(
     """The gated model registered in MLflow as the challenger; with automatic promotion (the
     default) the champion alias moves to it as well."""
     name, model_uri = model_registry.model_name, trained_model.model_uri
-    automatic = model_registry.promotion == "automatic"
+    # Under `shadow`, a first gated version with no champion to be scored beside would wait
+    # for live evidence that can never come: it becomes the champion, as under `automatic`.
+    first_under_shadow = (
+        model_registry.promotion == "shadow" and evaluation.champion_version is None
+    )
+    automatic = model_registry.promotion == "automatic" or first_under_shadow
     signing_key = _checked_signing_key(model_registry)
     try:
         version, outcome = register_with_alias(
@@ -83,7 +88,12 @@ def registered_model_version(
             challenger_alias=model_registry.challenger_alias,
             move_champion=automatic,
             moved_by=_mover(context),
-            reason=f"passed every gate (RMSE {evaluation.rmse:.4f})",
+            reason=f"passed every gate (RMSE {evaluation.rmse:.4f})"
+            + (
+                "; the first version, with no champion to judge it in shadow"
+                if first_under_shadow
+                else ""
+            ),
             signing_key=signing_key,
         )
     except (ChampionMoved, PromotionRefused) as refused:
@@ -94,7 +104,7 @@ def registered_model_version(
                 "model_uri": model_uri,
             },
         ) from None
-    _log_outcome(context, model_registry, version.version, model_uri, outcome)
+    _log_outcome(context, model_registry, version.version, model_uri, outcome, automatic)
     record = RegisteredModelVersion(
         name=name,
         version=int(version.version),
@@ -134,6 +144,7 @@ def _log_outcome(
     version: str,
     model_uri: str,
     outcome: str,
+    moved_champion: bool,
 ) -> None:
     """Say in the run's log what the registration did, when it registered nothing new or
     left the version awaiting promotion."""
@@ -144,7 +155,7 @@ def _log_outcome(
             f"Same data, code and config as version {version}: nothing new registered; "
             "the aliases stay"
         )
-    elif model_registry.promotion != "automatic":
+    elif not moved_champion:
         context.log.info(
             f"Version {version} is @{model_registry.challenger_alias}, awaiting "
             f"promotion: read its report, then launch promote_model_job"

@@ -339,10 +339,14 @@ def evaluate_champion_gates(
 
 
 def evaluate_live_gates(
-    quality: LiveQuality, limits: GateLimits, rollback_automatic: bool = False
+    quality: LiveQuality,
+    limits: GateLimits,
+    rollback_automatic: bool = False,
+    champion_now: int | None = None,
 ) -> dict[str, GateOutcome]:
     """The live gates' outcomes for a day's quality; `rollback_automatic` says whether a
-    champion worse than the one before it is rolled back by itself, for the failure's text."""
+    champion worse than the one before it is rolled back by itself, and `champion_now` which
+    version is the champion as the day is judged, for the failure's text."""
     return {
         "champion_live_rmse_within_tolerance": live_gates.champion_within_tolerance(
             quality.champion(), limits.live_rmse_tolerance, limits.min_labelled_rows
@@ -351,7 +355,7 @@ def evaluate_live_gates(
             quality.comparisons, limits.min_labelled_rows
         ),
         "champion_not_worse_than_previous_live": live_gates.champion_not_worse_than_previous(
-            quality.comparisons, limits.min_labelled_rows, rollback_automatic
+            quality.comparisons, limits.min_labelled_rows, rollback_automatic, champion_now
         ),
         "served_features_drift_within_limit": live_gates.served_drift_within_limit(
             quality.models, limits.served_drift_warn_psi, limits.min_served_rows

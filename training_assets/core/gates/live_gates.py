@@ -58,12 +58,18 @@ def challenger_not_worse(comparisons: list[PairedComparison], min_rows: int) -> 
 
 
 def champion_not_worse_than_previous(
-    comparisons: list[PairedComparison], min_rows: int, rollback_automatic: bool
+    comparisons: list[PairedComparison],
+    min_rows: int,
+    rollback_automatic: bool,
+    champion_now: int | None = None,
 ) -> GateOutcome:
     """The champion is not worse than the champion it replaced, scored in shadow on the same
     labelled requests: no such comparison on at least `min_rows` pairs has its gain interval
     entirely above zero (the previous version's RMSE lower beyond the day's noise). A failure
-    names the version a rollback would restore, and whether one follows by itself."""
+    names the version a rollback would restore, and whether one follows by itself: only for
+    the comparison of `champion_now` (the champion when judged; None: not known), since a day
+    on which the champion moved (a rollback at noon) also holds the comparison of a champion
+    that is one no longer, which no rollback concerns now."""
     previous = [c for c in comparisons if c.shadow_role == PREVIOUS]
     judged = [c for c in previous if c.paired_rows >= min_rows and c.gain_low is not None]
     evidence = {
@@ -73,13 +79,14 @@ def champion_not_worse_than_previous(
     worse = [c for c in judged if c.gain_low > 0]
     if not worse:
         return GateOutcome(True, evidence)
-    # A day has one previous champion, unless the champion moved twice within it.
-    restore = worse[-1].challenger_version
-    then = (
-        f"live_rollback_sensor restores version {restore} (rollback_on_live_regression)"
-        if rollback_automatic
-        else f"rollback_model_job would restore version {restore}"
-    )
+    current = [c for c in worse if champion_now is None or c.champion_version == champion_now]
+    restore = current[-1].challenger_version if current else None
+    if restore is None:
+        then = f"version {champion_now} is @champion now, so no rollback follows from this day"
+    elif rollback_automatic:
+        then = f"live_rollback_sensor restores version {restore} (rollback_on_live_regression)"
+    else:
+        then = f"rollback_model_job would restore version {restore}"
     shown = "; ".join(
         f"champion version {c.champion_version} against version {c.challenger_version}, the "
         f"champion before it, on {c.paired_rows} rows: RMSE {c.champion_rmse:.4f} against "
@@ -88,7 +95,7 @@ def champion_not_worse_than_previous(
     )
     return GateOutcome(
         False,
-        {**evidence, "restores_version": restore},
+        {**evidence, **({"restores_version": restore} if restore is not None else {})},
         f"worse live than the champion it replaced: {shown}; {then}",
     )
 

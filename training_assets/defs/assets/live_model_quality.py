@@ -60,8 +60,13 @@ def live_model_quality(
     seed = int(context.partition_key.replace("-", ""))
     comparisons = paired_comparisons(outcomes, gates.bootstrap_samples, seed)
     quality = LiveQuality(context.partition_key, models, comparisons)
+    # The champion as the day is judged: a rollback named by a failure is of this one.
+    champion = model_registry.champion(client)
     verdicts = evaluate_live_gates(
-        quality, gates.limits(), model_registry.rollback_on_live_regression
+        quality,
+        gates.limits(),
+        model_registry.rollback_on_live_regression,
+        champion_now=None if champion is None else int(champion.version),
     )
     # The verdicts beside the figures too: what acts on a day (the live retrain and shadow
     # promotion sensors) reads them from the materialization, one record per day.

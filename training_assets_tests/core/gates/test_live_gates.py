@@ -104,3 +104,27 @@ def test_each_shadow_is_judged_by_its_own_gate():
     outcomes = judged([CHAMPION], [better_challenger, worse_previous])
     assert outcomes["champion_not_worse_than_previous_live"].passed
     assert outcomes["challenger_not_worse_than_champion_live"].passed
+
+
+def test_a_day_the_champion_moved_on_names_no_rollback_of_a_champion_gone():
+    # Version 2 did worse than version 1 in the morning and was rolled back at noon: the day
+    # still holds that comparison, but version 1 is the champion now, and restoring it again
+    # is no action.
+    morning = PairedComparison(2, 1, 400, 0.52, 0.46, 0.06, 0.04, 0.08, shadow_role="previous")
+    quality = LiveQuality("2025-12-11", [CHAMPION], [morning])
+    outcome = evaluate_live_gates(quality, LIMITS, champion_now=1)[
+        "champion_not_worse_than_previous_live"
+    ]
+    assert not outcome.passed  # the day's evidence stands
+    assert "restores_version" not in outcome.evidence
+    assert "restore version" not in outcome.description
+    assert "version 1 is @champion now, so no rollback follows" in outcome.description
+    # Moved twice within the day (1 to 2 to 3): the rollback named is that of the champion
+    # now, version 3 back to 2, never 2 back to 1.
+    evening = PairedComparison(3, 2, 400, 0.52, 0.46, 0.06, 0.04, 0.08, shadow_role="previous")
+    steady = replace(evening, rmse_gain=0.0, gain_low=-0.01, gain_high=0.01)
+    for comparisons, restores in (([morning, evening], 2), ([morning, steady], None)):
+        outcome = evaluate_live_gates(
+            LiveQuality("2025-12-11", [CHAMPION], comparisons), LIMITS, champion_now=3
+        )["champion_not_worse_than_previous_live"]
+        assert outcome.evidence.get("restores_version") == restores, comparisons

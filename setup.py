@@ -30,6 +30,11 @@ setup(
         "fastapi>=0.115,<1",
         "uvicorn>=0.30,<1",
         "prometheus-client>=0.20,<1",
+        # The online path scores the champion through ONNX Runtime, compiled from the
+        # scikit-learn pipeline by skl2onnx: microseconds a row where pyfunc's validation
+        # takes milliseconds (training_assets/core/ml/compiled.py).
+        "skl2onnx>=1.20,<2",
+        "onnxruntime>=1.32,<2",
     ],
     entry_points={
         "console_scripts": [

@@ -19,7 +19,7 @@ import pandas as pd
 
 from training_assets.core.data import locations
 from training_assets.core.features import feast_repo, load_marker
-from training_assets.core.ml import serving
+from training_assets.core.ml import compiled, serving
 from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP
 
 if TYPE_CHECKING:
@@ -167,6 +167,15 @@ class OnlineModel:
         self._model = serving.load_pyfunc(client, model_uri)
         # The online store returns float64 and int64; the signature may ask for float32.
         self._types = {name: _numpy_type(kind) for name, kind in self._model.input_schema().items()}
+        # Scored by ONNX Runtime where the model compiles and agrees with itself
+        # (core/ml/compiled.py), else through pyfunc; `scorer` says which, and why.
+        raw = self._model.sklearn_model()
+        self._compiled, why = (
+            compiled.compile_model(raw, list(self._types))
+            if raw is not None and self._types
+            else (None, "not a scikit-learn model with a signature")
+        )
+        self.scorer = "onnxruntime" if self._compiled else f"pyfunc: {why}"
 
     def warm_up(self) -> None:
         """Score one row of missing values (which the model imputes), so that the one-off
@@ -179,6 +188,13 @@ class OnlineModel:
         """Predictions for the rows of `rows` at `positions`. Each column is built once in the
         type the signature asks for, float64 where it names none (as `model_inputs` gives the
         training table's integers), rather than built and then converted per request."""
+        if self._compiled is not None:
+            matrix = np.array(
+                [[rows.values[name][i] for name in self._compiled.columns] for i in positions],
+                dtype=np.float64,
+            )
+            if compiled.exact_in_float32(matrix):
+                return self._compiled.predict(matrix.astype(np.float32))
         inputs = pd.DataFrame(
             {
                 name: np.array(

@@ -37,6 +37,12 @@ class _Predictor:
         """As `input_schema`, from the loaded model's own metadata (no store is asked)."""
         return _input_types(self._model.metadata.signature)
 
+    def sklearn_model(self):
+        """The scikit-learn estimator inside, or None for a model of another flavour."""
+        if "sklearn" not in self._model.metadata.flavors:
+            return None
+        return self._model.get_raw_model()
+
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
         """Predict through the model's signature, which rejects rows it does not accept."""
         return np.asarray(self._model.predict(rows), dtype=float)

@@ -242,3 +242,32 @@ def test_the_marker_is_not_a_driver(tmp_path, stats):
             "SELECT COUNT(DISTINCT entity_key) FROM driver_trips_driver_stats"
         ).fetchone()[0]
     assert keys == len(DRIVERS) + 1
+
+
+def test_the_online_model_scores_through_onnx_and_agrees_with_pyfunc(model_uri, client):
+    from training_assets.core.ml.compiled import TOLERANCE
+
+    compiled = online.OnlineModel(client, model_uri)
+    assert compiled.scorer == "onnxruntime"
+    plain = online.OnlineModel(client, model_uri)
+    plain._compiled = None  # the pyfunc path, as a model that does not compile is scored
+    # Rows as the store returns them: nulls in every column, integers as integers.
+    rows = online.OnlineRows(
+        [1, 2, 3, 4],
+        [True, True, True, True],
+        {
+            "conv_rate": [0.25, None, 0.9, 0.5],
+            "acc_rate": [0.5, 0.75, None, 0.5],
+            "avg_daily_trips": [12, 3, 40, None],
+        },
+    )
+    found, expected = (
+        compiled.predict_rows(rows, [0, 1, 2, 3]),
+        plain.predict_rows(rows, [0, 1, 2, 3]),
+    )
+    assert np.max(np.abs(found - expected)) <= TOLERANCE
+    # A value float32 cannot carry exactly: that request is scored through pyfunc, exactly.
+    huge = online.OnlineRows(
+        [5], [True], {**{k: [v[0]] for k, v in rows.values.items()}, "avg_daily_trips": [2**24 + 1]}
+    )
+    assert compiled.predict_rows(huge, [0]).tolist() == plain.predict_rows(huge, [0]).tolist()

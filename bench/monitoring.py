@@ -125,12 +125,16 @@ def ours(area: Path) -> dict:
     """The day as the monitoring assets compute it; timings by stage."""
     started = time.perf_counter()
     from training_assets.core.data.orders import list_orders, open_orders
-    from training_assets.core.monitoring.outcomes import join_outcomes, labels_of_day
+    from training_assets.core.monitoring.outcomes import (
+        LOGGED_COLUMNS,
+        join_outcomes,
+        labels_of_day,
+    )
     from training_assets.core.monitoring.prediction_log import ParquetSink
     from training_assets.core.monitoring.quality import model_quality, paired_comparisons
 
     imported = time.perf_counter()
-    logged = ParquetSink(area / "predictions").read(DAY)
+    logged = ParquetSink(area / "predictions").read(DAY, columns=LOGGED_COLUMNS)
     labels = labels_of_day(open_orders(list_orders(area / "orders")).tables(), DAY)
     read = time.perf_counter()
     joined, counts = join_outcomes(logged, labels)

@@ -11,12 +11,16 @@ those requests plus as many orders of other days. Then, each in a child process 
 (its peak RSS is its own):
 
 - ours: what `prediction_outcomes` and `live_model_quality` compute for the day (read the
-  day's log, the day's labels batch by batch from the orders, `join_outcomes`,
-  `model_quality`, and the paired comparison with its bootstrap);
+  day's log, the columns the outcomes keep, the day's labels batch by batch from the orders,
+  `join_outcomes`, `model_quality`, and the paired comparison with its bootstrap); DuckDB is
+  imported within its work, as the join imports it when it runs;
 - DuckDB's: one query over the same files that joins each logged prediction with its label
   and computes, per part and version, the rows, labelled rows, label rate, mean prediction,
   RMSE, MAE, Brier score and log loss (not AUC, which SQL has no aggregate for, nor the
-  bootstrap), with DuckDB's defaults.
+  bootstrap, nor the latest score of each prediction or the last label of each request),
+  with DuckDB's defaults, DuckDB imported before its clock starts.
+
+Neither side reads the served features' drift, which `live_model_quality` reads from the log.
 
 The issue's goal: ours within 2x of DuckDB's time, with memory bounded. `--record` keeps the
 results as docs/data/monitoring_results.json, rendered into docs/monitoring.md when the docs

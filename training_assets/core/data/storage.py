@@ -162,6 +162,12 @@ def read_parquet(path) -> pd.DataFrame | pd.Series:
     return frame
 
 
+def read_arrow(path) -> pa.Table:
+    """What `write_parquet` stored at `path`, as the Arrow table it was written from."""
+    with timed(f"read {path.name}"), path.open("rb") as handle:
+        return pq.read_table(handle)
+
+
 def write_json(path, record: Any) -> None:
     """Store a JSON-serialisable record at `path` (a Path or UPath)."""
     text = json.dumps(record, indent=2, sort_keys=True)

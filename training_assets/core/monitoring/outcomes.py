@@ -23,6 +23,9 @@ LABELLED = "labelled"
 REQUEST_KEY = [ENTITY_KEY, EVENT_TIMESTAMP]
 # One prediction per request, part and model.
 PREDICTION_KEY = ["source", "role", "model_name", "model_version", *REQUEST_KEY]
+# The log's features (JSON text, the widest column by far) are not among the outcomes: the
+# served features' drift reads them from the log (quality.served_features), and the outcomes
+# of a day are joined, stored and loaded without them.
 OUTCOME_COLUMNS = [
     "prediction_id",
     "source",
@@ -31,7 +34,6 @@ OUTCOME_COLUMNS = [
     EVENT_TIMESTAMP,
     "model_name",
     "model_version",
-    "features",
     "features_found",
     "prediction",
     "scored_at",
@@ -41,6 +43,9 @@ OUTCOME_COLUMNS = [
     LABEL,
     LABELLED,
 ]
+# What the join reads of the log: the outcomes' own columns and the sequence that orders two
+# scores of one prediction logged at the same instant.
+LOGGED_COLUMNS = [*OUTCOME_COLUMNS[: OUTCOME_COLUMNS.index(LABEL)], "sequence"]
 
 
 @dataclass(frozen=True)
@@ -54,9 +59,10 @@ class OutcomeCounts:
     conflicting_labels: int
 
 
-def labels_of_day(tables: Iterable[pa.Table], day: date) -> pd.DataFrame:
+def labels_of_day(tables: Iterable[pa.Table], day: date) -> pa.Table:
     """The orders of `day` (UTC) among `tables` (the orders read batch by batch), so that a
-    day's join holds that day's labels only, never the whole orders."""
+    day's join holds that day's labels only, never the whole orders: their request key and
+    label, in the order they were read."""
     start, end = day_bounds(day)
     kept = []
     for table in tables:
@@ -65,90 +71,132 @@ def labels_of_day(tables: Iterable[pa.Table], day: date) -> pd.DataFrame:
         inside = pc.and_(pc.greater_equal(times, bounds[0]), pc.less(times, bounds[1]))
         kept.append(table.select(REQUEST_KEY + [LABEL]).filter(inside))
     if not kept:
-        return pd.DataFrame(columns=[*REQUEST_KEY, LABEL])
-    return pa.concat_tables(kept).to_pandas()
+        return pa.table(
+            {
+                ENTITY_KEY: pa.array([], pa.int64()),
+                EVENT_TIMESTAMP: pa.array([], pa.timestamp("ns", tz="UTC")),
+                LABEL: pa.array([], pa.int64()),
+            }
+        )
+    return pa.concat_tables(kept)
 
 
-# The day's join, in DuckDB over the Arrow tables in hand, on keys and positions only: the log
-# position of the latest score of each prediction key (a later position wins a tie), and the
-# last label read of each request key (its read order given as `_read`), matched on the entity
-# and the instant in nanoseconds (the log keeps microseconds, orders are read as nanoseconds:
-# an order a fraction of a microsecond off is another request). The logged rows themselves,
-# with their strings, are taken by position in Arrow, never copied through the query.
-_JOIN = f"""
-WITH latest AS (
-    SELECT {ENTITY_KEY}, epoch_ns({EVENT_TIMESTAMP}) AS _at,
-           arg_max(_position, (scored_at, sequence, _position)) AS _position
-    FROM logged
-    GROUP BY {", ".join(PREDICTION_KEY)}
-),
-labels AS (
-    SELECT {ENTITY_KEY}, epoch_ns({EVENT_TIMESTAMP}) AS _at, {LABEL}
-    FROM orders
-    QUALIFY row_number() OVER (
-        PARTITION BY {ENTITY_KEY}, epoch_ns({EVENT_TIMESTAMP}) ORDER BY _read DESC
-    ) = 1
-)
-SELECT latest._position, CAST(labels.{LABEL} AS DOUBLE) AS {LABEL}
-FROM latest LEFT JOIN labels
-  ON latest.{ENTITY_KEY} = labels.{ENTITY_KEY} AND latest._at = labels._at
-ORDER BY latest._position
+# The latest score of each prediction key, as its position in the log (a later position wins
+# a tie).
+LATEST = f"""
+SELECT arg_max(_position, (scored_at, sequence, _position)) AS _position
+FROM logged
+GROUP BY {", ".join(PREDICTION_KEY)}
 """
-_CONFLICTS = f"""
+# Most days no prediction was scored twice, and LATEST (grouping a million rows on six
+# columns) took most of the join's time. Whether any was is asked first, grouping on one hash
+# of the key: no hash shared by two rows, no key either. A shared hash (a rescored prediction,
+# or once in a long while two keys whose hashes collide) sends the day through LATEST.
+_RESCORED = f"""
 SELECT count(*) FROM (
-    SELECT 1 FROM orders
-    GROUP BY {ENTITY_KEY}, epoch_ns({EVENT_TIMESTAMP})
-    HAVING count(DISTINCT coalesce(CAST({LABEL} AS VARCHAR), '')) > 1
+    SELECT 1 FROM logged GROUP BY hash({", ".join(PREDICTION_KEY)}) HAVING count(*) > 1
 )
+"""
+# The last label read of each request key (its read order given as `_read`; a null read last
+# leaves the request unlabelled), and whether the key was given different labels (two values,
+# or a value and a null).
+_LABELS = f"""
+CREATE TEMP TABLE labels AS
+SELECT {ENTITY_KEY}, epoch_ns({EVENT_TIMESTAMP}) AS _at,
+       CAST(arg_max_null({LABEL}, _read) AS DOUBLE) AS {LABEL},
+       min({LABEL}) <> max({LABEL}) OR count({LABEL}) NOT IN (0, count(*)) AS _conflict
+FROM orders
+GROUP BY {ENTITY_KEY}, epoch_ns({EVENT_TIMESTAMP})
+"""
+# Each logged row's label, matched on the entity and the instant in nanoseconds (the log keeps
+# microseconds, orders are read as nanoseconds: an order a fraction of a microsecond off is
+# another request); by position, in no particular order. The logged rows themselves, with
+# their strings, stay in Arrow, never copied through the query.
+_JOIN = f"""
+SELECT logged._position, labels.{LABEL}
+FROM logged JOIN labels
+  ON logged.{ENTITY_KEY} = labels.{ENTITY_KEY} AND epoch_ns(logged.{EVENT_TIMESTAMP}) = labels._at
 """
 
 
-def join_outcomes(logged: pa.Table, orders: pd.DataFrame) -> tuple[pd.DataFrame, OutcomeCounts]:
-    """The day's predictions with their label (NaN while none has arrived) and `labelled`:
-    one row per prediction key, the latest scored, in the order they were logged.
+def with_positions(logged: pa.Table) -> pa.Table:
+    """The log's prediction key and ordering columns with each row's position."""
+    return logged.select([*PREDICTION_KEY, "scored_at", "sequence"]).append_column(
+        "_position", pa.array(np.arange(logged.num_rows, dtype=np.int64))
+    )
+
+
+def latest_positions(connection, logged: pa.Table) -> np.ndarray:
+    """The positions in `logged` of the latest score of each prediction key, in log order
+    (`connection` a DuckDB connection)."""
+    connection.register("logged", with_positions(logged))
+    [(rescored,)] = connection.sql(_RESCORED).fetchall()
+    if not rescored:
+        return np.arange(logged.num_rows)
+    return np.sort(connection.sql(LATEST).fetchnumpy()["_position"])
+
+
+def join_outcomes(
+    logged: pa.Table, orders: pa.Table | pd.DataFrame
+) -> tuple[pa.Table, OutcomeCounts]:
+    """The day's predictions (OUTCOME_COLUMNS) with their label (null while none has arrived)
+    and `labelled`: one row per prediction key, the latest scored, in the order they were
+    logged.
 
     Args:
-        logged: The prediction log's rows of the day (LOG_SCHEMA).
+        logged: The prediction log's rows of the day (LOG_SCHEMA's columns, at least
+            LOGGED_COLUMNS).
         orders: Orders with `driver_id`, `event_timestamp` and the label, in the order they
             were read (a later row is a later correction); any days.
     """
-    labels = pa.table(
-        {
-            ENTITY_KEY: pa.array(orders[ENTITY_KEY], pa.int64()),
-            EVENT_TIMESTAMP: pa.array(
-                pd.to_datetime(orders[EVENT_TIMESTAMP], utc=True), pa.timestamp("ns", tz="UTC")
-            ),
-            LABEL: pa.array(orders[LABEL], from_pandas=True),
-            "_read": pa.array(np.arange(len(orders), dtype=np.int64)),
-        }
-    )
-    keyed = logged.select([*PREDICTION_KEY, "scored_at", "sequence"]).append_column(
-        "_position", pa.array(np.arange(logged.num_rows, dtype=np.int64))
-    )
     # Imported here, as the training table's queries import it: a run process that imported
     # DuckDB before its steps is left unfrozen (defs/process_tuning.py).
     import duckdb
 
+    rows = logged.num_rows
+    label = np.full(rows, np.nan)
     with duckdb.connect() as connection:
-        connection.register("logged", keyed)
-        connection.register("orders", labels)
-        found = connection.sql(_JOIN).to_arrow_table()
-        [(conflicting,)] = connection.sql(_CONFLICTS).fetchall()
-    kept = logged.take(found.column("_position"))
-    label = found.column(LABEL)
-    kept = kept.append_column(LABEL, label).append_column(LABELLED, pc.is_valid(label))
-    # Strings stay in Arrow's memory (pandas' pyarrow-backed string dtype): a day of a
-    # million predictions carries a million ids and feature records.
-    frame = kept.select(OUTCOME_COLUMNS).to_pandas(
-        types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get
+        positions = latest_positions(connection, logged)
+        connection.register("orders", _labels(orders))
+        connection.execute(_LABELS)
+        [(conflicting,)] = connection.sql("SELECT count(*) FROM labels WHERE _conflict").fetchall()
+        found = connection.sql(_JOIN).fetchnumpy()
+    label[found["_position"]] = _as_float(found[LABEL])
+    kept = logged.select(LOGGED_COLUMNS[:-1])
+    if len(positions) < rows:  # some predictions were scored again: the latest scores only
+        kept, label = kept.take(positions), label[positions]
+    labelled = ~np.isnan(label)
+    outcomes = kept.append_column(LABEL, pa.array(label, from_pandas=True)).append_column(
+        LABELLED, pa.array(labelled)
     )
-    frame[EVENT_TIMESTAMP] = frame[EVENT_TIMESTAMP].astype("datetime64[ns, UTC]")
-    labelled = int(frame[LABELLED].sum())
+    found_labels = int(labelled.sum())
     counts = OutcomeCounts(
-        logged_rows=logged.num_rows,
-        predictions=len(frame),
-        labelled_rows=labelled,
-        unlabelled_rows=len(frame) - labelled,
+        logged_rows=rows,
+        predictions=outcomes.num_rows,
+        labelled_rows=found_labels,
+        unlabelled_rows=outcomes.num_rows - found_labels,
         conflicting_labels=int(conflicting),
     )
-    return frame, counts
+    return outcomes, counts
+
+
+def _labels(orders: pa.Table | pd.DataFrame) -> pa.Table:
+    """The orders' request keys and labels as Arrow, with their read order as `_read`."""
+    if isinstance(orders, pd.DataFrame):
+        times = pd.to_datetime(orders[EVENT_TIMESTAMP], utc=True)
+        columns = [
+            pa.array(orders[ENTITY_KEY], pa.int64()),
+            pa.array(times, pa.timestamp("ns", tz="UTC")),
+            pa.array(orders[LABEL], from_pandas=True),
+        ]
+    else:
+        columns = [orders.column(name) for name in (ENTITY_KEY, EVENT_TIMESTAMP, LABEL)]
+    read = pa.array(np.arange(len(columns[0]), dtype=np.int64))
+    return pa.table(columns + [read], names=[ENTITY_KEY, EVENT_TIMESTAMP, LABEL, "_read"])
+
+
+def _as_float(values: np.ndarray) -> np.ndarray:
+    """A fetched column as floats, NaN where it was null."""
+    if isinstance(values, np.ma.MaskedArray):
+        return values.astype(float).filled(np.nan)
+    return np.asarray(values, dtype=float)

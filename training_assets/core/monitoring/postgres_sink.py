@@ -87,19 +87,22 @@ class PostgresSink:
             connection.close()
             raise
 
-    def read(self, day: date) -> pa.Table:
-        """The rows whose event time falls on `day` (UTC), in writer and sequence order."""
+    def read(self, day: date, columns: list[str] | None = None) -> pa.Table:
+        """The rows whose event time falls on `day` (UTC), in writer and sequence order (only
+        `columns` of LOG_SCHEMA, when given)."""
+        names = columns or LOG_SCHEMA.names
         start = datetime.combine(day, time(), tzinfo=UTC)
         connection = self._connect()
         with connection, connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT {', '.join(LOG_SCHEMA.names)} FROM {self.table} "
+                f"SELECT {', '.join(names)} FROM {self.table} "
                 "WHERE event_timestamp >= %s AND event_timestamp < %s ORDER BY writer, sequence",
                 (start, start + timedelta(days=1)),
             )
             rows = cursor.fetchall()
+        schema = pa.schema([LOG_SCHEMA.field(name) for name in names])
         return pa.Table.from_pylist(
-            [dict(zip(LOG_SCHEMA.names, row, strict=True)) for row in rows], schema=LOG_SCHEMA
+            [dict(zip(names, row, strict=True)) for row in rows], schema=schema
         )
 
     def close(self) -> None:

@@ -104,7 +104,7 @@ class PredictionSink(Protocol):
 
     def write(self, table: pa.Table) -> None: ...
 
-    def read(self, day: date) -> pa.Table: ...
+    def read(self, day: date, columns: list[str] | None = None) -> pa.Table: ...
 
 
 def event_days(table: pa.Table) -> list[date]:
@@ -138,12 +138,15 @@ class ParquetSink:
             pq.write_table(rows, temporary)
             os.replace(temporary, final)
 
-    def read(self, day: date) -> pa.Table:
-        """The day's logged rows; none when nothing was logged for that day."""
+    def read(self, day: date, columns: list[str] | None = None) -> pa.Table:
+        """The day's logged rows (only `columns` of LOG_SCHEMA, when given); none when nothing
+        was logged for that day."""
         files = sorted(self.folder(day).glob("[!.]*.parquet"))
         if not files:
-            return LOG_SCHEMA.empty_table()
-        return pa.concat_tables(pq.read_table(path, schema=LOG_SCHEMA) for path in files)
+            return LOG_SCHEMA.empty_table().select(columns or LOG_SCHEMA.names)
+        return pa.concat_tables(
+            pq.read_table(path, schema=LOG_SCHEMA, columns=columns) for path in files
+        )
 
 
 class PredictionLog:

@@ -11,23 +11,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from training_assets.core.ml import drift, metrics
-from training_assets.core.monitoring.outcomes import LABELLED
+from training_assets.core.monitoring.outcomes import LABELLED, latest_positions
 from training_assets.core.monitoring.prediction_log import CHALLENGER, CHAMPION, SHADOW_ROLES
 from training_assets.core.schema import ENTITY_KEY, EVENT_TIMESTAMP, LABEL
 
-# Pairs beyond this many are subsampled for the bootstrap: its interval is then a little wider
-# than the full day's would be, never narrower.
-BOOTSTRAP_MAX_ROWS = 50_000
-_BOOTSTRAP_CHUNK = 50
+# The bootstrap resamples the paired rows in this many groups (rows assigned to them at random):
+# a resample sums the groups' squared errors instead of drawing every row. With no more rows
+# than groups each row is a group of its own: the ordinary paired bootstrap.
+BOOTSTRAP_GROUPS = 1000
 # A shadow score and the answer it is compared with: the same request, scored by the same run
 # or server (`writer`) when that run's answer is still the latest. A day rescored after the
 # champion moved holds both champions' answers to each request; each shadow is paired with the
 # champion of its own scoring. A shadow whose run's answer was replaced by a later scoring
 # (a rescore without the shadow) is paired with the latest answer to the same request.
-REQUEST = ["source", ENTITY_KEY, EVENT_TIMESTAMP]
-PAIR_KEY = [*REQUEST, "writer"]
 SCORES = ("rmse", "mae", "auc", "brier", "log_loss")
 
 
@@ -94,83 +94,168 @@ def scores(labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
     return {
         "rmse": float(np.sqrt(np.mean(errors**2))),
         "mae": float(np.mean(np.abs(errors))),
-        **metrics.probability_metrics(pd.Series(labels), predictions),
+        **metrics.probability_metrics(labels, predictions),
     }
 
 
-def of_model(outcomes: pd.DataFrame, model_name: str) -> pd.DataFrame:
-    """The outcomes of one registered model's versions: the log may hold the answers of other
-    models served beside it, whose version numbers mean nothing here."""
+Outcomes = pa.Table | pd.DataFrame
+
+
+def as_table(outcomes: Outcomes) -> pa.Table:
+    """Outcomes as Arrow: as prediction_outcomes stores them, or a frame of the same columns."""
+    if isinstance(outcomes, pa.Table):
+        return outcomes
+    return pa.Table.from_pandas(outcomes, preserve_index=False)
+
+
+def of_model(outcomes: Outcomes, model_name: str) -> Outcomes:
+    """The outcomes (or logged rows) of one registered model's versions: the log may hold the
+    answers of other models served beside it, whose version numbers mean nothing here."""
+    if isinstance(outcomes, pa.Table):
+        return outcomes.filter(pc.equal(outcomes.column("model_name"), model_name))
     return outcomes[outcomes["model_name"] == model_name].reset_index(drop=True)
 
 
-def model_quality(outcomes: pd.DataFrame) -> list[ModelQuality]:
-    """Per part and model version: rows, labelled rows, label rate, mean prediction, scores."""
+def model_quality(outcomes: Outcomes) -> list[ModelQuality]:
+    """Per part and model version: rows, labelled rows, label rate, mean prediction, and the
+    scores on the labelled rows that have a prediction."""
+    table = as_table(outcomes)
+    prediction = _floats(table.column("prediction"))
+    label = _floats(table.column(LABEL))
+    labelled = _floats(table.column(LABELLED)) == 1
+    predicted = ~np.isnan(prediction)
     found = []
-    for (role, version), rows in outcomes.groupby(["role", "model_version"], sort=True):
-        labelled = rows[rows[LABELLED]]
-        predicted = rows["prediction"].dropna()
+    for (role, version), rows in _parts(table):
+        answered = labelled & rows
+        scored = answered & predicted
+        labels = label[answered]
         found.append(
             ModelQuality(
-                role=str(role),
-                model_version=int(version),
-                rows=len(rows),
-                labelled_rows=len(labelled),
-                label_rate=float(labelled[LABEL].mean()) if len(labelled) else None,
-                mean_prediction=float(predicted.mean()) if len(predicted) else None,
-                **scores(labelled[LABEL].to_numpy(), labelled["prediction"].to_numpy()),
+                role=role,
+                model_version=version,
+                rows=int(rows.sum()),
+                labelled_rows=int(answered.sum()),
+                label_rate=_mean(labels),
+                mean_prediction=_mean(prediction[rows & predicted]),
+                **scores(label[scored], prediction[scored]),
             )
         )
     # The champion's answers first.
     return sorted(found, key=lambda model: (model.role != CHAMPION, model.model_version))
 
 
+def _parts(table: pa.Table) -> list[tuple[tuple[str, int], np.ndarray]]:
+    """Each part and model version of the outcomes with a mask of its rows, in order."""
+    roles = pc.dictionary_encode(table.column("role")).combine_chunks()
+    versions = pc.dictionary_encode(table.column("model_version")).combine_chunks()
+    count = len(versions.dictionary)
+    code = roles.indices.to_numpy(zero_copy_only=False).astype(np.int64) * count + (
+        versions.indices.to_numpy(zero_copy_only=False)
+    )
+    parts = [
+        (
+            (
+                str(roles.dictionary[int(c) // count]),
+                int(versions.dictionary[int(c) % count].as_py()),
+            ),
+            c,
+        )
+        for c in np.flatnonzero(np.bincount(code))
+    ]
+    return [(part, code == c) for part, c in sorted(parts)]
+
+
+def _floats(column: pa.ChunkedArray) -> np.ndarray:
+    """A column as floats, NaN where it is null."""
+    return column.to_numpy().astype(float, copy=False)
+
+
+def _mean(values: np.ndarray) -> float | None:
+    """The mean of the values that are not NaN; None when there are none."""
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if len(values) else None
+
+
+# Each shadow score with the answer it is compared with, by their positions among the outcomes:
+# the champion's answers of its own run, else (its run's answer replaced by a later scoring)
+# the latest answer to the same request; on the labelled rows that have a prediction.
+_PAIRED = f"""
+WITH labelled AS (
+    SELECT _row, source, {ENTITY_KEY}, {EVENT_TIMESTAMP}, {{writer}} AS writer, role, scored_at
+    FROM outcomes
+    WHERE {LABELLED} AND NOT isnan(prediction)
+),
+candidates AS (
+    SELECT shadow._row AS shadow_row, answer._row AS champion_row,
+           shadow.writer = answer.writer AS same_run, answer.scored_at AS answered_at
+    FROM labelled shadow JOIN labelled answer
+      ON shadow.source = answer.source AND shadow.{ENTITY_KEY} = answer.{ENTITY_KEY}
+      AND shadow.{EVENT_TIMESTAMP} = answer.{EVENT_TIMESTAMP}
+    WHERE shadow.role IN {tuple(SHADOW_ROLES)} AND answer.role = '{CHAMPION}'
+),
+by_shadow AS (
+    SELECT shadow_row, bool_or(same_run) AS own_run_answered,
+           arg_max(champion_row, (answered_at, champion_row)) AS latest
+    FROM candidates
+    GROUP BY shadow_row
+)
+SELECT shadow_row, champion_row FROM candidates WHERE same_run
+UNION ALL
+SELECT shadow_row, latest FROM by_shadow WHERE NOT own_run_answered
+"""
+
+
 def paired_comparisons(
-    outcomes: pd.DataFrame, samples: int = 1000, seed: int = 0
+    outcomes: Outcomes, samples: int = 1000, seed: int = 0
 ) -> list[PairedComparison]:
     """Each version scored in shadow (a challenger, or the champion before the current one)
     against the champion version that answered the same labelled requests (the one that
     answered most of them, when the champion moved within the day)."""
-    labelled = outcomes[outcomes[LABELLED] & outcomes["prediction"].notna()]
-    if "writer" not in labelled:  # outcomes stored before the writer was kept
-        labelled = labelled.assign(writer="")
-    answers = labelled[labelled["role"] == CHAMPION]
+    table = as_table(outcomes)
+    table = table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    # Outcomes stored before the writer was kept: every answer is of the same run.
+    writer = "writer" if "writer" in table.column_names else "''"
+    import duckdb  # imported when it runs: see outcomes.join_outcomes
+
+    with duckdb.connect() as connection:
+        connection.register("outcomes", table)
+        pairs = connection.sql(_PAIRED.format(writer=writer)).fetchnumpy()
+    # In the order of the shadow rows (and of their answers), whatever order the query found
+    # them in: the bootstrap's groups are dealt the same way on every run.
+    order = np.lexsort((pairs["champion_row"], pairs["shadow_row"]))
+    shadow_rows, champion_rows = pairs["shadow_row"][order], pairs["champion_row"][order]
+    version = table.column("model_version").to_numpy()
+    shadow_versions, champion_versions = version[shadow_rows], version[champion_rows]
+    prediction, label = _floats(table.column("prediction")), _floats(table.column(LABEL))
+    truth = label[champion_rows]
+    champion_errors = (prediction[champion_rows] - truth) ** 2
+    shadow_errors = (prediction[shadow_rows] - truth) ** 2
+    scored_at = table.column("scored_at")
     found = []
-    for role in SHADOW_ROLES:
-        shadows = labelled[labelled["role"] == role]
-        for version, shadow in shadows.groupby("model_version", sort=True):
-            pairs = _pairs(answers, shadow)
-            if pairs.empty:
-                continue
-            champion = int(pairs["model_version_champion"].mode().iloc[0])
-            pairs = pairs[pairs["model_version_champion"] == champion]
-            truth = pairs[f"{LABEL}_champion"].to_numpy(dtype=float)
-            champion_errors = (pairs["prediction_champion"].to_numpy() - truth) ** 2
-            shadow_errors = (pairs["prediction_challenger"].to_numpy() - truth) ** 2
-            compared = compare(
-                champion, int(version), champion_errors, shadow_errors, samples, seed, role
+    for shadow_role in SHADOW_ROLES:
+        of_role = pc.equal(table.column("role"), shadow_role).to_numpy()[shadow_rows]
+        for shadow_version in np.unique(shadow_versions[of_role]):
+            compared = of_role & (shadow_versions == shadow_version)
+            champion = _mode(champion_versions[compared])
+            kept = compared & (champion_versions == champion)
+            result = compare(
+                champion,
+                int(shadow_version),
+                champion_errors[kept],
+                shadow_errors[kept],
+                samples,
+                seed,
+                shadow_role,
             )
-            scored = pd.to_datetime(pairs["scored_at_challenger"], utc=True).min()
-            found.append(dataclasses.replace(compared, scored_from=scored.isoformat()))
+            scored = pc.min(scored_at.take(shadow_rows[kept])).as_py()
+            found.append(dataclasses.replace(result, scored_from=scored.isoformat()))
     return found
 
 
-def _pairs(answers: pd.DataFrame, shadow: pd.DataFrame) -> pd.DataFrame:
-    """Each shadow row with the champion's answer of its own run, else of the latest run that
-    answered the same request."""
-    suffixes = ("_champion", "_challenger")
-    same_run = answers.merge(shadow, on=PAIR_KEY, suffixes=suffixes)
-    answered = shadow[PAIR_KEY].merge(
-        answers[PAIR_KEY].drop_duplicates(), on=PAIR_KEY, how="left", indicator=True
-    )
-    rest = shadow[(answered["_merge"] == "left_only").to_numpy()]
-    if rest.empty:
-        return same_run
-    latest = answers.sort_values("scored_at").drop_duplicates(REQUEST, keep="last")
-    other_runs = latest.drop(columns="writer").merge(
-        rest.drop(columns="writer"), on=REQUEST, suffixes=suffixes
-    )
-    return pd.concat([same_run.drop(columns="writer"), other_runs], ignore_index=True)
+def _mode(values: np.ndarray) -> int:
+    """The most frequent value; the smallest of those equally frequent."""
+    distinct, counts = np.unique(values, return_counts=True)
+    return int(distinct[counts == counts.max()].min())
 
 
 def compare(
@@ -202,34 +287,64 @@ def compare(
 
 
 def _bootstrap_interval(
-    champion_errors: np.ndarray, challenger_errors: np.ndarray, samples: int, seed: int
+    champion_errors: np.ndarray,
+    challenger_errors: np.ndarray,
+    samples: int,
+    seed: int,
+    groups: int = BOOTSTRAP_GROUPS,
 ) -> tuple[float | None, float | None]:
+    """The 2.5th and 97.5th percentiles of the RMSE gain over `samples` resamples of the
+    paired rows, drawn group by group (BOOTSTRAP_GROUPS).
+
+    Rows are dealt to groups of equal size (within one) in a random order; a resample draws
+    as many groups as there are, with replacement, and its RMSEs are those of the rows of the
+    groups drawn (their summed squared errors over their summed rows). The sum of a group's
+    rows is as random as any of its rows is, so resampling the groups resamples the day:
+    every row counts, at the cost of a few thousand draws per resample instead of a row each.
+    """
     rows = len(champion_errors)
     if rows < 2:
         return None, None
     rng = np.random.default_rng(seed)
-    if rows > BOOTSTRAP_MAX_ROWS:
-        kept = rng.choice(rows, BOOTSTRAP_MAX_ROWS, replace=False)
-        champion_errors, challenger_errors = champion_errors[kept], challenger_errors[kept]
-    gains = []
-    for start in range(0, samples, _BOOTSTRAP_CHUNK):
-        count = min(_BOOTSTRAP_CHUNK, samples - start)
-        drawn = rng.integers(0, len(champion_errors), size=(count, len(champion_errors)))
-        gains.append(
-            np.sqrt(champion_errors[drawn].mean(axis=1))
-            - np.sqrt(challenger_errors[drawn].mean(axis=1))
-        )
-    low, high = np.percentile(np.concatenate(gains), [2.5, 97.5])
+    if rows <= groups:
+        group, groups = np.arange(rows), rows
+    else:
+        group = rng.permutation(rows) % groups
+    sizes = np.bincount(group, minlength=groups).astype(float)
+    champion_sums = np.bincount(group, champion_errors, minlength=groups)
+    challenger_sums = np.bincount(group, challenger_errors, minlength=groups)
+    drawn = rng.integers(0, groups, size=(samples, groups))
+    counted = sizes[drawn].sum(axis=1)
+    gains = np.sqrt(champion_sums[drawn].sum(axis=1) / counted) - np.sqrt(
+        challenger_sums[drawn].sum(axis=1) / counted
+    )
+    low, high = np.percentile(gains, [2.5, 97.5])
     return float(low), float(high)
 
 
-def served_features(outcomes: pd.DataFrame, role: str, version: int) -> pd.DataFrame:
-    """The features one model version was served, one row per prediction (from the log's
-    JSON), whether or not the labels arrived."""
-    rows = outcomes[(outcomes["role"] == role) & (outcomes["model_version"] == version)]
-    if rows.empty:
+# What the served features' drift reads of the day's log.
+SERVED_COLUMNS = ["source", "role", "model_name", "model_version", ENTITY_KEY, EVENT_TIMESTAMP]
+SERVED_COLUMNS += ["scored_at", "sequence", "features"]
+
+
+def served_features(logged: pa.Table | pd.DataFrame, role: str, version: int) -> pd.DataFrame:
+    """The features one model version was served, one row per prediction (its latest score,
+    as in the outcomes), whether or not the labels arrived: parsed from the JSON of the day's
+    logged rows (SERVED_COLUMNS of the prediction log, of one model)."""
+    table = as_table(logged)
+    rows = table.filter(
+        pc.and_(
+            pc.equal(table.column("role"), role), pc.equal(table.column("model_version"), version)
+        )
+    )
+    if not rows.num_rows:
         return pd.DataFrame()
-    return pd.read_json(io.StringIO("\n".join(rows["features"])), lines=True, dtype=False)
+    import duckdb  # imported when it runs: see outcomes.join_outcomes
+
+    with duckdb.connect() as connection:
+        rows = rows.take(latest_positions(connection, rows))
+    text = "\n".join(rows.column("features").to_pylist())
+    return pd.read_json(io.StringIO(text), lines=True, dtype=False)
 
 
 def served_drift(profile: dict, served: pd.DataFrame) -> dict[str, float]:

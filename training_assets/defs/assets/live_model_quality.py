@@ -3,9 +3,10 @@ challenger against the champion on the same rows, and the drift of the served fe
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import date
 
 import mlflow
-import pandas as pd
+import pyarrow as pa
 from dagster import AssetCheckResult, AssetExecutionContext, MetadataValue, Output, asset
 from mlflow.exceptions import MlflowException
 
@@ -13,6 +14,7 @@ from training_assets.core.gates.catalog import LIVE_GATES, evaluate_live_gates
 from training_assets.core.monitoring.prediction_log import CHALLENGER, PREVIOUS
 from training_assets.core.monitoring.quality import (
     SCORES,
+    SERVED_COLUMNS,
     LiveQuality,
     ModelQuality,
     model_quality,
@@ -26,6 +28,7 @@ from training_assets.defs.checks.results import check_result, check_spec
 from training_assets.defs.partitions import serving_days
 from training_assets.defs.resources.gates import GateThresholds
 from training_assets.defs.resources.mlflow import MlflowStore, ModelRegistry
+from training_assets.defs.resources.prediction_log import PredictionLogResource
 from training_assets.defs.tags import OWNERS
 
 
@@ -34,7 +37,8 @@ from training_assets.defs.tags import OWNERS
     group_name="monitoring",
     io_manager_key="json_io_manager",
     kinds={"mlflow"},
-    code_version="1",
+    # 2: the served features read from the day's log, the outcomes no longer holding them.
+    code_version="2",
     partitions_def=serving_days,
     # Judged in the same step, on the day's quality in hand: a check of its own would load
     # the asset without knowing which day its run is for.
@@ -42,19 +46,27 @@ from training_assets.defs.tags import OWNERS
 )
 def live_model_quality(
     context: AssetExecutionContext,
-    prediction_outcomes: pd.DataFrame,
+    prediction_outcomes: pa.Table,
     mlflow_store: MlflowStore,
     model_registry: ModelRegistry,
     gates: GateThresholds,
+    prediction_log: PredictionLogResource,
 ) -> Iterator[Output[LiveQuality] | AssetCheckResult]:
     """Per model version of the day: RMSE, MAE, AUC, Brier score, log loss, label rate, mean
     prediction and labelled rows, its offline test RMSE, the PSI of the features it was served
     against its training profile; and each challenger against the champion on the same
-    labelled rows (the RMSE gain with a bootstrap 95% interval); judged by the live gates."""
+    labelled rows (the RMSE gain with a bootstrap 95% interval); judged by the live gates.
+
+    The served features are read from the day's log (the outcomes do not hold them), as the
+    outcomes read it: one row per prediction, its latest score."""
     client = mlflow_store.configure_client()
     outcomes = of_model(prediction_outcomes, model_registry.model_name)
+    day = date.fromisoformat(context.partition_key)
+    logged = of_model(
+        prediction_log.sink().read(day, columns=SERVED_COLUMNS), model_registry.model_name
+    )
     models = [
-        _with_training_figures(client, model_registry.model_name, model, outcomes)
+        _with_training_figures(client, model_registry.model_name, model, logged)
         for model in model_quality(outcomes)
     ]
     seed = int(context.partition_key.replace("-", ""))
@@ -81,10 +93,11 @@ def live_model_quality(
 
 
 def _with_training_figures(
-    client: mlflow.MlflowClient, model_name: str, model: ModelQuality, outcomes: pd.DataFrame
+    client: mlflow.MlflowClient, model_name: str, model: ModelQuality, logged: pa.Table
 ) -> ModelQuality:
-    """`model` with its offline test RMSE and its served features' drift, from the version's
-    MLflow run; without them when the version is gone from the registry."""
+    """`model` with its offline test RMSE and its served features' drift (of its rows among
+    the day's `logged` ones), from the version's MLflow run; without them when the version is
+    gone from the registry."""
     try:
         version = client.get_model_version(model_name, str(model.model_version))
     except MlflowException as error:
@@ -92,7 +105,7 @@ def _with_training_figures(
             raise
         return model
     offline = client.get_run(version.run_id).data.metrics.get("rmse")
-    served = served_features(outcomes, model.role, model.model_version)
+    served = served_features(logged, model.role, model.model_version)
     psi = served_drift(reference_profile(client, version.run_id)["features"], served)
     return dataclasses.replace(model, offline_rmse=offline, served_rows=len(served), served_psi=psi)
 

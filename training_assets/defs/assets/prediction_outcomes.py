@@ -2,12 +2,13 @@
 
 from datetime import date
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from dagster import AssetExecutionContext, Failure, MetadataValue, asset
 
 from training_assets.core.data.locations import LocationError
 from training_assets.core.data.orders import OrdersError, open_orders
-from training_assets.core.monitoring.outcomes import LABELLED, join_outcomes, labels_of_day
+from training_assets.core.monitoring.outcomes import LOGGED_COLUMNS, join_outcomes, labels_of_day
 from training_assets.core.schema import LABEL
 from training_assets.defs.assets.batch_predictions import batch_predictions
 from training_assets.defs.partitions import serving_days
@@ -22,25 +23,27 @@ from training_assets.defs.tags import OWNERS
     # The log holds online predictions too: batch_predictions is one of its writers.
     deps=[batch_predictions, "orders"],
     kinds={"parquet"},
-    code_version="2",
+    # 3: an Arrow table without the logged features (the served drift reads them from the log).
+    code_version="3",
     partitions_def=serving_days,
 )
 def prediction_outcomes(
     context: AssetExecutionContext,
     prediction_log: PredictionLogResource,
     orders_source: OrdersSource,
-) -> pd.DataFrame:
-    """The day's logged predictions (one per request, part and model: the latest) with the
-    label of the order of the same driver and event time, NaN while it has not arrived, and
-    `labelled`."""
+) -> pa.Table:
+    """The day's logged predictions (one per request, part and model: the latest; without the
+    features they were served, which stay in the log) with the label of the order of the same
+    driver and event time, null while it has not arrived, and `labelled`."""
     day = date.fromisoformat(context.partition_key)
-    logged = prediction_log.sink().read(day)
+    logged = prediction_log.sink().read(day, columns=LOGGED_COLUMNS)
     try:
         labels = labels_of_day(open_orders(orders_source.listed()).tables(), day)
     except (OrdersError, LocationError) as error:
         raise Failure(description=str(error)) from None
     joined, counts = join_outcomes(logged, labels)
-    labelled = joined[joined[LABELLED]]
+    label_rate = pc.mean(joined.column(LABEL)).as_py()  # of the labelled rows: nulls skipped
+    parts = joined.group_by(["role", "model_version"]).aggregate([([], "count_all")])
     context.add_output_metadata(
         {
             "dagster/row_count": counts.predictions,
@@ -51,13 +54,11 @@ def prediction_outcomes(
             if counts.predictions
             else 0.0,
             "conflicting_labels": counts.conflicting_labels,
-            "label_rate": float(labelled[LABEL].mean()) if len(labelled) else 0.0,
+            "label_rate": float(label_rate) if label_rate is not None else 0.0,
             "rows_by_part": MetadataValue.json(
                 {
-                    f"{role} v{version}": int(count)
-                    for (role, version), count in joined.groupby(["role", "model_version"])
-                    .size()
-                    .items()
+                    f"{part['role']} v{part['model_version']}": part["count_all"]
+                    for part in parts.sort_by([("role", "ascending")]).to_pylist()
                 }
             ),
         }

@@ -251,11 +251,15 @@ class ParquetIOManager(RunScopedIOManager):
 
     def load_from_path(
         self, context: InputContext, path: UPath
-    ) -> pd.DataFrame | pd.Series | TableFile:
+    ) -> pd.DataFrame | pd.Series | TableFile | pa.Table:
         # An input typed TableFile is queried where it lies (the gates' DuckDB queries), not
         # loaded: no copy of a large table in the step's memory.
         if _typed_table_file(context):
             return TableFile(str(path))
+        # An input typed as an Arrow table is loaded as one: strings and all stay in Arrow's
+        # memory, never converted to Python objects (a day's outcomes).
+        if _input_type(context) is pa.Table:
+            return storage.read_arrow(path)
         return storage.read_parquet(path)
 
     def get_metadata(self, context: OutputContext, obj: Any) -> dict[str, Any]:

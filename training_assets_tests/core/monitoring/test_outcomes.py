@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from training_assets.core.data.locations import resolve
 from training_assets.core.data.orders import open_orders, read_orders
-from training_assets.core.monitoring.outcomes import join_outcomes, labels_of_day
+from training_assets.core.monitoring.outcomes import OUTCOME_COLUMNS, join_outcomes, labels_of_day
 from training_assets.core.monitoring.prediction_log import (
     CHALLENGER,
     CHAMPION,
@@ -45,6 +45,7 @@ def test_labels_join_their_own_requests_as_they_arrive(tmp_path):
         }
     )
     outcomes, counts = join_outcomes(logged, early)
+    outcomes = outcomes.to_pandas()
     assert (counts.predictions, counts.labelled_rows, counts.unlabelled_rows) == (3, 1, 2)
     assert outcomes.set_index("driver_id")["trip_completed"].loc[1001] == 1.0
     assert outcomes.set_index("driver_id")["labelled"].to_dict() == {
@@ -69,6 +70,7 @@ def test_labels_join_their_own_requests_as_they_arrive(tmp_path):
         ]
     )
     outcomes, counts = join_outcomes(logged, late)
+    outcomes = outcomes.to_pandas()
     assert (counts.labelled_rows, counts.unlabelled_rows) == (3, 0)
     assert outcomes.set_index("driver_id")["trip_completed"].to_dict() == {
         1001: 1.0,
@@ -100,6 +102,7 @@ def test_orders_written_in_other_zones_label_the_same_instants(tmp_path):
     orders = read_orders(resolve(str(folder)))
 
     outcomes, counts = join_outcomes(logged, orders)
+    outcomes = outcomes.to_pandas()
 
     assert counts.labelled_rows == 3
     assert counts.conflicting_labels == 1
@@ -129,6 +132,7 @@ def test_a_rescored_request_counts_once_and_each_part_keeps_its_own(tmp_path):
     )
 
     outcomes, counts = join_outcomes(logged, orders)
+    outcomes = outcomes.to_pandas()
 
     assert counts.logged_rows == 3 and counts.predictions == 2
     assert outcomes.set_index("role")["prediction"].to_dict() == {CHAMPION: 0.3, CHALLENGER: 0.9}
@@ -140,7 +144,7 @@ def test_a_day_with_nothing_logged_has_no_outcomes(tmp_path):
         ParquetSink(tmp_path).read(DAY),
         pd.DataFrame({"driver_id": [], "event_timestamp": [], "trip_completed": []}),
     )
-    assert outcomes.empty and counts.predictions == 0 and counts.labelled_rows == 0
+    assert outcomes.num_rows == 0 and counts.predictions == 0 and counts.labelled_rows == 0
 
 
 def test_a_days_labels_are_read_batch_by_batch_from_every_file_and_zone(tmp_path):
@@ -164,5 +168,36 @@ def test_a_days_labels_are_read_batch_by_batch_from_every_file_and_zone(tmp_path
 
     labels = labels_of_day(open_orders(resolve(str(folder))).tables(batch_rows=1), DAY)
 
-    assert sorted(labels["driver_id"]) == [2, 4]
-    assert list(labels.columns) == ["driver_id", "event_timestamp", "trip_completed"]
+    assert sorted(labels.column("driver_id").to_pylist()) == [2, 4]
+    assert labels.column_names == ["driver_id", "event_timestamp", "trip_completed"]
+
+
+def test_outcomes_leave_the_served_features_in_the_log(tmp_path):
+    logged = logged_day(tmp_path, [prediction(1001, "2025-12-11T08:00:00+00:00", 0.5)])
+    orders = pd.DataFrame({"driver_id": [], "event_timestamp": [], "trip_completed": []})
+    outcomes, _ = join_outcomes(logged, orders)
+    assert "features" not in outcomes.column_names
+    assert outcomes.column_names == OUTCOME_COLUMNS
+
+
+def test_a_label_read_again_is_no_conflict_and_a_label_withdrawn_is_one(tmp_path):
+    when = ["2025-12-11T08:00:00+00:00", "2025-12-11T09:00:00+00:00"]
+    logged = logged_day(tmp_path, [prediction(1001, when[0]), prediction(1002, when[1])])
+    orders = pa.table(
+        {
+            "driver_id": pa.array([1001, 1001, 1002, 1002], pa.int64()),
+            "event_timestamp": pa.array(
+                pd.to_datetime([when[0], when[0], when[1], when[1]], utc=True),
+                pa.timestamp("ns", tz="UTC"),
+            ),
+            # 1001 labelled 1 twice; 1002 labelled 1, then the label withdrawn (null).
+            "trip_completed": pa.array([1, 1, 1, None], pa.int64()),
+        }
+    )
+    outcomes, counts = join_outcomes(logged, orders)
+    assert counts.conflicting_labels == 1
+    assert counts.labelled_rows == 1
+    assert outcomes.to_pandas().set_index("driver_id")["labelled"].to_dict() == {
+        1001: True,
+        1002: False,
+    }

@@ -5,12 +5,15 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from sklearn.metrics import brier_score_loss, log_loss, mean_absolute_error, roc_auc_score
 
+from training_assets.core.ml import metrics
 from training_assets.core.ml.drift import feature_profile
 from training_assets.core.monitoring.quality import (
     LiveQuality,
+    _bootstrap_interval,
     compare,
     model_quality,
     of_model,
@@ -139,6 +142,11 @@ def test_the_interval_covers_zero_for_two_equally_good_models_most_days():
     assert covered >= 36
 
 
+def logged(frame: pd.DataFrame) -> pd.DataFrame:
+    """The logged rows the outcomes `frame` came from, numbered as a writer numbers them."""
+    return frame.assign(sequence=np.arange(1, len(frame) + 1))
+
+
 def test_served_features_drift_from_the_training_profile():
     rng = np.random.default_rng(1)
     profile = feature_profile(pd.DataFrame({"conv_rate": rng.uniform(0, 1, 5000)}), ["conv_rate"])
@@ -147,12 +155,28 @@ def test_served_features_drift_from_the_training_profile():
         json.dumps({"conv_rate": 0.9 + 0.1 * v}) for v in rng.uniform(0, 1, len(moved))
     ]
 
-    steady_psi = served_drift(profile, served_features(steady, "champion", 1))
-    moved_psi = served_drift(profile, served_features(moved, "champion", 1))
+    steady_psi = served_drift(profile, served_features(logged(steady), "champion", 1))
+    moved_psi = served_drift(profile, served_features(logged(moved), "champion", 1))
 
     assert steady_psi["conv_rate"] < 0.05
     assert moved_psi["conv_rate"] > 1.0
-    assert served_features(steady, "challenger", 2).empty
+    assert served_features(logged(steady), "challenger", 2).empty
+
+
+def test_served_features_are_read_from_the_log_one_row_per_prediction():
+    """The outcomes no longer hold the features: they are read from the day's log, each
+    prediction's latest score only, as the outcomes keep it."""
+    day = outcomes(n=50, seed=2)
+    rescored = day.assign(
+        scored_at=pd.Timestamp("2026-01-03", tz="UTC"),
+        features=json.dumps({"conv_rate": 0.25}),
+    )
+    log = pa.Table.from_pandas(logged(pd.concat([day, rescored])), preserve_index=False)
+
+    served = served_features(log, "champion", 1)
+
+    assert len(served) == len(day)
+    assert (served["conv_rate"] == 0.25).all()
 
 
 def test_the_champion_is_the_version_that_answered_most_labelled_rows():
@@ -214,3 +238,99 @@ def test_outcomes_stored_before_the_writer_was_kept_are_still_compared():
     frame = outcomes(seed=9, challenger_noise=0.0).drop(columns="writer")
     [compared] = paired_comparisons(frame)
     assert compared.paired_rows == int(frame["labelled"].sum()) // 2
+
+
+def test_scores_leave_out_the_labelled_rows_without_a_prediction():
+    """A request whose features were not found has no prediction: it counts among the
+    labelled rows, and is left out of the scores (which were NaN)."""
+    frame = outcomes(seed=11)
+    frame.loc[frame.index[:40], "prediction"] = np.nan
+    [champion] = model_quality(frame)
+    rows = frame[frame["labelled"] & frame["prediction"].notna()]
+    assert champion.labelled_rows == int(frame["labelled"].sum())
+    assert champion.rmse == pytest.approx(
+        np.sqrt(np.mean((rows["trip_completed"] - rows["prediction"]) ** 2))
+    )
+    assert champion.auc == pytest.approx(roc_auc_score(rows["trip_completed"], rows["prediction"]))
+    assert champion.mean_prediction == pytest.approx(frame["prediction"].mean())
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_scores_with_ties_and_gaps_are_those_of_the_offline_metrics_and_scikit_learn(seed):
+    rng = np.random.default_rng(seed)
+    frame = outcomes(n=3000, seed=seed, challenger_noise=0.2)
+    # Ties (predictions on a coarse grid, some beyond [0, 1] for the clipping), rows without
+    # a prediction, and an unlabelled share.
+    frame["prediction"] = np.round(rng.uniform(-0.1, 1.1, len(frame)), 1)
+    frame.loc[rng.uniform(0, 1, len(frame)) < 0.05, "prediction"] = np.nan
+    for model in model_quality(pa.Table.from_pandas(frame, preserve_index=False)):
+        rows = frame[
+            (frame["role"] == model.role)
+            & (frame["model_version"] == model.model_version)
+            & frame["labelled"]
+            & frame["prediction"].notna()
+        ]
+        truth, predicted = rows["trip_completed"].to_numpy(), rows["prediction"].to_numpy()
+        clipped = metrics.probabilities(predicted)
+        expected = metrics.probability_metrics(pd.Series(truth), predicted)
+        assert model.auc == pytest.approx(roc_auc_score(truth, clipped), abs=1e-12)
+        assert model.auc == pytest.approx(expected["auc"], abs=1e-12)
+        assert model.brier == pytest.approx(brier_score_loss(truth, clipped), abs=1e-12)
+        assert model.log_loss == pytest.approx(log_loss(truth, clipped), abs=1e-12)
+        assert model.log_loss == pytest.approx(expected["log_loss"], abs=1e-12)
+        assert model.rmse == pytest.approx(np.sqrt(np.mean((predicted - truth) ** 2)))
+
+
+def test_a_label_that_is_not_zero_or_one_leaves_the_probability_scores_out():
+    frame = outcomes(seed=12)
+    frame.loc[frame["labelled"], "trip_completed"] = 2.0
+    [champion] = model_quality(frame)
+    assert champion.rmse is not None
+    assert champion.auc is None and champion.brier is None and champion.log_loss is None
+
+
+def test_arrow_outcomes_and_their_frame_have_the_same_quality():
+    frame = outcomes(seed=13, challenger_noise=0.1, previous_noise=0.3)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    assert model_quality(table) == model_quality(frame)
+    assert paired_comparisons(table, 200, seed=4) == paired_comparisons(frame, 200, seed=4)
+    assert of_model(table, "m").num_rows == len(of_model(frame, "m"))
+
+
+def test_the_same_seed_gives_the_same_interval():
+    frame = outcomes(n=5000, seed=14, challenger_noise=0.1)
+    assert paired_comparisons(frame, 300, seed=9) == paired_comparisons(frame, 300, seed=9)
+    assert paired_comparisons(frame, 300, seed=9) != paired_comparisons(frame, 300, seed=10)
+
+
+def paired_errors(rng, rows):
+    """Squared errors of two models on a continuous target: the champion's noise 0.3, the
+    challenger's 0.2, so the true RMSE gain is 0.1."""
+    truth = rng.uniform(0, 1, rows)
+    champion = (truth + rng.normal(0, 0.3, rows) - truth) ** 2
+    challenger = (truth + rng.normal(0, 0.2, rows) - truth) ** 2
+    return champion, challenger
+
+
+def test_the_grouped_bootstrap_agrees_with_the_row_bootstrap():
+    """Past BOOTSTRAP_GROUPS rows, the rows are resampled in groups: the interval is that of
+    resampling each row (each row its own group) within a small share of its width."""
+    for seed in range(3):
+        champion, challenger = paired_errors(np.random.default_rng(seed), 20_000)
+        low, high = _bootstrap_interval(champion, challenger, 1000, seed)
+        row_low, row_high = _bootstrap_interval(champion, challenger, 1000, seed, groups=20_000)
+        width = row_high - row_low
+        assert abs(low - row_low) < 0.15 * width
+        assert abs(high - row_high) < 0.15 * width
+
+
+def test_the_grouped_bootstrap_covers_the_true_gain_and_every_row_counts():
+    covered = 0
+    for seed in range(20):
+        champion, challenger = paired_errors(np.random.default_rng(100 + seed), 200_000)
+        result = compare(1, 2, champion, challenger, seed=seed)
+        covered += result.gain_low <= 0.1 <= result.gain_high
+        # Every row counts: the interval is as narrow as 200,000 rows make it (about 0.0023
+        # wide here; on the 50,000 rows the bootstrap used to subsample, twice that).
+        assert result.gain_high - result.gain_low < 0.0032
+    assert covered >= 17

@@ -191,6 +191,20 @@ def test_an_input_typed_table_file_gets_the_file_not_a_frame(base):
         assert query.one("SELECT sum(avg_daily_trips) FROM {t}") == (40.0,)
 
 
+def test_an_input_typed_arrow_table_gets_the_arrow_table_not_a_frame(base):
+    manager = ParquetIOManager(base_path=base)
+    table = pa.table({"role": ["champion", "challenger"], "trip_completed": [1.0, None]})
+    store(manager, "prediction_outcomes", table)
+
+    with build_input_context(
+        asset_key=AssetKey("prediction_outcomes"), dagster_type=PythonObjectDagsterType(pa.Table)
+    ) as context:
+        loaded = manager.load_input(context)
+
+    assert isinstance(loaded, pa.Table)
+    assert loaded.equals(table)
+
+
 @pytest.mark.parametrize("where", ["local", "memory"])
 def test_a_table_file_output_is_moved_into_place_with_its_metadata(tmp_path, where):
     base = UPath(tmp_path) / "assets" if where == "local" else UPath("memory://io/assets")

@@ -12,8 +12,8 @@ those requests plus as many orders of other days. Then, each in a child process 
 
 - ours: what `prediction_outcomes` and `live_model_quality` compute for the day (read the
   day's log, the columns the outcomes keep, the day's labels batch by batch from the orders,
-  `join_outcomes`, `model_quality`, and the paired comparison with its bootstrap); DuckDB is
-  imported within its work, as the join imports it when it runs;
+  `join_outcomes`, `model_quality`, and the paired comparison with its bootstrap), DuckDB
+  imported before its clock starts, as on the other side;
 - DuckDB's: one query over the same files that joins each logged prediction with its label
   and computes, per part and version, the rows, labelled rows, label rate, mean prediction,
   RMSE, MAE, Brier score and log loss (not AUC, which SQL has no aggregate for, nor the
@@ -136,6 +136,9 @@ def ours(area: Path) -> dict:
     )
     from training_assets.core.monitoring.prediction_log import ParquetSink
     from training_assets.core.monitoring.quality import model_quality, paired_comparisons
+
+    # As the other side does, before the clock: the join imports it when it first runs.
+    import duckdb  # noqa: F401
 
     imported = time.perf_counter()
     logged = ParquetSink(area / "predictions").read(DAY, columns=LOGGED_COLUMNS)

@@ -231,6 +231,11 @@ def test_the_monitoring_benchmark_measures_both_sides_on_the_same_answer(tmp_pat
     assert 0 < ours["bootstrap_s"] < ours["work_s"]
     assert results["ratios"]["work_vs_duckdb"] == ours["work_s"] / duck["work_s"]
     assert "plain DuckDB join and metrics" in completed.stdout
+    # The query with AUC gave ours' AUC (checked by the run) for the same parts.
+    with_auc = results["duckdb_auc"]
+    assert with_auc["auc"].keys() == ours["auc"].keys() == duck["rmse"].keys()
+    assert all(0.5 < auc < 1 for auc in with_auc["auc"].values())
+    assert results["ratios"]["work_vs_duckdb_with_auc"] == ours["work_s"] / with_auc["work_s"]
 
 
 def test_the_monitoring_page_shows_the_recorded_results_in_place_of_its_marker():

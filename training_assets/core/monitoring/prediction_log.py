@@ -142,11 +142,26 @@ class ParquetSink:
         """The day's logged rows (only `columns` of LOG_SCHEMA, when given); none when nothing
         was logged for that day."""
         files = sorted(self.folder(day).glob("[!.]*.parquet"))
+        wanted = columns or LOG_SCHEMA.names
         if not files:
-            return LOG_SCHEMA.empty_table().select(columns or LOG_SCHEMA.names)
-        return pa.concat_tables(
-            pq.read_table(path, schema=LOG_SCHEMA, columns=columns) for path in files
-        )
+            return LOG_SCHEMA.empty_table().select(wanted)
+        return pa.concat_tables(_read_logged(path, wanted) for path in files)
+
+
+def _read_logged(path: Path, columns: list[str]) -> pa.Table:
+    """`columns` of one log file, in LOG_SCHEMA's types; a column the file was written without
+    (an older log) reads as nulls. Read as the file holds them and cast only when they
+    differ: handing the schema to the reader costs twice the read."""
+    expected = pa.schema([LOG_SCHEMA.field(name) for name in columns])
+    present = set(pq.read_schema(path).names)
+    table = pq.read_table(path, columns=[name for name in columns if name in present])
+    for name in columns:
+        if name not in present:
+            table = table.append_column(
+                expected.field(name), pa.nulls(table.num_rows, expected.field(name).type)
+            )
+    table = table.select(columns)
+    return table if table.schema.equals(expected) else table.cast(expected)
 
 
 class PredictionLog:

@@ -15,6 +15,7 @@ answers are logged (a PostgreSQL URL; unset, parquet files under <working area>/
 """
 
 import argparse
+import signal
 import sys
 
 from training_assets.core.schema import FEATURE_SERVICE
@@ -107,18 +108,33 @@ def serve(argv: list[str] | None = None) -> int:
 
     args = parse_args(argv)
     app, service = build(args)
-    service.log.start()
-    service.follower.start()
-    service.start()
+    # uvicorn raises the SIGTERM it caught again once it has shut down, with the handler it
+    # found: the default one would end the process here, before the shadow queue and the log
+    # are written out. This one ends it through the `finally` below, with exit code 0.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
+        service.log.start()
+        service.follower.start()
+        service.start()
         # One process: the model and the log's queue live in it; uvicorn stops on SIGTERM and
-        # SIGINT after the requests in flight, and then the log writes what it holds.
+        # SIGINT after the requests in flight, then the shadow scores queued are made and the
+        # log writes what it holds.
         uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info")
+    except _Terminated:
+        pass
     finally:
         service.follower.stop()
         service.stop()
         service.log.close()
     return 0
+
+
+class _Terminated(Exception):
+    """SIGTERM: stop as asked."""
+
+
+def _terminated(signum, frame) -> None:
+    raise _Terminated
 
 
 if __name__ == "__main__":

@@ -172,3 +172,23 @@ def test_an_alias_move_under_load_loses_no_request_and_mixes_no_versions(world, 
     for prediction_id, row in shadow.iterrows():
         assert row["prediction"] == pytest.approx(want[2][drivers.index(row["driver_id"])])
         assert champion_rows.loc[prediction_id, "driver_id"] == row["driver_id"]
+
+
+def test_a_sigterm_stops_the_server_after_its_shadow_scores_and_log_are_written(world, tmp_path):
+    """Nothing is written while it runs (a flush a minute): what the log holds at the end was
+    written on the way out, after uvicorn stopped on the SIGTERM."""
+    world.move("challenger", 2)
+    args = (*SERVE_ARGS, "--log-flush-seconds", "60")
+    with serve(world.working_area, tmp_path, *args) as server:
+        server.wait_for(
+            lambda: ready(server) and server.health().json()["challenger_version"] == 2,
+            "the champion and the challenger loaded",
+        )
+        answers = [server.predict(world.drivers[:3]).json() for _ in range(2)]
+        code = server.stop()
+
+    ids = {row["prediction_id"] for answer in answers for row in answer}
+    log = logged(world)
+    assert code == 0
+    for role in ("champion", "challenger"):
+        assert set(log[log["role"] == role]["prediction_id"]) == ids

@@ -63,6 +63,7 @@ def create_app(service: PredictionService) -> FastAPI:
             "model_name": service.follower.model_name,
             "model_version": served.champion.version if served.champion else None,
             "challenger_version": served.challenger.version if served.challenger else None,
+            "previous_version": served.previous.version if served.previous else None,
             "registry_error": service.follower.last_error,
         }
         return JSONResponse(body, status_code=200 if not reasons else 503)

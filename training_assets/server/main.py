@@ -5,9 +5,10 @@
 `POST /predict {"driver_ids": [1001, 1002], "impute": false}` answers one object per driver:
 its features as the online store holds them, `features_found`, `prediction` (null for a
 driver the store does not know, unless `impute`), `model_name`, `model_version` and a
-`prediction_id` under which the answer is logged. `GET /health` is 200 only when a model is
-loaded and the online store can be trusted for the service's views, else 503 with the
-reasons; `GET /metrics` is Prometheus text.
+`prediction_id` under which the answer is logged; `@challenger` and the champion the current
+one replaced are scored in shadow, logged under the same id, never answered. `GET /health` is
+200 only when a model is loaded and the online store can be trusted for the service's views,
+else 503 with the reasons; `GET /metrics` is Prometheus text.
 
 Reads the environment the pipeline reads (the feature repo, FEAST_FS_YAML_FILE_PATH,
 MLFLOW_TRACKING_URI, the working area) and TRAINING_ASSETS_PREDICTION_LOG_URL for where the
@@ -15,6 +16,7 @@ answers are logged (a PostgreSQL URL; unset, parquet files under <working area>/
 """
 
 import argparse
+import signal
 import sys
 
 from training_assets.core.schema import FEATURE_SERVICE
@@ -36,7 +38,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=registry.CHALLENGER_ALIAS,
         help="scored in shadow (logged, never answered) while it differs from the served one",
     )
-    parser.add_argument("--no-shadow", action="store_true", help="do not score the challenger")
+    parser.add_argument(
+        "--no-shadow",
+        action="store_true",
+        help="score nothing in shadow: neither the challenger nor the previous champion",
+    )
     parser.add_argument("--feature-service", default=FEATURE_SERVICE)
     parser.add_argument(
         "--poll-seconds", type=float, default=5.0, help="how often the aliases are read"
@@ -80,6 +86,7 @@ def build(args: argparse.Namespace):
         alias=args.alias,
         challenger_alias=None if args.no_shadow else args.challenger_alias,
         poll_seconds=args.poll_seconds,
+        follow_previous=not args.no_shadow,
     )
     store = feast_repo.working_area_store(online_timeout_s=args.online_timeout_ms / 1000)
     log = PredictionLog(prediction_sink(), flush_seconds=args.log_flush_seconds)
@@ -107,18 +114,33 @@ def serve(argv: list[str] | None = None) -> int:
 
     args = parse_args(argv)
     app, service = build(args)
-    service.log.start()
-    service.follower.start()
-    service.start()
+    # uvicorn raises the SIGTERM it caught again once it has shut down, with the handler it
+    # found: the default one would end the process here, before the shadow queue and the log
+    # are written out. This one ends it through the `finally` below, with exit code 0.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
+        service.log.start()
+        service.follower.start()
+        service.start()
         # One process: the model and the log's queue live in it; uvicorn stops on SIGTERM and
-        # SIGINT after the requests in flight, and then the log writes what it holds.
+        # SIGINT after the requests in flight, then the shadow scores queued are made and the
+        # log writes what it holds.
         uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info")
+    except _Terminated:
+        pass
     finally:
         service.follower.stop()
         service.stop()
         service.log.close()
     return 0
+
+
+class _Terminated(Exception):
+    """SIGTERM: stop as asked."""
+
+
+def _terminated(signum, frame) -> None:
+    raise _Terminated
 
 
 if __name__ == "__main__":

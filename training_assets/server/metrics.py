@@ -1,9 +1,11 @@
 """The server's Prometheus metrics, in a registry of its own (so two apps in one process, as in
 tests, never share counts): requests and errors by outcome, the latency of each answer, the
-versions served, the registry polls, and the prediction log's counts."""
+versions served and scored in shadow, the registry polls, and the prediction log's counts."""
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from training_assets.server.models import ROLES
 
 # Milliseconds matter here: a features-and-model answer takes a few, a failure at most 100.
 LATENCY_BUCKETS = (0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 1.0)
@@ -33,13 +35,19 @@ class ServerMetrics:
         )
         self.predictions = Counter(
             f"{PREFIX}_predictions",
-            "Drivers scored, by role (champion answers, challenger in shadow).",
+            "Drivers scored, by role (champion answers; challenger and previous in shadow).",
             ["role"],
             registry=self.registry,
         )
         self.shadow_skipped = Counter(
             f"{PREFIX}_shadow_skipped",
-            "Requests the challenger did not score because the shadow queue was full.",
+            "Requests not scored in shadow (by any model) because the shadow queue was full.",
+            registry=self.registry,
+        )
+        self.shadow_failed = Counter(
+            f"{PREFIX}_shadow_failed",
+            "Requests a model in shadow failed to score, by role.",
+            ["role"],
             registry=self.registry,
         )
 
@@ -55,10 +63,11 @@ class _StateCollector:
     def collect(self):
         versions = GaugeMetricFamily(
             f"{PREFIX}_model_version",
-            "The registered version served in each role; absent when none is loaded.",
+            "The registered version held in each role (champion answers; challenger and "
+            "previous are scored in shadow); absent when none is loaded.",
             labels=["role", "model_name"],
         )
-        for role in ("champion", "challenger"):
+        for role in ROLES:
             served = getattr(self.follower, role)
             if served is not None:
                 versions.add_metric([role, served.name], served.version)

@@ -2,7 +2,9 @@
 replaced by swapping one reference when the alias moves.
 
 A poller thread asks the registry where `@champion` (and `@challenger`) point every
-`poll_seconds`. A version not yet held is downloaded and loaded beside the one serving, and
+`poll_seconds`, and which version the champion replaced (`registry.previous_champion`: its move
+record, none when it came back by a rollback), scored in shadow as batch scoring does. A version
+not yet held is downloaded and loaded beside the one serving, and
 only then does the reference change; a request reads the reference once and scores every row
 with what it read, so no request mixes two versions and none waits for a load. A registry that
 cannot be reached leaves the loaded models serving and is asked again at the next poll; a
@@ -18,10 +20,12 @@ import mlflow
 from mlflow.entities.model_registry import ModelVersion
 
 from training_assets.core.features.online import OnlineModel
+from training_assets.core.monitoring.prediction_log import CHALLENGER, CHAMPION, PREVIOUS
 from training_assets.core.secrets import redact_uri
 from training_assets.core.tracking import registry
 
-CHAMPION, CHALLENGER = "champion", "challenger"
+# The roles the models are served in, named as the prediction log names them.
+ROLES = (CHAMPION, CHALLENGER, PREVIOUS)
 
 
 @dataclass(frozen=True)
@@ -79,20 +83,37 @@ def artifact_location(client: mlflow.MlflowClient, version: ModelVersion) -> str
     return source
 
 
+class PreviousNotLoaded(RuntimeError):
+    """The champion the current one replaced could not be read or loaded; what answers moved
+    on without it."""
+
+
 @dataclass(frozen=True)
 class Served:
-    """What answers (`champion`) and what is scored in shadow (`challenger`: None when the
-    alias is absent or points at the champion's version), replaced together."""
+    """What answers (`champion`) and what is scored in shadow, replaced together:
+    `challenger` (None when the alias is absent or points at the champion's version) and
+    `previous`, the champion the current one replaced (None when it replaced none, came back
+    by a rollback, or the version is the challenger, which is scored as such)."""
 
     champion: ServedModel | None = None
     challenger: ServedModel | None = None
+    previous: ServedModel | None = None
+
+    def shadows(self) -> dict[str, ServedModel]:
+        """The models scored in shadow, by role."""
+        found = {CHALLENGER: self.challenger, PREVIOUS: self.previous}
+        return {role: model for role, model in found.items() if model is not None}
+
+    def models(self) -> tuple[ServedModel | None, ...]:
+        return self.champion, self.challenger, self.previous
 
 
 class ModelFollower:
-    """The versions `alias` and `challenger_alias` of `model_name` point at, as last polled.
+    """The versions `alias` and `challenger_alias` of `model_name` point at, as last polled,
+    and (with `follow_previous`) the champion the current one replaced.
 
     `served` is one reference replaced whole: a request that reads it once has a champion
-    and a challenger from the same poll.
+    and its shadows from the same poll.
     """
 
     def __init__(
@@ -103,9 +124,11 @@ class ModelFollower:
         challenger_alias: str | None = registry.CHALLENGER_ALIAS,
         poll_seconds: float = 5.0,
         load: Callable[[RegistryAddress, ModelVersion], ServedModel] = load_version,
+        follow_previous: bool = True,
     ):
         self.address, self.model_name = address, registry.check_model_name(model_name)
         self.alias, self.challenger_alias = alias, challenger_alias
+        self.follow_previous = follow_previous
         self.poll_seconds, self._load = poll_seconds, load
         self.served = Served()
         self.last_error: str | None = "the registry has not been asked yet"
@@ -120,20 +143,46 @@ class ModelFollower:
 
         Raises:
             Whatever the registry or the load raised; the models held stay as they were.
+            PreviousNotLoaded: after the swap, when only the previous champion could not be
+                loaded: the champion and challenger moved, and it is tried again next poll.
         """
         if self._client is None:
             self._client = self.address.client()
         held = self.served
-        # A challenger promoted to champion, or a rollback to it, needs no load.
-        champion = self._followed(self.alias, held.champion, held.challenger)
+        # A challenger promoted to champion, a rollback to the previous one, or a champion
+        # that becomes the previous one needs no load.
+        at = registry.champion_version(self._client, self.model_name, self.alias)
+        # A champion whose alias vanished keeps serving (with its shadows) until one is set.
+        champion = held.champion if at is None else self._held_or_loaded(at, *held.models())
         challenger = None
         if self.challenger_alias:
-            challenger = self._followed(
-                self.challenger_alias, held.challenger, champion, held.champion
+            pointed = registry.champion_version(
+                self._client, self.model_name, self.challenger_alias
             )
+            if pointed is not None:
+                challenger = self._held_or_loaded(pointed, champion, *held.models())
+        if _same(challenger, champion):
+            challenger = None
+        previous, failed = held.previous if at is None else None, None
+        if self.follow_previous and at is not None:
+            number = registry.previous_champion(at, self.alias)
+            # Batch scoring's rule (`shadow_versions`): a previous champion that is the
+            # challenger is scored as the challenger only.
+            if number is not None and (challenger is None or challenger.version != number):
+                try:
+                    previous = self._held_or_loaded(number, champion, challenger, *held.models())
+                except Exception as error:  # the champion moves on without it
+                    failed = PreviousNotLoaded(
+                        f"the previous champion, version {number}, could not be loaded and "
+                        f"is not scored in shadow: {type(error).__name__}: {error}"
+                    )
+        if _same(previous, champion) or _same(previous, challenger):
+            previous = None
         if champion is not held.champion:
             self.swaps += 1
-        self.served = Served(champion, None if _same(challenger, champion) else challenger)
+        self.served = Served(champion, challenger, previous)
+        if failed is not None:
+            raise failed
 
     @property
     def champion(self) -> ServedModel | None:
@@ -143,19 +192,21 @@ class ModelFollower:
     def challenger(self) -> ServedModel | None:
         return self.served.challenger
 
-    def _followed(
-        self, alias: str, held: ServedModel | None, *others: ServedModel | None
-    ) -> ServedModel | None:
-        """The model `alias` points at: `held` (or one of `others`) when it is that version,
-        else the version loaded now; `held` when the alias is absent (a champion is never
-        dropped for an alias that vanished: it keeps serving until one is set again)."""
-        version = registry.champion_version(self._client, self.model_name, alias)
-        if version is None:
-            return held if alias == self.alias else None
-        number = int(version.version)
-        for candidate in (held, *others):
+    @property
+    def previous(self) -> ServedModel | None:
+        return self.served.previous
+
+    def _held_or_loaded(
+        self, version: ModelVersion | int, *held: ServedModel | None
+    ) -> ServedModel:
+        """The model of `version` (a registered version, or its number): one of `held` when it
+        is that version, else the version loaded now."""
+        number = int(version) if isinstance(version, int) else int(version.version)
+        for candidate in held:
             if candidate is not None and candidate.version == number:
                 return candidate
+        if isinstance(version, int):
+            version = self._client.get_model_version(self.model_name, str(number))
         return self._load(self.address, version)
 
     def _run(self) -> None:

@@ -1,5 +1,6 @@
 """What the server does for a request, apart from HTTP: read the drivers' online features, score
-them with the champion it holds, log every answer, and score the challenger in shadow.
+them with the champion it holds, log every answer, and score in shadow the challenger and the
+champion the current one replaced (`previous`), as batch scoring does.
 
 The online store's trust (see `online.serving_problems`: loaded, not lost, not withdrawn,
 within its views' TTL) is checked by a watcher thread every `check_seconds` and on every
@@ -19,10 +20,10 @@ from training_assets.core.monitoring import prediction_log as plog
 from training_assets.core.schema import ENTITY_KEY
 from training_assets.core.secrets import redact_uri
 from training_assets.server.metrics import ServerMetrics
-from training_assets.server.models import CHALLENGER, CHAMPION, ModelFollower, ServedModel
+from training_assets.server.models import CHAMPION, ModelFollower, ServedModel
 
-# Requests waiting for the challenger at most; past that a request is not scored in shadow
-# (counted), so a slow challenger never holds the answers' threads or memory.
+# Requests waiting for their shadow scores at most; past that a request is not scored in shadow
+# by any model (counted), so a slow shadow model never holds the answers' threads or memory.
 SHADOW_QUEUE = 256
 
 
@@ -92,9 +93,9 @@ class PredictionService:
             Unavailable: with no model loaded, a store that cannot be trusted, or a store that
                 could not be read.
         """
-        # Read once: every row is scored by this champion, and shadowed by this challenger.
-        pair = self.follower.served
-        served, challenger = pair.champion, pair.challenger
+        # Read once: every row is scored by this champion, and shadowed by these models.
+        held = self.follower.served
+        served = held.champion
         if served is None:
             raise Unavailable("no_model", self._no_model())
         if self.state.problems or self.features is None:
@@ -111,8 +112,14 @@ class PredictionService:
         answers, logged = _answers(rows, predictions, served)
         self.log.record(logged)
         self.metrics.predictions.labels(CHAMPION).inc(len(answers))
-        if self.shadow and challenger is not None and challenger.version != served.version:
-            self._score_in_shadow(challenger, rows, logged, impute)
+        if self.shadow:
+            shadows = {
+                role: model
+                for role, model in held.shadows().items()
+                if model.version != served.version
+            }
+            if shadows:
+                self._score_in_shadow(shadows, rows, logged, impute)
         return answers
 
     def _no_model(self) -> str:
@@ -123,24 +130,31 @@ class PredictionService:
 
     def _score_in_shadow(
         self,
-        challenger: ServedModel,
+        shadows: dict[str, ServedModel],
         rows: online.OnlineRows,
         answered: list[plog.Prediction],
         impute: bool,
     ) -> None:
+        """Score the answered rows with each of `shadows` (by role) after the answer, on the
+        shadow queue: one place in it per request, whatever the number of shadow models."""
         if not self._shadow_waiting.acquire(blocking=False):
             self.metrics.shadow_skipped.inc()
             return
 
         def score() -> None:
             try:
-                predictions = online.score(rows, challenger.model, impute)
-                shadowed = [
-                    _as_challenger(row, challenger, prediction)
-                    for row, prediction in zip(answered, predictions, strict=True)
-                ]
-                self.log.record(shadowed)
-                self.metrics.predictions.labels(CHALLENGER).inc(len(shadowed))
+                for role, model in shadows.items():
+                    try:
+                        predictions = online.score(rows, model.model, impute)
+                    except Exception:  # one shadow model failing costs the others nothing
+                        self.metrics.shadow_failed.labels(role).inc()
+                        continue
+                    shadowed = [
+                        _in_shadow(row, role, model, prediction)
+                        for row, prediction in zip(answered, predictions, strict=True)
+                    ]
+                    self.log.record(shadowed)
+                    self.metrics.predictions.labels(role).inc(len(shadowed))
             finally:
                 self._shadow_waiting.release()
 
@@ -207,14 +221,15 @@ def _answers(
     return answers, logged
 
 
-def _as_challenger(
-    answered: plog.Prediction, challenger: ServedModel, prediction
+def _in_shadow(
+    answered: plog.Prediction, role: str, shadow: ServedModel, prediction
 ) -> plog.Prediction:
+    """The answered row as `shadow` scored it in `role`, under the answer's prediction id."""
     return replace(
         answered,
-        role=plog.CHALLENGER,
-        model_name=challenger.name,
-        model_version=challenger.version,
+        role=role,
+        model_name=shadow.name,
+        model_version=shadow.version,
         prediction=prediction,
         scored_at=plog.scored_now(),
     )

@@ -1,8 +1,9 @@
 """`training-assets-serve` as a real process on the embedded defaults (sqlite online store,
 MLflow's sqlite store): it answers what `predict_online` answers for the same drivers, logs
 every answer under the id it returned, follows `@champion` under load without losing or
-mixing a request, scores `@challenger` in shadow for the log only, and starts without MLflow,
-serving once it answers and going on serving when it goes away."""
+mixing a request, scores `@challenger` and the champion the current one replaced in shadow for
+the log only, and starts without MLflow, serving once it answers and going on serving when it
+goes away."""
 
 import json
 import threading
@@ -15,6 +16,7 @@ import requests
 from training_assets.core.features import online
 from training_assets.core.monitoring.prediction_log import ParquetSink
 from training_assets.core.schema import FEATURE_SERVICE
+from training_assets.core.tracking.registry import ROLLBACK_REASON, move_alias
 from training_assets_tests.server.conftest import MODEL_NAME, UNKNOWN
 from training_assets_tests.server.process import serve
 
@@ -172,3 +174,89 @@ def test_an_alias_move_under_load_loses_no_request_and_mixes_no_versions(world, 
     for prediction_id, row in shadow.iterrows():
         assert row["prediction"] == pytest.approx(want[2][drivers.index(row["driver_id"])])
         assert champion_rows.loc[prediction_id, "driver_id"] == row["driver_id"]
+
+
+def test_a_sigterm_stops_the_server_after_its_shadow_scores_and_log_are_written(world, tmp_path):
+    """Nothing is written while it runs (a flush a minute): what the log holds at the end was
+    written on the way out, after uvicorn stopped on the SIGTERM."""
+    world.move("challenger", 2)
+    args = (*SERVE_ARGS, "--log-flush-seconds", "60")
+    with serve(world.working_area, tmp_path, *args) as server:
+        server.wait_for(
+            lambda: ready(server) and server.health().json()["challenger_version"] == 2,
+            "the champion and the challenger loaded",
+        )
+        answers = [server.predict(world.drivers[:3]).json() for _ in range(2)]
+        code = server.stop()
+
+    ids = {row["prediction_id"] for answer in answers for row in answer}
+    log = logged(world)
+    assert code == 0
+    for role in ("champion", "challenger"):
+        assert set(log[log["role"] == role]["prediction_id"]) == ids
+
+
+def served(server, champion: int, previous: int | None) -> bool:
+    health = server.health().json()
+    return (health["model_version"], health["previous_version"]) == (champion, previous)
+
+
+def test_after_a_promotion_the_old_champion_is_scored_in_shadow_until_a_rollback(world, tmp_path):
+    """@champion promoted from 1 to 2 (as `registry.promote` records it): each answer of 2 is
+    logged with a `previous` row by 1 under its prediction id, and answers only 2's
+    prediction; rolled back to 1, nothing is scored as previous (a rollback is not judged
+    again)."""
+    drivers = world.drivers[:5]
+    want = {v: expected(world, v, drivers)["prediction"].tolist() for v in (1, 2)}
+    with serve(world.working_area, tmp_path, *SERVE_ARGS) as server:
+        server.wait_for(lambda: ready(server) and served(server, 1, None), "version 1 alone")
+        before = server.predict(drivers).json()
+        move_alias(world.client, MODEL_NAME, "champion", 2, "test", "promoted")
+        server.wait_for(lambda: served(server, 2, 1), "version 2 with version 1 as previous")
+        promoted = [server.predict(drivers).json() for _ in range(3)]
+        scored = 'training_assets_serve_predictions_total{role="previous"} 15.0'
+        server.wait_for(lambda: scored in server.get("/metrics").text, "the shadow scores")
+        metrics = server.get("/metrics").text
+        reason = f"{ROLLBACK_REASON} 2: worse live"
+        move_alias(world.client, MODEL_NAME, "champion", 1, "test", reason, record_previous=False)
+        server.wait_for(lambda: served(server, 1, None), "version 1 back, with no previous")
+        after = server.predict(drivers).json()
+        metrics_after = server.get("/metrics").text
+    # Stopped: the shadow queue was drained and the log written.
+
+    assert set(before[0]) == set(promoted[0][0]) == set(after[0])
+    for answer in promoted:
+        assert [row["model_version"] for row in answer] == [2] * len(drivers)
+        assert [row["prediction"] for row in answer] == pytest.approx(want[2])
+    gauge = 'training_assets_serve_model_version{model_name="served-model",role="%s"}'
+    assert f"{gauge % 'champion'} 2.0" in metrics and f"{gauge % 'previous'} 1.0" in metrics
+    assert f"{gauge % 'champion'} 1.0" in metrics_after and gauge % "previous" not in metrics_after
+    assert scored in metrics_after and "training_assets_serve_shadow_skipped_total 0.0" in metrics
+    log = logged(world)
+    answers = [before, *promoted, after]
+    answered = {row["prediction_id"]: row for answer in answers for row in answer}
+    champion_rows = log[log["role"] == "champion"].set_index("prediction_id")
+    previous = log[log["role"] == "previous"].set_index("prediction_id")
+    assert set(champion_rows.index) == set(answered)
+    assert set(previous.index) == {row["prediction_id"] for answer in promoted for row in answer}
+    assert set(previous["model_version"]) == {1} and set(log["role"]) == {"champion", "previous"}
+    for prediction_id, row in previous.iterrows():
+        assert row["driver_id"] == answered[prediction_id]["driver_id"]
+        assert row["prediction"] == pytest.approx(want[1][drivers.index(row["driver_id"])])
+        assert row["features"] == champion_rows.loc[prediction_id, "features"]
+        assert champion_rows.loc[prediction_id, "model_version"] == 2
+
+
+def test_no_shadow_loads_and_scores_no_previous_champion(world, tmp_path):
+    move_alias(world.client, MODEL_NAME, "champion", 2, "test", "promoted")
+    with serve(world.working_area, tmp_path, *SERVE_ARGS, "--no-shadow") as server:
+        server.wait_for(lambda: ready(server), "a ready server")
+        health = server.health().json()
+        answer = server.predict(world.drivers[:3]).json()
+        metrics = server.get("/metrics").text
+
+    assert (health["model_version"], health["previous_version"]) == (2, None)
+    assert 'role="previous"' not in metrics
+    log = logged(world)
+    assert set(log["role"]) == {"champion"}
+    assert set(log["prediction_id"]) == {row["prediction_id"] for row in answer}

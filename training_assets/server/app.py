@@ -64,6 +64,8 @@ def create_app(service: PredictionService) -> FastAPI:
             "model_version": served.champion.version if served.champion else None,
             "challenger_version": served.challenger.version if served.challenger else None,
             "previous_version": served.previous.version if served.previous else None,
+            # How the champion is scored: "onnxruntime", or "pyfunc: <why not compiled>".
+            "scorer": getattr(served.champion.model, "scorer", None) if served.champion else None,
             "registry_error": service.follower.last_error,
         }
         return JSONResponse(body, status_code=200 if not reasons else 503)

@@ -56,6 +56,7 @@ def test_the_server_answers_what_predict_online_answers_and_logs_every_answer(wo
         answered = server.predict(drivers)
         imputed = server.predict([UNKNOWN], impute=True)
         metrics = server.get("/metrics").text
+        health = server.get("/health").json()
         # Written within a second of the answer, while the server runs.
         ids = {row["prediction_id"] for row in [*answered.json(), *imputed.json()]}
         server.wait_for(lambda: ids <= set(logged(world)["prediction_id"]), "the logged ids", 10)
@@ -73,6 +74,8 @@ def test_the_server_answers_what_predict_online_answers_and_logs_every_answer(wo
             assert value == (None if pd.isna(wanted[name]) else pytest.approx(wanted[name]))
     assert {(row["model_name"], row["model_version"]) for row in rows} == {(MODEL_NAME, 1)}
     assert len(ids) == 5
+    # The trained pipeline is scored compiled (core/ml/compiled.py), not through pyfunc.
+    assert health["scorer"] == "onnxruntime"
     assert 'training_assets_serve_requests_total{status="200"} 2.0' in metrics
     assert 'training_assets_serve_model_version{model_name="served-model",role="champion"} 1.0' in (
         metrics

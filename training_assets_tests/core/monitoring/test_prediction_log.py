@@ -4,11 +4,14 @@ import time
 from datetime import date
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from training_assets.core.monitoring.prediction_log import (
+    LOG_SCHEMA,
     ParquetSink,
     PredictionLog,
+    as_table,
     sequence_gaps,
 )
 from training_assets_tests.core.monitoring.predictions import a_prediction
@@ -103,3 +106,23 @@ def test_the_background_thread_writes_without_a_flush_call(tmp_path):
         assert sink.read(date(2026, 12, 6)).num_rows == 1
     finally:
         log.close()
+
+
+def test_a_log_file_written_without_a_column_reads_it_as_nulls(tmp_path):
+    sink = ParquetSink(tmp_path)
+    folder = sink.folder(date(2026, 12, 6))
+    folder.mkdir(parents=True)
+    rows = as_table([prediction(1001, "2026-12-06 10:00")], writer="w1", first_sequence=1)
+    # A file of an older log: no writer column, and the prediction as float32.
+    older = rows.drop_columns(["writer"]).set_column(
+        rows.schema.get_field_index("prediction"),
+        "prediction",
+        rows.column("prediction").cast(pa.float32()),
+    )
+    pq.write_table(older, folder / "old.parquet")
+
+    read = sink.read(date(2026, 12, 6), ["prediction_id", "writer", "prediction"])
+
+    assert read.schema == pa.schema([LOG_SCHEMA.field(n) for n in read.column_names])
+    assert read.column("writer").to_pylist() == [None]
+    assert read.column("prediction").to_pylist() == [0.5]

@@ -55,8 +55,8 @@ def create_app(service: PredictionService) -> FastAPI:
 
     @app.get("/health")
     def health() -> JSONResponse:
-        reasons = service.health()
-        served = service.follower.served
+        served = service.follower.served  # read once: the body describes one poll
+        reasons = service.health(served)
         body = {
             "ready": not reasons,
             "reasons": reasons,

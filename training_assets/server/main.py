@@ -129,9 +129,14 @@ def serve(argv: list[str] | None = None) -> int:
     except _Terminated:
         pass
     finally:
-        service.follower.stop()
+        # A second SIGTERM now would cut the cleanup short and lose the log's last rows.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # The answers' shadow scores and the log first: a model load in progress may take
+        # longer than the grace period before a kill, and it has nothing left to serve.
+        service.follower.stop(wait=False)
         service.stop()
         service.log.close()
+        service.follower.stop()
     return 0
 
 

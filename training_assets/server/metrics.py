@@ -67,8 +67,10 @@ class _StateCollector:
             "previous are scored in shadow); absent when none is loaded.",
             labels=["role", "model_name"],
         )
+        # One read of what serves, so a scrape never mixes two polls.
+        held = self.follower.served
         for role in ROLES:
-            served = getattr(self.follower, role)
+            served = getattr(held, role)
             if served is not None:
                 versions.add_metric([role, served.name], served.version)
         yield versions

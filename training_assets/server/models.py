@@ -12,6 +12,7 @@ server that starts while it is unreachable holds no model until it answers.
 """
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,8 @@ from training_assets.core.tracking import registry
 
 # The roles the models are served in, named as the prediction log names them.
 ROLES = (CHAMPION, CHALLENGER, PREVIOUS)
+# A previous champion that failed to load is tried again after this long, not every poll.
+PREVIOUS_RETRY_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,8 @@ class ModelFollower:
         self._client: mlflow.MlflowClient | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Previous champions that failed to load: why, and when (monotonic seconds).
+        self._unloadable: dict[int, tuple[str, float]] = {}
 
     def poll(self) -> None:
         """Ask the registry once and swap in what moved.
@@ -163,26 +168,40 @@ class ModelFollower:
                 challenger = self._held_or_loaded(pointed, champion, *held.models())
         if _same(challenger, champion):
             challenger = None
-        previous, failed = held.previous if at is None else None, None
+        number = None
         if self.follow_previous and at is not None:
             number = registry.previous_champion(at, self.alias)
             # Batch scoring's rule (`shadow_versions`): a previous champion that is the
             # challenger is scored as the challenger only.
-            if number is not None and (challenger is None or challenger.version != number):
-                try:
-                    previous = self._held_or_loaded(number, champion, challenger, *held.models())
-                except Exception as error:  # the champion moves on without it
-                    failed = PreviousNotLoaded(
-                        f"the previous champion, version {number}, could not be loaded and "
-                        f"is not scored in shadow: {type(error).__name__}: {error}"
-                    )
-        if _same(previous, champion) or _same(previous, challenger):
-            previous = None
+            if challenger is not None and challenger.version == number:
+                number = None
+        held_previous = next(
+            (m for m in (champion, challenger, *held.models()) if m and m.version == number), None
+        )
         if champion is not held.champion:
             self.swaps += 1
-        self.served = Served(champion, challenger, previous)
-        if failed is not None:
-            raise failed
+        # Swapped in now: the champion never waits for the previous champion's load.
+        self.served = Served(
+            champion,
+            challenger,
+            held.previous if at is None else _other(held_previous, champion, challenger),
+        )
+        if number is None or held_previous is not None:
+            return
+        failed = self._unloadable.get(number)
+        if failed is not None and time.monotonic() - failed[1] < PREVIOUS_RETRY_SECONDS:
+            # Not downloaded again every poll: reported, and tried again after a while.
+            raise PreviousNotLoaded(failed[0])
+        try:
+            previous = self._held_or_loaded(number, champion, challenger, *held.models())
+        except Exception as error:  # the champion moved on without it
+            why = (
+                f"the previous champion, version {number}, could not be loaded and is not "
+                f"scored in shadow: {type(error).__name__}: {error}"
+            )
+            self._unloadable[number] = (why, time.monotonic())
+            raise PreviousNotLoaded(why) from None
+        self.served = Served(champion, challenger, _other(previous, champion, challenger))
 
     @property
     def champion(self) -> ServedModel | None:
@@ -228,10 +247,16 @@ class ModelFollower:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
+        """Stop following; with `wait`, until a load in progress ends (up to 30 s)."""
         self._stop.set()
-        if self._thread is not None:
+        if wait and self._thread is not None:
             self._thread.join(timeout=30)
+
+
+def _other(model: ServedModel | None, *served: ServedModel | None) -> ServedModel | None:
+    """`model`, unless it is one of `served` (the same version), which scores it already."""
+    return None if any(_same(model, other) for other in served) else model
 
 
 def _same(left: ServedModel | None, right: ServedModel | None) -> bool:

@@ -20,7 +20,7 @@ from training_assets.core.monitoring import prediction_log as plog
 from training_assets.core.schema import ENTITY_KEY
 from training_assets.core.secrets import redact_uri
 from training_assets.server.metrics import ServerMetrics
-from training_assets.server.models import CHAMPION, ModelFollower, ServedModel
+from training_assets.server.models import CHAMPION, ModelFollower, Served, ServedModel
 
 # Requests waiting for their shadow scores at most; past that a request is not scored in shadow
 # by any model (counted), so a slow shadow model never holds the answers' threads or memory.
@@ -77,9 +77,11 @@ class PredictionService:
         self.state = state
         return state
 
-    def health(self) -> list[str]:
-        """Why the server cannot answer now; empty when it can."""
-        reasons = [] if self.follower.champion is not None else [self._no_model()]
+    def health(self, served: Served | None = None) -> list[str]:
+        """Why the server cannot answer now (with `served`, what the follower holds, as the
+        caller read it); empty when it can."""
+        served = served if served is not None else self.follower.served
+        reasons = [] if served.champion is not None else [self._no_model()]
         state = self.check_store()
         if state.unreachable:
             reasons.append(state.unreachable)

@@ -206,3 +206,29 @@ def test_a_previous_champion_that_fails_to_load_does_not_hold_the_champion_back(
         made.poll()
 
     assert made.champion.version == 2 and made.previous is None and loads == [2]
+
+
+def test_the_champion_serves_before_the_previous_one_loads_and_a_broken_one_is_not_reloaded():
+    registry = Registry(champion=2)
+    registry.tags[2] = {"training_assets.champion.previous": "1"}
+    seen_while_loading = []
+
+    def load(address, version) -> ServedModel:
+        number = int(version.version)
+        if number == 1:
+            # The previous champion's load: the champion already answers.
+            seen_while_loading.append(made.champion.version if made.champion else None)
+            raise MlflowException("version 1 does not load")
+        return ServedModel(version.name, number, model=object())
+
+    made = ModelFollower(RegistryAddress("sqlite:///unused.db"), "m", load=load)
+    made._client = registry
+    with pytest.raises(models.PreviousNotLoaded):
+        made.poll()
+    assert seen_while_loading == [2]
+    # Polled again: still reported, but not downloaded again each poll.
+    read = len(registry.versions_read)
+    with pytest.raises(models.PreviousNotLoaded, match="version 1, could not be loaded"):
+        made.poll()
+    assert len(registry.versions_read) == read and seen_while_loading == [2]
+    assert made.champion.version == 2 and made.previous is None

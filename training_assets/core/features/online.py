@@ -162,18 +162,22 @@ class OnlineModel:
     """A model loaded once, with the input types of its signature, that scores online feature
     rows: what a long-running server holds, and what `predict_online` loads per call."""
 
-    def __init__(self, client: "mlflow.MlflowClient", model_uri: str):
+    def __init__(self, client: "mlflow.MlflowClient", model_uri: str, compile: bool = True):
         self.model_uri = model_uri
         self._model = serving.load_pyfunc(client, model_uri)
         # The online store returns float64 and int64; the signature may ask for float32.
         self._types = {name: _numpy_type(kind) for name, kind in self._model.input_schema().items()}
         # Scored by ONNX Runtime where the model compiles and agrees with itself
-        # (core/ml/compiled.py), else through pyfunc; `scorer` says which, and why.
-        raw = self._model.sklearn_model()
+        # (core/ml/compiled.py), else through pyfunc; `scorer` says which, and why. A caller
+        # that scores once (the predict command) spares itself the compiling.
+        raw = self._model.sklearn_model() if compile else None
         self._compiled, why = (
             compiled.compile_model(raw, list(self._types))
             if raw is not None and self._types
-            else (None, "not a scikit-learn model with a signature")
+            else (
+                None,
+                "not compiled" if not compile else "not a scikit-learn model with a signature",
+            )
         )
         self.scorer = "onnxruntime" if self._compiled else f"pyfunc: {why}"
 
@@ -238,7 +242,8 @@ def predict_online(
     """
     require_servable(store, feature_service)
     rows = read_rows(store, service_features(store, feature_service), keys)
-    model = OnlineModel(client, model_uri) if rows.scored(impute) else None
+    # Scored once: through pyfunc, not paying to compile a model it drops after one call.
+    model = OnlineModel(client, model_uri, compile=False) if rows.scored(impute) else None
     result = rows.frame()
     # Nullable: a key that is not scored has no prediction, which JSON writes as null.
     result["prediction"] = pd.array(score(rows, model, impute), dtype="Float64")

@@ -62,33 +62,51 @@ def compile_model(model, columns: list[str]) -> tuple[CompiledModel | None, str]
         )
     except Exception as error:  # any model skl2onnx or ONNX Runtime cannot take
         return None, f"not compiled to ONNX ({type(error).__name__}: {error})"
+    if len(session.get_outputs()) != 1:
+        # A classifier's graph answers a label and probabilities; pyfunc says which it serves.
+        return None, f"the ONNX graph has {len(session.get_outputs())} outputs, not one"
     compiled = CompiledModel(session, order, session.get_inputs()[0].name)
-    probes = probe_rows(order)
+    probes = probe_rows(order, model)
     try:
         expected = np.ravel(np.asarray(model.predict(probes), dtype=float))
-    except ValueError:
-        # A model that takes no nulls (it never gets one that pyfunc would score either).
-        probes = probes.fillna(0.0)
-        expected = np.ravel(np.asarray(model.predict(probes), dtype=float))
-    found = compiled.predict(probes.to_numpy(dtype=np.float32))
+        found = compiled.predict(probes.to_numpy(dtype=np.float32))
+    except Exception as error:  # a model that refuses nulls, or a graph that fails to run
+        return None, f"not checked against scikit-learn ({type(error).__name__}: {error})"
     worst = float(np.max(np.abs(found - expected) / np.maximum(1.0, np.abs(expected))))
     if not np.isfinite(worst) or worst > TOLERANCE:
         return None, f"ONNX differs from scikit-learn by {worst:.3g} on probe rows"
     return compiled, ""
 
 
-def probe_rows(columns: list[str], seed: int = 0) -> pd.DataFrame:
-    """Rows to compare a compiled model with its original on: nulls, zeros, ones, and values
-    of several scales and signs, float32-exact (as served)."""
+def probe_rows(columns: list[str], model=None, seed: int = 0) -> pd.DataFrame:
+    """Rows to compare a compiled model with its original on, float32-exact (as served):
+    nulls, zeros and ones, and values where the model was fit (within four standard
+    deviations of its scaler's means), or, for a model without a scaler, of several scales
+    and signs. Values far outside the training data would judge float32 on sums no request
+    makes."""
     rng = np.random.default_rng(seed)
-    scales = np.array([1.0, 10.0, 1000.0, 1e5])
+    centre, spread = _fitted_scale(model, columns)
     values = {}
-    for name in columns:
-        column = rng.uniform(-1, 1, _PROBE_ROWS) * rng.choice(scales, _PROBE_ROWS)
+    for position, name in enumerate(columns):
+        if centre is not None:
+            column = centre[position] + rng.uniform(-4, 4, _PROBE_ROWS) * spread[position]
+        else:
+            scales = np.array([1.0, 10.0, 1000.0])
+            column = rng.uniform(-1, 1, _PROBE_ROWS) * rng.choice(scales, _PROBE_ROWS)
         column[rng.uniform(0, 1, _PROBE_ROWS) < 0.2] = np.nan
         column[:3] = [0.0, 1.0, np.nan]
         values[name] = column.astype(np.float32).astype(np.float64)
     return pd.DataFrame(values)
+
+
+def _fitted_scale(model, columns: list[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The means and standard deviations a step of `model` (a scaler) learnt, per column."""
+    steps = [step for _, step in getattr(model, "steps", [])] or [model]
+    for step in steps:
+        mean, scale = getattr(step, "mean_", None), getattr(step, "scale_", None)
+        if mean is not None and scale is not None and len(mean) == len(columns):
+            return np.asarray(mean, dtype=float), np.asarray(scale, dtype=float)
+    return None, None
 
 
 def exact_in_float32(matrix: np.ndarray) -> bool:

@@ -249,8 +249,8 @@ def test_the_online_model_scores_through_onnx_and_agrees_with_pyfunc(model_uri, 
 
     compiled = online.OnlineModel(client, model_uri)
     assert compiled.scorer == "onnxruntime"
-    plain = online.OnlineModel(client, model_uri)
-    plain._compiled = None  # the pyfunc path, as a model that does not compile is scored
+    plain = online.OnlineModel(client, model_uri, compile=False)
+    assert plain.scorer == "pyfunc: not compiled"
     # Rows as the store returns them: nulls in every column, integers as integers.
     rows = online.OnlineRows(
         [1, 2, 3, 4],

@@ -24,20 +24,26 @@ from training_assets.defs.automation.sensors import code_location_sensors
 from training_assets.defs.executors import training_executor
 from training_assets.defs.resources import embedded_defaults
 
-defs = Definitions(
-    assets=load_assets_from_package_module(assets),
-    asset_checks=load_asset_checks_from_package_module(checks),
-    jobs=[
-        training_job,
-        promote_model_job,
-        rollback_model_job,
-        batch_predictions_job,
-        live_quality_job,
-    ],
-    sensors=code_location_sensors(),
-    schedules=[weekly_training_schedule],
-    resources=embedded_defaults(),
-    # In process unless the deployment or run config chooses otherwise (defs/executors.py);
-    # training_job and materializations started from the UI take the same executor.
-    executor=training_executor(),
-)
+
+def build_definitions() -> Definitions:
+    """The code location's definitions, with the resources the environment sets now."""
+    return Definitions(
+        assets=load_assets_from_package_module(assets),
+        asset_checks=load_asset_checks_from_package_module(checks),
+        jobs=[
+            training_job,
+            promote_model_job,
+            rollback_model_job,
+            batch_predictions_job,
+            live_quality_job,
+        ],
+        sensors=code_location_sensors(),
+        schedules=[weekly_training_schedule],
+        resources=embedded_defaults(),
+        # In process unless the deployment or run config chooses otherwise (defs/executors.py);
+        # training_job and materializations started from the UI take the same executor.
+        executor=training_executor(),
+    )
+
+
+defs = build_definitions()

@@ -39,6 +39,9 @@ MLFLOW_PASSWORD_ENV = "MLFLOW_TRACKING_PASSWORD"
 PREDICTION_LOG_URL_ENV = "TRAINING_ASSETS_PREDICTION_LOG_URL"
 # Train on the newest this many days of orders only; unset, on every order.
 TRAINING_WINDOW_ENV = "TRAINING_ASSETS_TRAINING_WINDOW_DAYS"
+# The promotion policy of every training run, sensor-started ones included: automatic
+# (unset), manual or shadow.
+PROMOTION_ENV = "TRAINING_ASSETS_PROMOTION"
 # Whether each switched gate blocks, by GateLimits field.
 SWITCH_ENV = {
     "drift_blocks": "TRAINING_ASSETS_DRIFT_BLOCKS",

@@ -19,9 +19,8 @@ import pytest
 from dagster import AssetKey, RunRequest, SkipReason
 
 from training_assets.core import paths
-from training_assets.definitions import defs
+from training_assets.definitions import build_definitions, defs
 from training_assets_tests.e2e.test_monitoring import (
-    SHADOW,
     batch_tick,
     check_results,
     outcomes_tick,
@@ -30,7 +29,7 @@ from training_assets_tests.e2e.test_monitoring import (
     settled,
     shadow_tick,
 )
-from training_assets_tests.e2e.test_pipeline import MODEL_NAME, run_training
+from training_assets_tests.e2e.test_pipeline import MODEL_NAME
 
 DRIVERS = np.arange(2001, 2041)
 ORDERS_PER_DAY = 400
@@ -40,12 +39,11 @@ CHANGE = date(2026, 3, 31)  # the relation flips from this day on
 SCORED = [TRAINED_UNTIL + timedelta(days=i) for i in range(6)]  # two steady days, four turned
 SHADOWED = [SCORED[-1] + timedelta(days=i) for i in range(1, 5)]
 WINDOW_DAYS = 4
-# The deployment's standing settings: the shadow promotion policy and the training window.
-SETTINGS = {
-    "resources": {
-        **SHADOW["resources"],
-        "orders_source": {"config": {"training_window_days": WINDOW_DAYS}},
-    }
+# The deployment's standing settings, from its environment, as deploy/production.env sets
+# them: every training run, sensor-started ones too, trains on the window under `shadow`.
+ENVIRONMENT = {
+    "TRAINING_ASSETS_TRAINING_WINDOW_DAYS": str(WINDOW_DAYS),
+    "TRAINING_ASSETS_PROMOTION": "shadow",
 }
 
 
@@ -127,8 +125,13 @@ def champion_version(client) -> int:
 
 @pytest.mark.parametrize("turns", [True, False], ids=["turning", "steady"])
 def test_the_loop_retrains_shadows_and_promotes_only_when_the_world_turns(
-    working_area, instance, mlflow_client, turns
+    working_area, instance, mlflow_client, turns, monkeypatch
 ):
+    for variable, value in ENVIRONMENT.items():
+        monkeypatch.setenv(variable, value)
+    # The code location as a deployment with that environment loads it.
+    deployed = build_definitions()
+    training = deployed.resolve_job_def("training_job")
     rng = np.random.default_rng(2026)
     stats = world_stats(rng)
     stats.to_parquet(paths.default_driver_stats_path(), index=False)
@@ -137,7 +140,7 @@ def test_the_loop_retrains_shadows_and_promotes_only_when_the_world_turns(
     history = world_orders(rng, stats, days_from(FIRST, TRAINED_UNTIL), turns)
     history.to_parquet(paths.default_orders_path() / "history.parquet", index=False)
 
-    first = run_training(instance, SETTINGS)
+    first = training.execute_in_process(instance=instance, raise_on_error=False)
     assert first.success
     # With no champion to be scored beside, the first gated version serves at once.
     assert champion_version(mlflow_client) == 1
@@ -172,15 +175,16 @@ def test_the_loop_retrains_shadows_and_promotes_only_when_the_world_turns(
     assert request.run_key == f"live-degraded-v1-from-{CHANGE.isoformat()}"
     # The retrain it asks for trains on the newest days, the turned world's, and is registered
     # beside the champion to be judged in shadow.
-    retrained = defs.resolve_job_def("training_job").execute_in_process(
-        instance=instance, run_config=SETTINGS, tags=request.tags
-    )
+    # Launched as the sensor asks, with its tags alone: the settings are the deployment's.
+    retrained = training.execute_in_process(instance=instance, tags=request.tags)
     assert retrained.success
     [table] = retrained.asset_materializations_for_node("training_data")
     every = pd.concat([history, scored])["event_timestamp"]
     in_window = every[every > every.max() - pd.Timedelta(days=WINDOW_DAYS)]
     assert table.metadata["dagster/row_count"].value == len(in_window)
-    assert in_window.dt.date.min() == CHANGE
+    # Nearly all of it the turned world's (the window counts back from the newest order's
+    # instant, so the minutes of the day before the turn may fall in it).
+    assert (in_window.dt.date < CHANGE).mean() < 0.01
     assert int(mlflow_client.get_model_version_by_alias(MODEL_NAME, "challenger").version) == 2
     assert champion_version(mlflow_client) == 1
 

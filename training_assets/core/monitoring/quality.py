@@ -286,6 +286,9 @@ def compare(
     )
 
 
+_RESAMPLES_AT_ONCE = 1000
+
+
 def _bootstrap_interval(
     champion_errors: np.ndarray,
     challenger_errors: np.ndarray,
@@ -313,12 +316,16 @@ def _bootstrap_interval(
     sizes = np.bincount(group, minlength=groups).astype(float)
     champion_sums = np.bincount(group, champion_errors, minlength=groups)
     challenger_sums = np.bincount(group, challenger_errors, minlength=groups)
-    drawn = rng.integers(0, groups, size=(samples, groups))
-    counted = sizes[drawn].sum(axis=1)
-    gains = np.sqrt(champion_sums[drawn].sum(axis=1) / counted) - np.sqrt(
-        challenger_sums[drawn].sum(axis=1) / counted
-    )
-    low, high = np.percentile(gains, [2.5, 97.5])
+    gains = []
+    # A thousand resamples at a time: memory stays that of one block, whatever `samples` is.
+    for start in range(0, samples, _RESAMPLES_AT_ONCE):
+        drawn = rng.integers(0, groups, size=(min(_RESAMPLES_AT_ONCE, samples - start), groups))
+        counted = sizes[drawn].sum(axis=1)
+        gains.append(
+            np.sqrt(champion_sums[drawn].sum(axis=1) / counted)
+            - np.sqrt(challenger_sums[drawn].sum(axis=1) / counted)
+        )
+    low, high = np.percentile(np.concatenate(gains), [2.5, 97.5])
     return float(low), float(high)
 
 

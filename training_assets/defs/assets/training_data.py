@@ -1,6 +1,6 @@
 """The training table: orders joined point-in-time with driver features."""
 
-from dagster import AssetExecutionContext, MetadataValue, TableColumn, TableSchema, asset
+from dagster import AssetExecutionContext, Failure, MetadataValue, TableColumn, TableSchema, asset
 
 from training_assets.core import paths
 from training_assets.core.data import orders, snapshot
@@ -47,10 +47,15 @@ def training_data(
     found = orders.open_orders(order_files)
     days = orders_source.training_window_days
     # Every order, or (a window set) those of the newest days: the same tables either way.
-    chosen = found.window(days) if days else found
-    window = {"training_window_days": days, "window_start": str(chosen.start)} if days else {}
+    windowed = days is not None
+    # A window of under one day is refused here, naming itself (OrdersError).
+    try:
+        chosen = found.window(days) if windowed else found
+    except orders.OrdersError as error:
+        raise Failure(description=f"orders_source.training_window_days: {error}") from None
+    window = {"training_window_days": days, "window_start": str(chosen.start)} if windowed else {}
     context.log.info(
-        f"Joining {chosen.describe() if days else f'{found.rows} orders'} from "
+        f"Joining {chosen.describe() if windowed else f'{found.rows} orders'} from "
         f"{order_files.shown} in slices of up to {feast.join_slice_rows}"
     )
     staged = paths.staged_output(context.run.run_id, "training_data.parquet")

@@ -31,6 +31,27 @@ def orders_window_from_environment() -> dict[str, EnvVar]:
     return {"training_window_days": EnvVar.int(variable)} if settings.value(variable) else {}
 
 
+def promotion_from_environment() -> dict[str, str]:
+    """The promotion policy from its variable when set, read when the code location loads
+    (a policy is not a secret, and EnvVar cannot stand for a field of a few allowed values).
+
+    Raises:
+        ValueError: naming the variable, its value and the values it takes.
+    """
+    policy = settings.value(settings.PROMOTION_ENV)
+    if policy is None:
+        return {}
+    if policy not in PROMOTION_POLICIES:
+        raise ValueError(
+            f"{settings.PROMOTION_ENV} is {policy!r}; it takes one of "
+            f"{', '.join(PROMOTION_POLICIES)} (unset: automatic)"
+        )
+    return {"promotion": policy}
+
+
+PROMOTION_POLICIES = ("automatic", "manual", "shadow")
+
+
 def embedded_defaults() -> dict[str, Any]:
     """Every resource on the embedded defaults: local Feast, a sqlite MLflow store, files under
     the working area. Run config and the environment move each of them."""
@@ -55,7 +76,7 @@ def embedded_defaults() -> dict[str, Any]:
         "batch_requests": BatchRequests(),
         "mlflow_store": mlflow_store,
         "mlflow_tracking": MlflowTracking(store=mlflow_store),
-        "model_registry": ModelRegistry(),
+        "model_registry": ModelRegistry(**promotion_from_environment()),
         "gates": GateThresholds(),
         "drift_settings": DriftSettings(),
         "prediction_log": PredictionLogResource(

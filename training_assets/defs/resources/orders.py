@@ -43,7 +43,7 @@ class OrdersSource(ConfigurableResource):
         """The data version of a training table: the files' versions, and the window when one
         is set (the same files under another window are other data)."""
         window = self.training_window_days
-        extra = [f"training window: {window} days"] if window else []
+        extra = [f"training window: {window} days"] if window is not None else []
         return fingerprints.combined_digest(orders_version, stats_version, *extra)
 
     def read(self) -> pd.DataFrame:
@@ -57,7 +57,7 @@ class OrdersSource(ConfigurableResource):
     def count(self) -> int:
         """How many orders a training run joins: every order, or those of the window (read
         again here, so the row-count gate counts them apart from the join)."""
-        if not self.training_window_days:
+        if self.training_window_days is None:
             return orders.count_orders(self.location())
         window = orders.open_orders(self.location()).window(self.training_window_days)
         return sum(table.num_rows for table in window.tables())

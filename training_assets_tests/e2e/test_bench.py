@@ -208,6 +208,8 @@ def test_the_monitoring_benchmark_measures_both_sides_on_the_same_answer(tmp_pat
             "bench.monitoring",
             "--predictions",
             "4000",
+            "--repeats",
+            "1",
             "--out",
             str(out),
             "--work-dir",

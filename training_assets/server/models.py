@@ -27,7 +27,7 @@ from training_assets.core.tracking import registry
 
 # The roles the models are served in, named as the prediction log names them.
 ROLES = (CHAMPION, CHALLENGER, PREVIOUS)
-# A previous champion that failed to load is tried again after this long, not every poll.
+# A shadow version that failed to load is tried again after this long, not every poll.
 PREVIOUS_RETRY_SECONDS = 300.0
 
 
@@ -86,9 +86,9 @@ def artifact_location(client: mlflow.MlflowClient, version: ModelVersion) -> str
     return source
 
 
-class PreviousNotLoaded(RuntimeError):
-    """The champion the current one replaced could not be read or loaded; what answers moved
-    on without it."""
+class ShadowNotLoaded(RuntimeError):
+    """A version to score in shadow (the challenger, or the champion the current one replaced)
+    could not be read or loaded; what answers moved on without it."""
 
 
 @dataclass(frozen=True)
@@ -140,19 +140,23 @@ class ModelFollower:
         self._client: mlflow.MlflowClient | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        # Previous champions that failed to load: why, and when (monotonic seconds).
+        # Shadow versions that failed to load: why, and when (monotonic seconds); and those
+        # of the poll under way.
         self._unloadable: dict[int, tuple[str, float]] = {}
+        self._failed_now: list[str] = []
 
     def poll(self) -> None:
         """Ask the registry once and swap in what moved.
 
         Raises:
             Whatever the registry or the load raised; the models held stay as they were.
-            PreviousNotLoaded: after the swap, when only the previous champion could not be
-                loaded: the champion and challenger moved, and it is tried again next poll.
+            ShadowNotLoaded: after the swap, when a shadow (the challenger or the previous
+                champion) could not be loaded: the champion moved on without it, and it is
+                tried again after PREVIOUS_RETRY_SECONDS.
         """
         if self._client is None:
             self._client = self.address.client()
+        self._failed_now = []
         held = self.served
         # A challenger promoted to champion, a rollback to the previous one, or a champion
         # that becomes the previous one needs no load.
@@ -165,7 +169,7 @@ class ModelFollower:
                 self._client, self.model_name, self.challenger_alias
             )
             if pointed is not None:
-                challenger = self._held_or_loaded(pointed, champion, *held.models())
+                challenger = self._shadow(pointed, "the challenger", champion, *held.models())
         if _same(challenger, champion):
             challenger = None
         number = None
@@ -186,22 +190,36 @@ class ModelFollower:
             challenger,
             held.previous if at is None else _other(held_previous, champion, challenger),
         )
-        if number is None or held_previous is not None:
-            return
+        if number is not None and held_previous is None:
+            previous = self._shadow(number, "the previous champion", champion, challenger)
+            self.served = Served(champion, challenger, _other(previous, champion, challenger))
+        if self._failed_now:
+            raise ShadowNotLoaded("; ".join(self._failed_now))
+
+    def _shadow(
+        self, version: ModelVersion | int, role: str, *held: ServedModel | None
+    ) -> ServedModel | None:
+        """The model of `version` (or its number) to score in shadow as `role`: one of `held`, else
+        loaded now; None when it cannot be loaded (said in the poll's error, and tried again
+        after PREVIOUS_RETRY_SECONDS, not every poll): what answers moves on without it."""
+        number = version if isinstance(version, int) else int(version.version)
+        for candidate in held:
+            if candidate is not None and candidate.version == number:
+                return candidate
         failed = self._unloadable.get(number)
         if failed is not None and time.monotonic() - failed[1] < PREVIOUS_RETRY_SECONDS:
-            # Not downloaded again every poll: reported, and tried again after a while.
-            raise PreviousNotLoaded(failed[0])
+            self._failed_now.append(failed[0])
+            return None
         try:
-            previous = self._held_or_loaded(number, champion, challenger, *held.models())
-        except Exception as error:  # the champion moved on without it
+            return self._held_or_loaded(version)
+        except Exception as error:  # a shadow never holds the champion back
             why = (
-                f"the previous champion, version {number}, could not be loaded and is not "
-                f"scored in shadow: {type(error).__name__}: {error}"
+                f"{role}, version {number}, could not be loaded and is not scored in shadow: "
+                f"{type(error).__name__}: {error}"
             )
             self._unloadable[number] = (why, time.monotonic())
-            raise PreviousNotLoaded(why) from None
-        self.served = Served(champion, challenger, _other(previous, champion, challenger))
+            self._failed_now.append(why)
+            return None
 
     @property
     def champion(self) -> ServedModel | None:

@@ -202,7 +202,7 @@ def test_a_previous_champion_that_fails_to_load_does_not_hold_the_champion_back(
     registry = Registry(champion=2)
     registry.tags[2] = {"training_assets.champion.previous": "1"}
     made, loads = follower(registry, broken={1})
-    with pytest.raises(models.PreviousNotLoaded, match="version 1, could not be loaded"):
+    with pytest.raises(models.ShadowNotLoaded, match="version 1, could not be loaded"):
         made.poll()
 
     assert made.champion.version == 2 and made.previous is None and loads == [2]
@@ -223,12 +223,26 @@ def test_the_champion_serves_before_the_previous_one_loads_and_a_broken_one_is_n
 
     made = ModelFollower(RegistryAddress("sqlite:///unused.db"), "m", load=load)
     made._client = registry
-    with pytest.raises(models.PreviousNotLoaded):
+    with pytest.raises(models.ShadowNotLoaded):
         made.poll()
     assert seen_while_loading == [2]
     # Polled again: still reported, but not downloaded again each poll.
     read = len(registry.versions_read)
-    with pytest.raises(models.PreviousNotLoaded, match="version 1, could not be loaded"):
+    with pytest.raises(models.ShadowNotLoaded, match="version 1, could not be loaded"):
         made.poll()
     assert len(registry.versions_read) == read and seen_while_loading == [2]
     assert made.champion.version == 2 and made.previous is None
+
+
+def test_a_challenger_that_fails_to_load_does_not_hold_a_new_champion_back():
+    registry = Registry(champion=1, challenger=2)
+    made, loads = follower(registry, broken={3})
+    made.poll()
+    assert (made.champion.version, made.challenger.version) == (1, 2)
+    # @champion moves to 2 and @challenger to a version that does not load: 2 answers at
+    # once, unshadowed, and the poll says why.
+    registry.aliases.update(champion=2, challenger=3)
+    with pytest.raises(models.ShadowNotLoaded, match="the challenger, version 3, could not"):
+        made.poll()
+    assert made.champion.version == 2 and made.challenger is None
+    assert loads == [1, 2]

@@ -42,6 +42,8 @@ TRAINING_WINDOW_ENV = "TRAINING_ASSETS_TRAINING_WINDOW_DAYS"
 # The promotion policy of every training run, sensor-started ones included: automatic
 # (unset), manual or shadow.
 PROMOTION_ENV = "TRAINING_ASSETS_PROMOTION"
+# Whether live_rollback_sensor rolls a champion back by itself on a live regression.
+ROLLBACK_ENV = "TRAINING_ASSETS_ROLLBACK_ON_LIVE_REGRESSION"
 # Whether each switched gate blocks, by GateLimits field.
 SWITCH_ENV = {
     "drift_blocks": "TRAINING_ASSETS_DRIFT_BLOCKS",
@@ -167,6 +169,23 @@ def set_mlflow_http_budget(
     if password and not set_password:
         environment[MLFLOW_PASSWORD_ENV] = password
     os.environ.update(environment)
+
+
+def switch(variable: str, environ: Mapping[str, str] | None = None) -> bool | None:
+    """An on/off variable: None when unset or empty.
+
+    Raises:
+        ValueError: naming the variable, the value found and the values accepted.
+    """
+    environ = os.environ if environ is None else environ
+    raw = environ.get(variable, "").strip().lower()
+    if not raw:
+        return None
+    if raw not in _ON + _OFF:
+        raise ValueError(
+            f"{variable}={environ[variable]!r}: expected 1/true/yes/on or 0/false/no/off"
+        )
+    return raw in _ON
 
 
 def blocking_switches(environ: Mapping[str, str] | None = None) -> dict[str, bool]:

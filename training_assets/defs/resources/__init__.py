@@ -31,22 +31,28 @@ def orders_window_from_environment() -> dict[str, EnvVar]:
     return {"training_window_days": EnvVar.int(variable)} if settings.value(variable) else {}
 
 
-def promotion_from_environment() -> dict[str, str]:
-    """The promotion policy from its variable when set, read when the code location loads
-    (a policy is not a secret, and EnvVar cannot stand for a field of a few allowed values).
+def registry_policy_from_environment() -> dict:
+    """The promotion policy and the live rollback switch from their variables when set, read
+    when the code location loads (neither is a secret, and EnvVar cannot stand for a field of
+    a few allowed values, or a bool).
 
     Raises:
         ValueError: naming the variable, its value and the values it takes.
     """
+    found: dict = {}
     policy = settings.value(settings.PROMOTION_ENV)
-    if policy is None:
-        return {}
-    if policy not in PROMOTION_POLICIES:
+    if policy is not None and policy not in PROMOTION_POLICIES:
         raise ValueError(
             f"{settings.PROMOTION_ENV} is {policy!r}; it takes one of "
             f"{', '.join(PROMOTION_POLICIES)} (unset: automatic)"
         )
-    return {"promotion": policy}
+    if policy is not None:
+        found["promotion"] = policy
+    # Read by live_rollback_sensor, whose resources no run config reaches.
+    rollback = settings.switch(settings.ROLLBACK_ENV)
+    if rollback is not None:
+        found["rollback_on_live_regression"] = rollback
+    return found
 
 
 PROMOTION_POLICIES = ("automatic", "manual", "shadow")
@@ -76,7 +82,7 @@ def embedded_defaults() -> dict[str, Any]:
         "batch_requests": BatchRequests(),
         "mlflow_store": mlflow_store,
         "mlflow_tracking": MlflowTracking(store=mlflow_store),
-        "model_registry": ModelRegistry(**promotion_from_environment()),
+        "model_registry": ModelRegistry(**registry_policy_from_environment()),
         "gates": GateThresholds(),
         "drift_settings": DriftSettings(),
         "prediction_log": PredictionLogResource(

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from dagster import Definitions
 
 from training_assets.defs.automation.jobs import training_job
@@ -68,3 +69,21 @@ def test_the_training_window_comes_from_its_variable_and_reaches_the_run(monkeyp
     assert window_in_a_run() == 28
     monkeypatch.delenv("TRAINING_ASSETS_TRAINING_WINDOW_DAYS")
     assert window_in_a_run() is None
+
+
+def test_the_registry_policy_comes_from_the_environment_and_a_wrong_value_is_named(monkeypatch):
+    from training_assets.definitions import build_definitions
+
+    monkeypatch.setenv("TRAINING_ASSETS_PROMOTION", "shadow")
+    monkeypatch.setenv("TRAINING_ASSETS_ROLLBACK_ON_LIVE_REGRESSION", "yes")
+    registry = build_definitions().resources["model_registry"]
+    # What the live sensors hold: their resources come from the code location, not run config.
+    assert (registry.promotion, registry.rollback_on_live_regression) == ("shadow", True)
+
+    monkeypatch.setenv("TRAINING_ASSETS_PROMOTION", "sometimes")
+    with pytest.raises(ValueError, match="TRAINING_ASSETS_PROMOTION is 'sometimes'"):
+        embedded_defaults()
+    monkeypatch.setenv("TRAINING_ASSETS_PROMOTION", "manual")
+    monkeypatch.setenv("TRAINING_ASSETS_ROLLBACK_ON_LIVE_REGRESSION", "maybe")
+    with pytest.raises(ValueError, match="TRAINING_ASSETS_ROLLBACK_ON_LIVE_REGRESSION='maybe'"):
+        embedded_defaults()

@@ -22,6 +22,8 @@ setup(
         # Queries the training table's file for the gates and drift, and runs the ASOF join.
         "duckdb>=2.0,<3",
         "universal-pathlib>=0.3,<0.4",
+        # The deployment's gate thresholds file (TRAINING_ASSETS_GATES_FILE); Dagster has it.
+        "pyyaml>=6,<7",
         # The model report's plots.
         "matplotlib>=3.9,<4",
         # The online server (training-assets-serve): already installed with Feast and MLflow.

@@ -44,6 +44,8 @@ TRAINING_WINDOW_ENV = "TRAINING_ASSETS_TRAINING_WINDOW_DAYS"
 PROMOTION_ENV = "TRAINING_ASSETS_PROMOTION"
 # Whether live_rollback_sensor rolls a champion back by itself on a live regression.
 ROLLBACK_ENV = "TRAINING_ASSETS_ROLLBACK_ON_LIVE_REGRESSION"
+# A YAML file of gate thresholds (GateLimits' fields): the defaults of every run and sensor.
+GATES_FILE_ENV = "TRAINING_ASSETS_GATES_FILE"
 # Whether each switched gate blocks, by GateLimits field.
 SWITCH_ENV = {
     "drift_blocks": "TRAINING_ASSETS_DRIFT_BLOCKS",

@@ -1,6 +1,7 @@
 """Resources: the Feast store, MLflow tracking, the orders location, the gate thresholds and the
 IO managers, under the keys the assets and checks ask for."""
 
+from pathlib import Path
 from typing import Any
 
 from dagster import EnvVar
@@ -58,6 +59,44 @@ def registry_policy_from_environment() -> dict:
 PROMOTION_POLICIES = ("automatic", "manual", "shadow")
 
 
+def gate_thresholds_from_file() -> dict:
+    """The gate thresholds of the YAML file `TRAINING_ASSETS_GATES_FILE` names, read when the
+    code location loads: the defaults of every run, and the only thresholds the live sensors
+    (shadow promotion, rollback) see, since no run config reaches a sensor.
+
+    Raises:
+        ValueError: naming the file and what is wrong with it (unreadable, not a mapping, a
+            key that is no threshold, a value out of range).
+    """
+    import yaml
+
+    from training_assets.core.gates.limits import GateLimits
+
+    location = settings.value(settings.GATES_FILE_ENV)
+    if location is None:
+        return {}
+    try:
+        values = yaml.safe_load(Path(location).read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"{settings.GATES_FILE_ENV}={location}: {error}") from None
+    if not isinstance(values, dict):
+        raise ValueError(
+            f"{settings.GATES_FILE_ENV}={location}: expected a mapping of thresholds, "
+            f"found {type(values).__name__}"
+        )
+    unknown = sorted(set(values) - set(GateLimits.model_fields))
+    if unknown:
+        raise ValueError(
+            f"{settings.GATES_FILE_ENV}={location}: {', '.join(map(str, unknown))} "
+            "is no gate threshold (see core/gates/limits.py)"
+        )
+    try:
+        GateLimits(**values)
+    except ValueError as error:
+        raise ValueError(f"{settings.GATES_FILE_ENV}={location}: {error}") from None
+    return values
+
+
 def embedded_defaults() -> dict[str, Any]:
     """Every resource on the embedded defaults: local Feast, a sqlite MLflow store, files under
     the working area. Run config and the environment move each of them."""
@@ -83,7 +122,7 @@ def embedded_defaults() -> dict[str, Any]:
         "mlflow_store": mlflow_store,
         "mlflow_tracking": MlflowTracking(store=mlflow_store),
         "model_registry": ModelRegistry(**registry_policy_from_environment()),
-        "gates": GateThresholds(),
+        "gates": GateThresholds(**gate_thresholds_from_file()),
         "drift_settings": DriftSettings(),
         "prediction_log": PredictionLogResource(
             **from_environment({"location": settings.PREDICTION_LOG_URL_ENV})

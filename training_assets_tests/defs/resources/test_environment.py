@@ -87,3 +87,44 @@ def test_the_registry_policy_comes_from_the_environment_and_a_wrong_value_is_nam
     monkeypatch.setenv("TRAINING_ASSETS_ROLLBACK_ON_LIVE_REGRESSION", "maybe")
     with pytest.raises(ValueError, match="TRAINING_ASSETS_ROLLBACK_ON_LIVE_REGRESSION='maybe'"):
         embedded_defaults()
+
+
+def test_the_gate_thresholds_come_from_the_deployments_file_and_a_wrong_one_is_named(
+    monkeypatch, tmp_path
+):
+    from training_assets.definitions import build_definitions
+
+    thresholds = tmp_path / "gates.yaml"
+    thresholds.write_text("shadow_min_days: 5\nmin_labelled_rows: 300\nrmse_ceiling: 0.45\n")
+    monkeypatch.setenv("TRAINING_ASSETS_GATES_FILE", str(thresholds))
+    gates = build_definitions().resources["gates"]
+    # What the shadow promotion and rollback sensors hold, and every run's defaults.
+    assert (gates.shadow_min_days, gates.min_labelled_rows, gates.rmse_ceiling) == (5, 300, 0.45)
+
+    for text, message in (
+        ("shadow_min_dayz: 5\n", "shadow_min_dayz is no gate threshold"),
+        ("- 5\n", "expected a mapping of thresholds, found list"),
+        ("shadow_min_days: 0\n", "shadow_min_days"),
+    ):
+        thresholds.write_text(text)
+        with pytest.raises(ValueError, match=message) as refused:
+            embedded_defaults()
+        assert str(thresholds) in str(refused.value)
+    monkeypatch.setenv("TRAINING_ASSETS_GATES_FILE", str(tmp_path / "missing.yaml"))
+    with pytest.raises(ValueError, match="missing.yaml"):
+        embedded_defaults()
+
+
+def test_the_shipped_gates_file_loads_and_holds_the_defaults(monkeypatch):
+    import yaml
+
+    from training_assets.core import paths
+    from training_assets.core.gates.limits import GateLimits
+
+    shipped = paths.PROJECT_ROOT / "deploy" / "gates.yaml"
+    monkeypatch.setenv("TRAINING_ASSETS_GATES_FILE", str(shipped))
+    gates = embedded_defaults()["gates"]
+    values = yaml.safe_load(shipped.read_text())
+    assert values and {name: getattr(gates, name) for name in values} == {
+        name: getattr(GateLimits(), name) for name in values
+    }

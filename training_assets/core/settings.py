@@ -196,16 +196,7 @@ def blocking_switches(environ: Mapping[str, str] | None = None) -> dict[str, boo
     Raises:
         ValueError: naming the variable, the value found and the values accepted.
     """
-    environ = os.environ if environ is None else environ
-    switches = {}
-    for field, variable in SWITCH_ENV.items():
-        raw = environ.get(variable, "").strip().lower()
-        if raw not in _ON + _OFF:
-            raise ValueError(
-                f"{variable}={environ[variable]!r}: expected 1/true/yes/on or 0/false/no/off"
-            )
-        switches[field] = raw in _ON
-    return switches
+    return {field: bool(switch(variable, environ)) for field, variable in SWITCH_ENV.items()}
 
 
 def sensor_interval(sensor_name: str) -> int:

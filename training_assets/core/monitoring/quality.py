@@ -191,7 +191,8 @@ candidates AS (
     FROM labelled shadow JOIN labelled answer
       ON shadow.source = answer.source AND shadow.{ENTITY_KEY} = answer.{ENTITY_KEY}
       AND shadow.{EVENT_TIMESTAMP} = answer.{EVENT_TIMESTAMP}
-    WHERE shadow.role IN {tuple(SHADOW_ROLES)} AND answer.role = '{CHAMPION}'
+    WHERE shadow.role IN ({", ".join(f"'{role}'" for role in SHADOW_ROLES)})
+      AND answer.role = '{CHAMPION}'
 ),
 by_shadow AS (
     SELECT shadow_row, bool_or(same_run) AS own_run_answered,

@@ -2,7 +2,7 @@
 IO managers, under the keys the assets and checks ask for."""
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from dagster import EnvVar
 
@@ -40,23 +40,24 @@ def registry_policy_from_environment() -> dict:
     Raises:
         ValueError: naming the variable, its value and the values it takes.
     """
+    from training_assets.defs.resources.mlflow import ModelRegistry
+
     found: dict = {}
     policy = settings.value(settings.PROMOTION_ENV)
-    if policy is not None and policy not in PROMOTION_POLICIES:
-        raise ValueError(
-            f"{settings.PROMOTION_ENV} is {policy!r}; it takes one of "
-            f"{', '.join(PROMOTION_POLICIES)} (unset: automatic)"
-        )
     if policy is not None:
+        # The policies the field itself allows: one list of them, on ModelRegistry.
+        allowed = get_args(ModelRegistry.model_fields["promotion"].annotation)
+        if policy not in allowed:
+            raise ValueError(
+                f"{settings.PROMOTION_ENV} is {policy!r}; it takes one of "
+                f"{', '.join(allowed)} (unset: automatic)"
+            )
         found["promotion"] = policy
     # Read by live_rollback_sensor, whose resources no run config reaches.
     rollback = settings.switch(settings.ROLLBACK_ENV)
     if rollback is not None:
         found["rollback_on_live_regression"] = rollback
     return found
-
-
-PROMOTION_POLICIES = ("automatic", "manual", "shadow")
 
 
 def gate_thresholds_from_file() -> dict:
